@@ -1,0 +1,155 @@
+package compat;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Properties;
+import java.util.UUID;
+
+import org.apache.kafka.clients.CommonClientConfigs;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/** Small helpers shared by the compat scenarios. No test framework: a failed check throws. */
+final class Common {
+    private Common() {}
+
+    /** Thrown when the broker's observable behaviour differs from what a Kafka client expects. */
+    static final class Mismatch extends RuntimeException {
+        Mismatch(String msg) { super(msg); }
+    }
+
+    static void check(boolean ok, String what) {
+        if (!ok) throw new Mismatch(what);
+    }
+
+    static void checkEq(Object expected, Object actual, String what) {
+        boolean same = (expected == null) ? actual == null
+                : (expected instanceof byte[] && actual instanceof byte[])
+                    ? Arrays.equals((byte[]) expected, (byte[]) actual)
+                    : expected.equals(actual);
+        if (!same) {
+            throw new Mismatch(what + ": expected <" + show(expected) + "> but got <" + show(actual) + ">");
+        }
+    }
+
+    static String show(Object o) {
+        if (o instanceof byte[]) return "bytes:" + new String((byte[]) o, StandardCharsets.UTF_8);
+        return String.valueOf(o);
+    }
+
+    static byte[] utf8(String s) { return s == null ? null : s.getBytes(StandardCharsets.UTF_8); }
+
+    static String bootstrap(String[] args) {
+        if (args.length < 1) {
+            System.err.println("usage: <scenario> BOOTSTRAP_SERVERS");
+            System.exit(2);
+        }
+        return args[0];
+    }
+
+    static String uniqueTopic(String prefix) {
+        return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    static void log(String scenario, String msg) {
+        System.out.println("[" + scenario + "] " + msg);
+        System.out.flush();
+    }
+
+    /** A deviation worth noting that does not fail the scenario. */
+    static void warn(String scenario, String msg) {
+        System.out.println("[" + scenario + "] WARN: " + msg);
+        System.out.flush();
+    }
+
+    static Admin admin(String bootstrap) {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 15000);
+        p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30000);
+        p.put(CommonClientConfigs.CLIENT_ID_CONFIG, "odradek-compat-admin");
+        return Admin.create(p);
+    }
+
+    /** Producer with the client's defaults (idempotence on, acks=all) plus byte[] serdes. */
+    static KafkaProducer<byte[], byte[]> producer(String bootstrap, Properties extra) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, "odradek-compat-producer");
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30000);
+        p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15000);
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 20000);
+        if (extra != null) p.putAll(extra);
+        return new KafkaProducer<>(p);
+    }
+
+    /** Consumer without a group: the broker has no group coordinator, so only assign()+seek is used. */
+    static KafkaConsumer<byte[], byte[]> consumer(String bootstrap) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "odradek-compat-consumer");
+        p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15000);
+        p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30000);
+        return new KafkaConsumer<>(p);
+    }
+
+    /** Polls until {@code expected} records arrived or the deadline passes; returns what arrived. */
+    static List<ConsumerRecord<byte[], byte[]>> pollAtLeast(KafkaConsumer<byte[], byte[]> c, int expected, Duration max) {
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        long deadline = System.nanoTime() + max.toNanos();
+        while (out.size() < expected && System.nanoTime() < deadline) {
+            ConsumerRecords<byte[], byte[]> recs = c.poll(Duration.ofMillis(500));
+            for (ConsumerRecord<byte[], byte[]> r : recs) out.add(r);
+        }
+        return out;
+    }
+
+    /** Runs a scenario body and turns the outcome into a process exit code with a clear message. */
+    static void run(String scenario, ThrowingRunnable body) {
+        long t0 = System.nanoTime();
+        int code;
+        try {
+            body.run();
+            log(scenario, "PASS (" + (System.nanoTime() - t0) / 1_000_000 + " ms)");
+            code = 0;
+        } catch (Mismatch m) {
+            System.err.println("[" + scenario + "] FAIL: " + m.getMessage());
+            code = 1;
+        } catch (Throwable t) {
+            System.err.println("[" + scenario + "] FAIL: unexpected " + t);
+            Throwable cause = t.getCause();
+            while (cause != null) {
+                System.err.println("    caused by: " + cause);
+                cause = cause.getCause();
+            }
+            t.printStackTrace(System.err);
+            code = 1;
+        }
+        System.out.flush();
+        System.err.flush();
+        // Client threads (e.g. a stuck producer) must not keep the JVM alive.
+        Runtime.getRuntime().halt(code);
+    }
+
+    @FunctionalInterface
+    interface ThrowingRunnable {
+        void run() throws Exception;
+    }
+}

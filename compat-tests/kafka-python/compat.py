@@ -1,0 +1,371 @@
+"""Odradek compat scenarios driven by the kafka-python client.
+
+usage: python compat.py BOOTSTRAP [scenario ...]
+Prints "PASS <name>" / "FAIL <name>: reason" per scenario, appends the same verdicts to
+$COMPAT_RESULTS when set, and exits 1 if any scenario failed.
+
+The broker has no group coordinator, so consumers use group_id=None + assign() + seek.
+The client's api_version is auto-detected (ApiVersions) rather than pinned.
+"""
+import logging
+import os
+import sys
+import time
+import traceback
+import uuid
+
+import kafka
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewPartitions, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+BOOTSTRAP = None
+TIMEOUT_MS = 15000
+
+
+class Mismatch(AssertionError):
+    pass
+
+
+def check(ok, what):
+    if not ok:
+        raise Mismatch(what)
+
+
+def check_eq(expected, actual, what):
+    if expected != actual:
+        raise Mismatch("%s: expected %r but got %r" % (what, expected, actual))
+
+
+def topic_name(prefix):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
+
+
+def admin():
+    return KafkaAdminClient(bootstrap_servers=BOOTSTRAP, client_id="odradek-compat-py-admin",
+                            request_timeout_ms=TIMEOUT_MS)
+
+
+def producer(**extra):
+    cfg = dict(bootstrap_servers=BOOTSTRAP, client_id="odradek-compat-py-producer", acks="all",
+               request_timeout_ms=TIMEOUT_MS, max_block_ms=20000)
+    cfg.update(extra)
+    return KafkaProducer(**cfg)
+
+
+def consumer():
+    return KafkaConsumer(bootstrap_servers=BOOTSTRAP, client_id="odradek-compat-py-consumer",
+                         group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+                         request_timeout_ms=TIMEOUT_MS + 5000, consumer_timeout_ms=1000)
+
+
+def poll_at_least(c, n, seconds=30):
+    """Poll until n records arrived (or the deadline passes); records in arrival order."""
+    out = []
+    deadline = time.time() + seconds
+    while len(out) < n and time.time() < deadline:
+        batch = c.poll(timeout_ms=500)
+        for _tp, recs in sorted(batch.items(), key=lambda kv: kv[0].partition):
+            out.extend(recs)
+    return out
+
+
+def create_topic(a, name, partitions, configs=None):
+    a.create_topics([NewTopic(name, partitions, 1, topic_configs=configs or {})], timeout_ms=TIMEOUT_MS)
+
+
+# --------------------------------------------------------------------------- scenarios
+
+def scenario_produce_consume(idempotent):
+    """Keyed records with headers to a 3-partition topic, read back field by field."""
+    n = 500
+    topic = topic_name("py-pc")
+    a = admin()
+    try:
+        create_topic(a, topic, 3)
+    finally:
+        a.close()
+    extra = {"enable_idempotence": True} if idempotent else {}
+    p = producer(**extra)
+    sent = {}
+    try:
+        futures = []
+        for i in range(n):
+            key = ("key-%d" % i).encode()
+            value = None if i % 89 == 5 else ("value-%d-%s" % (i, "y" * (i % 25))).encode()
+            headers = [("idx", str(i).encode()), ("parity", b"even" if i % 2 == 0 else b"odd")]
+            futures.append((key, value, headers, p.send(topic, key=key, value=value, headers=headers)))
+        p.flush(timeout=30)
+        for key, value, headers, f in futures:
+            md = f.get(timeout=30)
+            check(0 <= md.partition < 3, "acked on bad partition %r" % (md.partition,))
+            pos = (md.partition, md.offset)
+            check(pos not in sent, "two records acked at %r" % (pos,))
+            sent[pos] = (key, value, headers, md.timestamp)
+    finally:
+        p.close(timeout=10)
+    parts = sorted({pt for pt, _ in sent})
+    check(len(parts) > 1, "all keys landed on one partition: %r" % parts)
+    for pt in parts:
+        offs = sorted(o for q, o in sent if q == pt)
+        check_eq(list(range(len(offs))), offs, "acked offsets on partition %d are dense from 0" % pt)
+
+    c = consumer()
+    try:
+        tps = [TopicPartition(topic, i) for i in range(3)]
+        c.assign(tps)
+        c.seek_to_beginning(*tps)
+        ends = c.end_offsets(tps)
+        begins = c.beginning_offsets(tps)
+        for tp in tps:
+            check_eq(sum(1 for q, _ in sent if q == tp.partition), ends[tp], "end_offsets(%s)" % (tp,))
+            check_eq(0, begins[tp], "beginning_offsets(%s)" % (tp,))
+        got = poll_at_least(c, n)
+        check_eq(n, len(got), "records consumed")
+        seen = set()
+        for r in got:
+            pos = (r.partition, r.offset)
+            check(pos in sent, "consumed %r which was never acked" % (pos,))
+            check(pos not in seen, "consumed %r twice" % (pos,))
+            seen.add(pos)
+            key, value, headers, ts = sent[pos]
+            check_eq(key, r.key, "key at %r" % (pos,))
+            check_eq(value, r.value, "value at %r" % (pos,))
+            check_eq(headers, [(h[0], h[1]) for h in r.headers], "headers at %r" % (pos,))
+            check_eq(ts, r.timestamp, "timestamp at %r" % (pos,))
+        for tp in tps:
+            check_eq(ends[tp], c.position(tp), "position after reading %s" % (tp,))
+    finally:
+        c.close()
+    return "%d records over partitions %r" % (n, parts)
+
+
+def scenario_produce_consume_default():
+    return scenario_produce_consume(idempotent=False)
+
+
+def scenario_produce_consume_idempotent():
+    return scenario_produce_consume(idempotent=True)
+
+
+def scenario_gzip():
+    """A gzip-compressed batch round-trips; seeking into the middle of it works."""
+    n = 200
+    topic = topic_name("py-gzip")
+    a = admin()
+    try:
+        create_topic(a, topic, 1)
+    finally:
+        a.close()
+    p = producer(compression_type="gzip", linger_ms=50)
+    try:
+        fs = [p.send(topic, key=b"k%d" % i, value=b"gz-%d-%s" % (i, b"z" * (i % 50)), partition=0) for i in range(n)]
+        p.flush(timeout=30)
+        offs = [f.get(timeout=30).offset for f in fs]
+    finally:
+        p.close(timeout=10)
+    check_eq(list(range(n)), offs, "acked offsets")
+    c = consumer()
+    try:
+        tp = TopicPartition(topic, 0)
+        c.assign([tp])
+        c.seek_to_beginning(tp)
+        got = poll_at_least(c, n)
+        check_eq(n, len(got), "records consumed")
+        for i, r in enumerate(got):
+            check_eq(i, r.offset, "offset of record %d" % i)
+            check_eq(b"gz-%d-%s" % (i, b"z" * (i % 50)), r.value, "value at offset %d" % i)
+        c.seek(tp, 123)
+        got = poll_at_least(c, 1)
+        check(got, "nothing read after seek(123)")
+        check_eq(123, got[0].offset, "first offset after seek into a compressed batch")
+    finally:
+        c.close()
+    return "%d gzip records" % n
+
+
+def scenario_offsets_for_times():
+    """Explicit timestamps 1000..10000; offsets_for_times(2500) -> the 3000 record."""
+    topic = topic_name("py-oft")
+    a = admin()
+    try:
+        create_topic(a, topic, 1, {"retention.ms": "-1"})
+    finally:
+        a.close()
+    p = producer()
+    try:
+        for i in range(10):
+            md = p.send(topic, key=b"k%d" % i, value=b"v%d" % i, partition=0, timestamp_ms=1000 * (i + 1)).get(timeout=30)
+            check_eq(i, md.offset, "acked offset of record %d" % i)
+    finally:
+        p.close(timeout=10)
+    c = consumer()
+    try:
+        tp = TopicPartition(topic, 0)
+        for query, want in [(0, 0), (1000, 0), (2500, 2), (3000, 2), (10000, 9)]:
+            res = c.offsets_for_times({tp: query})[tp]
+            check(res is not None, "offsets_for_times(%d) returned None" % query)
+            check_eq(want, res.offset, "offsets_for_times(%d).offset" % query)
+            check_eq(1000 * (want + 1), res.timestamp, "offsets_for_times(%d).timestamp" % query)
+        check(c.offsets_for_times({tp: 10001})[tp] is None, "offsets_for_times(10001) should be None")
+        c.assign([tp])
+        c.seek(tp, 4)
+        got = poll_at_least(c, 6)
+        check_eq([4, 5, 6, 7, 8, 9], [r.offset for r in got], "offsets after seek(4)")
+        check_eq([b"v%d" % i for i in range(4, 10)], [r.value for r in got], "values after seek(4)")
+        check_eq([1000 * (i + 1) for i in range(4, 10)], [r.timestamp for r in got], "timestamps after seek(4)")
+    finally:
+        c.close()
+    return "offsets_for_times and seek ok"
+
+
+def scenario_admin():
+    """create/list/describe topics, describe configs, create partitions, delete records/topics."""
+    topic = topic_name("py-admin")
+    a = admin()
+    notes = []
+    try:
+        create_topic(a, topic, 2, {"retention.ms": "7654321"})
+        try:
+            create_topic(a, topic, 2)
+            raise Mismatch("second create_topics(%s) succeeded; expected TopicAlreadyExistsError" % topic)
+        except TopicAlreadyExistsError:
+            pass
+        check(topic in a.list_topics(), "list_topics does not contain %s" % topic)
+        desc = a.describe_topics([topic])
+        check_eq(1, len(desc), "describe_topics result count")
+        check_eq(0, desc[0]["error_code"], "describe_topics error_code")
+        check_eq(2, len(desc[0]["partitions"]), "partition count")
+
+        cluster = a.describe_cluster()
+        notes.append("cluster_id=%s" % cluster.get("cluster_id"))
+        check(cluster.get("cluster_id"), "describe_cluster has no cluster_id: %r" % (cluster,))
+        check_eq(1, len(cluster["brokers"]), "broker count in describe_cluster")
+        node_id = cluster["brokers"][0]["node_id"]
+
+        resps = a.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+        entries = config_entries(resps, topic)
+        check("retention.ms" in entries, "describe_configs(topic) lacks retention.ms: %r" % sorted(entries))
+        check_eq("7654321", entries["retention.ms"], "retention.ms via describe_configs")
+        resps = a.describe_configs([ConfigResource(ConfigResourceType.BROKER, str(node_id))])
+        bentries = config_entries(resps, str(node_id))
+        check(len(bentries) > 0, "describe_configs(broker %s) returned no entries" % node_id)
+
+        a.create_partitions({topic: NewPartitions(4)})
+        desc = a.describe_topics([topic])
+        check_eq(4, len(desc[0]["partitions"]), "partition count after create_partitions(4)")
+
+        p = producer()
+        try:
+            for i in range(8):
+                p.send(topic, value=b"r%d" % i, partition=3).get(timeout=30)
+        finally:
+            p.close(timeout=10)
+        tp = TopicPartition(topic, 3)
+        res = a.delete_records({tp: 5})
+        check(tp in res, "delete_records result lacks %s: %r" % (tp, res))
+        low = res[tp]
+        low = low.get("low_watermark") if isinstance(low, dict) else getattr(low, "low_watermark", low)
+        check_eq(5, low, "delete_records low watermark")
+        c = consumer()
+        try:
+            check_eq(5, c.beginning_offsets([tp])[tp], "beginning_offsets after delete_records")
+            c.assign([tp])
+            c.seek_to_beginning(tp)
+            got = poll_at_least(c, 3)
+            check_eq([5, 6, 7], [r.offset for r in got], "offsets readable after delete_records")
+        finally:
+            c.close()
+
+        a.delete_topics([topic], timeout_ms=TIMEOUT_MS)
+        deadline = time.time() + 10
+        while topic in a.list_topics():
+            check(time.time() < deadline, "%s still listed 10 s after delete_topics" % topic)
+            time.sleep(0.2)
+    finally:
+        a.close()
+    return "; ".join(notes)
+
+
+def config_entries(responses, resource_name):
+    """Flatten DescribeConfigs responses (kafka-python returns raw protocol responses)."""
+    out = {}
+    for resp in responses:
+        for res in resp.resources:
+            # (error_code, error_message, resource_type, resource_name, config_entries)
+            err, msg, _rtype, name, entries = res[0], res[1], res[2], res[3], res[4]
+            if name != resource_name:
+                continue
+            check_eq(0, err, "describe_configs(%s) error (%s)" % (name, msg))
+            for e in entries:
+                out[e[0]] = e[1]
+    return out
+
+
+def scenario_auto_create():
+    """Producing to an unknown topic auto-creates it (auto.create.topics.enable=true)."""
+    topic = topic_name("py-auto")
+    p = producer()
+    try:
+        md = p.send(topic, key=b"k", value=b"auto").get(timeout=30)
+    finally:
+        p.close(timeout=10)
+    check_eq(0, md.offset, "offset of the first record")
+    c = consumer()
+    try:
+        tp = TopicPartition(topic, md.partition)
+        c.assign([tp])
+        c.seek_to_beginning(tp)
+        got = poll_at_least(c, 1)
+        check_eq([b"auto"], [r.value for r in got], "values read from auto-created topic")
+    finally:
+        c.close()
+    return "auto-created %s" % topic
+
+
+SCENARIOS = {
+    "admin": scenario_admin,
+    "produce-consume": scenario_produce_consume_default,
+    "produce-consume-idempotent": scenario_produce_consume_idempotent,
+    "gzip": scenario_gzip,
+    "offsets-for-times": scenario_offsets_for_times,
+    "auto-create": scenario_auto_create,
+}
+
+
+def main(argv):
+    global BOOTSTRAP
+    if len(argv) < 2:
+        print(__doc__)
+        return 2
+    BOOTSTRAP = argv[1]
+    names = argv[2:] or list(SCENARIOS)
+    logging.basicConfig(level=logging.DEBUG if os.environ.get("COMPAT_DEBUG") == "1" else logging.ERROR,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print("[kafka-python] client version %s" % kafka.__version__)
+    results_file = os.environ.get("COMPAT_RESULTS")
+    failed = 0
+    for name in names:
+        full = "kafka-python/" + name
+        t0 = time.time()
+        try:
+            info = SCENARIOS[name]()
+            line = "PASS %s (%.1fs) %s" % (full, time.time() - t0, info or "")
+            verdict = "PASS"
+        except Exception as e:  # noqa: BLE001 - any client error is a failed scenario
+            failed += 1
+            verdict = "FAIL"
+            kind = "" if isinstance(e, Mismatch) else type(e).__name__ + ": "
+            line = "FAIL %s (%.1fs): %s%s" % (full, time.time() - t0, kind, e)
+            if not isinstance(e, Mismatch):
+                traceback.print_exc()
+        print(line, flush=True)
+        if results_file:
+            with open(results_file, "a") as f:
+                f.write("%s %s\n" % (verdict, full))
+    print("[kafka-python] %d passed, %d failed" % (len(names) - failed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

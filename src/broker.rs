@@ -1,0 +1,238 @@
+//! The broker: owns the LogManager, the producer id allocator and the listener; start and stop
+//! order live here.
+//!
+//! Start: open the data dir (recovery if the last run crashed) -> bind -> serve. Stop: stop
+//! accepting and close connections -> fsync every log, write indexes, snapshots, checkpoints ->
+//! write the clean-shutdown marker. Dropping a running [`Broker`] performs the same stop.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{BrokerConfig, ConfigError};
+use crate::coordinator::producer_id::ProducerIdManager;
+use crate::log::{LogManager, TopicError};
+
+/// Everything a request handler may reach.
+pub struct BrokerState {
+    pub logs: LogManager,
+    pub config: Arc<BrokerConfig>,
+    pub producer_ids: ProducerIdManager,
+    advertised: (String, i32),
+}
+
+impl BrokerState {
+    pub fn node_id(&self) -> i32 {
+        self.logs.node_id
+    }
+    pub fn cluster_id(&self) -> String {
+        self.logs.cluster_id.clone()
+    }
+    pub fn advertised(&self) -> (String, i32) {
+        self.advertised.clone()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("cannot open the data directory: {0}")]
+    Storage(#[from] TopicError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Broker {
+    state: Arc<BrokerState>,
+    addr: SocketAddr,
+    shutdown_tx: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    stopped: bool,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// Builds a broker for embedding (tests, examples): `Broker::builder().start().await`.
+#[derive(Default)]
+pub struct BrokerBuilder {
+    config: BrokerConfig,
+    temp: bool,
+}
+
+impl BrokerBuilder {
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.data_dir = dir.into();
+        self.temp = false;
+        self
+    }
+    pub fn listen(mut self, addr: impl Into<String>) -> Self {
+        self.config.listen = addr.into();
+        self
+    }
+    /// Sets a broker config key (Kafka's name), validated at start.
+    pub fn set(mut self, key: &str, value: &str) -> Self {
+        self.config.set.insert(key.to_string(), value.to_string());
+        self
+    }
+    pub async fn start(self) -> Result<Broker, StartError> {
+        let mut config = BrokerConfig { listen: self.config.listen.clone(), data_dir: self.config.data_dir.clone(), ..Default::default() };
+        for (k, v) in &self.config.set {
+            config.set_key(k, v)?;
+        }
+        if config.listen.is_empty() {
+            config.listen = "127.0.0.1:0".into();
+        }
+        let temp = if self.temp || config.data_dir.as_os_str().is_empty() {
+            let t = tempfile::Builder::new().prefix("odradek-").tempdir()?;
+            config.data_dir = t.path().to_path_buf();
+            Some(t)
+        } else {
+            None
+        };
+        let mut b = Broker::start(config).await?;
+        b._temp = temp;
+        Ok(b)
+    }
+}
+
+impl Broker {
+    pub fn builder() -> BrokerBuilder {
+        BrokerBuilder { temp: true, ..Default::default() }
+    }
+
+    /// Opens storage, binds the listener and starts serving.
+    pub async fn start(mut config: BrokerConfig) -> Result<Broker, StartError> {
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.listen.clone(), source })?;
+        let addr = listener.local_addr()?;
+        let advertised = advertised_address(config.advertised_listener.as_deref(), addr);
+        config.listen = addr.to_string();
+        let config = Arc::new(config);
+        let c2 = config.clone();
+        let logs = tokio::task::spawn_blocking(move || LogManager::open(c2, None))
+            .await
+            .map_err(|e| StartError::Io(std::io::Error::other(e)))??;
+        let producer_ids = ProducerIdManager::open(logs.data_dir())?;
+        let state = Arc::new(BrokerState { logs, config: config.clone(), producer_ids, advertised });
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let accept = tokio::spawn(crate::server::accept_loop(listener, state.clone(), shutdown_rx.clone()));
+        let background = tokio::spawn(background(state.clone(), shutdown_rx));
+        tracing::info!(
+            node_id = state.node_id(),
+            cluster_id = %state.cluster_id(),
+            listen = %addr,
+            advertised = %format!("{}:{}", state.advertised.0, state.advertised.1),
+            data_dir = %config.data_dir.display(),
+            recovered_cleanly = state.logs.recovered_cleanly,
+            "odradek started"
+        );
+        Ok(Broker { state, addr, shutdown_tx, tasks: vec![accept, background], stopped: false, _temp: None })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// `host:port` for a client's `bootstrap.servers`.
+    pub fn bootstrap(&self) -> String {
+        let (h, p) = self.state.advertised();
+        format!("{h}:{p}")
+    }
+    pub fn state(&self) -> &Arc<BrokerState> {
+        &self.state
+    }
+
+    /// Stops serving and shuts storage down cleanly.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        self.stop_tasks();
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+        self.stopped = true;
+        let st = self.state.clone();
+        tokio::task::spawn_blocking(move || st.logs.shutdown()).await.map_err(std::io::Error::other)?
+    }
+
+    fn stop_tasks(&self) {
+        let _ = self.shutdown_tx.send(true);
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if !self.stopped {
+            self.stop_tasks();
+            for t in &self.tasks {
+                t.abort();
+            }
+            if let Err(e) = self.state.logs.shutdown() {
+                tracing::error!(error = %e, "shutdown on drop failed");
+            }
+        }
+    }
+}
+
+/// The address clients are told to use: the configured advertised listener, else the bound one
+/// (with 0.0.0.0 / :: replaced by loopback, which is only right for local use: set
+/// --advertised-listener for remote clients).
+fn advertised_address(configured: Option<&str>, bound: SocketAddr) -> (String, i32) {
+    if let Some(a) = configured {
+        let a = a.strip_prefix("PLAINTEXT://").unwrap_or(a);
+        if let Some((h, p)) = a.rsplit_once(':') {
+            if let Ok(p) = p.parse::<i32>() {
+                return (h.trim_matches(['[', ']']).to_string(), p);
+            }
+        }
+    }
+    let host = if bound.ip().is_unspecified() { "127.0.0.1".to_string() } else { bound.ip().to_string() };
+    (host, bound.port() as i32)
+}
+
+/// Periodic work: recovery-point checkpoints and the time-based flush policy (flush.ms).
+async fn background(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
+    let checkpoint_every = state
+        .config
+        .get("log.flush.offset.checkpoint.interval.ms")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(60_000)
+        .max(100);
+    let mut tick = tokio::time::interval(Duration::from_millis(1000));
+    let mut last_checkpoint = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => {}
+        }
+        let now = crate::clock::now_ms();
+        for t in state.logs.topics() {
+            for p in t.partitions.read().iter() {
+                let due = p.with_log(|l| if l.flush_due(now) { Some((l.files(), l.log_end_offset())) } else { None });
+                if let Some((files, end)) = due {
+                    if let Some(f) = files.last() {
+                        let (p2, st) = (p.clone(), state.clone());
+                        state.logs.flusher().request(f.clone(), move |r| match r {
+                            Ok(()) => p2.mark_flushed(end),
+                            Err(e) => st.logs.fail_storage(&e),
+                        });
+                    }
+                }
+            }
+        }
+        if last_checkpoint.elapsed() >= Duration::from_millis(checkpoint_every) {
+            last_checkpoint = tokio::time::Instant::now();
+            let st = state.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Err(e) = st.logs.write_checkpoints() {
+                    tracing::warn!(error = %e, "writing checkpoints failed");
+                }
+            })
+            .await;
+        }
+    }
+}

@@ -1,0 +1,453 @@
+//! Broker and topic configuration: Kafka's key names, Kafka's defaults, validation and limits.
+//!
+//! Owns: the one table of every config key Odradek understands ([`BROKER_KEYS`], [`TOPIC_KEYS`]),
+//! parsing of `server.properties` and `--set key=value`, and resolving a topic's effective settings
+//! (topic override > static broker synonym > default) into a [`LogConfig`].
+//! Must not: touch files other than the properties file it is asked to read.
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean,
+    Int,
+    Long,
+    Double,
+    Str,
+    List,
+    Password,
+}
+
+impl ConfigType {
+    /// Kafka's DescribeConfigs type code.
+    pub fn code(self) -> i8 {
+        match self {
+            ConfigType::Boolean => 1,
+            ConfigType::Str => 2,
+            ConfigType::Int => 3,
+            ConfigType::Long => 5,
+            ConfigType::Double => 6,
+            ConfigType::List => 7,
+            ConfigType::Password => 9,
+        }
+    }
+}
+
+/// One known key: its type, default (None = null in Kafka), minimum for numbers, and the allowed
+/// values for enumerations.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDef {
+    pub name: &'static str,
+    pub ty: ConfigType,
+    pub default: Option<&'static str>,
+    pub min: Option<f64>,
+    pub allowed: &'static [&'static str],
+    pub read_only: bool,
+    pub doc: &'static str,
+}
+
+const fn key(name: &'static str, ty: ConfigType, default: Option<&'static str>, min: Option<f64>, doc: &'static str) -> KeyDef {
+    KeyDef { name, ty, default, min, allowed: &[], read_only: false, doc }
+}
+const fn ro(mut k: KeyDef) -> KeyDef {
+    k.read_only = true;
+    k
+}
+const fn one_of(mut k: KeyDef, allowed: &'static [&'static str]) -> KeyDef {
+    k.allowed = allowed;
+    k
+}
+
+use ConfigType::*;
+
+const LONG_MAX: &str = "9223372036854775807";
+const TIMESTAMP_TYPES: &[&str] = &["CreateTime", "LogAppendTime"];
+const COMPRESSION_TYPES: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
+const CLEANUP_POLICIES: &[&str] = &["compact", "delete"];
+
+/// Broker keys, with Kafka 4.x defaults.
+pub const BROKER_KEYS: &[KeyDef] = &[
+    ro(key("node.id", Int, Some("1"), Some(0.0), "The node id of this broker.")),
+    ro(key("broker.id", Int, Some("1"), Some(0.0), "Synonym of node.id.")),
+    ro(key("process.roles", List, Some("broker,controller"), None, "A single combined node.")),
+    ro(key("log.dirs", Str, None, None, "The data directory (--data-dir).")),
+    ro(key("listeners", Str, None, None, "The listen address (--listen).")),
+    ro(key("advertised.listeners", Str, None, None, "The address advertised to clients.")),
+    key("num.partitions", Int, Some("1"), Some(1.0), "Default partitions for new topics."),
+    key("auto.create.topics.enable", Boolean, Some("true"), None, "Create topics on Metadata requests."),
+    key("default.replication.factor", Int, Some("1"), Some(1.0), "Default replication factor."),
+    key("min.insync.replicas", Int, Some("1"), Some(1.0), "Minimum in-sync replicas for acks=all."),
+    key("message.max.bytes", Int, Some("1048588"), Some(0.0), "Largest record batch accepted."),
+    ro(key("socket.request.max.bytes", Int, Some("104857600"), Some(1.0), "Largest request frame accepted.")),
+    key("log.segment.bytes", Int, Some("1073741824"), Some(14.0), "Segment size before a roll."),
+    key("log.roll.ms", Long, None, Some(1.0), "Segment age before a roll (overrides log.roll.hours)."),
+    key("log.roll.hours", Int, Some("168"), Some(1.0), "Segment age before a roll, in hours."),
+    key("log.roll.jitter.ms", Long, None, Some(0.0), "Jitter for time-based rolls."),
+    key("log.index.interval.bytes", Int, Some("4096"), Some(0.0), "Bytes between offset index entries."),
+    key("log.index.size.max.bytes", Int, Some("10485760"), Some(4.0), "Index size limit."),
+    key("log.flush.interval.messages", Long, Some(LONG_MAX), Some(1.0), "Messages before an fsync."),
+    key("log.flush.interval.ms", Long, None, Some(0.0), "Time before an fsync."),
+    key("log.flush.scheduler.interval.ms", Long, Some(LONG_MAX), Some(0.0), "How often the flush policy is checked."),
+    ro(key("log.flush.offset.checkpoint.interval.ms", Int, Some("60000"), Some(0.0), "How often the recovery point is checkpointed.")),
+    one_of(key("log.message.timestamp.type", Str, Some("CreateTime"), None, "CreateTime or LogAppendTime."), TIMESTAMP_TYPES),
+    key("log.message.timestamp.before.max.ms", Long, Some(LONG_MAX), Some(0.0), "How far in the past a timestamp may be."),
+    key("log.message.timestamp.after.max.ms", Long, Some("3600000"), Some(0.0), "How far in the future a timestamp may be."),
+    key("log.retention.ms", Long, None, Some(-1.0), "Retention time (overrides minutes and hours)."),
+    key("log.retention.minutes", Int, None, Some(-1.0), "Retention time in minutes."),
+    key("log.retention.hours", Int, Some("168"), Some(-1.0), "Retention time in hours."),
+    key("log.retention.bytes", Long, Some("-1"), None, "Retention size per partition."),
+    key("log.cleanup.policy", List, Some("delete"), None, "delete, compact or both."),
+    key("log.cleaner.delete.retention.ms", Long, Some("86400000"), Some(0.0), "How long tombstones are kept."),
+    key("log.cleaner.min.compaction.lag.ms", Long, Some("0"), Some(0.0), "Minimum age before compaction."),
+    key("log.cleaner.max.compaction.lag.ms", Long, Some(LONG_MAX), Some(1.0), "Maximum age before compaction."),
+    key("log.cleaner.min.cleanable.ratio", Double, Some("0.5"), Some(0.0), "Dirty ratio that triggers cleaning."),
+    key("log.segment.delete.delay.ms", Long, Some("60000"), Some(0.0), "Delay before deleted segment files are removed."),
+    key("log.preallocate", Boolean, Some("false"), None, "Preallocate segment files."),
+    key("log.local.retention.ms", Long, Some("-2"), Some(-2.0), "Local retention time (tiered storage)."),
+    key("log.local.retention.bytes", Long, Some("-2"), Some(-2.0), "Local retention size (tiered storage)."),
+    one_of(key("compression.type", Str, Some("producer"), None, "Final compression; only producer is served."), COMPRESSION_TYPES),
+    key("unclean.leader.election.enable", Boolean, Some("false"), None, "Unclean leader election."),
+    key("fetch.max.bytes", Int, Some("57671680"), Some(1024.0), "Largest fetch response."),
+    key("offsets.topic.num.partitions", Int, Some("50"), Some(1.0), "Partitions of __consumer_offsets."),
+    key("transaction.max.timeout.ms", Int, Some("900000"), Some(1.0), "Largest transaction timeout."),
+    key("producer.id.expiration.ms", Int, Some("86400000"), Some(1.0), "Idle time before producer state expires."),
+    key("delete.topic.enable", Boolean, Some("true"), None, "Allow topic deletion."),
+];
+
+/// Topic keys: (definition, broker synonyms in precedence order).
+pub const TOPIC_KEYS: &[(KeyDef, &[&str])] = &[
+    (key("cleanup.policy", List, Some("delete"), None, ""), &["log.cleanup.policy"]),
+    (one_of(key("compression.type", Str, Some("producer"), None, ""), COMPRESSION_TYPES), &["compression.type"]),
+    (key("delete.retention.ms", Long, Some("86400000"), Some(0.0), ""), &["log.cleaner.delete.retention.ms"]),
+    (key("file.delete.delay.ms", Long, Some("60000"), Some(0.0), ""), &["log.segment.delete.delay.ms"]),
+    (key("flush.messages", Long, Some(LONG_MAX), Some(1.0), ""), &["log.flush.interval.messages"]),
+    (key("flush.ms", Long, Some(LONG_MAX), Some(0.0), ""), &["log.flush.interval.ms"]),
+    (key("follower.replication.throttled.replicas", List, Some(""), None, ""), &[]),
+    (key("index.interval.bytes", Int, Some("4096"), Some(0.0), ""), &["log.index.interval.bytes"]),
+    (key("leader.replication.throttled.replicas", List, Some(""), None, ""), &[]),
+    (key("local.retention.bytes", Long, Some("-2"), Some(-2.0), ""), &["log.local.retention.bytes"]),
+    (key("local.retention.ms", Long, Some("-2"), Some(-2.0), ""), &["log.local.retention.ms"]),
+    (key("max.compaction.lag.ms", Long, Some(LONG_MAX), Some(1.0), ""), &["log.cleaner.max.compaction.lag.ms"]),
+    (key("max.message.bytes", Int, Some("1048588"), Some(0.0), ""), &["message.max.bytes"]),
+    (key("message.timestamp.after.max.ms", Long, Some("3600000"), Some(0.0), ""), &["log.message.timestamp.after.max.ms"]),
+    (key("message.timestamp.before.max.ms", Long, Some(LONG_MAX), Some(0.0), ""), &["log.message.timestamp.before.max.ms"]),
+    (one_of(key("message.timestamp.type", Str, Some("CreateTime"), None, ""), TIMESTAMP_TYPES), &["log.message.timestamp.type"]),
+    (key("min.cleanable.dirty.ratio", Double, Some("0.5"), Some(0.0), ""), &["log.cleaner.min.cleanable.ratio"]),
+    (key("min.compaction.lag.ms", Long, Some("0"), Some(0.0), ""), &["log.cleaner.min.compaction.lag.ms"]),
+    (key("min.insync.replicas", Int, Some("1"), Some(1.0), ""), &["min.insync.replicas"]),
+    (key("preallocate", Boolean, Some("false"), None, ""), &["log.preallocate"]),
+    (key("remote.storage.enable", Boolean, Some("false"), None, ""), &[]),
+    (key("retention.bytes", Long, Some("-1"), None, ""), &["log.retention.bytes"]),
+    (key("retention.ms", Long, Some("604800000"), Some(-1.0), ""), &["log.retention.ms", "log.retention.minutes", "log.retention.hours"]),
+    (key("segment.bytes", Int, Some("1073741824"), Some(14.0), ""), &["log.segment.bytes"]),
+    (key("segment.index.bytes", Int, Some("10485760"), Some(4.0), ""), &["log.index.size.max.bytes"]),
+    (key("segment.jitter.ms", Long, Some("0"), Some(0.0), ""), &["log.roll.jitter.ms"]),
+    (key("segment.ms", Long, Some("604800000"), Some(1.0), ""), &["log.roll.ms", "log.roll.hours"]),
+    (key("unclean.leader.election.enable", Boolean, Some("false"), None, ""), &["unclean.leader.election.enable"]),
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("Unknown topic config name: {0}")]
+    UnknownKey(String),
+    #[error("Invalid value {value} for configuration {key}: {reason}")]
+    InvalidValue { key: String, value: String, reason: String },
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+/// Checks `value` against the key's type, minimum and allowed values.
+pub fn validate(def: &KeyDef, value: &str) -> Result<(), ConfigError> {
+    let bad = |reason: String| ConfigError::InvalidValue { key: def.name.into(), value: value.into(), reason };
+    let v = value.trim();
+    let number = match def.ty {
+        Boolean => {
+            if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") {
+                return Err(bad("Expected value to be either true or false".into()));
+            }
+            None
+        }
+        Int => Some(v.parse::<i32>().map_err(|_| bad("Not a number of type INT".into()))? as f64),
+        Long => Some(v.parse::<i64>().map_err(|_| bad("Not a number of type LONG".into()))? as f64),
+        Double => Some(v.parse::<f64>().map_err(|_| bad("Not a number of type DOUBLE".into()))?),
+        Str | Password => None,
+        List => {
+            if def.name.ends_with("cleanup.policy") {
+                for p in v.split(',').map(str::trim) {
+                    if !CLEANUP_POLICIES.contains(&p) {
+                        return Err(bad(format!("String must be one of: {}", CLEANUP_POLICIES.join(", "))));
+                    }
+                }
+            }
+            None
+        }
+    };
+    if let (Some(n), Some(min)) = (number, def.min) {
+        if n < min {
+            return Err(bad(format!("Value must be at least {min}")));
+        }
+    }
+    if !def.allowed.is_empty() && !def.allowed.contains(&v) {
+        return Err(bad(format!("String must be one of: {}", def.allowed.join(", "))));
+    }
+    Ok(())
+}
+
+pub fn broker_key(name: &str) -> Option<&'static KeyDef> {
+    BROKER_KEYS.iter().find(|k| k.name == name)
+}
+pub fn topic_key(name: &str) -> Option<&'static (KeyDef, &'static [&'static str])> {
+    TOPIC_KEYS.iter().find(|(k, _)| k.name == name)
+}
+
+/// Static broker configuration: values set in the properties file or with `--set`.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerConfig {
+    /// Explicitly set keys (known or not); unknown keys are kept and reported, like Kafka does.
+    pub set: BTreeMap<String, String>,
+    pub listen: String,
+    pub advertised_listener: Option<String>,
+    pub data_dir: std::path::PathBuf,
+}
+
+impl BrokerConfig {
+    /// Reads a Java-style properties file (key=value or key: value, # and ! comments).
+    pub fn read_properties(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(parse_properties(&text))
+    }
+
+    /// Sets one key after validating it. Unknown keys are accepted with a warning.
+    pub fn set_key(&mut self, k: &str, v: &str) -> Result<(), ConfigError> {
+        if let Some(def) = broker_key(k) {
+            validate(def, v)?;
+        } else {
+            tracing::warn!(key = k, "the configuration {k} was supplied but isn't a known config");
+        }
+        self.set.insert(k.to_string(), v.trim().to_string());
+        Ok(())
+    }
+
+    /// The effective string value of a broker key (set value or default).
+    pub fn get(&self, k: &str) -> Option<String> {
+        if let Some(v) = self.set.get(k) {
+            return Some(v.clone());
+        }
+        // synonyms resolved the way Kafka does
+        match k {
+            "log.retention.ms" => return Some(self.retention_ms().to_string()),
+            "log.roll.ms" => return Some(self.roll_ms().to_string()),
+            "node.id" | "broker.id" => return Some(self.node_id().to_string()),
+            "log.dirs" => return Some(self.data_dir.display().to_string()),
+            "listeners" => return Some(format!("PLAINTEXT://{}", self.listen)),
+            "advertised.listeners" => {
+                return Some(format!("PLAINTEXT://{}", self.advertised_listener.as_deref().unwrap_or(&self.listen)))
+            }
+            _ => {}
+        }
+        broker_key(k).and_then(|d| d.default.map(str::to_string))
+    }
+
+    fn num<T: std::str::FromStr>(&self, k: &str, fallback: T) -> T {
+        self.get(k).and_then(|v| v.trim().parse().ok()).unwrap_or(fallback)
+    }
+    fn flag(&self, k: &str) -> bool {
+        self.get(k).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    pub fn node_id(&self) -> i32 {
+        self.set
+            .get("node.id")
+            .or_else(|| self.set.get("broker.id"))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1)
+    }
+    pub fn num_partitions(&self) -> i32 {
+        self.num("num.partitions", 1)
+    }
+    pub fn auto_create_topics_enable(&self) -> bool {
+        self.flag("auto.create.topics.enable")
+    }
+    pub fn default_replication_factor(&self) -> i16 {
+        self.num("default.replication.factor", 1)
+    }
+    pub fn socket_request_max_bytes(&self) -> usize {
+        self.num("socket.request.max.bytes", 104_857_600usize)
+    }
+    pub fn fetch_max_bytes(&self) -> i32 {
+        self.num("fetch.max.bytes", 57_671_680)
+    }
+    pub fn delete_topic_enable(&self) -> bool {
+        self.flag("delete.topic.enable")
+    }
+    pub fn retention_ms(&self) -> i64 {
+        if let Some(v) = self.set.get("log.retention.ms").and_then(|v| v.parse().ok()) {
+            return v;
+        }
+        if let Some(v) = self.set.get("log.retention.minutes").and_then(|v| v.parse::<i64>().ok()) {
+            return v * 60_000;
+        }
+        self.num::<i64>("log.retention.hours", 168) * 3_600_000
+    }
+    pub fn roll_ms(&self) -> i64 {
+        if let Some(v) = self.set.get("log.roll.ms").and_then(|v| v.parse().ok()) {
+            return v;
+        }
+        self.num::<i64>("log.roll.hours", 168) * 3_600_000
+    }
+    pub fn flush_ms(&self) -> i64 {
+        self.set
+            .get("log.flush.interval.ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| self.num("log.flush.scheduler.interval.ms", i64::MAX))
+    }
+
+    /// The broker-level value backing a topic key, if the broker sets one explicitly.
+    pub fn topic_synonym_value(&self, topic_key: &str) -> Option<(&'static str, String)> {
+        let (_, syns) = crate::config::topic_key(topic_key)?;
+        for s in syns.iter() {
+            if let Some(v) = self.set.get(*s) {
+                let v = match *s {
+                    "log.retention.minutes" => v.parse::<i64>().map(|m| (m * 60_000).to_string()).unwrap_or(v.clone()),
+                    "log.retention.hours" | "log.roll.hours" => {
+                        v.parse::<i64>().map(|h| (h * 3_600_000).to_string()).unwrap_or(v.clone())
+                    }
+                    _ => v.clone(),
+                };
+                return Some((s, v));
+            }
+        }
+        None
+    }
+
+    /// The effective value of a topic key given the topic's overrides.
+    pub fn topic_value(&self, overrides: &BTreeMap<String, String>, k: &str) -> Option<String> {
+        if let Some(v) = overrides.get(k) {
+            return Some(v.clone());
+        }
+        if let Some((_, v)) = self.topic_synonym_value(k) {
+            return Some(v);
+        }
+        topic_key(k).and_then(|(d, _)| d.default.map(str::to_string))
+    }
+
+    /// Resolves what the log needs for a topic.
+    pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> LogConfig {
+        let n = |k: &str, d: i64| -> i64 { self.topic_value(overrides, k).and_then(|v| v.parse().ok()).unwrap_or(d) };
+        LogConfig {
+            segment_bytes: n("segment.bytes", 1 << 30).clamp(14, i32::MAX as i64) as u32,
+            segment_ms: n("segment.ms", 604_800_000),
+            index_interval_bytes: n("index.interval.bytes", 4096).clamp(0, i32::MAX as i64) as u32,
+            max_message_bytes: n("max.message.bytes", 1_048_588).clamp(0, i32::MAX as i64) as u32,
+            flush_messages: n("flush.messages", i64::MAX),
+            flush_ms: n("flush.ms", i64::MAX),
+            log_append_time: self.topic_value(overrides, "message.timestamp.type").as_deref() == Some("LogAppendTime"),
+            timestamp_before_max_ms: n("message.timestamp.before.max.ms", i64::MAX),
+            timestamp_after_max_ms: n("message.timestamp.after.max.ms", 3_600_000),
+            retention_ms: n("retention.ms", 604_800_000),
+            retention_bytes: n("retention.bytes", -1),
+            compact: self.topic_value(overrides, "cleanup.policy").is_some_and(|p| p.contains("compact")),
+        }
+    }
+}
+
+/// Parses properties text: `key=value`, `key: value` or `key value`; `#`/`!` comments.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with('!') {
+            continue;
+        }
+        let split = l.find(['=', ':']).or_else(|| l.find(char::is_whitespace));
+        match split {
+            Some(i) => {
+                out.insert(l[..i].trim().to_string(), l[i + 1..].trim().to_string());
+            }
+            None => {
+                out.insert(l.to_string(), String::new());
+            }
+        }
+    }
+    out
+}
+
+/// What a partition log needs to know, resolved from topic overrides and broker settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub segment_bytes: u32,
+    pub segment_ms: i64,
+    pub index_interval_bytes: u32,
+    pub max_message_bytes: u32,
+    pub flush_messages: i64,
+    pub flush_ms: i64,
+    pub log_append_time: bool,
+    pub timestamp_before_max_ms: i64,
+    pub timestamp_after_max_ms: i64,
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
+    pub compact: bool,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        BrokerConfig::default().log_config(&BTreeMap::new())
+    }
+}
+
+/// Validates a set of topic overrides (CreateTopics, stored metadata).
+pub fn validate_topic_configs(configs: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    for (k, v) in configs {
+        let (def, _) = topic_key(k).ok_or_else(|| ConfigError::UnknownKey(k.clone()))?;
+        validate(def, v)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_synonyms() {
+        let mut c = BrokerConfig::default();
+        assert_eq!(c.retention_ms(), 604_800_000);
+        assert_eq!(c.log_config(&BTreeMap::new()).segment_bytes, 1 << 30);
+        c.set_key("log.retention.hours", "1").unwrap();
+        assert_eq!(c.topic_value(&BTreeMap::new(), "retention.ms").unwrap(), "3600000");
+        c.set_key("log.segment.bytes", "1000").unwrap();
+        let mut o = BTreeMap::new();
+        assert_eq!(c.log_config(&o).segment_bytes, 1000);
+        o.insert("segment.bytes".into(), "2000".into());
+        assert_eq!(c.log_config(&o).segment_bytes, 2000);
+    }
+
+    #[test]
+    fn nonsense_is_rejected() {
+        let mut c = BrokerConfig::default();
+        assert!(c.set_key("num.partitions", "0").is_err());
+        assert!(c.set_key("num.partitions", "lots").is_err());
+        assert!(c.set_key("auto.create.topics.enable", "maybe").is_err());
+        assert!(c.set_key("log.message.timestamp.type", "Sometime").is_err());
+        assert!(c.set_key("log.segment.bytes", "99999999999").is_err());
+        let mut o = BTreeMap::new();
+        o.insert("cleanup.policy".into(), "compact,delete".into());
+        assert!(validate_topic_configs(&o).is_ok());
+        o.insert("cleanup.policy".into(), "shred".into());
+        assert!(validate_topic_configs(&o).is_err());
+        let mut u = BTreeMap::new();
+        u.insert("no.such.key".into(), "1".into());
+        assert_eq!(validate_topic_configs(&u), Err(ConfigError::UnknownKey("no.such.key".into())));
+    }
+
+    #[test]
+    fn properties_parse() {
+        let p = parse_properties("# c\n a = 1\nb:2\n!x\nc 3\n");
+        assert_eq!(p["a"], "1");
+        assert_eq!(p["b"], "2");
+        assert_eq!(p["c"], "3");
+    }
+}

@@ -1,0 +1,155 @@
+//! Fetch: read batch bytes from each partition, long-poll until `min_bytes` or `max_wait_ms`.
+//!
+//! Sessionless: every answer carries session id 0, which clients treat as "no incremental
+//! session" and keep sending full requests (KIP-227 allows it). The first batch is returned whole
+//! even when it exceeds the byte limits, so a consumer always makes progress (KIP-74).
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use tokio::sync::Notify;
+
+use crate::broker::BrokerState;
+use crate::log::{Partition, ReadError};
+use crate::protocol::error::{code, read_error};
+
+/// Kafka's isolation level value for read_committed.
+const READ_COMMITTED: i8 = 1;
+
+struct Slot {
+    partition: Option<Arc<Partition>>,
+    index: i32,
+    fetch_offset: i64,
+    max_bytes: i32,
+    error: i16,
+}
+
+pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16) -> FetchResponse {
+    if v >= 7 && req.session_id != 0 {
+        return FetchResponse::default().with_error_code(code::FETCH_SESSION_ID_NOT_FOUND);
+    }
+    if v >= 7 && req.session_epoch > 0 {
+        return FetchResponse::default().with_error_code(code::INVALID_FETCH_SESSION_EPOCH);
+    }
+    let mut topics: Vec<(FetchableTopicResponse, Vec<Slot>)> = Vec::with_capacity(req.topics.len());
+    for ft in &req.topics {
+        let topic = if v >= 13 { state.logs.topic_by_id(ft.topic_id) } else { state.logs.topic(&ft.topic.0) };
+        let mut head = FetchableTopicResponse::default();
+        if v >= 13 {
+            head.topic_id = ft.topic_id;
+        } else {
+            head.topic = ft.topic.clone();
+        }
+        let slots = ft
+            .partitions
+            .iter()
+            .map(|fp| {
+                let partition = topic.as_ref().and_then(|t| t.partition(fp.partition));
+                let error = if topic.is_none() && v >= 13 {
+                    code::UNKNOWN_TOPIC_ID
+                } else if partition.is_none() {
+                    code::UNKNOWN_TOPIC_OR_PARTITION
+                } else if fp.current_leader_epoch > crate::log::partition::LEADER_EPOCH {
+                    code::UNKNOWN_LEADER_EPOCH
+                } else {
+                    code::NONE
+                };
+                Slot { partition, index: fp.partition, fetch_offset: fp.fetch_offset, max_bytes: fp.partition_max_bytes, error }
+            })
+            .collect();
+        topics.push((head, slots));
+    }
+    let max_bytes = if v >= 3 { req.max_bytes.clamp(0, state.config.fetch_max_bytes()) } else { state.config.fetch_max_bytes() };
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.clamp(0, 300_000) as u64);
+    let read_committed = v >= 4 && req.isolation_level == READ_COMMITTED;
+    loop {
+        // Register before reading, so an append between the read and the wait is not missed.
+        let notify = Arc::new(Notify::new());
+        for (_, slots) in &topics {
+            for s in slots.iter() {
+                if let Some(p) = &s.partition {
+                    p.add_waiter(notify.clone());
+                }
+            }
+        }
+        let (resp, bytes, errors) = read_all(state, &topics, max_bytes, read_committed, v);
+        let now = tokio::time::Instant::now();
+        if req.min_bytes <= 0 || bytes >= req.min_bytes as usize || errors || now >= deadline || topics.is_empty() {
+            return resp;
+        }
+        if tokio::time::timeout_at(deadline, notify.notified()).await.is_err() {
+            // Timed out: answer with whatever is there now (possibly nothing).
+            let (resp, _, _) = read_all(state, &topics, max_bytes, read_committed, v);
+            return resp;
+        }
+    }
+}
+
+fn read_all(
+    state: &Arc<BrokerState>,
+    topics: &[(FetchableTopicResponse, Vec<Slot>)],
+    max_bytes: i32,
+    read_committed: bool,
+    v: i16,
+) -> (FetchResponse, usize, bool) {
+    let mut total = 0usize;
+    let mut any_error = false;
+    let mut out = Vec::with_capacity(topics.len());
+    for (head, slots) in topics {
+        let mut t = head.clone();
+        for s in slots {
+            let mut pd = PartitionData::default().with_partition_index(s.index);
+            if read_committed {
+                pd.aborted_transactions = Some(vec![]);
+            }
+            let Some(p) = &s.partition else {
+                pd.error_code = s.error;
+                pd.high_watermark = -1;
+                pd.last_stable_offset = -1;
+                any_error = true;
+                t.partitions.push(pd);
+                continue;
+            };
+            if s.error != code::NONE {
+                pd.error_code = s.error;
+                any_error = true;
+                t.partitions.push(pd);
+                continue;
+            }
+            let budget = (max_bytes as usize).saturating_sub(total).min(s.max_bytes.max(0) as usize) as u32;
+            let min_one = total == 0;
+            let result = if budget == 0 && !min_one {
+                Ok(crate::log::ReadInfo { records: bytes::Bytes::new(), high_watermark: p.high_watermark(), log_start_offset: p.log_start_offset() })
+            } else {
+                p.read(s.fetch_offset, budget, min_one)
+            };
+            match result {
+                Ok(r) => {
+                    total += r.records.len();
+                    pd.high_watermark = r.high_watermark;
+                    pd.last_stable_offset = r.high_watermark;
+                    pd.log_start_offset = r.log_start_offset;
+                    pd.records = Some(r.records);
+                }
+                Err(e) => {
+                    if let ReadError::Storage(io) = &e {
+                        tracing::error!(topic = %p.topic, partition = s.index, error = %io, "fetch read failed");
+                    }
+                    pd.error_code = read_error(&e);
+                    pd.high_watermark = p.high_watermark();
+                    pd.last_stable_offset = p.high_watermark();
+                    pd.log_start_offset = p.log_start_offset();
+                    any_error = true;
+                }
+            }
+            if v < 5 {
+                pd.log_start_offset = -1;
+            }
+            t.partitions.push(pd);
+        }
+        out.push(t);
+    }
+    let _ = state;
+    (FetchResponse::default().with_responses(out), total, any_error)
+}

@@ -1,0 +1,113 @@
+//! Metadata: brokers, cluster id, controller, topics with stable ids; auto topic creation.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
+
+use super::s;
+use crate::broker::BrokerState;
+use crate::log::{Topic, TopicError};
+use crate::protocol::error::{code, topic_error};
+
+pub(crate) fn topic_entry(state: &BrokerState, t: &Topic, v: i16) -> MetadataResponseTopic {
+    let node = BrokerId(state.node_id());
+    let partitions = (0..t.partition_count())
+        .map(|p| {
+            MetadataResponsePartition::default()
+                .with_partition_index(p)
+                .with_leader_id(node)
+                .with_leader_epoch(if v >= 7 { crate::log::partition::LEADER_EPOCH } else { -1 })
+                .with_replica_nodes(vec![node])
+                .with_isr_nodes(vec![node])
+        })
+        .collect();
+    let mut e = MetadataResponseTopic::default()
+        .with_name(Some(TopicName(s(t.name.clone()))))
+        .with_is_internal(t.name.starts_with("__"))
+        .with_partitions(partitions);
+    if v >= 10 {
+        e.topic_id = t.id;
+    }
+    if v >= 8 {
+        e.topic_authorized_operations = i32::MIN;
+    }
+    e
+}
+
+fn error_entry(name: Option<String>, id: uuid::Uuid, err: i16, v: i16) -> MetadataResponseTopic {
+    let mut e = MetadataResponseTopic::default().with_error_code(err).with_name(name.map(|n| TopicName(s(n))));
+    if v >= 10 {
+        e.topic_id = id;
+    }
+    e
+}
+
+pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16) -> MetadataResponse {
+    let mut topics = Vec::new();
+    match req.topics {
+        None => {
+            for t in state.logs.topics() {
+                topics.push(topic_entry(state, &t, v));
+            }
+        }
+        Some(list) if v == 0 && list.is_empty() => {
+            // v0: an empty list means all topics.
+            for t in state.logs.topics() {
+                topics.push(topic_entry(state, &t, v));
+            }
+        }
+        Some(list) => {
+            let auto = state.config.auto_create_topics_enable() && (v < 4 || req.allow_auto_topic_creation);
+            for rt in list {
+                match rt.name {
+                    Some(name) => {
+                        let name = name.0.to_string();
+                        if let Some(t) = state.logs.topic(&name) {
+                            topics.push(topic_entry(state, &t, v));
+                            continue;
+                        }
+                        if let Err(e) = crate::log::validate_topic_name(&name) {
+                            topics.push(error_entry(Some(name), uuid::Uuid::nil(), topic_error(&e), v));
+                            continue;
+                        }
+                        if !auto {
+                            topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION, v));
+                            continue;
+                        }
+                        let n = state.config.num_partitions();
+                        match state.logs.create_topic(&name, n, BTreeMap::new(), false) {
+                            Ok(Some(t)) => {
+                                tracing::info!(topic = %name, partitions = n, "auto-created topic");
+                                topics.push(topic_entry(state, &t, v));
+                            }
+                            Ok(None) => topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION, v)),
+                            Err(TopicError::TopicAlreadyExists(_)) => match state.logs.topic(&name) {
+                                Some(t) => topics.push(topic_entry(state, &t, v)),
+                                None => topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION, v)),
+                            },
+                            Err(e) => {
+                                tracing::warn!(topic = %name, error = %e, "auto-create failed");
+                                topics.push(error_entry(Some(name), uuid::Uuid::nil(), topic_error(&e), v))
+                            }
+                        }
+                    }
+                    None => match state.logs.topic_by_id(rt.topic_id) {
+                        Some(t) => topics.push(topic_entry(state, &t, v)),
+                        None => topics.push(error_entry(None, rt.topic_id, code::UNKNOWN_TOPIC_ID, v)),
+                    },
+                }
+            }
+        }
+    }
+    let (host, port) = state.advertised();
+    let broker = MetadataResponseBroker::default().with_node_id(BrokerId(state.node_id())).with_host(s(host)).with_port(port);
+    let mut resp = MetadataResponse::default().with_brokers(vec![broker]).with_topics(topics);
+    if v >= 1 {
+        resp.controller_id = BrokerId(state.node_id());
+    }
+    if v >= 2 {
+        resp.cluster_id = Some(s(state.cluster_id()));
+    }
+    resp
+}

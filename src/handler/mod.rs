@@ -1,0 +1,88 @@
+//! Request handlers: one module per API family. Thin: validate -> call the domain -> build the
+//! response. The only place that matches on API keys.
+//!
+//! Concurrency: handlers are async and run on the connection's task; they never hold a
+//! `parking_lot` lock across an `.await` (the domain calls take and drop locks internally).
+pub mod admin;
+pub mod api_versions;
+pub mod configs;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+pub mod producer_id;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::*;
+
+use crate::broker::BrokerState;
+use crate::protocol::{decode_body, encode_response, FrameError, Header};
+
+/// Handles one decoded request header + body. `Ok(None)` means: send no response (acks=0).
+pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes) -> Result<Option<Bytes>, FrameError> {
+    let v = header.api_version;
+    let hv = header.api_key.response_header_version(v);
+    let cid = header.correlation_id;
+    macro_rules! call {
+        ($req:ty, $f:path) => {{
+            let req: $req = decode_body(&mut body, v)?;
+            let resp = $f(state, req, v).await;
+            Ok(Some(encode_response(cid, hv, v, &resp)?))
+        }};
+    }
+    match header.api_key {
+        ApiKey::Produce => {
+            let req: ProduceRequest = decode_body(&mut body, v)?;
+            let acks = req.acks;
+            let resp = produce::handle(state, req, v).await;
+            if acks == 0 && resp.responses.iter().all(|t| t.partition_responses.iter().all(|p| p.error_code == 0)) {
+                // acks=0: Kafka sends nothing back; on error it closes the connection instead.
+                return Ok(None);
+            }
+            if acks == 0 {
+                return Err(FrameError::Malformed("acks=0 produce", "failed; closing the connection as Kafka does".into()));
+            }
+            Ok(Some(encode_response(cid, hv, v, &resp)?))
+        }
+        ApiKey::Fetch => call!(FetchRequest, fetch::handle),
+        ApiKey::ListOffsets => call!(ListOffsetsRequest, list_offsets::handle),
+        ApiKey::Metadata => call!(MetadataRequest, metadata::handle),
+        ApiKey::OffsetForLeaderEpoch => call!(OffsetForLeaderEpochRequest, list_offsets::handle_leader_epoch),
+        ApiKey::InitProducerId => call!(InitProducerIdRequest, producer_id::handle),
+        ApiKey::ApiVersions => call!(ApiVersionsRequest, api_versions::handle),
+        ApiKey::CreateTopics => call!(CreateTopicsRequest, admin::create_topics),
+        ApiKey::DeleteTopics => call!(DeleteTopicsRequest, admin::delete_topics),
+        ApiKey::DeleteRecords => call!(DeleteRecordsRequest, admin::delete_records),
+        ApiKey::CreatePartitions => call!(CreatePartitionsRequest, admin::create_partitions),
+        ApiKey::DescribeCluster => call!(DescribeClusterRequest, admin::describe_cluster),
+        ApiKey::DescribeConfigs => call!(DescribeConfigsRequest, configs::describe_configs),
+        other => Err(FrameError::UnknownApi(other as i16)),
+    }
+}
+
+/// Decodes a body of any served API without handling it (fuzzing and tests).
+pub fn decode_any(api: ApiKey, v: i16, body: &mut Bytes) -> Result<(), FrameError> {
+    match api {
+        ApiKey::Produce => decode_body::<ProduceRequest>(body, v).map(drop),
+        ApiKey::Fetch => decode_body::<FetchRequest>(body, v).map(drop),
+        ApiKey::ListOffsets => decode_body::<ListOffsetsRequest>(body, v).map(drop),
+        ApiKey::Metadata => decode_body::<MetadataRequest>(body, v).map(drop),
+        ApiKey::OffsetForLeaderEpoch => decode_body::<OffsetForLeaderEpochRequest>(body, v).map(drop),
+        ApiKey::InitProducerId => decode_body::<InitProducerIdRequest>(body, v).map(drop),
+        ApiKey::ApiVersions => decode_body::<ApiVersionsRequest>(body, v).map(drop),
+        ApiKey::CreateTopics => decode_body::<CreateTopicsRequest>(body, v).map(drop),
+        ApiKey::DeleteTopics => decode_body::<DeleteTopicsRequest>(body, v).map(drop),
+        ApiKey::DeleteRecords => decode_body::<DeleteRecordsRequest>(body, v).map(drop),
+        ApiKey::CreatePartitions => decode_body::<CreatePartitionsRequest>(body, v).map(drop),
+        ApiKey::DescribeCluster => decode_body::<DescribeClusterRequest>(body, v).map(drop),
+        ApiKey::DescribeConfigs => decode_body::<DescribeConfigsRequest>(body, v).map(drop),
+        other => Err(FrameError::UnknownApi(other as i16)),
+    }
+}
+
+/// `Some(StrBytes)` from a `&str`.
+pub(crate) fn s(x: impl Into<String>) -> kafka_protocol::protocol::StrBytes {
+    kafka_protocol::protocol::StrBytes::from_string(x.into())
+}

@@ -1,0 +1,120 @@
+//! Produce: walk the batch headers, append under each partition's lock, wait for the group
+//! commit when acks=all. Batches are never re-encoded (see `PartitionLog::append`).
+use std::sync::Arc;
+
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+
+use super::s;
+use crate::broker::BrokerState;
+use crate::log::{AppendError, Partition};
+use crate::protocol::error::{append_error, code};
+
+fn failed(index: i32, err: i16, msg: Option<String>, v: i16) -> PartitionProduceResponse {
+    let mut r = PartitionProduceResponse::default().with_index(index).with_error_code(err).with_base_offset(-1);
+    if v >= 8 {
+        r.error_message = msg.map(s);
+    }
+    r
+}
+
+pub async fn handle(state: &Arc<BrokerState>, req: ProduceRequest, v: i16) -> ProduceResponse {
+    let now = crate::clock::now_ms();
+    let acks = req.acks;
+    let mut topics_out = Vec::with_capacity(req.topic_data.len());
+    // (topic slot, partition slot, partition, file, end offset) waiting for the fsync.
+    let mut waiting = Vec::new();
+    for td in req.topic_data {
+        let topic = if v >= 13 { state.logs.topic_by_id(td.topic_id) } else { state.logs.topic(&td.name.0) };
+        let unknown = if v >= 13 { code::UNKNOWN_TOPIC_ID } else { code::UNKNOWN_TOPIC_OR_PARTITION };
+        let mut parts_out = Vec::with_capacity(td.partition_data.len());
+        for pd in td.partition_data {
+            let idx = pd.index;
+            if !matches!(acks, -1 | 0 | 1) {
+                parts_out.push(failed(idx, code::INVALID_REQUIRED_ACKS, None, v));
+                continue;
+            }
+            let Some(p) = topic.as_ref().and_then(|t| t.partition(idx)) else {
+                parts_out.push(failed(idx, if topic.is_some() { code::UNKNOWN_TOPIC_OR_PARTITION } else { unknown }, None, v));
+                continue;
+            };
+            if state.logs.storage_failed() {
+                parts_out.push(failed(idx, code::KAFKA_STORAGE_ERROR, Some("the log directory is offline".into()), v));
+                continue;
+            }
+            let Some(records) = pd.records else {
+                parts_out.push(failed(idx, code::INVALID_RECORD, Some("no records".into()), v));
+                continue;
+            };
+            match p.append(&records, now) {
+                Ok(info) => {
+                    let mut r = PartitionProduceResponse::default()
+                        .with_index(idx)
+                        .with_base_offset(info.base_offset)
+                        .with_log_append_time_ms(info.log_append_time);
+                    if v >= 5 {
+                        r.log_start_offset = info.log_start_offset;
+                    }
+                    if let Some(file) = info.sync {
+                        if acks == -1 {
+                            waiting.push((topics_out.len(), parts_out.len(), p.clone(), file, info.last_offset + 1));
+                        } else {
+                            maybe_flush(state, &p, file, info.last_offset + 1, now);
+                        }
+                    }
+                    parts_out.push(r);
+                }
+                Err(e) => {
+                    if let AppendError::Storage(io) = &e {
+                        state.logs.fail_storage(io);
+                    } else {
+                        tracing::debug!(topic = %p.topic, partition = idx, error = %e, "produce rejected");
+                    }
+                    parts_out.push(failed(idx, append_error(&e), Some(e.to_string()), v));
+                }
+            }
+        }
+        let mut t = TopicProduceResponse::default().with_partition_responses(parts_out);
+        if v >= 13 {
+            t.topic_id = td.topic_id;
+        } else {
+            t.name = td.name;
+        }
+        topics_out.push(t);
+    }
+    if !waiting.is_empty() {
+        // Queue every sync first, so one fsync round serves all of them (group commit).
+        let mut rxs = Vec::with_capacity(waiting.len());
+        for (_, _, _, file, _) in &waiting {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            state.logs.flusher().request(file.clone(), move |r| {
+                let _ = tx.send(r);
+            });
+            rxs.push(rx);
+        }
+        for ((ti, pi, p, _, end), rx) in waiting.into_iter().zip(rxs) {
+            let res = rx.await.unwrap_or_else(|_| Err(std::io::Error::other("fsync thread stopped")));
+            match res {
+                Ok(()) => p.mark_flushed(end),
+                Err(e) => {
+                    state.logs.fail_storage(&e);
+                    let idx = topics_out[ti].partition_responses[pi].index;
+                    topics_out[ti].partition_responses[pi] = failed(idx, code::KAFKA_STORAGE_ERROR, Some(format!("fsync failed: {e}")), v);
+                }
+            }
+        }
+    }
+    ProduceResponse::default().with_responses(topics_out)
+}
+
+/// acks=0/1: fsync in the background only when flush.messages / flush.ms say so.
+fn maybe_flush(state: &Arc<BrokerState>, p: &Arc<Partition>, file: Arc<crate::log::file::LogFile>, end: i64, now: i64) {
+    if !p.with_log(|l| l.flush_due(now)) {
+        return;
+    }
+    let (p, st) = (p.clone(), state.clone());
+    state.logs.flusher().request(file, move |r| match r {
+        Ok(()) => p.mark_flushed(end),
+        Err(e) => st.logs.fail_storage(&e),
+    });
+}

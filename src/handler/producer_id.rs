@@ -1,0 +1,28 @@
+//! InitProducerId for idempotent producers (no transactional.id).
+use std::sync::Arc;
+
+use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
+
+use crate::broker::BrokerState;
+use crate::protocol::error::code;
+
+pub async fn handle(state: &Arc<BrokerState>, req: InitProducerIdRequest, _v: i16) -> InitProducerIdResponse {
+    if req.transactional_id.is_some() {
+        // Transactions are not served yet; FindCoordinator(TRANSACTION) is not advertised either,
+        // so stock clients never get here, but a direct request gets a clear retriable error.
+        return InitProducerIdResponse::default()
+            .with_error_code(code::COORDINATOR_NOT_AVAILABLE)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+    }
+    match state.producer_ids.next() {
+        Ok(id) => InitProducerIdResponse::default().with_producer_id(ProducerId(id)).with_producer_epoch(0),
+        Err(e) => {
+            state.logs.fail_storage(&e);
+            InitProducerIdResponse::default()
+                .with_error_code(code::KAFKA_STORAGE_ERROR)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1)
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! Odradek: a Kafka-compatible event broker. See ARCHITECTURE.md for the map.
+//!
+//! Calls go down, never up: `main -> broker -> server -> handler -> coordinator -> log -> record`,
+//! with `protocol` beside `server`/`handler`.
+pub mod broker;
+pub mod clock;
+pub mod config;
+pub mod coordinator;
+pub mod handler;
+pub mod log;
+pub mod protocol;
+pub mod record;
+pub mod server;
+
+pub use broker::{Broker, BrokerBuilder, StartError};
+pub use config::BrokerConfig;

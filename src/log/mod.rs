@@ -1,0 +1,426 @@
+//! Storage: every topic's partition logs in one data directory.
+//!
+//! Owns: the data directory layout (below), topic metadata (id, partition count, config overrides),
+//! the clean-shutdown marker, the recovery-point and log-start-offset checkpoints, and the fsync
+//! thread. Must not: see protocol types. Concurrency: the topic map is behind a `parking_lot`
+//! `RwLock` taken briefly; each partition has its own lock (see partition.rs), so produce and fetch
+//! on different partitions never contend on a global lock.
+//!
+//! Layout of the data dir:
+//! ```text
+//! meta.properties                     version, cluster.id, node.id (Kafka's file)
+//! .odradek_clean_shutdown             present only after a clean shutdown
+//! recovery-point-offset-checkpoint    Kafka's checkpoint format: "0\n<n>\n<topic> <partition> <offset>\n"...
+//! log-start-offset-checkpoint         same format
+//! topic-metadata/<topic>.properties   topic.id, partitions, config.<key>=<value>
+//! <topic>-<partition>/                the partition log (partition.rs, segment.rs)
+//! ```
+pub mod file;
+pub mod flusher;
+pub mod index;
+pub mod partition;
+pub mod producer_state;
+pub mod segment;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use uuid::Uuid;
+
+use crate::config::{BrokerConfig, LogConfig};
+use file::{write_atomic, FaultPlan};
+use flusher::Flusher;
+pub use partition::{AppendError, AppendInfo, OpenError, Partition, PartitionLog, ReadError, ReadInfo};
+
+const CLEAN_SHUTDOWN: &str = ".odradek_clean_shutdown";
+const RECOVERY_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
+const START_CHECKPOINT: &str = "log-start-offset-checkpoint";
+const TOPIC_META_DIR: &str = "topic-metadata";
+
+/// Kafka's limit on topic name length.
+pub const TOPIC_NAME_MAX: usize = 249;
+
+pub struct Topic {
+    pub name: String,
+    pub id: Uuid,
+    pub partitions: RwLock<Vec<Arc<Partition>>>,
+    pub configs: RwLock<BTreeMap<String, String>>,
+}
+
+impl Topic {
+    pub fn partition(&self, i: i32) -> Option<Arc<Partition>> {
+        if i < 0 {
+            return None;
+        }
+        self.partitions.read().get(i as usize).cloned()
+    }
+    pub fn partition_count(&self) -> i32 {
+        self.partitions.read().len() as i32
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("Topic '{0}' already exists.")]
+    TopicAlreadyExists(String),
+    #[error("{0}")]
+    InvalidTopic(String),
+    #[error("This server does not host this topic: {0}")]
+    UnknownTopicOrPartition(String),
+    #[error("{0}")]
+    InvalidPartitions(String),
+    #[error(transparent)]
+    InvalidConfig(#[from] crate::config::ConfigError),
+    #[error("storage error: {0}")]
+    Storage(#[from] io::Error),
+    #[error(transparent)]
+    Open(#[from] OpenError),
+}
+
+/// Kafka's topic name rules: 1..=249 chars of [a-zA-Z0-9._-], not "." or "..".
+pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
+    if name.is_empty() {
+        return Err(TopicError::InvalidTopic("Topic name is illegal, it can't be empty".into()));
+    }
+    if name == "." || name == ".." {
+        return Err(TopicError::InvalidTopic("Topic name cannot be \".\" or \"..\"".into()));
+    }
+    if name.len() > TOPIC_NAME_MAX {
+        return Err(TopicError::InvalidTopic(format!(
+            "Topic name is illegal, it can't be longer than {TOPIC_NAME_MAX} characters, topic name: {name}"
+        )));
+    }
+    if !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'-') {
+        return Err(TopicError::InvalidTopic(format!(
+            "Topic name {name} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        )));
+    }
+    Ok(())
+}
+
+pub struct LogManager {
+    data_dir: PathBuf,
+    config: Arc<BrokerConfig>,
+    topics: RwLock<HashMap<String, Arc<Topic>>>,
+    flusher: Flusher,
+    storage_failed: AtomicBool,
+    faults: Option<Arc<FaultPlan>>,
+    pub cluster_id: String,
+    pub node_id: i32,
+    /// Whether the previous run shut down cleanly (recovery skipped).
+    pub recovered_cleanly: bool,
+}
+
+fn now_ms() -> i64 {
+    crate::clock::now_ms()
+}
+
+fn read_checkpoint(path: &Path) -> HashMap<(String, i32), i64> {
+    let mut out = HashMap::new();
+    let Ok(text) = std::fs::read_to_string(path) else { return out };
+    for line in text.lines().skip(2) {
+        let mut it = line.split_whitespace();
+        if let (Some(t), Some(p), Some(o)) = (it.next(), it.next(), it.next()) {
+            if let (Ok(p), Ok(o)) = (p.parse(), o.parse()) {
+                out.insert((t.to_string(), p), o);
+            }
+        }
+    }
+    out
+}
+
+/// A Kafka-style cluster id: 16 random bytes, URL-safe base64 without padding (22 chars).
+fn new_cluster_id() -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let b = Uuid::new_v4().into_bytes();
+    let mut out = String::with_capacity(22);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for byte in b {
+        acc = (acc << 8) | byte as u32;
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            out.push(A[((acc >> bits) & 63) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(A[((acc << (6 - bits)) & 63) as usize] as char);
+    }
+    out
+}
+
+impl LogManager {
+    /// Opens the data directory: meta.properties, every topic, recovery if the last run crashed.
+    pub fn open(config: Arc<BrokerConfig>, faults: Option<Arc<FaultPlan>>) -> Result<LogManager, TopicError> {
+        let dir = config.data_dir.clone();
+        std::fs::create_dir_all(dir.join(TOPIC_META_DIR))?;
+        let node_id = config.node_id();
+        let meta_path = dir.join("meta.properties");
+        let cluster_id = match std::fs::read_to_string(&meta_path) {
+            Ok(text) => {
+                let p = crate::config::parse_properties(&text);
+                if let Some(stored) = p.get("node.id").and_then(|v| v.parse::<i32>().ok()) {
+                    if stored != node_id {
+                        return Err(TopicError::InvalidTopic(format!(
+                            "the data directory {} belongs to node.id {stored}, but node.id is {node_id}",
+                            dir.display()
+                        )));
+                    }
+                }
+                p.get("cluster.id").cloned().unwrap_or_else(new_cluster_id)
+            }
+            Err(_) => {
+                let id = new_cluster_id();
+                write_atomic(&meta_path, format!("#\nversion=1\ncluster.id={id}\nnode.id={node_id}\n").as_bytes())?;
+                id
+            }
+        };
+        let marker = dir.join(CLEAN_SHUTDOWN);
+        let clean = marker.exists();
+        let mgr = LogManager {
+            data_dir: dir.clone(),
+            config: config.clone(),
+            topics: RwLock::new(HashMap::new()),
+            flusher: Flusher::start()?,
+            storage_failed: AtomicBool::new(false),
+            faults,
+            cluster_id,
+            node_id,
+            recovered_cleanly: clean,
+        };
+        let recovery = read_checkpoint(&dir.join(RECOVERY_CHECKPOINT));
+        let starts = read_checkpoint(&dir.join(START_CHECKPOINT));
+        for e in std::fs::read_dir(dir.join(TOPIC_META_DIR))? {
+            let path = e?.path();
+            if path.extension().and_then(|x| x.to_str()) != Some("properties") {
+                continue;
+            }
+            let props = crate::config::parse_properties(&std::fs::read_to_string(&path)?);
+            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
+            let id = props.get("topic.id").and_then(|v| Uuid::parse_str(v).ok()).unwrap_or_else(Uuid::new_v4);
+            let count: i32 = props.get("partitions").and_then(|v| v.parse().ok()).unwrap_or(1);
+            let configs: BTreeMap<String, String> = props
+                .iter()
+                .filter_map(|(k, v)| k.strip_prefix("config.").map(|k| (k.to_string(), v.clone())))
+                .collect();
+            let lc = config.log_config(&configs);
+            let mut parts = Vec::new();
+            for p in 0..count {
+                let rp = recovery.get(&(name.clone(), p)).copied().unwrap_or(0);
+                let ls = starts.get(&(name.clone(), p)).copied().unwrap_or(0);
+                parts.push(Arc::new(mgr.open_partition(&name, p, lc.clone(), clean, rp, ls)?));
+            }
+            mgr.topics.write().insert(
+                name.clone(),
+                Arc::new(Topic { name, id, partitions: RwLock::new(parts), configs: RwLock::new(configs) }),
+            );
+        }
+        // From here on, a crash is unclean until the next clean shutdown writes the marker.
+        match std::fs::remove_file(&marker) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        mgr.write_checkpoints()?;
+        Ok(mgr)
+    }
+
+    fn open_partition(&self, topic: &str, p: i32, lc: LogConfig, clean: bool, rp: i64, ls: i64) -> Result<Partition, TopicError> {
+        let dir = self.data_dir.join(format!("{topic}-{p}"));
+        let (log, rep) = PartitionLog::open(&dir, lc, clean, rp, ls, now_ms(), self.faults.clone())?;
+        if rep.truncated_bytes > 0 || rep.validated_segments > 0 {
+            tracing::info!(topic, partition = p, validated = rep.validated_segments, "recovered partition log");
+        }
+        let rp = if clean { log.log_end_offset() } else { rp };
+        Ok(Partition::new(topic.to_string(), p, dir, log, rp))
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+    pub fn config(&self) -> &Arc<BrokerConfig> {
+        &self.config
+    }
+    pub fn flusher(&self) -> &Flusher {
+        &self.flusher
+    }
+    pub fn storage_failed(&self) -> bool {
+        self.storage_failed.load(Ordering::Acquire)
+    }
+    /// Takes the log dir offline after an I/O error: no more writes (KAFKA_STORAGE_ERROR).
+    pub fn fail_storage(&self, why: &io::Error) {
+        if !self.storage_failed.swap(true, Ordering::AcqRel) {
+            tracing::error!(error = %why, dir = %self.data_dir.display(), "log directory failed; it is offline for writes until restart");
+        }
+    }
+
+    pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.read().get(name).cloned()
+    }
+    pub fn topic_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
+        self.topics.read().values().find(|t| t.id == id).cloned()
+    }
+    pub fn topics(&self) -> Vec<Arc<Topic>> {
+        let mut v: Vec<_> = self.topics.read().values().cloned().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    fn write_topic_meta(&self, t: &Topic) -> io::Result<()> {
+        let mut s = format!("topic.id={}\npartitions={}\n", t.id, t.partition_count());
+        for (k, v) in t.configs.read().iter() {
+            s.push_str(&format!("config.{k}={v}\n"));
+        }
+        write_atomic(&self.data_dir.join(TOPIC_META_DIR).join(format!("{}.properties", t.name)), s.as_bytes())
+    }
+
+    /// Creates a topic (validated before anything is written).
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<Option<Arc<Topic>>, TopicError> {
+        validate_topic_name(name)?;
+        if partitions < 1 {
+            return Err(TopicError::InvalidPartitions("Number of partitions must be larger than 0.".into()));
+        }
+        if partitions > 100_000 {
+            return Err(TopicError::InvalidPartitions(format!("Number of partitions {partitions} is above the limit of 100000.")));
+        }
+        crate::config::validate_topic_configs(&configs)?;
+        let mut topics = self.topics.write();
+        if topics.contains_key(name) {
+            return Err(TopicError::TopicAlreadyExists(name.into()));
+        }
+        // Kafka refuses names that collide once '.' and '_' are treated alike (metric names).
+        let norm = |s: &str| s.replace('.', "_");
+        if let Some(other) = topics.keys().find(|k| norm(k) == norm(name)) {
+            return Err(TopicError::InvalidTopic(format!(
+                "Topic '{name}' collides with existing topic: {other}"
+            )));
+        }
+        if validate_only {
+            return Ok(None);
+        }
+        let lc = self.config.log_config(&configs);
+        let mut parts = Vec::new();
+        for p in 0..partitions {
+            let _ = std::fs::remove_dir_all(self.data_dir.join(format!("{name}-{p}")));
+            parts.push(Arc::new(self.open_partition(name, p, lc.clone(), true, 0, 0)?));
+        }
+        let t = Arc::new(Topic {
+            name: name.to_string(),
+            id: Uuid::new_v4(),
+            partitions: RwLock::new(parts),
+            configs: RwLock::new(configs),
+        });
+        self.write_topic_meta(&t)?;
+        topics.insert(name.to_string(), t.clone());
+        Ok(Some(t))
+    }
+
+    /// Deletes a topic: metadata first (so a crash never resurrects half a topic), then files.
+    pub fn delete_topic(&self, name: &str) -> Result<Uuid, TopicError> {
+        let t = self.topics.write().remove(name).ok_or_else(|| TopicError::UnknownTopicOrPartition(name.into()))?;
+        std::fs::remove_file(self.data_dir.join(TOPIC_META_DIR).join(format!("{name}.properties")))?;
+        for p in t.partitions.read().iter() {
+            let doomed = self.data_dir.join(format!("{}-{}.{}-delete", name, p.index, t.id.simple()));
+            if std::fs::rename(&p.dir, &doomed).is_ok() {
+                let _ = std::fs::remove_dir_all(&doomed);
+            }
+        }
+        Ok(t.id)
+    }
+
+    /// Adds partitions to a topic (CreatePartitions).
+    pub fn create_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), TopicError> {
+        let t = self.topic(name).ok_or_else(|| TopicError::UnknownTopicOrPartition(name.into()))?;
+        let current = t.partition_count();
+        if count <= current {
+            return Err(TopicError::InvalidPartitions(format!(
+                "Topic currently has {current} partitions, which is higher than the requested {count}."
+            )));
+        }
+        if count > 100_000 {
+            return Err(TopicError::InvalidPartitions(format!("Number of partitions {count} is above the limit of 100000.")));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let lc = self.config.log_config(&t.configs.read());
+        let mut parts = t.partitions.write();
+        for p in current..count {
+            let _ = std::fs::remove_dir_all(self.data_dir.join(format!("{name}-{p}")));
+            parts.push(Arc::new(self.open_partition(name, p, lc.clone(), true, 0, 0)?));
+        }
+        drop(parts);
+        self.write_topic_meta(&t)?;
+        Ok(())
+    }
+
+    /// Writes the recovery-point and log-start-offset checkpoints.
+    pub fn write_checkpoints(&self) -> io::Result<()> {
+        let topics = self.topics();
+        let mut rp = Vec::new();
+        let mut ls = Vec::new();
+        for t in &topics {
+            for p in t.partitions.read().iter() {
+                rp.push(format!("{} {} {}", t.name, p.index, p.recovery_point()));
+                ls.push(format!("{} {} {}", t.name, p.index, p.log_start_offset()));
+            }
+        }
+        let fmt = |v: &Vec<String>| format!("0\n{}\n{}", v.len(), v.iter().map(|l| format!("{l}\n")).collect::<String>());
+        write_atomic(&self.data_dir.join(RECOVERY_CHECKPOINT), fmt(&rp).as_bytes())?;
+        write_atomic(&self.data_dir.join(START_CHECKPOINT), fmt(&ls).as_bytes())
+    }
+
+    /// Clean shutdown: fsync everything, write indexes, snapshots, checkpoints, then the marker.
+    pub fn shutdown(&self) -> io::Result<()> {
+        for t in self.topics() {
+            for p in t.partitions.read().iter() {
+                let leo = p.with_log(|l| -> io::Result<i64> {
+                    l.close()?;
+                    for f in l.files() {
+                        f.sync_data()?;
+                    }
+                    Ok(l.log_end_offset())
+                })?;
+                p.mark_flushed(leo);
+            }
+        }
+        self.write_checkpoints()?;
+        if !self.storage_failed() {
+            write_atomic(&self.data_dir.join(CLEAN_SHUTDOWN), b"")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names() {
+        assert!(validate_topic_name("orders.v1_x-2").is_ok());
+        assert!(validate_topic_name("__consumer_offsets").is_ok());
+        assert!(validate_topic_name("").is_err());
+        assert!(validate_topic_name("..").is_err());
+        assert!(validate_topic_name("a/b").is_err());
+        assert!(validate_topic_name(&"x".repeat(250)).is_err());
+        assert!(validate_topic_name(&"x".repeat(249)).is_ok());
+    }
+
+    #[test]
+    fn cluster_id_shape() {
+        let id = new_cluster_id();
+        assert_eq!(id.len(), 22);
+        assert_ne!(id, new_cluster_id());
+    }
+}

@@ -1,0 +1,669 @@
+//! One partition's log: an ordered set of segments with offsets, producer state and recovery.
+//!
+//! Owns: the segments of one `<topic>-<partition>` directory, the log start and end offsets, the
+//! idempotent producer state and its snapshots, and the long-poll waiters of fetches.
+//! Must not: see protocol types; it takes batch bytes and returns domain results.
+//! Concurrency: [`Partition`] is shared; its [`PartitionLog`] sits behind a `parking_lot::Mutex`
+//! held only for short, bounded work (header checks, one vectored `write`, index updates, a few
+//! header reads). The bulk read of a fetch happens after the lock is released, on the segment's
+//! shared file handle. Offsets visible to readers (`high_watermark`, `log_start_offset`) are
+//! mirrored in atomics so metadata and list-offsets never take the lock.
+//!
+//! Files in the directory: `<base>.log`, `<base>.index`, `<base>.timeindex` (see segment.rs),
+//! `<offset>.snapshot` (producer state, see producer_state.rs) and `leader-epoch-checkpoint`.
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use super::file::{write_atomic, FaultPlan, LogFile};
+use super::producer_state::{ProducerStateManager, SequenceCheck, SequenceError};
+use super::segment::{file_stem, Segment};
+use crate::config::LogConfig;
+use crate::record::batch::{check_crc, set_base_offset, set_log_append_time, set_partition_leader_epoch, BatchError, BatchHeader, BatchIter, HEADER_LEN};
+
+/// The leader epoch of every partition on this single node. It is stamped into appended batches
+/// and written to the leader-epoch checkpoint.
+pub const LEADER_EPOCH: i32 = 0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
+    MessageTooLarge { size: usize, max: u32 },
+    #[error("record batch of {size} bytes exceeds segment.bytes {max}")]
+    RecordListTooLarge { size: usize, max: u32 },
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
+    #[error("timestamp {timestamp} of the batch is out of range (now {now})")]
+    InvalidTimestamp { timestamp: i64, now: i64 },
+    #[error(transparent)]
+    Sequence(#[from] SequenceError),
+    #[error("storage error: {0}")]
+    Storage(#[from] io::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("offset {offset} is out of range [{log_start_offset}, {log_end_offset}]")]
+    OffsetOutOfRange { offset: i64, log_start_offset: i64, log_end_offset: i64 },
+    #[error("storage error: {0}")]
+    Storage(#[from] io::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("corruption in {file} at byte {position}, below the recovery point {recovery_point}: {reason}. Refusing to drop acknowledged data; move the file aside to start anyway")]
+    CorruptBelowRecoveryPoint { file: String, position: u64, recovery_point: i64, reason: String },
+    #[error("I/O error opening {dir}: {source}")]
+    Io { dir: String, source: io::Error },
+}
+
+/// The result of appending a produce request's batches to one partition.
+#[derive(Debug, Clone)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The stamped time for LogAppendTime topics, else -1.
+    pub log_append_time: i64,
+    pub log_start_offset: i64,
+    /// The file to sync for acks=all (None for a duplicate: already in the log).
+    pub sync: Option<Arc<LogFile>>,
+    pub duplicate: bool,
+}
+
+/// Bytes for a fetch, cut at batch boundaries except possibly the last.
+#[derive(Debug, Clone)]
+pub struct ReadInfo {
+    pub records: Bytes,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+}
+
+/// A read planned under the lock and executed outside it.
+struct ReadPlan {
+    file: Arc<LogFile>,
+    position: u32,
+    first_len: u32,
+    end: u32,
+}
+
+pub struct PartitionLog {
+    dir: PathBuf,
+    config: LogConfig,
+    segments: BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+    log_end_offset: i64,
+    producers: ProducerStateManager,
+    unflushed_messages: i64,
+    last_flush_ms: i64,
+    faults: Option<Arc<FaultPlan>>,
+}
+
+/// What opening a log found, for the startup log line.
+#[derive(Debug, Default)]
+pub struct OpenReport {
+    pub segments: usize,
+    pub truncated_bytes: u64,
+    pub validated_segments: usize,
+}
+
+impl PartitionLog {
+    /// Opens or creates the log in `dir`. After an unclean shutdown (`clean == false`), every
+    /// segment holding offsets at or after `recovery_point` is validated batch by batch and a torn
+    /// tail is cut; damage below the recovery point (fsynced, acknowledged data) is an error.
+    pub fn open(
+        dir: &Path,
+        config: LogConfig,
+        clean: bool,
+        recovery_point: i64,
+        log_start_offset: i64,
+        now_ms: i64,
+        faults: Option<Arc<FaultPlan>>,
+    ) -> Result<(PartitionLog, OpenReport), OpenError> {
+        let io_err = |source| OpenError::Io { dir: dir.display().to_string(), source };
+        std::fs::create_dir_all(dir).map_err(io_err)?;
+        let mut bases = vec![];
+        let mut snapshots = vec![];
+        for e in std::fs::read_dir(dir).map_err(io_err)? {
+            let name = e.map_err(io_err)?.file_name().to_string_lossy().to_string();
+            if let Some(stem) = name.strip_suffix(".log") {
+                if let Ok(b) = stem.parse::<i64>() {
+                    bases.push(b);
+                }
+            } else if let Some(stem) = name.strip_suffix(".snapshot") {
+                if let Ok(b) = stem.parse::<i64>() {
+                    snapshots.push(b);
+                }
+            } else if name.ends_with(".tmp") {
+                let _ = std::fs::remove_file(dir.join(&name));
+            }
+        }
+        bases.sort_unstable();
+        snapshots.sort_unstable();
+        let mut report = OpenReport::default();
+        let mut segments = BTreeMap::new();
+        // The segment holding the recovery point is the first that may hold unsynced data.
+        let first_unsafe = bases.iter().rev().find(|b| **b <= recovery_point).copied().unwrap_or(i64::MIN);
+        let mut cut_rest = false;
+        for (i, &base) in bases.iter().enumerate() {
+            let stem = file_stem(base);
+            if cut_rest {
+                // Everything after a truncated segment is beyond the valid log.
+                for ext in ["log", "index", "timeindex"] {
+                    let _ = std::fs::remove_file(dir.join(format!("{stem}.{ext}")));
+                }
+                continue;
+            }
+            let validate = !clean && base >= first_unsafe;
+            let (seg, rep) = Segment::open(dir, base, validate, now_ms, config.index_interval_bytes, faults.clone())
+                .map_err(io_err)?;
+            if validate {
+                report.validated_segments += 1;
+            }
+            if let Some(reason) = &rep.stopped_by {
+                let full = dir.join(format!("{stem}.log"));
+                // Was the damaged byte range acknowledged and synced? Then do not silently drop it.
+                if seg.next_offset() < recovery_point && validate {
+                    return Err(OpenError::CorruptBelowRecoveryPoint {
+                        file: full.display().to_string(),
+                        position: rep.valid_bytes,
+                        recovery_point,
+                        reason: reason.to_string(),
+                    });
+                }
+                tracing::warn!(file = %full.display(), valid_bytes = rep.valid_bytes, %reason, "truncated a torn or invalid tail during recovery");
+                report.truncated_bytes += 1;
+                if i + 1 < bases.len() {
+                    cut_rest = true;
+                }
+            }
+            segments.insert(base, seg);
+        }
+        report.segments = segments.len();
+        let log_end_offset = segments.values().next_back().map(|s| s.next_offset()).unwrap_or(log_start_offset.max(0));
+        let mut log = PartitionLog {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            log_start_offset: 0,
+            log_end_offset,
+            producers: ProducerStateManager::default(),
+            unflushed_messages: 0,
+            last_flush_ms: now_ms,
+            faults,
+        };
+        log.log_start_offset = log.segments.keys().next().copied().unwrap_or(log_end_offset).max(log_start_offset).min(log_end_offset);
+        if log.segments.is_empty() {
+            let seg = Segment::create(dir, log_end_offset, now_ms, log.config.index_interval_bytes, log.faults.clone()).map_err(io_err)?;
+            log.segments.insert(log_end_offset, seg);
+        }
+        log.load_producer_state(&snapshots).map_err(io_err)?;
+        log.write_leader_epoch_checkpoint().map_err(io_err)?;
+        Ok((log, report))
+    }
+
+    /// Loads the newest usable producer snapshot and replays batch headers after it.
+    fn load_producer_state(&mut self, snapshots: &[i64]) -> io::Result<()> {
+        let mut from = self.log_start_offset;
+        for &s in snapshots.iter().rev() {
+            if s > self.log_end_offset {
+                let _ = std::fs::remove_file(self.dir.join(format!("{}.snapshot", file_stem(s))));
+                continue;
+            }
+            if let Ok(b) = std::fs::read(self.dir.join(format!("{}.snapshot", file_stem(s)))) {
+                if let Some(m) = ProducerStateManager::decode(&b) {
+                    self.producers = m;
+                    from = s;
+                    break;
+                }
+            }
+        }
+        let producers = &mut self.producers;
+        for_each_header(&self.segments, from, |h| producers.record(h))?;
+        Ok(())
+    }
+
+    fn write_leader_epoch_checkpoint(&self) -> io::Result<()> {
+        let path = self.dir.join("leader-epoch-checkpoint");
+        let body = format!("0\n1\n{} {}\n", LEADER_EPOCH, self.log_start_offset);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(body.as_str()) {
+            write_atomic(&path, body.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset
+    }
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+    pub fn producers(&self) -> &ProducerStateManager {
+        &self.producers
+    }
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.values().map(|s| s.size() as u64).sum()
+    }
+
+    fn active(&mut self) -> &mut Segment {
+        // Invariant: a log always has at least one segment (open and truncate keep one).
+        self.segments.values_mut().next_back().expect("a log always has an active segment")
+    }
+
+    /// Validates every batch in `records`, then assigns offsets and appends them.
+    /// Nothing is written unless every batch is valid.
+    pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        let mut batches: Vec<(usize, BatchHeader)> = Vec::with_capacity(1);
+        let mut it = BatchIter::new(records);
+        for (pos, h) in it.by_ref() {
+            check_crc(&records[pos..pos + h.total_len()], &h)?;
+            self.check_batch(&h, now_ms)?;
+            batches.push((pos, h));
+        }
+        if let Some(e) = it.error() {
+            return Err(AppendError::Batch(e.clone()));
+        }
+        if batches.is_empty() {
+            return Err(AppendError::InvalidRecord("the produce request carries no record batch".into()));
+        }
+        if batches.iter().any(|(_, h)| h.has_producer_id()) && batches.len() > 1 {
+            return Err(AppendError::InvalidRecord(
+                "an idempotent producer must send exactly one batch per partition and request".into(),
+            ));
+        }
+        if let Some((_, h)) = batches.first() {
+            if let SequenceCheck::Duplicate(d) = self.producers.check(h)? {
+                return Ok(AppendInfo {
+                    base_offset: d.first_offset,
+                    last_offset: d.last_offset,
+                    log_append_time: -1,
+                    log_start_offset: self.log_start_offset,
+                    sync: None,
+                    duplicate: true,
+                });
+            }
+        }
+        let base_offset = self.log_end_offset;
+        let stamp = if self.config.log_append_time { now_ms } else { -1 };
+        let mut count = 0i64;
+        for (pos, h) in &batches {
+            let total = h.total_len();
+            self.maybe_roll(total as u32, now_ms)?;
+            let mut header = [0u8; HEADER_LEN];
+            header.copy_from_slice(&records[*pos..pos + HEADER_LEN]);
+            let offset = self.log_end_offset;
+            set_base_offset(&mut header, offset);
+            set_partition_leader_epoch(&mut header, LEADER_EPOCH);
+            let body = &records[pos + HEADER_LEN..pos + total];
+            if stamp >= 0 {
+                stamp_log_append_time(&mut header, body, stamp);
+            }
+            let seg = self.active();
+            let before = seg.size();
+            if let Err(e) = seg.append(&header, body) {
+                // Leave no partial batch behind; the log dir is about to go offline anyway.
+                let _ = seg.log_file().truncate(before as u64);
+                return Err(AppendError::Storage(e));
+            }
+            let written = BatchHeader::parse(&header)?;
+            self.producers.record(&written);
+            self.log_end_offset = written.next_offset();
+            count += written.last_offset_delta as i64 + 1;
+        }
+        self.unflushed_messages += count;
+        let file = self.active().log_file().clone();
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: self.log_end_offset - 1,
+            log_append_time: stamp,
+            log_start_offset: self.log_start_offset,
+            sync: Some(file),
+            duplicate: false,
+        })
+    }
+
+    /// Per-batch checks that need no record decoding.
+    fn check_batch(&self, h: &BatchHeader, now_ms: i64) -> Result<(), AppendError> {
+        let size = h.total_len();
+        if size > self.config.max_message_bytes as usize {
+            return Err(AppendError::MessageTooLarge { size, max: self.config.max_message_bytes });
+        }
+        if size > self.config.segment_bytes as usize {
+            return Err(AppendError::RecordListTooLarge { size, max: self.config.segment_bytes });
+        }
+        if h.is_control() {
+            return Err(AppendError::InvalidRecord("clients may not produce control batches".into()));
+        }
+        if h.records_count != h.last_offset_delta + 1 && h.compression() == 0 {
+            return Err(AppendError::InvalidRecord(format!(
+                "record count {} does not match last offset delta {}",
+                h.records_count, h.last_offset_delta
+            )));
+        }
+        if h.records_count == 0 {
+            return Err(AppendError::InvalidRecord("empty record batch".into()));
+        }
+        if !self.config.log_append_time && h.max_timestamp >= 0 {
+            let (before, after) = (self.config.timestamp_before_max_ms, self.config.timestamp_after_max_ms);
+            if h.base_timestamp.min(h.max_timestamp) < now_ms.saturating_sub(before)
+                || h.max_timestamp > now_ms.saturating_add(after)
+            {
+                return Err(AppendError::InvalidTimestamp { timestamp: h.max_timestamp, now: now_ms });
+            }
+        }
+        Ok(())
+    }
+
+    /// Rolls to a new segment when the next batch would not fit, or the active one is old.
+    fn maybe_roll(&mut self, next_len: u32, now_ms: i64) -> io::Result<()> {
+        let cfg = self.config.clone();
+        let leo = self.log_end_offset;
+        let seg = self.active();
+        if seg.is_empty() {
+            return Ok(());
+        }
+        let full = seg.size() as u64 + next_len as u64 > cfg.segment_bytes as u64;
+        let old = now_ms.saturating_sub(seg.created_ms) >= cfg.segment_ms;
+        let offsets = leo - seg.base_offset > i32::MAX as i64 / 2;
+        if full || old || offsets {
+            self.roll(now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment (index files written) and starts a new one at the log end offset.
+    pub fn roll(&mut self, now_ms: i64) -> io::Result<Option<Arc<LogFile>>> {
+        let leo = self.log_end_offset;
+        if self.active().is_empty() {
+            return Ok(None);
+        }
+        let sealed = {
+            let seg = self.active();
+            seg.write_indexes()?;
+            seg.log_file().clone()
+        };
+        let seg = Segment::create(&self.dir, leo, now_ms, self.config.index_interval_bytes, self.faults.clone())?;
+        self.segments.insert(leo, seg);
+        self.write_producer_snapshot()?;
+        Ok(Some(sealed))
+    }
+
+    /// Writes `<log end offset>.snapshot` and keeps only the two newest snapshots.
+    pub fn write_producer_snapshot(&self) -> io::Result<()> {
+        let path = self.dir.join(format!("{}.snapshot", file_stem(self.log_end_offset)));
+        write_atomic(&path, &self.producers.encode())?;
+        let mut snaps: Vec<i64> = std::fs::read_dir(&self.dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".snapshot").and_then(|s| s.parse().ok()))
+            .collect();
+        snaps.sort_unstable();
+        let keep = snaps.len().saturating_sub(2);
+        for s in &snaps[..keep] {
+            let _ = std::fs::remove_file(self.dir.join(format!("{}.snapshot", file_stem(*s))));
+        }
+        Ok(())
+    }
+
+    /// Whether the flush policy (flush.messages / flush.ms) asks for an fsync now.
+    pub fn flush_due(&mut self, now_ms: i64) -> bool {
+        let due = self.unflushed_messages >= self.config.flush_messages
+            || (self.unflushed_messages > 0 && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms);
+        if due {
+            self.unflushed_messages = 0;
+            self.last_flush_ms = now_ms;
+        }
+        due
+    }
+
+    fn plan_read(&self, offset: i64, max_bytes: u32) -> Result<Option<ReadPlan>, ReadError> {
+        if offset < self.log_start_offset || offset > self.log_end_offset {
+            return Err(ReadError::OffsetOutOfRange {
+                offset,
+                log_start_offset: self.log_start_offset,
+                log_end_offset: self.log_end_offset,
+            });
+        }
+        let start_base = self.segments.range(..=offset).next_back().map(|(b, _)| *b).unwrap_or(i64::MIN);
+        for (_, seg) in self.segments.range(start_base..) {
+            if let Some((position, h)) = seg.find_batch(offset)? {
+                let _ = max_bytes;
+                return Ok(Some(ReadPlan {
+                    file: seg.log_file().clone(),
+                    position,
+                    first_len: h.total_len() as u32,
+                    end: seg.size(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Offset of the first record with timestamp >= `ts`, with that batch's max timestamp.
+    pub fn offset_for_timestamp(&self, ts: i64) -> io::Result<Option<(i64, i64)>> {
+        for seg in self.segments.values() {
+            if seg.max_timestamp() < ts {
+                continue;
+            }
+            if let Some((off, t)) = seg.find_by_timestamp(ts)? {
+                return Ok(Some((off.max(self.log_start_offset), t)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Offset and timestamp of the record with the largest timestamp.
+    pub fn max_timestamp_offset(&self) -> io::Result<Option<(i64, i64)>> {
+        let mut best: Option<(i64, i64)> = None;
+        for seg in self.segments.values() {
+            if let Some((o, t)) = seg.find_max_timestamp()? {
+                if best.is_none_or(|(_, bt)| t > bt) {
+                    best = Some((o, t));
+                }
+            }
+        }
+        Ok(best)
+    }
+
+    /// Moves the log start offset forward (DeleteRecords) and drops segments wholly below it.
+    pub fn delete_records_before(&mut self, offset: i64) -> io::Result<i64> {
+        let offset = offset.min(self.log_end_offset);
+        if offset <= self.log_start_offset {
+            return Ok(self.log_start_offset);
+        }
+        self.log_start_offset = offset;
+        let doomed: Vec<i64> = self
+            .segments
+            .iter()
+            .filter(|(_, s)| s.next_offset() <= offset && s.base_offset != self.active_base())
+            .map(|(b, _)| *b)
+            .collect();
+        for b in doomed {
+            if let Some(s) = self.segments.remove(&b) {
+                s.delete_files()?;
+            }
+        }
+        self.write_leader_epoch_checkpoint()?;
+        Ok(self.log_start_offset)
+    }
+
+    fn active_base(&self) -> i64 {
+        self.segments.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// Removes every batch at or after `offset` (whole batches; a batch holding `offset` with a
+    /// smaller base offset stays).
+    pub fn truncate_to(&mut self, offset: i64, now_ms: i64) -> io::Result<()> {
+        if offset >= self.log_end_offset {
+            return Ok(());
+        }
+        let doomed: Vec<i64> = self.segments.range(offset..).map(|(b, _)| *b).collect();
+        for b in doomed {
+            if let Some(s) = self.segments.remove(&b) {
+                s.delete_files()?;
+            }
+        }
+        if let Some((_, seg)) = self.segments.range_mut(..offset).next_back() {
+            seg.truncate_to(offset)?;
+        }
+        self.log_end_offset = self.segments.values().next_back().map(|s| s.next_offset()).unwrap_or(offset.min(self.log_end_offset));
+        if self.segments.is_empty() {
+            let leo = offset.max(self.log_start_offset);
+            self.log_end_offset = leo;
+            let seg = Segment::create(&self.dir, leo, now_ms, self.config.index_interval_bytes, self.faults.clone())?;
+            self.segments.insert(leo, seg);
+        }
+        self.log_start_offset = self.log_start_offset.min(self.log_end_offset);
+        self.producers.truncate_to(self.log_end_offset);
+        Ok(())
+    }
+
+    /// Clean shutdown: index files of the active segment and a producer snapshot.
+    pub fn close(&mut self) -> io::Result<()> {
+        self.active().write_indexes()?;
+        self.write_producer_snapshot()
+    }
+
+    /// Every segment's log file, for a final fsync.
+    pub fn files(&self) -> Vec<Arc<LogFile>> {
+        self.segments.values().map(|s| s.log_file().clone()).collect()
+    }
+}
+
+fn stamp_log_append_time(header: &mut [u8; HEADER_LEN], body: &[u8], now_ms: i64) {
+    // The CRC covers header bytes 21.. and the body; recompute it without copying the body.
+    let mut tmp = *header;
+    set_log_append_time(&mut tmp[..], now_ms); // sets attrs + max_timestamp (crc over header only)
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&tmp[21..]), body);
+    tmp[17..21].copy_from_slice(&crc.to_be_bytes());
+    *header = tmp;
+}
+
+/// Calls `f` with the header of every batch at or after `from`.
+fn for_each_header(segments: &BTreeMap<i64, Segment>, from: i64, mut f: impl FnMut(&BatchHeader)) -> io::Result<()> {
+    let start = segments.range(..=from).next_back().map(|(b, _)| *b).unwrap_or(i64::MIN);
+    for (_, seg) in segments.range(start..) {
+        let mut pos = match seg.find_batch(from.max(seg.base_offset))? {
+            Some((p, _)) => p,
+            None => continue,
+        };
+        let mut hdr = [0u8; HEADER_LEN];
+        while pos < seg.size() {
+            seg.log_file().read_exact_at(&mut hdr, pos as u64)?;
+            let h = BatchHeader::parse(&hdr).map_err(io::Error::other)?;
+            f(&h);
+            pos += h.total_len() as u32;
+        }
+    }
+    Ok(())
+}
+
+/// A partition as the rest of the broker sees it.
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    pub dir: PathBuf,
+    log: Mutex<PartitionLog>,
+    high_watermark: AtomicI64,
+    log_start_offset: AtomicI64,
+    /// Highest offset known to be fsynced (exclusive): the recovery point.
+    recovery_point: AtomicI64,
+    waiters: Mutex<Vec<Arc<Notify>>>,
+}
+
+impl Partition {
+    pub fn new(topic: String, index: i32, dir: PathBuf, log: PartitionLog, recovery_point: i64) -> Partition {
+        let (leo, lso) = (log.log_end_offset(), log.log_start_offset());
+        Partition {
+            topic,
+            index,
+            dir,
+            log: Mutex::new(log),
+            high_watermark: AtomicI64::new(leo),
+            log_start_offset: AtomicI64::new(lso),
+            recovery_point: AtomicI64::new(recovery_point.min(leo)),
+            waiters: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// On one node every appended record is committed: the high watermark is the log end offset.
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Acquire)
+    }
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset.load(Ordering::Acquire)
+    }
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point.load(Ordering::Acquire)
+    }
+    /// Called after an fsync covering offsets below `offset` succeeded.
+    pub fn mark_flushed(&self, offset: i64) {
+        self.recovery_point.fetch_max(offset, Ordering::AcqRel);
+    }
+
+    /// Runs `f` on the locked log (short, bounded work only).
+    pub fn with_log<R>(&self, f: impl FnOnce(&mut PartitionLog) -> R) -> R {
+        let mut log = self.log.lock();
+        let r = f(&mut log);
+        self.high_watermark.store(log.log_end_offset(), Ordering::Release);
+        self.log_start_offset.store(log.log_start_offset(), Ordering::Release);
+        r
+    }
+
+    pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        let r = self.with_log(|l| l.append(records, now_ms));
+        if matches!(r, Ok(AppendInfo { duplicate: false, .. })) {
+            self.wake_waiters();
+        }
+        r
+    }
+
+    /// Reads from `offset`, at most `max_bytes` (but at least one whole batch when `min_one`).
+    pub fn read(&self, offset: i64, max_bytes: u32, min_one: bool) -> Result<ReadInfo, ReadError> {
+        let (plan, hw, lso) = {
+            let log = self.log.lock();
+            (log.plan_read(offset, max_bytes)?, log.log_end_offset(), log.log_start_offset())
+        };
+        let records = match plan {
+            Some(p) if min_one || p.first_len <= max_bytes => {
+                let want = max_bytes.max(if min_one { p.first_len } else { 0 }).min(p.end.saturating_sub(p.position));
+                let mut buf = bytes::BytesMut::zeroed(want as usize);
+                let n = p.file.read_at(&mut buf, p.position as u64)?;
+                buf.truncate(n);
+                buf.freeze()
+            }
+            _ => Bytes::new(),
+        };
+        Ok(ReadInfo { records, high_watermark: hw, log_start_offset: lso })
+    }
+
+    /// Registers a waiter woken by the next append.
+    pub fn add_waiter(&self, n: Arc<Notify>) {
+        let mut ws = self.waiters.lock();
+        // Drop waiters whose fetch already returned (only this list still holds them).
+        ws.retain(|w| Arc::strong_count(w) > 1);
+        ws.push(n);
+    }
+
+    fn wake_waiters(&self) {
+        let ws = std::mem::take(&mut *self.waiters.lock());
+        for w in ws {
+            w.notify_one();
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! One segment of a partition log: `<base_offset>.log` plus its sparse indexes.
+//!
+//! Owns: the `.log` file (record batches exactly as on the wire, with broker-assigned offsets), the
+//! in-memory offset and time indexes and their files (written when the segment is sealed).
+//! Must not: know about producers, fetch sessions or the protocol. Concurrency: mutated only under
+//! the owning partition's lock; reads go through the shared `Arc<LogFile>` with positional reads.
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use super::file::{write_atomic, FaultPlan, LogFile};
+use super::index::{OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
+use crate::record::batch::{check_crc, BatchError, BatchHeader, HEADER_LEN};
+
+/// File name stem for a segment: the base offset, zero-padded to 20 digits as Kafka does.
+pub fn file_stem(base_offset: i64) -> String {
+    format!("{base_offset:020}")
+}
+
+/// What a validating scan of a segment found.
+#[derive(Debug, Default)]
+pub struct ScanReport {
+    /// Bytes of valid batches from the start of the file.
+    pub valid_bytes: u64,
+    /// Why the scan stopped before the end of the file, if it did.
+    pub stopped_by: Option<BatchError>,
+    pub batches: u64,
+}
+
+#[derive(Debug)]
+pub struct Segment {
+    pub base_offset: i64,
+    log: Arc<LogFile>,
+    dir: PathBuf,
+    size: u32,
+    next_offset: i64,
+    max_timestamp: i64,
+    offset_index: OffsetIndex,
+    time_index: TimeIndex,
+    bytes_since_index: u32,
+    index_interval_bytes: u32,
+    /// When the first batch was appended (wall clock), for `segment.ms` rolls.
+    pub created_ms: i64,
+}
+
+impl Segment {
+    pub fn create(
+        dir: &Path,
+        base_offset: i64,
+        now_ms: i64,
+        index_interval_bytes: u32,
+        faults: Option<Arc<FaultPlan>>,
+    ) -> io::Result<Segment> {
+        let path = dir.join(format!("{}.log", file_stem(base_offset)));
+        let log = LogFile::open(&path, faults)?;
+        log.truncate(0)?;
+        Ok(Segment {
+            base_offset,
+            log: Arc::new(log),
+            dir: dir.to_path_buf(),
+            size: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            offset_index: OffsetIndex::default(),
+            time_index: TimeIndex::default(),
+            bytes_since_index: 0,
+            index_interval_bytes,
+            created_ms: now_ms,
+        })
+    }
+
+    /// Opens an existing segment. With `validate`, every batch is checked (size, magic, CRC,
+    /// increasing offsets), the file is cut after the last valid batch, and the indexes are rebuilt.
+    /// Without it, the index files are loaded if they pass their sanity checks (else rebuilt) and
+    /// only the tail after the last index entry is scanned to find the next offset.
+    pub fn open(
+        dir: &Path,
+        base_offset: i64,
+        validate: bool,
+        now_ms: i64,
+        index_interval_bytes: u32,
+        faults: Option<Arc<FaultPlan>>,
+    ) -> io::Result<(Segment, ScanReport)> {
+        let path = dir.join(format!("{}.log", file_stem(base_offset)));
+        let log = LogFile::open(&path, faults)?;
+        let len = log.len()?;
+        let size = u32::try_from(len).map_err(|_| io::Error::other("segment larger than 4 GiB"))?;
+        let mut seg = Segment {
+            base_offset,
+            log: Arc::new(log),
+            dir: dir.to_path_buf(),
+            size,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            offset_index: OffsetIndex::default(),
+            time_index: TimeIndex::default(),
+            bytes_since_index: 0,
+            index_interval_bytes,
+            created_ms: now_ms,
+        };
+        let mut report = ScanReport::default();
+        let loaded = !validate && seg.load_indexes();
+        let start = if loaded {
+            seg.offset_index.lookup(u32::MAX).map(|e| e.position).unwrap_or(0)
+        } else {
+            seg.offset_index = OffsetIndex::default();
+            seg.time_index = TimeIndex::default();
+            0
+        };
+        seg.rescan_from(start, validate, !loaded, &mut report)?;
+        if report.valid_bytes < len {
+            seg.log.truncate(report.valid_bytes)?;
+            seg.size = report.valid_bytes as u32;
+        }
+        Ok((seg, report))
+    }
+
+    fn load_indexes(&mut self) -> bool {
+        let stem = file_stem(self.base_offset);
+        let oi = std::fs::read(self.dir.join(format!("{stem}.index")));
+        let ti = std::fs::read(self.dir.join(format!("{stem}.timeindex")));
+        match (oi, ti) {
+            (Ok(oi), Ok(ti)) => {
+                let Some(o) = OffsetIndex::from_bytes(&oi, self.size.max(1)) else { return false };
+                let max_rel = u32::MAX;
+                let Some(t) = TimeIndex::from_bytes(&ti, max_rel) else { return false };
+                self.offset_index = o;
+                self.time_index = t;
+                if let Some(last) = self.time_index.last() {
+                    self.max_timestamp = last.timestamp;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Walks batches from `start` to the end of the file, updating next offset, timestamps and
+    /// (when `index`) the indexes; with `validate`, checks CRCs and offset order.
+    fn rescan_from(
+        &mut self,
+        start: u32,
+        validate: bool,
+        index: bool,
+        report: &mut ScanReport,
+    ) -> io::Result<()> {
+        let mut pos = start as u64;
+        let end = self.size as u64;
+        report.valid_bytes = pos;
+        let mut hdr = [0u8; HEADER_LEN];
+        while pos < end {
+            if end - pos < HEADER_LEN as u64 {
+                report.stopped_by = Some(BatchError::Truncated { have: (end - pos) as usize, need: HEADER_LEN });
+                break;
+            }
+            self.log.read_exact_at(&mut hdr, pos)?;
+            let h = match BatchHeader::parse(&hdr) {
+                Ok(h) => h,
+                Err(e) => {
+                    report.stopped_by = Some(e);
+                    break;
+                }
+            };
+            let total = h.total_len() as u64;
+            if pos + total > end {
+                report.stopped_by = Some(BatchError::Truncated { have: (end - pos) as usize, need: total as usize });
+                break;
+            }
+            if validate {
+                if h.base_offset < self.next_offset || h.last_offset() < h.base_offset {
+                    report.stopped_by = Some(BatchError::InvalidRecord("offsets not increasing"));
+                    break;
+                }
+                let mut whole = vec![0u8; total as usize];
+                self.log.read_exact_at(&mut whole, pos)?;
+                if let Err(e) = check_crc(&whole, &h) {
+                    report.stopped_by = Some(e);
+                    break;
+                }
+            }
+            if index {
+                self.note_batch(&h, pos as u32);
+            } else if h.max_timestamp > self.max_timestamp {
+                self.max_timestamp = h.max_timestamp;
+            }
+            self.next_offset = h.next_offset();
+            pos += total;
+            report.valid_bytes = pos;
+            report.batches += 1;
+        }
+        Ok(())
+    }
+
+    /// Index bookkeeping for a batch placed at `position`.
+    fn note_batch(&mut self, h: &BatchHeader, position: u32) {
+        if self.offset_index.is_empty() || self.bytes_since_index >= self.index_interval_bytes {
+            self.offset_index.push(OffsetEntry {
+                relative_offset: (h.base_offset - self.base_offset) as u32,
+                position,
+            });
+            self.bytes_since_index = 0;
+        }
+        self.bytes_since_index += h.total_len() as u32;
+        if h.max_timestamp > self.max_timestamp {
+            self.max_timestamp = h.max_timestamp;
+            self.time_index.push(TimeEntry {
+                timestamp: h.max_timestamp,
+                relative_offset: (h.last_offset() - self.base_offset) as u32,
+            });
+        }
+    }
+
+    pub fn log_file(&self) -> &Arc<LogFile> {
+        &self.log
+    }
+    pub fn size(&self) -> u32 {
+        self.size
+    }
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+
+    /// Appends one batch: `header` is the (rewritten) 61-byte header, `body` the records untouched.
+    pub fn append(&mut self, header: &[u8; HEADER_LEN], body: &[u8]) -> io::Result<()> {
+        let h = BatchHeader::parse(header).map_err(io::Error::other)?;
+        let position = self.size;
+        self.log.append(&[header, body])?;
+        self.size += (HEADER_LEN + body.len()) as u32;
+        self.note_batch(&h, position);
+        self.next_offset = h.next_offset();
+        Ok(())
+    }
+
+    /// Reads the header of the batch at `pos`.
+    fn header_at(&self, pos: u32) -> io::Result<BatchHeader> {
+        let mut hdr = [0u8; HEADER_LEN];
+        self.log.read_exact_at(&mut hdr, pos as u64)?;
+        BatchHeader::parse(&hdr).map_err(io::Error::other)
+    }
+
+    /// Position and header of the first batch whose last offset is >= `offset`.
+    pub fn find_batch(&self, offset: i64) -> io::Result<Option<(u32, BatchHeader)>> {
+        if offset >= self.next_offset {
+            return Ok(None);
+        }
+        let rel = (offset - self.base_offset).clamp(0, u32::MAX as i64) as u32;
+        let mut pos = self.offset_index.lookup(rel).map(|e| e.position).unwrap_or(0);
+        while pos < self.size {
+            let h = self.header_at(pos)?;
+            if h.last_offset() >= offset {
+                return Ok(Some((pos, h)));
+            }
+            pos += h.total_len() as u32;
+        }
+        Ok(None)
+    }
+
+    fn batch_bytes(&self, pos: u32, h: &BatchHeader) -> io::Result<Bytes> {
+        let mut buf = BytesMut::zeroed(h.total_len());
+        self.log.read_exact_at(&mut buf, pos as u64)?;
+        Ok(buf.freeze())
+    }
+
+    /// The first record with timestamp >= `ts`: (offset, timestamp), looked up exactly inside the
+    /// first batch whose max timestamp is >= `ts`.
+    pub fn find_by_timestamp(&self, ts: i64) -> io::Result<Option<(i64, i64)>> {
+        if self.max_timestamp < ts {
+            return Ok(None);
+        }
+        let start_rel = self.time_index.lookup(ts).map(|e| e.relative_offset).unwrap_or(0);
+        let start = self.base_offset + start_rel as i64;
+        let mut pos = match self.find_batch(start)? {
+            Some((p, _)) => p,
+            None => return Ok(None),
+        };
+        while pos < self.size {
+            let h = self.header_at(pos)?;
+            if h.max_timestamp >= ts {
+                let b = self.batch_bytes(pos, &h)?;
+                return Ok(Some(crate::record::timestamps::first_at_or_after(&b, &h, ts)));
+            }
+            pos += h.total_len() as u32;
+        }
+        Ok(None)
+    }
+
+    /// The record holding the segment's largest timestamp: (offset, timestamp).
+    pub fn find_max_timestamp(&self) -> io::Result<Option<(i64, i64)>> {
+        let mut best: Option<(u32, BatchHeader)> = None;
+        let mut pos = 0;
+        if let Some(e) = self.time_index.last() {
+            if let Some((p, _)) = self.find_batch(self.base_offset + e.relative_offset as i64)? {
+                pos = p;
+            }
+        }
+        while pos < self.size {
+            let h = self.header_at(pos)?;
+            if best.is_none_or(|(_, b)| h.max_timestamp > b.max_timestamp) {
+                best = Some((pos, h));
+            }
+            pos += h.total_len() as u32;
+        }
+        match best {
+            Some((p, h)) => {
+                let b = self.batch_bytes(p, &h)?;
+                Ok(Some(crate::record::timestamps::max_timestamp_record(&b, &h)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Removes every batch whose base offset is >= `offset` (batches are never split).
+    pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {
+        let cut = match self.find_batch(offset)? {
+            Some((pos, h)) if h.base_offset >= offset => pos,
+            Some((pos, h)) => pos + h.total_len() as u32,
+            None => return Ok(()),
+        };
+        self.log.truncate(cut as u64)?;
+        self.size = cut;
+        let rel = (offset - self.base_offset).max(0) as u32;
+        self.offset_index.truncate(rel, cut);
+        self.time_index.truncate(rel);
+        self.max_timestamp = self.time_index.last().map(|e| e.timestamp).unwrap_or(-1);
+        // Recompute the next offset from the remaining batches.
+        self.next_offset = self.base_offset;
+        let start = self.offset_index.lookup(u32::MAX).map(|e| e.position).unwrap_or(0);
+        let mut pos = start;
+        while pos < self.size {
+            let h = self.header_at(pos)?;
+            self.next_offset = h.next_offset();
+            if h.max_timestamp > self.max_timestamp {
+                self.max_timestamp = h.max_timestamp;
+            }
+            pos += h.total_len() as u32;
+        }
+        self.bytes_since_index = self.index_interval_bytes;
+        Ok(())
+    }
+
+    /// Writes the index files (at roll and at clean shutdown).
+    pub fn write_indexes(&self) -> io::Result<()> {
+        let stem = file_stem(self.base_offset);
+        write_atomic(&self.dir.join(format!("{stem}.index")), &self.offset_index.to_bytes())?;
+        write_atomic(&self.dir.join(format!("{stem}.timeindex")), &self.time_index.to_bytes())
+    }
+
+    /// Deletes this segment's files.
+    pub fn delete_files(&self) -> io::Result<()> {
+        let stem = file_stem(self.base_offset);
+        for ext in ["log", "index", "timeindex"] {
+            match std::fs::remove_file(self.dir.join(format!("{stem}.{ext}"))) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::batch::tests::make_batch;
+
+    fn hdr(b: &[u8]) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        h.copy_from_slice(&b[..HEADER_LEN]);
+        h
+    }
+
+    #[test]
+    fn append_find_read_reopen() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Segment::create(d.path(), 100, 0, 64, None).unwrap();
+        let mut sizes = vec![];
+        for i in 0..10 {
+            let b = make_batch(100 + i * 2, 2, 1000 + i, 50);
+            sizes.push(b.len());
+            s.append(&hdr(&b), &b[HEADER_LEN..]).unwrap();
+        }
+        assert_eq!(s.next_offset(), 120);
+        let (pos, h) = s.find_batch(107).unwrap().unwrap();
+        assert_eq!(h.base_offset, 106);
+        assert_eq!(pos as usize, sizes[0] * 3);
+        assert!(s.find_batch(120).unwrap().is_none());
+        let (off, _) = s.find_by_timestamp(1004).unwrap().unwrap();
+        assert_eq!(off, 108, "the test batches cannot be record-decoded, so the batch base offset is used");
+        s.write_indexes().unwrap();
+        drop(s);
+        for validate in [false, true] {
+            let (s2, rep) = Segment::open(d.path(), 100, validate, 0, 64, None).unwrap();
+            assert!(rep.stopped_by.is_none());
+            assert_eq!(s2.next_offset(), 120);
+            assert_eq!(s2.find_batch(107).unwrap().unwrap().1.base_offset, 106);
+        }
+    }
+
+    #[test]
+    fn torn_tail_is_cut_on_validate() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Segment::create(d.path(), 0, 0, 4096, None).unwrap();
+        let b = make_batch(0, 1, 1, 30);
+        s.append(&hdr(&b), &b[HEADER_LEN..]).unwrap();
+        let good = s.size();
+        s.log_file().append(&[&make_batch(1, 1, 1, 30)[..40]]).unwrap();
+        drop(s);
+        let (s2, rep) = Segment::open(d.path(), 0, true, 0, 4096, None).unwrap();
+        assert!(matches!(rep.stopped_by, Some(BatchError::Truncated { .. })));
+        assert_eq!(s2.size(), good);
+        assert_eq!(s2.next_offset(), 1);
+    }
+
+    #[test]
+    fn corrupt_crc_stops_validation() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Segment::create(d.path(), 0, 0, 4096, None).unwrap();
+        let b = make_batch(0, 1, 1, 30);
+        s.append(&hdr(&b), &b[HEADER_LEN..]).unwrap();
+        let mut bad = make_batch(1, 1, 1, 30);
+        bad[HEADER_LEN + 1] ^= 1;
+        s.log_file().append(&[&bad]).unwrap();
+        drop(s);
+        let (s2, rep) = Segment::open(d.path(), 0, true, 0, 4096, None).unwrap();
+        assert!(matches!(rep.stopped_by, Some(BatchError::CorruptMessage { .. })));
+        assert_eq!(s2.next_offset(), 1);
+    }
+
+    #[test]
+    fn truncate_to_cuts_whole_batches() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = Segment::create(d.path(), 0, 0, 1, None).unwrap();
+        for i in 0..5 {
+            let b = make_batch(i * 3, 3, i, 10);
+            s.append(&hdr(&b), &b[HEADER_LEN..]).unwrap();
+        }
+        s.truncate_to(6).unwrap();
+        assert_eq!(s.next_offset(), 6);
+        s.truncate_to(4).unwrap();
+        assert_eq!(s.next_offset(), 6, "offset 4 is inside the batch 3..5, which stays");
+        s.truncate_to(3).unwrap();
+        assert_eq!(s.next_offset(), 3);
+    }
+}

@@ -1,0 +1,59 @@
+//! `odradek`: clap -> BrokerConfig -> Broker::start -> wait for a signal -> Broker::shutdown.
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(name = "odradek", version, about = "A Kafka-compatible event broker")]
+struct Args {
+    /// Directory holding the partition logs and metadata.
+    #[arg(long, default_value = "./data")]
+    data_dir: PathBuf,
+    /// Address to listen on, HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    listen: String,
+    /// Address advertised to clients in Metadata, HOST:PORT (default: the listen address).
+    #[arg(long)]
+    advertised_listener: Option<String>,
+    /// A Kafka server.properties file (Kafka's key names).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override one config key, e.g. --set num.partitions=4 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let mut config = odradek::BrokerConfig { data_dir: args.data_dir, listen: args.listen, advertised_listener: args.advertised_listener, ..Default::default() };
+    if let Some(path) = &args.config {
+        for (k, v) in odradek::BrokerConfig::read_properties(path)? {
+            config.set_key(&k, &v)?;
+        }
+    }
+    for kv in &args.set {
+        let Some((k, v)) = kv.split_once('=') else {
+            anyhow::bail!("--set expects KEY=VALUE, got {kv:?}");
+        };
+        config.set_key(k.trim(), v)?;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("odradek").build()?;
+    rt.block_on(async move {
+        let broker = odradek::Broker::start(config).await?;
+        tracing::info!(startup_ms = started.elapsed().as_secs_f64() * 1000.0, bootstrap = %broker.bootstrap(), "accepting connections");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        broker.shutdown().await?;
+        tracing::info!("stopped cleanly");
+        anyhow::Ok(())
+    })
+}

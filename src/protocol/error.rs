@@ -1,0 +1,94 @@
+//! The ONLY place a domain error becomes a Kafka error code. Every match is exhaustive (no `_ =>`),
+//! so a new error variant does not compile until someone picks its code.
+use crate::config::ConfigError;
+use crate::log::producer_state::SequenceError;
+use crate::log::{AppendError, ReadError, TopicError};
+use crate::record::BatchError;
+
+/// Kafka error codes used by Odradek (names as in Kafka's `Errors` enum).
+pub mod code {
+    pub const NONE: i16 = 0;
+    pub const UNKNOWN_SERVER_ERROR: i16 = -1;
+    pub const OFFSET_OUT_OF_RANGE: i16 = 1;
+    pub const CORRUPT_MESSAGE: i16 = 2;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const MESSAGE_TOO_LARGE: i16 = 10;
+    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
+    pub const RECORD_LIST_TOO_LARGE: i16 = 18;
+    pub const INVALID_REQUIRED_ACKS: i16 = 21;
+    pub const INVALID_TIMESTAMP: i16 = 32;
+    pub const UNSUPPORTED_VERSION: i16 = 35;
+    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+    pub const INVALID_PARTITIONS: i16 = 37;
+    pub const INVALID_REPLICATION_FACTOR: i16 = 38;
+    pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
+    pub const INVALID_CONFIG: i16 = 40;
+    pub const INVALID_REQUEST: i16 = 42;
+    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+    pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
+    pub const KAFKA_STORAGE_ERROR: i16 = 56;
+    pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+    pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
+    pub const TOPIC_DELETION_DISABLED: i16 = 73;
+    pub const FENCED_LEADER_EPOCH: i16 = 74;
+    pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
+    pub const INVALID_RECORD: i16 = 87;
+    pub const UNKNOWN_TOPIC_ID: i16 = 100;
+}
+
+pub fn batch_error(e: &BatchError) -> i16 {
+    match e {
+        BatchError::Truncated { .. } => code::CORRUPT_MESSAGE,
+        BatchError::UnsupportedMagic(_) => code::INVALID_RECORD,
+        BatchError::CorruptMessage { .. } => code::CORRUPT_MESSAGE,
+        BatchError::InvalidRecord(_) => code::CORRUPT_MESSAGE,
+    }
+}
+
+pub fn sequence_error(e: &SequenceError) -> i16 {
+    match e {
+        SequenceError::InvalidProducerEpoch { .. } => code::INVALID_PRODUCER_EPOCH,
+        SequenceError::OutOfOrderSequenceNumber { .. } => code::OUT_OF_ORDER_SEQUENCE_NUMBER,
+    }
+}
+
+pub fn append_error(e: &AppendError) -> i16 {
+    match e {
+        AppendError::Batch(b) => batch_error(b),
+        AppendError::MessageTooLarge { .. } => code::MESSAGE_TOO_LARGE,
+        AppendError::RecordListTooLarge { .. } => code::RECORD_LIST_TOO_LARGE,
+        AppendError::InvalidRecord(_) => code::INVALID_RECORD,
+        AppendError::InvalidTimestamp { .. } => code::INVALID_TIMESTAMP,
+        AppendError::Sequence(s) => sequence_error(s),
+        AppendError::Storage(_) => code::KAFKA_STORAGE_ERROR,
+    }
+}
+
+pub fn read_error(e: &ReadError) -> i16 {
+    match e {
+        ReadError::OffsetOutOfRange { .. } => code::OFFSET_OUT_OF_RANGE,
+        ReadError::Storage(_) => code::KAFKA_STORAGE_ERROR,
+    }
+}
+
+pub fn config_error(e: &ConfigError) -> i16 {
+    match e {
+        ConfigError::UnknownKey(_) => code::INVALID_CONFIG,
+        ConfigError::InvalidValue { .. } => code::INVALID_CONFIG,
+        ConfigError::File { .. } => code::INVALID_CONFIG,
+    }
+}
+
+pub fn topic_error(e: &TopicError) -> i16 {
+    match e {
+        TopicError::TopicAlreadyExists(_) => code::TOPIC_ALREADY_EXISTS,
+        TopicError::InvalidTopic(_) => code::INVALID_TOPIC_EXCEPTION,
+        TopicError::UnknownTopicOrPartition(_) => code::UNKNOWN_TOPIC_OR_PARTITION,
+        TopicError::InvalidPartitions(_) => code::INVALID_PARTITIONS,
+        TopicError::InvalidConfig(c) => config_error(c),
+        TopicError::Storage(_) => code::KAFKA_STORAGE_ERROR,
+        TopicError::Open(_) => code::KAFKA_STORAGE_ERROR,
+    }
+}

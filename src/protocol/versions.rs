@@ -1,0 +1,77 @@
+//! The ONE table of APIs and versions Odradek serves, and the ApiVersions answer built from it.
+//!
+//! An API appears here only when its handler implements every version listed. Minimums follow
+//! Kafka 4.x (which dropped the oldest versions); maximums are the newest the kafka-protocol crate
+//! encodes, unless a comment says why not. A test checks each range against the message's own
+//! `VERSIONS`, because `ApiKey::valid_versions()` over-reports some keys.
+use kafka_protocol::messages::ApiKey;
+
+/// (api, (min, max)).
+pub const SERVED: &[(ApiKey, (i16, i16))] = &[
+    // v3 is Kafka 4's floor; v13 (KIP-516) addresses topics by id.
+    (ApiKey::Produce, (3, 13)),
+    // v4 is Kafka 4's floor; v13+ use topic ids; v18 only adds a follower-only field.
+    (ApiKey::Fetch, (4, 18)),
+    // v1 floor; v9+ timestamps -4/-5 (tiered storage) answered as a broker without remote storage.
+    (ApiKey::ListOffsets, (1, 10)),
+    // Every version: old kcat/librdkafka start at low versions; v13 only adds a top-level error.
+    (ApiKey::Metadata, (0, 13)),
+    // A single node with one leader epoch (0): answers are exact.
+    (ApiKey::OffsetForLeaderEpoch, (2, 4)),
+    // v0-5: idempotent producers. v6 (KIP-939 two-phase commit) is not served.
+    (ApiKey::InitProducerId, (0, 5)),
+    (ApiKey::ApiVersions, (0, 4)),
+    (ApiKey::CreateTopics, (2, 7)),
+    (ApiKey::DeleteTopics, (1, 6)),
+    (ApiKey::DeleteRecords, (0, 2)),
+    (ApiKey::DescribeConfigs, (1, 4)),
+    (ApiKey::CreatePartitions, (0, 3)),
+    (ApiKey::DescribeCluster, (0, 2)),
+];
+
+/// The served range of `api`, if we serve it.
+pub fn served(api: ApiKey) -> Option<(i16, i16)> {
+    SERVED.iter().find(|(k, _)| *k == api).map(|(_, r)| *r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::{Message, VersionRange};
+
+    fn request_versions(api: ApiKey) -> VersionRange {
+        match api {
+            ApiKey::Produce => ProduceRequest::VERSIONS,
+            ApiKey::Fetch => FetchRequest::VERSIONS,
+            ApiKey::ListOffsets => ListOffsetsRequest::VERSIONS,
+            ApiKey::Metadata => MetadataRequest::VERSIONS,
+            ApiKey::OffsetForLeaderEpoch => OffsetForLeaderEpochRequest::VERSIONS,
+            ApiKey::InitProducerId => InitProducerIdRequest::VERSIONS,
+            ApiKey::ApiVersions => ApiVersionsRequest::VERSIONS,
+            ApiKey::CreateTopics => CreateTopicsRequest::VERSIONS,
+            ApiKey::DeleteTopics => DeleteTopicsRequest::VERSIONS,
+            ApiKey::DeleteRecords => DeleteRecordsRequest::VERSIONS,
+            ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
+            ApiKey::CreatePartitions => CreatePartitionsRequest::VERSIONS,
+            ApiKey::DescribeCluster => DescribeClusterRequest::VERSIONS,
+            other => panic!("add {other:?} to this test"),
+        }
+    }
+
+    #[test]
+    fn served_ranges_fit_the_message_definitions() {
+        for (api, (min, max)) in SERVED {
+            let v = request_versions(*api);
+            assert!(*min >= v.min && *max <= v.max && min <= max, "{api:?} {min}..{max} vs {v}");
+        }
+    }
+
+    #[test]
+    fn kafka4_minimums_that_librdkafka_needs() {
+        assert!(served(ApiKey::Produce).unwrap().0 <= 10 && served(ApiKey::Produce).unwrap().1 >= 10);
+        assert!(served(ApiKey::Fetch).unwrap().1 >= 16);
+        assert!(served(ApiKey::OffsetForLeaderEpoch).unwrap().0 <= 2);
+        assert!(served(ApiKey::DescribeConfigs).unwrap().0 <= 1);
+    }
+}
