@@ -112,9 +112,9 @@ mod tests {
 
     #[test]
     fn unknown_and_unsupported() {
-        let mut f = frame(999, 0, 1);
+        let mut f = Bytes::from_static(&[0x03, 0xe7, 0, 0, 0, 0, 0, 42, 0xff, 0xff]);
         assert!(matches!(decode_header(&mut f), Err(FrameError::UnknownApi(999))));
-        let mut f = frame(3, 99, 2);
+        let mut f = Bytes::from_static(&[0, 3, 0, 99, 0, 0, 0, 42, 0xff, 0xff]);
         assert!(matches!(decode_header(&mut f), Err(FrameError::UnsupportedVersion { correlation_id: 42, .. })));
         let mut short = Bytes::from_static(&[0, 3, 0]);
         assert!(matches!(decode_header(&mut short), Err(FrameError::TooShort(3))));
