@@ -7,6 +7,12 @@ use crate::broker::BrokerState;
 use crate::protocol::error::code;
 
 pub async fn handle(state: &Arc<BrokerState>, req: InitProducerIdRequest, _v: i16) -> InitProducerIdResponse {
+    if req.transactional_id.as_ref().is_some_and(|t| t.0.is_empty()) {
+        return InitProducerIdResponse::default()
+            .with_error_code(code::INVALID_REQUEST)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1);
+    }
     if req.transactional_id.is_some() {
         // Transactions are not served yet; FindCoordinator(TRANSACTION) is not advertised either,
         // so stock clients never get here, but a direct request gets a clear retriable error.

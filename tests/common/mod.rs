@@ -1,6 +1,7 @@
 //! Shared helpers for integration tests: an in-process broker on 127.0.0.1:0 in a temp dir, and
 //! thin wrappers over the real librdkafka client (the `rdkafka` crate).
 #![allow(dead_code)]
+pub mod raw;
 use std::time::Duration;
 
 use odradek::Broker;
