@@ -18,6 +18,8 @@
 pub mod file;
 pub mod flusher;
 pub mod index;
+#[cfg(test)]
+mod model_test;
 pub mod partition;
 pub mod producer_state;
 pub mod segment;
