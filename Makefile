@@ -1,0 +1,42 @@
+# Odradek: the two commands a newcomer needs are `make run` and `make test`.
+CARGO ?= cargo
+# Two cores: keep test parallelism modest (each integration test runs a broker and real clients).
+TEST_THREADS ?= 2
+
+.PHONY: run test build unit compat bench bench-micro bench-broker fmt clippy clean
+
+## Run a broker on 127.0.0.1:9092 with data in ./data (release build).
+run:
+	$(CARGO) run --release --bin odradek -- --data-dir ./data --listen 127.0.0.1:9092
+
+## Everything: unit, property and integration tests (librdkafka), then the stock-client
+## compatibility suite (Java kafka-clients 4.3, kcat, kafka-python), installing what it needs.
+test: build unit compat
+
+build:
+	$(CARGO) build --bins
+
+unit:
+	$(CARGO) test -- --test-threads=$(TEST_THREADS)
+
+compat: build
+	compat-tests/run.sh
+
+## Micro-benchmarks of the hot paths (criterion-free, see benches/).
+bench-micro:
+	$(CARGO) bench --bench hot_paths
+
+## End-to-end load against a broker: make bench-broker BROKER=127.0.0.1:9092
+BROKER ?= 127.0.0.1:9092
+bench-broker:
+	$(CARGO) run --release --example loadgen -- --bootstrap $(BROKER)
+
+fmt:
+	$(CARGO) fmt
+
+clippy:
+	$(CARGO) clippy --all-targets
+
+clean:
+	$(CARGO) clean
+	rm -rf ./data

@@ -1,0 +1,57 @@
+# Broker lifecycle helpers, sourced by run.sh and restart/run.sh.
+#   broker_start DATA_DIR LOG [EXTRA_ARGS...]  start $BIN on a free port; sets BROKER_PID,
+#                                               BROKER_PORT; returns 1 if it never listened
+#   broker_stop [TERM|KILL]                     stop it (TERM waits up to 5 s, then KILL);
+#                                               returns 1 if it had already exited
+# Needs BIN (the broker binary).
+
+BROKER_PID=""
+BROKER_PORT=""
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+port_open() {
+  python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(0.5); sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
+}
+
+broker_start() {
+  local data="$1" log="$2"
+  shift 2
+  BROKER_PORT="$(free_port)"
+  RUST_LOG="${RUST_LOG:-$([ "${COMPAT_DEBUG:-0}" = 1 ] && echo debug || echo info)}" \
+    "$BIN" --data-dir "$data" --listen "127.0.0.1:$BROKER_PORT" "$@" >>"$log" 2>&1 &
+  BROKER_PID=$!
+  echo "[compat] broker pid $BROKER_PID on 127.0.0.1:$BROKER_PORT, data $data, log $log"
+  local _
+  for _ in $(seq 1 150); do   # bounded: ~15-30 s
+    kill -0 "$BROKER_PID" 2>/dev/null || break
+    if port_open "$BROKER_PORT"; then return 0; fi
+    sleep 0.1
+  done
+  echo "[compat] broker did not accept connections on port $BROKER_PORT; last log lines:"
+  tail -n 30 "$log" | sed 's/^/    /'
+  broker_stop KILL || true
+  return 1
+}
+
+broker_stop() {
+  local sig="${1:-TERM}" _
+  [ -n "$BROKER_PID" ] || return 0
+  if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+    wait "$BROKER_PID" 2>/dev/null || true
+    echo "[compat] NOTE: broker $BROKER_PID had already exited"
+    BROKER_PID=""
+    return 1
+  fi
+  kill -"$sig" "$BROKER_PID" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$BROKER_PID" 2>/dev/null; then
+    echo "[compat] broker $BROKER_PID did not exit on SIG$sig within 5 s; killing it"
+    kill -KILL "$BROKER_PID" 2>/dev/null || true
+  fi
+  wait "$BROKER_PID" 2>/dev/null || true
+  BROKER_PID=""
+  return 0
+}

