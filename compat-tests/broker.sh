@@ -40,7 +40,7 @@ broker_stop() {
   local sig="${1:-TERM}" _
   [ -n "$BROKER_PID" ] || return 0
   if ! kill -0 "$BROKER_PID" 2>/dev/null; then
-    wait "$BROKER_PID" 2>/dev/null || true
+    { wait "$BROKER_PID"; } 2>/dev/null || true
     echo "[compat] NOTE: broker $BROKER_PID had already exited"
     BROKER_PID=""
     return 1
@@ -51,7 +51,7 @@ broker_stop() {
     echo "[compat] broker $BROKER_PID did not exit on SIG$sig within 5 s; killing it"
     kill -KILL "$BROKER_PID" 2>/dev/null || true
   fi
-  wait "$BROKER_PID" 2>/dev/null || true
+  { wait "$BROKER_PID"; } 2>/dev/null || true
   BROKER_PID=""
   return 0
 }

@@ -34,7 +34,7 @@ java_compile() {
     echo "[java] compiling scenarios into $CLASSES"
     rm -rf "$CLASSES"
     mkdir -p "$CLASSES"
-    javac --release 17 -nowarn -cp "$CP" -d "$CLASSES" "$JAVA_DIR"/src/compat/*.java
+    javac --release 17 -nowarn -XDsuppressNotes -cp "$CP" -d "$CLASSES" "$JAVA_DIR"/src/compat/*.java
     touch "$CLASSES/.src-$hash"
   fi
 }

@@ -12,6 +12,8 @@ pub mod metadata;
 pub mod produce;
 pub mod producer_id;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -20,8 +22,19 @@ use kafka_protocol::messages::*;
 use crate::broker::BrokerState;
 use crate::protocol::{decode_body, encode_response, FrameError, Header};
 
-/// Handles one decoded request header + body. `Ok(None)` means: send no response (acks=0).
-pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes) -> Result<Option<Bytes>, FrameError> {
+/// What to send back for one request, in request order.
+pub enum Reply {
+    /// Nothing (acks=0 produce).
+    None,
+    /// A response frame, ready now.
+    Now(Bytes),
+    /// A response frame that completes later (acks=all produce waiting on its fsync). The side
+    /// effects already happened in request order; only the answer waits.
+    Later(Pin<Box<dyn Future<Output = Result<Bytes, FrameError>> + Send>>),
+}
+
+/// Handles one decoded request header + body.
+pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes) -> Result<Reply, FrameError> {
     let v = header.api_version;
     let hv = header.api_key.response_header_version(v);
     let cid = header.correlation_id;
@@ -29,22 +42,22 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes) 
         ($req:ty, $f:path) => {{
             let req: $req = decode_body(&mut body, v)?;
             let resp = $f(state, req, v).await;
-            Ok(Some(encode_response(cid, hv, v, &resp)?))
+            Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }};
     }
     match header.api_key {
         ApiKey::Produce => {
             let req: ProduceRequest = decode_body(&mut body, v)?;
             let acks = req.acks;
-            let resp = produce::handle(state, req, v).await;
-            if acks == 0 && resp.responses.iter().all(|t| t.partition_responses.iter().all(|p| p.error_code == 0)) {
-                // acks=0: Kafka sends nothing back; on error it closes the connection instead.
-                return Ok(None);
-            }
+            let pending = produce::append(state, req, v);
             if acks == 0 {
-                return Err(FrameError::Malformed("acks=0 produce", "failed; closing the connection as Kafka does".into()));
+                if pending.acks0_failed() {
+                    // acks=0 has no response to carry an error: Kafka closes the connection instead.
+                    return Err(FrameError::Malformed("acks=0 produce", "failed; closing the connection as Kafka does".into()));
+                }
+                return Ok(Reply::None);
             }
-            Ok(Some(encode_response(cid, hv, v, &resp)?))
+            Ok(Reply::Later(Box::pin(async move { encode_response(cid, hv, v, &pending.finish().await) })))
         }
         ApiKey::Fetch => call!(FetchRequest, fetch::handle),
         ApiKey::ListOffsets => call!(ListOffsetsRequest, list_offsets::handle),

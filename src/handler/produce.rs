@@ -18,7 +18,41 @@ fn failed(index: i32, err: i16, msg: Option<String>, v: i16) -> PartitionProduce
     r
 }
 
-pub async fn handle(state: &Arc<BrokerState>, req: ProduceRequest, v: i16) -> ProduceResponse {
+/// A produce request whose batches are appended, waiting (for acks=all) on the group commit.
+pub struct Pending {
+    state: Arc<BrokerState>,
+    v: i16,
+    response: ProduceResponse,
+    waiting: Vec<(usize, usize, Arc<Partition>, i64, tokio::sync::oneshot::Receiver<std::io::Result<()>>)>,
+}
+
+impl Pending {
+    pub fn acks0_failed(&self) -> bool {
+        self.response.responses.iter().any(|t| t.partition_responses.iter().any(|p| p.error_code != 0))
+    }
+
+    /// Waits for the fsyncs (acks=all) and completes the response.
+    pub async fn finish(self) -> ProduceResponse {
+        let Pending { state, v, mut response, waiting } = self;
+        for (ti, pi, p, end, rx) in waiting {
+            let res = rx.await.unwrap_or_else(|_| Err(std::io::Error::other("fsync thread stopped")));
+            match res {
+                Ok(()) => p.mark_flushed(end),
+                Err(e) => {
+                    state.logs.fail_storage(&e);
+                    let idx = response.responses[ti].partition_responses[pi].index;
+                    response.responses[ti].partition_responses[pi] = failed(idx, code::KAFKA_STORAGE_ERROR, Some(format!("fsync failed: {e}")), v);
+                }
+            }
+        }
+        response
+    }
+}
+
+/// Appends every batch now (in request order) and queues the fsyncs acks=all needs; the caller
+/// awaits [`Pending::finish`] for the response, so the connection can read the next request while
+/// this one waits for its group commit.
+pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16) -> Pending {
     let now = crate::clock::now_ms();
     let acks = req.acks;
     let mut topics_out = Vec::with_capacity(req.topic_data.len());
@@ -82,29 +116,18 @@ pub async fn handle(state: &Arc<BrokerState>, req: ProduceRequest, v: i16) -> Pr
         }
         topics_out.push(t);
     }
-    if !waiting.is_empty() {
-        // Queue every sync first, so one fsync round serves all of them (group commit).
-        let mut rxs = Vec::with_capacity(waiting.len());
-        for (_, _, _, file, _) in &waiting {
+    // Queue every sync now, so one fsync round serves all of them (group commit).
+    let waiting = waiting
+        .into_iter()
+        .map(|(ti, pi, p, file, end)| {
             let (tx, rx) = tokio::sync::oneshot::channel();
-            state.logs.flusher().request(file.clone(), move |r| {
+            state.logs.flusher().request(file, move |r| {
                 let _ = tx.send(r);
             });
-            rxs.push(rx);
-        }
-        for ((ti, pi, p, _, end), rx) in waiting.into_iter().zip(rxs) {
-            let res = rx.await.unwrap_or_else(|_| Err(std::io::Error::other("fsync thread stopped")));
-            match res {
-                Ok(()) => p.mark_flushed(end),
-                Err(e) => {
-                    state.logs.fail_storage(&e);
-                    let idx = topics_out[ti].partition_responses[pi].index;
-                    topics_out[ti].partition_responses[pi] = failed(idx, code::KAFKA_STORAGE_ERROR, Some(format!("fsync failed: {e}")), v);
-                }
-            }
-        }
-    }
-    ProduceResponse::default().with_responses(topics_out)
+            (ti, pi, p, end, rx)
+        })
+        .collect();
+    Pending { state: state.clone(), v, response: ProduceResponse::default().with_responses(topics_out), waiting }
 }
 
 /// acks=0/1: fsync in the background only when flush.messages / flush.ms say so.

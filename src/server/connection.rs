@@ -1,8 +1,11 @@
 //! One client connection: read size-prefixed frames (bounded by `socket.request.max.bytes`),
 //! decode the header, hand the body to the handlers, write responses in request order.
 //!
-//! Requests on one connection are handled one at a time, in order, as Kafka does (it mutes a
-//! channel while a request is in flight), so responses need no reordering. Errors that mean the
+//! Requests on one connection are handled one at a time, in order, as Kafka does. One exception
+//! keeps acks=all producers fast: a produce request's batches are appended in order, and only its
+//! answer waits for the fsync, on the connection's writer task, while the reader goes on to the
+//! next request (so pipelined produce requests share a group commit). The writer sends answers
+//! strictly in request order. Errors that mean the
 //! byte stream cannot be trusted (a size over the limit, an unknown API, an undecodable header or
 //! body) close this connection only; every other connection keeps being served.
 use std::net::SocketAddr;
@@ -14,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::broker::BrokerState;
-use crate::handler;
+use crate::handler::{self, Reply};
 use crate::protocol::{self, FrameError};
 
 /// How much of a claimed frame size is allocated up front; the rest grows as bytes arrive, so a
@@ -46,9 +49,47 @@ async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R, max: usize) -> std::io::
     Ok(Some(buf.freeze()))
 }
 
+/// Answers waiting to be written, in request order. Bounded: when the client pipelines more than
+/// this many requests, the reader waits for the writer.
+const REPLIES_IN_FLIGHT_MAX: usize = 64;
+
+async fn write_replies(mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: tokio::sync::mpsc::Receiver<Reply>, peer: SocketAddr) {
+    while let Some(r) = rx.recv().await {
+        let bytes = match r {
+            Reply::None => continue,
+            Reply::Now(b) => b,
+            Reply::Later(f) => match f.await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "closing connection: cannot encode response");
+                    return;
+                }
+            },
+        };
+        if let Err(e) = wr.write_all(&bytes).await {
+            tracing::debug!(%peer, error = %e, "write failed; closing connection");
+            return;
+        }
+    }
+}
+
 pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
     let _ = stream.set_nodelay(true);
-    let (rd, mut wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    let (tx, rx) = tokio::sync::mpsc::channel(REPLIES_IN_FLIGHT_MAX);
+    let writer = tokio::spawn(write_replies(wr, rx, peer));
+    serve_requests(&state, rd, peer, &mut shutdown, tx).await;
+    // Let the writer flush answers already queued (the sender is dropped), then end.
+    let _ = writer.await;
+}
+
+async fn serve_requests(
+    state: &Arc<BrokerState>,
+    rd: tokio::net::tcp::OwnedReadHalf,
+    peer: SocketAddr,
+    shutdown: &mut watch::Receiver<bool>,
+    tx: tokio::sync::mpsc::Sender<Reply>,
+) {
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let max = state.config.socket_request_max_bytes();
     loop {
@@ -65,7 +106,7 @@ pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr,
             }
         };
         let reply = match protocol::decode_header(&mut frame) {
-            Ok(header) => match handler::handle(&state, &header, frame).await {
+            Ok(header) => match handler::handle(state, &header, frame).await {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(%peer, api = ?header.api_key, version = header.api_version, client = ?header.client_id, error = %e, "closing connection");
@@ -79,7 +120,7 @@ pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr,
                 // UNSUPPORTED_VERSION and our table, so the client can retry with a version we serve.
                 tracing::debug!(%peer, version, "ApiVersions version not served; answering with v0");
                 match protocol::encode_response(correlation_id, 0, 0, &handler::api_versions::unsupported_version_response()) {
-                    Ok(b) => Some(b),
+                    Ok(b) => Reply::Now(b),
                     Err(_) => return,
                 }
             }
@@ -88,11 +129,8 @@ pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr,
                 return;
             }
         };
-        if let Some(bytes) = reply {
-            if let Err(e) = wr.write_all(&bytes).await {
-                tracing::debug!(%peer, error = %e, "write failed; closing connection");
-                return;
-            }
+        if tx.send(reply).await.is_err() {
+            return;
         }
     }
 }

@@ -12,6 +12,8 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.DeletedRecords;
+import org.apache.kafka.clients.admin.DescribeClusterOptions;
+import org.apache.kafka.clients.admin.DescribeTopicsOptions;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.NewPartitions;
@@ -82,6 +84,25 @@ public final class AdminOps {
                 checkEq(1, p.isr().size(), "isr of partition " + p.partition());
             }
             Uuid topicId = td.topicId();
+
+            // Authorized operations, when asked for (Metadata include_*_authorized_operations /
+            // DescribeCluster include_cluster_authorized_operations). Apache Kafka returns the
+            // operations allowed on the resource; "not provided" (INT32_MIN) shows up as null.
+            TopicDescription tdOps = admin.describeTopics(List.of(topic),
+                    new DescribeTopicsOptions().includeAuthorizedOperations(true)).allTopicNames().get().get(topic);
+            if (tdOps.authorizedOperations() == null || tdOps.authorizedOperations().isEmpty()) {
+                warn(NAME, "describeTopics(includeAuthorizedOperations=true) returned no authorized operations: "
+                        + tdOps.authorizedOperations());
+            } else {
+                log(NAME, "topic authorized operations: " + tdOps.authorizedOperations());
+            }
+            var clusterOps = admin.describeCluster(new DescribeClusterOptions().includeAuthorizedOperations(true))
+                    .authorizedOperations().get();
+            if (clusterOps == null || clusterOps.isEmpty()) {
+                warn(NAME, "describeCluster(includeAuthorizedOperations=true) returned no authorized operations: " + clusterOps);
+            } else {
+                log(NAME, "cluster authorized operations: " + clusterOps);
+            }
 
             // --- DescribeConfigs: topic
             ConfigResource topicRes = new ConfigResource(ConfigResource.Type.TOPIC, topic);

@@ -26,6 +26,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  *    restarts at 0, =latest at the end, =none surfaces OffsetOutOfRangeException;
  *  - max.partition.fetch.bytes / fetch.max.bytes smaller than one batch still make progress
  *    (the broker returns at least the first batch);
+ *  - isolation.level=read_committed reads everything (no transactions: LSO = HW);
  *  - seek with a leader epoch makes the client validate its position with
  *    OffsetForLeaderEpoch before fetching;
  *  - a consumer blocked in a long fetch (fetch.max.wait.ms=8000) receives a record produced
@@ -115,6 +116,20 @@ public final class FetchEdgeCases {
         }
         log(NAME, "tiny fetch limits ok");
 
+        // --- isolation.level=read_committed: with no transactions the last stable offset is
+        // the high watermark, so everything is readable and endOffsets (ListOffsets with
+        // isolation level 1) equals the record count
+        try (KafkaConsumer<byte[], byte[]> c = consumerWith(bootstrap, Map.of(
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed"))) {
+            checkEq((long) N, c.endOffsets(List.of(tp)).get(tp), "read_committed endOffsets (last stable offset)");
+            c.assign(List.of(tp));
+            c.seekToBeginning(List.of(tp));
+            List<ConsumerRecord<byte[], byte[]>> got = pollAtLeast(c, N, Duration.ofSeconds(15));
+            checkEq(N, got.size(), "records read with isolation.level=read_committed");
+        }
+        log(NAME, "read_committed ok");
+
         // --- seek with leader epoch -> OffsetForLeaderEpoch validation, then fetch
         try (KafkaConsumer<byte[], byte[]> c = consumerWith(bootstrap, Map.of(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"))) {
             c.assign(List.of(tp));
@@ -135,10 +150,10 @@ public final class FetchEdgeCases {
         log(NAME, "seek with leader epoch (OffsetForLeaderEpoch validation) ok");
 
         // --- long poll wakes up on new data
-        try (KafkaConsumer<byte[], byte[]> c = consumerWith(bootstrap, Map.of(
+        KafkaConsumer<byte[], byte[]> c = consumerWith(bootstrap, Map.of(
                 ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
                 ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 8000));
-             KafkaProducer<byte[], byte[]> p = producer(bootstrap, null)) {
+        try (KafkaProducer<byte[], byte[]> p = producer(bootstrap, null)) {
             c.assign(List.of(tp));
             c.seekToEnd(List.of(tp));
             checkEq((long) N, c.position(tp), "position after seekToEnd");
@@ -156,6 +171,9 @@ public final class FetchEdgeCases {
             } else {
                 log(NAME, "long poll delivered the new record after " + ms + " ms");
             }
+        } finally {
+            // the next fetch is parked for up to 8 s with nothing to return; don't wait for it
+            c.close(Duration.ofMillis(200));
         }
     }
 }
