@@ -65,12 +65,13 @@ scenario_consume_whole_topic() {
 }
 
 scenario_consume_from_offset() {
-  # -o 15 on partition 1 -> offsets 15..19; -o -3 (relative to end) on partition 2 -> 17..19
-  k -C -t "$T_KEYED" -p 1 -o 15 -e -q -f '%o|%k\n' >"$WORK/got-o15" || { fail "kcat -C -o 15 failed"; return 1; }
-  printf '15|key-1-15\n16|key-1-16\n17|key-1-17\n18|key-1-18\n19|key-1-19\n' >"$WORK/exp-o15"
+  # -o 15 on one partition -> offsets 15..19; -o -3 (relative to end) on another -> 17..19
+  local pa=$((1 % PARTS)) pb=$((2 % PARTS))
+  k -C -t "$T_KEYED" -p "$pa" -o 15 -e -q -f '%o|%k\n' >"$WORK/got-o15" || { fail "kcat -C -o 15 failed"; return 1; }
+  for i in 15 16 17 18 19; do echo "$i|key-$pa-$i"; done >"$WORK/exp-o15"
   expect_same "$WORK/exp-o15" "$WORK/got-o15" "consume from offset 15" || return 1
-  k -C -t "$T_KEYED" -p 2 -o -3 -e -q -f '%o|%k\n' >"$WORK/got-tail" || { fail "kcat -C -o -3 failed"; return 1; }
-  printf '17|key-2-17\n18|key-2-18\n19|key-2-19\n' >"$WORK/exp-tail"
+  k -C -t "$T_KEYED" -p "$pb" -o -3 -e -q -f '%o|%k\n' >"$WORK/got-tail" || { fail "kcat -C -o -3 failed"; return 1; }
+  for i in 17 18 19; do echo "$i|key-$pb-$i"; done >"$WORK/exp-tail"
   expect_same "$WORK/exp-tail" "$WORK/got-tail" "consume last 3 (-o -3)" || return 1
   k -C -t "$T_KEYED" -p 0 -o beginning -c 2 -q -f '%o\n' >"$WORK/got-c2" || { fail "kcat -C -c 2 failed"; return 1; }
   printf '0\n1\n' >"$WORK/exp-c2"

@@ -228,7 +228,11 @@ pub async fn describe_cluster(state: &Arc<BrokerState>, req: DescribeClusterRequ
         .with_cluster_id(s(state.cluster_id()))
         .with_controller_id(BrokerId(state.node_id()))
         .with_brokers(vec![broker])
-        .with_cluster_authorized_operations(i32::MIN);
+        .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
+            super::metadata::CLUSTER_OPERATIONS
+        } else {
+            super::metadata::OPERATIONS_OMITTED
+        });
     // endpoint_type 2 asks for controller endpoints; this node is its own controller.
     if v >= 1 {
         r.endpoint_type = if req.endpoint_type == 2 { 2 } else { 1 };

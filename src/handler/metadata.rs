@@ -10,7 +10,25 @@ use crate::broker::BrokerState;
 use crate::log::{Topic, TopicError};
 use crate::protocol::error::{code, topic_error};
 
-pub(crate) fn topic_entry(state: &BrokerState, t: &Topic, v: i16) -> MetadataResponseTopic {
+/// Kafka's AclOperation codes, as bits of an authorized-operations field.
+const fn ops(codes: &[u8]) -> i32 {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < codes.len() {
+        bits |= 1 << codes[i];
+        i += 1;
+    }
+    bits
+}
+/// Without an authorizer Kafka reports every operation defined for the resource type:
+/// topic READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
+pub const TOPIC_OPERATIONS: i32 = ops(&[3, 4, 5, 6, 7, 8, 10, 11]);
+/// Cluster CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE.
+pub const CLUSTER_OPERATIONS: i32 = ops(&[5, 7, 8, 9, 10, 11, 12]);
+/// "Not requested" in an authorized-operations field.
+pub const OPERATIONS_OMITTED: i32 = i32::MIN;
+
+pub(crate) fn topic_entry(state: &BrokerState, t: &Topic, v: i16, with_ops: bool) -> MetadataResponseTopic {
     let node = BrokerId(state.node_id());
     let partitions = (0..t.partition_count())
         .map(|p| {
@@ -30,7 +48,7 @@ pub(crate) fn topic_entry(state: &BrokerState, t: &Topic, v: i16) -> MetadataRes
         e.topic_id = t.id;
     }
     if v >= 8 {
-        e.topic_authorized_operations = i32::MIN;
+        e.topic_authorized_operations = if with_ops { TOPIC_OPERATIONS } else { OPERATIONS_OMITTED };
     }
     e
 }
@@ -44,17 +62,18 @@ fn error_entry(name: Option<String>, id: uuid::Uuid, err: i16, v: i16) -> Metada
 }
 
 pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16) -> MetadataResponse {
+    let topic_ops = v >= 8 && req.include_topic_authorized_operations;
     let mut topics = Vec::new();
     match req.topics {
         None => {
             for t in state.logs.topics() {
-                topics.push(topic_entry(state, &t, v));
+                topics.push(topic_entry(state, &t, v, topic_ops));
             }
         }
         Some(list) if v == 0 && list.is_empty() => {
             // v0: an empty list means all topics.
             for t in state.logs.topics() {
-                topics.push(topic_entry(state, &t, v));
+                topics.push(topic_entry(state, &t, v, topic_ops));
             }
         }
         Some(list) => {
@@ -64,7 +83,7 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16) -> M
                     Some(name) => {
                         let name = name.0.to_string();
                         if let Some(t) = state.logs.topic(&name) {
-                            topics.push(topic_entry(state, &t, v));
+                            topics.push(topic_entry(state, &t, v, topic_ops));
                             continue;
                         }
                         if let Err(e) = crate::log::validate_topic_name(&name) {
@@ -79,11 +98,11 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16) -> M
                         match state.logs.create_topic(&name, n, BTreeMap::new(), false) {
                             Ok(Some(t)) => {
                                 tracing::info!(topic = %name, partitions = n, "auto-created topic");
-                                topics.push(topic_entry(state, &t, v));
+                                topics.push(topic_entry(state, &t, v, topic_ops));
                             }
                             Ok(None) => topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION, v)),
                             Err(TopicError::TopicAlreadyExists(_)) => match state.logs.topic(&name) {
-                                Some(t) => topics.push(topic_entry(state, &t, v)),
+                                Some(t) => topics.push(topic_entry(state, &t, v, topic_ops)),
                                 None => topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION, v)),
                             },
                             Err(e) => {
@@ -93,7 +112,7 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16) -> M
                         }
                     }
                     None => match state.logs.topic_by_id(rt.topic_id) {
-                        Some(t) => topics.push(topic_entry(state, &t, v)),
+                        Some(t) => topics.push(topic_entry(state, &t, v, topic_ops)),
                         None => topics.push(error_entry(None, rt.topic_id, code::UNKNOWN_TOPIC_ID, v)),
                     },
                 }
@@ -109,5 +128,20 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16) -> M
     if v >= 2 {
         resp.cluster_id = Some(s(state.cluster_id()));
     }
+    if (8..=10).contains(&v) && req.include_cluster_authorized_operations {
+        resp.cluster_authorized_operations = CLUSTER_OPERATIONS;
+    }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorized_operation_bits() {
+        // READ..ALTER_CONFIGS for topics, as Kafka without an authorizer reports them.
+        assert_eq!(TOPIC_OPERATIONS, 3576);
+        assert_eq!(CLUSTER_OPERATIONS, 8096);
+    }
 }
