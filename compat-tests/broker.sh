@@ -1,5 +1,6 @@
 # Broker lifecycle helpers, sourced by run.sh and restart/run.sh.
-#   broker_start DATA_DIR LOG [EXTRA_ARGS...]  start $BIN on a free port; sets BROKER_PID,
+#   broker_start DATA_DIR LOG [EXTRA_ARGS...]  start $BIN on a free port (or on
+#                                               $BROKER_FIXED_PORT when set); sets BROKER_PID,
 #                                               BROKER_PORT; returns 1 if it never listened
 #   broker_stop [TERM|KILL]                     stop it (TERM waits up to 5 s, then KILL);
 #                                               returns 1 if it had already exited
@@ -19,7 +20,7 @@ port_open() {
 broker_start() {
   local data="$1" log="$2"
   shift 2
-  BROKER_PORT="$(free_port)"
+  BROKER_PORT="${BROKER_FIXED_PORT:-$(free_port)}"
   RUST_LOG="${RUST_LOG:-$([ "${COMPAT_DEBUG:-0}" = 1 ] && echo debug || echo info)}" \
     "$BIN" --data-dir "$data" --listen "127.0.0.1:$BROKER_PORT" "$@" >>"$log" 2>&1 &
   BROKER_PID=$!

@@ -12,7 +12,7 @@ BOOTSTRAP="${1:?usage: $0 BOOTSTRAP [Scenario ...]}"
 shift
 SCENARIOS=("$@")
 if [ "${#SCENARIOS[@]}" -eq 0 ]; then
-  SCENARIOS=(ProduceConsume AdminOps AdminErrors OffsetsForTimes Compression AutoCreate FetchEdgeCases AcksVariants)
+  SCENARIOS=(ProduceConsume AdminOps AdminErrors OffsetsForTimes Compression AutoCreate FetchEdgeCases AcksVariants Concurrency)
 fi
 
 # shellcheck source=lib.sh

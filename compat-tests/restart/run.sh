@@ -7,6 +7,9 @@
 #      offset and every acked record intact; append 50 records (offsets continue)
 #   3. SIGKILL B (no shutdown hook); broker C: everything acked so far still there,
 #      append 50 more
+#   4. an idempotent producer keeps sending while the broker is restarted underneath it on
+#      the same port, once with SIGTERM and once with SIGKILL (compat.ProduceAcrossRestart):
+#      every record acked once, stored once, in order
 #   usage: restart/run.sh            (no BOOTSTRAP: brokers are its own)
 #   env:   ODRADEK_BIN, ODRADEK_CACHE, COMPAT_RESULTS, COMPAT_DEBUG, COMPAT_KEEP
 set -euo pipefail
@@ -63,6 +66,37 @@ echo "[restart] === broker C (after SIGKILL)"
 broker_start "$WORK/data" "$LOG" || { record FAIL restart-after-sigkill; exit 1; }
 step after-sigkill verify "$STATE" 50
 broker_stop TERM || { record FAIL broker-C-crashed; failed=$((failed + 1)); }
+
+# produce_across SIGNAL: restart the broker (same data dir, same port) under a live producer
+produce_across() {
+  local sig="$1" name="produce-across-sig$(echo "$1" | tr 'A-Z' 'a-z')" marker="$WORK/marker" jpid rc=0 port _
+  echo "[restart] === $name"
+  rm -f "$marker"
+  broker_start "$WORK/data" "$LOG" || { record FAIL "$name"; failed=$((failed + 1)); return 0; }
+  port="$BROKER_PORT"
+  java_scenario ProduceAcrossRestart "127.0.0.1:$port" "$marker" &
+  jpid=$!
+  for _ in $(seq 1 300); do [ -f "$marker" ] && break; kill -0 "$jpid" 2>/dev/null || break; sleep 0.1; done
+  if [ -f "$marker" ]; then
+    echo "[restart] SIG$sig broker under the producer, restarting on port $port"
+    broker_stop "$sig" || { record FAIL "$name-broker-crashed"; failed=$((failed + 1)); }
+    BROKER_FIXED_PORT="$port" broker_start "$WORK/data" "$LOG" \
+      || echo "[restart] broker did not come back on port $port"
+  else
+    echo "[restart] producer never signalled; no restart happened"
+  fi
+  wait "$jpid" || rc=$?
+  if [ "$rc" -eq 0 ] && [ -f "$marker" ]; then
+    record PASS "$name"
+  else
+    record FAIL "$name"
+    failed=$((failed + 1))
+    echo "[restart] broker log tail:"; tail -n 20 "$LOG" | sed 's/^/    /'
+  fi
+  broker_stop TERM || true
+}
+produce_across TERM
+produce_across KILL
 
 echo "[restart] $([ "$failed" -eq 0 ] && echo ok || echo "$failed failed")"
 [ "$failed" -eq 0 ]
