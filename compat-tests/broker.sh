@@ -52,7 +52,10 @@ broker_stop() {
     echo "[compat] broker $BROKER_PID did not exit on SIG$sig within 5 s; killing it"
     kill -KILL "$BROKER_PID" 2>/dev/null || true
   fi
-  { wait "$BROKER_PID"; } 2>/dev/null || true
+  # bash reports "Killed" for a SIGKILLed background job on its own stderr while reaping
+  exec 3>&2 2>/dev/null
+  wait "$BROKER_PID" || true
+  exec 2>&3 3>&-
   BROKER_PID=""
   return 0
 }

@@ -667,3 +667,65 @@ impl Partition {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::batch::tests::make_batch;
+
+    #[test]
+    fn failed_write_leaves_the_log_as_it_was() {
+        let d = tempfile::tempdir().unwrap();
+        // The segment's first three writes succeed, the fourth fails.
+        let plan = FaultPlan::new(3, -1);
+        let (mut log, _) = PartitionLog::open(d.path(), LogConfig::default(), true, 0, 0, 0, Some(plan)).unwrap();
+        for i in 0..3 {
+            assert_eq!(log.append(&make_batch(0, 2, 1000, 20), 1000).unwrap().base_offset, i * 2);
+        }
+        let size_before = log.size_bytes();
+        assert!(matches!(log.append(&make_batch(0, 2, 1000, 20), 1000), Err(AppendError::Storage(_))));
+        assert_eq!(log.log_end_offset(), 6);
+        assert_eq!(log.size_bytes(), size_before);
+        drop(log);
+        // An unclean reopen finds exactly the three good batches.
+        let (log, rep) = PartitionLog::open(d.path(), LogConfig::default(), false, 0, 0, 0, None).unwrap();
+        assert_eq!(log.log_end_offset(), 6);
+        assert_eq!(rep.truncated_bytes, 0);
+    }
+
+    #[test]
+    fn corruption_below_the_recovery_point_refuses_to_start() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut log, _) = PartitionLog::open(d.path(), LogConfig::default(), true, 0, 0, 0, None).unwrap();
+        for _ in 0..4 {
+            log.append(&make_batch(0, 1, 1000, 50), 1000).unwrap();
+        }
+        drop(log);
+        let path = d.path().join(format!("{}.log", file_stem(0)));
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.len() / 4 + HEADER_LEN + 5; // inside the second batch's records
+        bytes[at] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        // Recovery point 4: all four batches were fsynced and acknowledged.
+        let r = PartitionLog::open(d.path(), LogConfig::default(), false, 4, 0, 0, None);
+        assert!(matches!(r, Err(OpenError::CorruptBelowRecoveryPoint { .. })), "{:?}", r.err());
+        // With a recovery point of 1 the damage is in unsynced data: cut, log continues at 1.
+        let (log, _) = PartitionLog::open(d.path(), LogConfig::default(), false, 1, 0, 0, None).unwrap();
+        assert_eq!(log.log_end_offset(), 1);
+    }
+
+    #[test]
+    fn log_append_time_is_stamped_with_a_valid_crc() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = LogConfig { log_append_time: true, ..LogConfig::default() };
+        let (log, _) = PartitionLog::open(d.path(), cfg, true, 0, 0, 0, None).unwrap();
+        let p = Partition::new("t".into(), 0, d.path().to_path_buf(), log, 0);
+        let info = p.append(&make_batch(0, 3, 5, 40), 777_000).unwrap();
+        assert_eq!(info.log_append_time, 777_000);
+        let r = p.read(0, 1 << 20, true).unwrap();
+        let h = BatchHeader::parse(&r.records).unwrap();
+        assert_eq!(h.max_timestamp, 777_000);
+        assert!(h.is_log_append_time());
+        assert!(check_crc(&r.records[..h.total_len()], &h).is_ok());
+    }
+}
