@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Broker lifecycle helpers, sourced by run.sh and restart/run.sh.
 #   broker_start DATA_DIR LOG [EXTRA_ARGS...]  start $BIN on a free port (or on
 #                                               $BROKER_FIXED_PORT when set); sets BROKER_PID,
@@ -46,14 +47,15 @@ broker_stop() {
     BROKER_PID=""
     return 1
   fi
-  kill -"$sig" "$BROKER_PID" 2>/dev/null || true
+  # bash reports "Killed" for a SIGKILLed background job on its own stderr when it reaps
+  # it (during the loop below or the wait): silence stderr until the job is gone
+  exec 3>&2 2>/dev/null
+  kill -"$sig" "$BROKER_PID" || true
   for _ in $(seq 1 50); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$BROKER_PID" 2>/dev/null; then
     echo "[compat] broker $BROKER_PID did not exit on SIG$sig within 5 s; killing it"
     kill -KILL "$BROKER_PID" 2>/dev/null || true
   fi
-  # bash reports "Killed" for a SIGKILLed background job on its own stderr while reaping
-  exec 3>&2 2>/dev/null
   wait "$BROKER_PID" || true
   exec 2>&3 3>&-
   BROKER_PID=""

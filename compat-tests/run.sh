@@ -18,10 +18,14 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 BIN="${ODRADEK_BIN:-$REPO/target/debug/odradek}"
 export ODRADEK_BIN="$BIN"
-CLIENTS=(${COMPAT_CLIENTS:-java kcat kafka-python restart})
-export ODRADEK_CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
+read -r -a CLIENTS <<<"${COMPAT_CLIENTS:-java kcat kafka-python restart}"
+export ODRADEK_CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
 
-"$HERE/setup.sh"
+if ! "$HERE/setup.sh"; then
+  echo "[compat] setup.sh failed; no client could be run"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 
 # shellcheck source=broker.sh
 . "$HERE/broker.sh"

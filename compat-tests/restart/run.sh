@@ -15,7 +15,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-BIN="${ODRADEK_BIN:-$ROOT/../target/debug/odradek}"
+export BIN="${ODRADEK_BIN:-$ROOT/../target/debug/odradek}"  # used by broker.sh
 # shellcheck source=../broker.sh
 . "$ROOT/broker.sh"
 # shellcheck source=../java/lib.sh
@@ -69,7 +69,8 @@ broker_stop TERM || { record FAIL broker-C-crashed; failed=$((failed + 1)); }
 
 # produce_across SIGNAL: restart the broker (same data dir, same port) under a live producer
 produce_across() {
-  local sig="$1" name="produce-across-sig$(echo "$1" | tr 'A-Z' 'a-z')" marker="$WORK/marker" jpid rc=0 port _
+  local sig="$1" name marker="$WORK/marker" jpid rc=0 port _
+  name="produce-across-sig$(echo "$1" | tr 'A-Z' 'a-z')"
   echo "[restart] === $name"
   rm -f "$marker"
   broker_start "$WORK/data" "$LOG" || { record FAIL "$name"; failed=$((failed + 1)); return 0; }

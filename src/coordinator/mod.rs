@@ -1,3 +1,4 @@
-//! Coordinators: state that spans partitions and clients. Today: producer id allocation.
-//! (The group and transaction coordinators will live in `group/` and `txn/`.)
+//! Coordinators: state that spans partitions and clients: consumer groups (`group/`) and producer
+//! id allocation. (The transaction coordinator will live in `txn/`.)
+pub mod group;
 pub mod producer_id;

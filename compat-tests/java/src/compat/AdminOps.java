@@ -174,6 +174,19 @@ public final class AdminOps {
                 Thread.sleep(200);
             }
             log(NAME, "deleteTopics ok");
+
+            // --- re-create under the same name: a new, empty topic with a new id
+            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
+            TopicDescription again = describe(admin, topic);
+            checkEq(1, again.partitions().size(), "partitions of the re-created topic");
+            check(!topicId.equals(again.topicId()), "re-created topic kept the old topic id " + topicId);
+            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> fresh =
+                    admin.listOffsets(Map.of(tp0, OffsetSpec.earliest())).all().get();
+            checkEq(0L, fresh.get(tp0).offset(), "earliest offset of the re-created topic");
+            fresh = admin.listOffsets(Map.of(tp0, OffsetSpec.latest())).all().get();
+            checkEq(0L, fresh.get(tp0).offset(), "latest offset of the re-created topic (old records must be gone)");
+            admin.deleteTopics(List.of(topic)).all().get();
+            log(NAME, "re-create after delete ok");
         }
     }
 

@@ -1,0 +1,211 @@
+//! The group coordinator: an async shell around the pure state machine in [`state`].
+//!
+//! The shell owns what the state machine must not: the clock, the parked requests (one oneshot
+//! per [`state::WaiterId`]), a timer task, and `__consumer_offsets`, the compacted internal topic
+//! the records go to. Every call runs the state machine under a short `parking_lot` lock (never
+//! held across an `.await`), appends the records it returns (waiting for the fsync, so a committed
+//! offset is durable when OffsetCommit returns), replays them, and only then delivers the replies.
+//! At start it replays `__consumer_offsets` to rebuild every group.
+pub mod records;
+pub mod state;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use crate::log::{LogManager, Topic, TopicError};
+use records::GroupRecord;
+use state::{GroupConfig, Groups, Outcome, Reply, WaiterId};
+
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error("cannot write __consumer_offsets: {0}")]
+    Storage(String),
+    #[error("cannot create __consumer_offsets: {0}")]
+    Topic(#[from] TopicError),
+}
+
+pub struct GroupCoordinator {
+    state: Mutex<Groups>,
+    waiters: Mutex<HashMap<WaiterId, oneshot::Sender<Reply>>>,
+    next_waiter: AtomicU64,
+    topic: Mutex<Option<Arc<Topic>>>,
+    partitions: i32,
+}
+
+impl GroupCoordinator {
+    /// Loads every group from `__consumer_offsets`, if it exists.
+    pub fn open(logs: &LogManager, config: GroupConfig, partitions: i32) -> Result<GroupCoordinator, CoordinatorError> {
+        let mut groups = Groups::new(config);
+        let now = crate::clock::now_ms();
+        let topic = logs.topic(OFFSETS_TOPIC);
+        if let Some(t) = &topic {
+            let mut n = 0usize;
+            for p in t.partitions.read().iter() {
+                let mut offset = p.log_start_offset();
+                let end = p.high_watermark();
+                while offset < end {
+                    let r = p.read(offset, 1 << 20, true).map_err(|e| CoordinatorError::Storage(e.to_string()))?;
+                    if r.records.is_empty() {
+                        break;
+                    }
+                    let mut buf = r.records.clone();
+                    let mut last = offset;
+                    while let Ok(set) = RecordBatchDecoder::decode(&mut buf) {
+                        for rec in set.records {
+                            last = last.max(rec.offset);
+                            if rec.control {
+                                continue;
+                            }
+                            if let Some(k) = &rec.key {
+                                if let Some(gr) = GroupRecord::decode(k, rec.value.as_deref()) {
+                                    groups.replay(&gr, true, now);
+                                    n += 1;
+                                }
+                            }
+                        }
+                        if buf.is_empty() {
+                            break;
+                        }
+                    }
+                    offset = last + 1;
+                }
+            }
+            tracing::info!(records = n, groups = groups.groups().count(), "loaded consumer groups from __consumer_offsets");
+        }
+        Ok(GroupCoordinator {
+            state: Mutex::new(groups),
+            waiters: Mutex::new(HashMap::new()),
+            next_waiter: AtomicU64::new(1),
+            topic: Mutex::new(topic),
+            partitions,
+        })
+    }
+
+    /// `__consumer_offsets`, created on first use (compacted, as Kafka does).
+    pub fn offsets_topic(&self, logs: &LogManager) -> Result<Arc<Topic>, CoordinatorError> {
+        if let Some(t) = self.topic.lock().clone() {
+            return Ok(t);
+        }
+        let mut cfg = std::collections::BTreeMap::new();
+        cfg.insert("cleanup.policy".to_string(), "compact".to_string());
+        cfg.insert("segment.bytes".to_string(), "104857600".to_string());
+        let t = match logs.create_topic(OFFSETS_TOPIC, self.partitions, cfg, false) {
+            Ok(Some(t)) => t,
+            Ok(None) | Err(TopicError::TopicAlreadyExists(_)) => logs.topic(OFFSETS_TOPIC).ok_or_else(|| CoordinatorError::Storage("vanished".into()))?,
+            Err(e) => return Err(e.into()),
+        };
+        *self.topic.lock() = Some(t.clone());
+        Ok(t)
+    }
+
+    /// Runs `f` on the state machine under the lock.
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut Groups) -> R) -> R {
+        f(&mut self.state.lock())
+    }
+
+    pub fn new_waiter(&self) -> (WaiterId, oneshot::Receiver<Reply>) {
+        let id = self.next_waiter.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().insert(id, tx);
+        (id, rx)
+    }
+
+    pub fn drop_waiter(&self, id: WaiterId) {
+        self.waiters.lock().remove(&id);
+    }
+
+    /// Persists the outcome's records (fsynced), replays them, then delivers its replies.
+    pub async fn apply(&self, logs: &LogManager, out: Outcome) -> Result<(), CoordinatorError> {
+        let mut result = Ok(());
+        if !out.records.is_empty() {
+            result = self.persist(logs, &out.records).await;
+            if result.is_ok() {
+                let now = crate::clock::now_ms();
+                let mut st = self.state.lock();
+                for r in &out.records {
+                    st.replay(r, false, now);
+                }
+            }
+        }
+        let mut ws = self.waiters.lock();
+        for (id, reply) in out.replies {
+            if let Some(tx) = ws.remove(&id) {
+                let _ = tx.send(reply);
+            }
+        }
+        result
+    }
+
+    async fn persist(&self, logs: &LogManager, recs: &[GroupRecord]) -> Result<(), CoordinatorError> {
+        let topic = self.offsets_topic(logs)?;
+        let now = crate::clock::now_ms();
+        // Group the records by their partition (group id hash), one batch per partition.
+        let mut by_partition: HashMap<i32, Vec<&GroupRecord>> = HashMap::new();
+        for r in recs {
+            by_partition.entry(records::partition_for(r.group(), topic.partition_count())).or_default().push(r);
+        }
+        let mut syncs = Vec::new();
+        for (p, rs) in by_partition {
+            let part = topic.partition(p).ok_or_else(|| CoordinatorError::Storage(format!("partition {p} missing")))?;
+            let batch = encode_batch(&rs, now).map_err(CoordinatorError::Storage)?;
+            let info = part.append(&batch, now).map_err(|e| CoordinatorError::Storage(e.to_string()))?;
+            if let Some(f) = info.sync {
+                syncs.push((part, f, info.last_offset + 1));
+            }
+        }
+        for (part, f, end) in syncs {
+            logs.flusher().sync(f).await.map_err(|e| {
+                logs.fail_storage(&e);
+                CoordinatorError::Storage(e.to_string())
+            })?;
+            part.mark_flushed(end);
+        }
+        Ok(())
+    }
+
+    /// Timer: session expiry, rebalance deadlines, retention.
+    pub async fn tick(&self, logs: &LogManager) {
+        let out = self.state.lock().tick(crate::clock::now_ms());
+        if !out.records.is_empty() || !out.replies.is_empty() {
+            if let Err(e) = self.apply(logs, out).await {
+                tracing::warn!(error = %e, "group coordinator timer could not persist");
+            }
+        }
+    }
+}
+
+fn encode_batch(recs: &[&GroupRecord], now: i64) -> Result<Bytes, String> {
+    let records: Vec<Record> = recs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (k, v) = r.encode();
+            Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: -1,
+                timestamp: now,
+                key: Some(k),
+                value: v,
+                headers: Default::default(),
+            }
+        })
+        .collect();
+    let mut b = BytesMut::new();
+    RecordBatchEncoder::encode(&mut b, &records, &RecordEncodeOptions { version: 2, compression: Compression::None }).map_err(|e| e.to_string())?;
+    Ok(b.freeze())
+}
