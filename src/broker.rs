@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{BrokerConfig, ConfigError};
+use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::producer_id::ProducerIdManager;
 use crate::log::{LogManager, TopicError};
 
@@ -22,6 +23,7 @@ pub struct BrokerState {
     pub logs: LogManager,
     pub config: Arc<BrokerConfig>,
     pub producer_ids: ProducerIdManager,
+    pub groups: GroupCoordinator,
     advertised: (String, i32),
 }
 
@@ -120,9 +122,13 @@ impl Broker {
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e)))??;
         let producer_ids = ProducerIdManager::open(logs.data_dir())?;
-        let state = Arc::new(BrokerState { logs, config: config.clone(), producer_ids, advertised });
+        let offsets_partitions = config.get("offsets.topic.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
+        let groups = GroupCoordinator::open(&logs, config.group_config(), offsets_partitions)
+            .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
+        let state = Arc::new(BrokerState { logs, config: config.clone(), producer_ids, groups, advertised });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let accept = tokio::spawn(crate::server::accept_loop(listener, state.clone(), shutdown_rx.clone()));
+        let timers = tokio::spawn(group_timer(state.clone(), shutdown_rx.clone()));
         let background = tokio::spawn(background(state.clone(), shutdown_rx));
         tracing::info!(
             node_id = state.node_id(),
@@ -133,7 +139,7 @@ impl Broker {
             recovered_cleanly = state.logs.recovered_cleanly,
             "odradek started"
         );
-        Ok(Broker { state, addr, shutdown_tx, tasks: vec![accept, background], stopped: false, _temp: None })
+        Ok(Broker { state, addr, shutdown_tx, tasks: vec![accept, timers, background], stopped: false, _temp: None })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -192,6 +198,17 @@ fn advertised_address(configured: Option<&str>, bound: SocketAddr) -> (String, i
     }
     let host = if bound.ip().is_unspecified() { "127.0.0.1".to_string() } else { bound.ip().to_string() };
     (host, bound.port() as i32)
+}
+
+/// The group coordinator's clock: session expiry and rebalance deadlines, every 100 ms.
+async fn group_timer(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => state.groups.tick(&state.logs).await,
+        }
+    }
 }
 
 /// Periodic work: recovery-point checkpoints and the time-based flush policy (flush.ms).

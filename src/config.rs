@@ -109,6 +109,12 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("unclean.leader.election.enable", Boolean, Some("false"), None, "Unclean leader election."),
     key("fetch.max.bytes", Int, Some("57671680"), Some(1024.0), "Largest fetch response."),
     key("offsets.topic.num.partitions", Int, Some("50"), Some(1.0), "Partitions of __consumer_offsets."),
+    key("offsets.retention.minutes", Int, Some("10080"), Some(1.0), "How long offsets of an empty group are kept."),
+    key("offset.metadata.max.bytes", Int, Some("4096"), Some(0.0), "Largest metadata string of a committed offset."),
+    key("group.min.session.timeout.ms", Int, Some("6000"), Some(0.0), "Smallest session timeout a member may ask for."),
+    key("group.max.session.timeout.ms", Int, Some("1800000"), Some(0.0), "Largest session timeout a member may ask for."),
+    key("group.initial.rebalance.delay.ms", Int, Some("3000"), Some(0.0), "How long the first rebalance of an empty group waits for more members."),
+    key("group.max.size", Int, Some("2147483647"), Some(1.0), "Most members in one group."),
     key("transaction.max.timeout.ms", Int, Some("900000"), Some(1.0), "Largest transaction timeout."),
     key("producer.id.expiration.ms", Int, Some("86400000"), Some(1.0), "Idle time before producer state expires."),
     key("delete.topic.enable", Boolean, Some("true"), None, "Allow topic deletion."),
@@ -303,6 +309,18 @@ impl BrokerConfig {
             .get("log.flush.interval.ms")
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| self.num("log.flush.scheduler.interval.ms", i64::MAX))
+    }
+
+    /// The group coordinator's settings.
+    pub fn group_config(&self) -> crate::coordinator::group::state::GroupConfig {
+        crate::coordinator::group::state::GroupConfig {
+            min_session_timeout_ms: self.num("group.min.session.timeout.ms", 6_000),
+            max_session_timeout_ms: self.num("group.max.session.timeout.ms", 1_800_000),
+            initial_rebalance_delay_ms: self.num("group.initial.rebalance.delay.ms", 3_000),
+            max_size: self.num("group.max.size", i32::MAX as usize),
+            offset_metadata_max_bytes: self.num("offset.metadata.max.bytes", 4096),
+            offsets_retention_ms: self.num::<i64>("offsets.retention.minutes", 10_080) * 60_000,
+        }
     }
 
     /// The broker-level value backing a topic key, if the broker sets one explicitly.

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod api_versions;
 pub mod configs;
 pub mod fetch;
+pub mod group;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
@@ -34,7 +35,7 @@ pub enum Reply {
 }
 
 /// Handles one decoded request header + body.
-pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes) -> Result<Reply, FrameError> {
+pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, peer: std::net::SocketAddr) -> Result<Reply, FrameError> {
     let v = header.api_version;
     let hv = header.api_key.response_header_version(v);
     let cid = header.correlation_id;
@@ -71,6 +72,22 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes) 
         ApiKey::CreatePartitions => call!(CreatePartitionsRequest, admin::create_partitions),
         ApiKey::DescribeCluster => call!(DescribeClusterRequest, admin::describe_cluster),
         ApiKey::DescribeConfigs => call!(DescribeConfigsRequest, configs::describe_configs),
+        ApiKey::FindCoordinator => call!(FindCoordinatorRequest, group::find_coordinator),
+        ApiKey::JoinGroup => {
+            let req: JoinGroupRequest = decode_body(&mut body, v)?;
+            let client_id = header.client_id.clone().unwrap_or_default();
+            let resp = group::join_group(state, req, v, &client_id, &format!("/{}", peer.ip())).await;
+            Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
+        }
+        ApiKey::SyncGroup => call!(SyncGroupRequest, group::sync_group),
+        ApiKey::Heartbeat => call!(HeartbeatRequest, group::heartbeat),
+        ApiKey::LeaveGroup => call!(LeaveGroupRequest, group::leave_group),
+        ApiKey::OffsetCommit => call!(OffsetCommitRequest, group::offset_commit),
+        ApiKey::OffsetFetch => call!(OffsetFetchRequest, group::offset_fetch),
+        ApiKey::ListGroups => call!(ListGroupsRequest, group::list_groups),
+        ApiKey::DescribeGroups => call!(DescribeGroupsRequest, group::describe_groups),
+        ApiKey::DeleteGroups => call!(DeleteGroupsRequest, group::delete_groups),
+        ApiKey::OffsetDelete => call!(OffsetDeleteRequest, group::offset_delete),
         other => Err(FrameError::UnknownApi(other as i16)),
     }
 }
@@ -91,6 +108,17 @@ pub fn decode_any(api: ApiKey, v: i16, body: &mut Bytes) -> Result<(), FrameErro
         ApiKey::CreatePartitions => decode_body::<CreatePartitionsRequest>(body, v).map(drop),
         ApiKey::DescribeCluster => decode_body::<DescribeClusterRequest>(body, v).map(drop),
         ApiKey::DescribeConfigs => decode_body::<DescribeConfigsRequest>(body, v).map(drop),
+        ApiKey::FindCoordinator => decode_body::<FindCoordinatorRequest>(body, v).map(drop),
+        ApiKey::JoinGroup => decode_body::<JoinGroupRequest>(body, v).map(drop),
+        ApiKey::SyncGroup => decode_body::<SyncGroupRequest>(body, v).map(drop),
+        ApiKey::Heartbeat => decode_body::<HeartbeatRequest>(body, v).map(drop),
+        ApiKey::LeaveGroup => decode_body::<LeaveGroupRequest>(body, v).map(drop),
+        ApiKey::OffsetCommit => decode_body::<OffsetCommitRequest>(body, v).map(drop),
+        ApiKey::OffsetFetch => decode_body::<OffsetFetchRequest>(body, v).map(drop),
+        ApiKey::ListGroups => decode_body::<ListGroupsRequest>(body, v).map(drop),
+        ApiKey::DescribeGroups => decode_body::<DescribeGroupsRequest>(body, v).map(drop),
+        ApiKey::DeleteGroups => decode_body::<DeleteGroupsRequest>(body, v).map(drop),
+        ApiKey::OffsetDelete => decode_body::<OffsetDeleteRequest>(body, v).map(drop),
         other => Err(FrameError::UnknownApi(other as i16)),
     }
 }

@@ -1,6 +1,7 @@
 //! The ONLY place a domain error becomes a Kafka error code. Every match is exhaustive (no `_ =>`),
 //! so a new error variant does not compile until someone picks its code.
 use crate::config::ConfigError;
+use crate::coordinator::group::state::GroupError;
 use crate::log::producer_state::SequenceError;
 use crate::log::{AppendError, ReadError, TopicError};
 use crate::record::BatchError;
@@ -13,10 +14,18 @@ pub mod code {
     pub const CORRUPT_MESSAGE: i16 = 2;
     pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
     pub const MESSAGE_TOO_LARGE: i16 = 10;
+    pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
     pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    pub const NOT_COORDINATOR: i16 = 16;
     pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
     pub const RECORD_LIST_TOO_LARGE: i16 = 18;
     pub const INVALID_REQUIRED_ACKS: i16 = 21;
+    pub const ILLEGAL_GENERATION: i16 = 22;
+    pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
+    pub const INVALID_GROUP_ID: i16 = 24;
+    pub const UNKNOWN_MEMBER_ID: i16 = 25;
+    pub const INVALID_SESSION_TIMEOUT: i16 = 26;
+    pub const REBALANCE_IN_PROGRESS: i16 = 27;
     pub const INVALID_TIMESTAMP: i16 = 32;
     pub const UNSUPPORTED_VERSION: i16 = 35;
     pub const TOPIC_ALREADY_EXISTS: i16 = 36;
@@ -29,11 +38,17 @@ pub mod code {
     pub const INVALID_PRODUCER_EPOCH: i16 = 47;
     pub const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
+    pub const NON_EMPTY_GROUP: i16 = 68;
+    pub const GROUP_ID_NOT_FOUND: i16 = 69;
     pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
     pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
     pub const TOPIC_DELETION_DISABLED: i16 = 73;
     pub const FENCED_LEADER_EPOCH: i16 = 74;
     pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
+    pub const MEMBER_ID_REQUIRED: i16 = 79;
+    pub const GROUP_MAX_SIZE_REACHED: i16 = 81;
+    pub const FENCED_INSTANCE_ID: i16 = 82;
+    pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
     pub const INVALID_RECORD: i16 = 87;
     pub const UNKNOWN_TOPIC_ID: i16 = 100;
 }
@@ -90,5 +105,24 @@ pub fn topic_error(e: &TopicError) -> i16 {
         TopicError::InvalidConfig(c) => config_error(c),
         TopicError::Storage(_) => code::KAFKA_STORAGE_ERROR,
         TopicError::Open(_) => code::KAFKA_STORAGE_ERROR,
+    }
+}
+
+pub fn group_error(e: &GroupError) -> i16 {
+    match e {
+        GroupError::InvalidGroupId => code::INVALID_GROUP_ID,
+        GroupError::InvalidSessionTimeout => code::INVALID_SESSION_TIMEOUT,
+        GroupError::UnknownMemberId => code::UNKNOWN_MEMBER_ID,
+        GroupError::MemberIdRequired => code::MEMBER_ID_REQUIRED,
+        GroupError::IllegalGeneration => code::ILLEGAL_GENERATION,
+        GroupError::RebalanceInProgress => code::REBALANCE_IN_PROGRESS,
+        GroupError::InconsistentGroupProtocol => code::INCONSISTENT_GROUP_PROTOCOL,
+        GroupError::FencedInstanceId => code::FENCED_INSTANCE_ID,
+        GroupError::GroupMaxSizeReached => code::GROUP_MAX_SIZE_REACHED,
+        GroupError::NonEmptyGroup => code::NON_EMPTY_GROUP,
+        GroupError::GroupIdNotFound => code::GROUP_ID_NOT_FOUND,
+        GroupError::OffsetMetadataTooLarge => code::OFFSET_METADATA_TOO_LARGE,
+        GroupError::CoordinatorNotAvailable => code::COORDINATOR_NOT_AVAILABLE,
+        GroupError::GroupSubscribedToTopic => code::GROUP_SUBSCRIBED_TO_TOPIC,
     }
 }

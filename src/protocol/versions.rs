@@ -27,6 +27,21 @@ pub const SERVED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::DescribeConfigs, (1, 4)),
     (ApiKey::CreatePartitions, (0, 3)),
     (ApiKey::DescribeCluster, (0, 2)),
+    // Consumer groups, classic protocol. FindCoordinator v6 adds share-group keys (answered with
+    // COORDINATOR_NOT_AVAILABLE, as are transaction keys until the transaction coordinator lands).
+    (ApiKey::FindCoordinator, (0, 6)),
+    // v0-1 were removed in Kafka 4 (KIP-896).
+    (ApiKey::JoinGroup, (2, 9)),
+    (ApiKey::SyncGroup, (0, 5)),
+    (ApiKey::Heartbeat, (0, 4)),
+    (ApiKey::LeaveGroup, (0, 5)),
+    // v10 addresses topics by id (with KIP-848); not served yet.
+    (ApiKey::OffsetCommit, (2, 9)),
+    (ApiKey::OffsetFetch, (1, 9)),
+    (ApiKey::ListGroups, (0, 5)),
+    (ApiKey::DescribeGroups, (0, 6)),
+    (ApiKey::DeleteGroups, (0, 2)),
+    (ApiKey::OffsetDelete, (0, 0)),
 ];
 
 /// The served range of `api`, if we serve it.
@@ -55,6 +70,17 @@ mod tests {
             ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
             ApiKey::CreatePartitions => CreatePartitionsRequest::VERSIONS,
             ApiKey::DescribeCluster => DescribeClusterRequest::VERSIONS,
+            ApiKey::FindCoordinator => FindCoordinatorRequest::VERSIONS,
+            ApiKey::JoinGroup => JoinGroupRequest::VERSIONS,
+            ApiKey::SyncGroup => SyncGroupRequest::VERSIONS,
+            ApiKey::Heartbeat => HeartbeatRequest::VERSIONS,
+            ApiKey::LeaveGroup => LeaveGroupRequest::VERSIONS,
+            ApiKey::OffsetCommit => OffsetCommitRequest::VERSIONS,
+            ApiKey::OffsetFetch => OffsetFetchRequest::VERSIONS,
+            ApiKey::ListGroups => ListGroupsRequest::VERSIONS,
+            ApiKey::DescribeGroups => DescribeGroupsRequest::VERSIONS,
+            ApiKey::DeleteGroups => DeleteGroupsRequest::VERSIONS,
+            ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
             other => panic!("add {other:?} to this test"),
         }
     }

@@ -106,7 +106,7 @@ async fn serve_requests(
             }
         };
         let reply = match protocol::decode_header(&mut frame) {
-            Ok(header) => match handler::handle(state, &header, frame).await {
+            Ok(header) => match handler::handle(state, &header, frame, peer).await {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(%peer, api = ?header.api_key, version = header.api_version, client = ?header.client_id, error = %e, "closing connection");

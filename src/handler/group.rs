@@ -1,0 +1,409 @@
+//! Consumer group APIs (classic protocol): FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
+//! LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete.
+//! Translates protocol types to the coordinator's domain inputs and back.
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
+use kafka_protocol::messages::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
+use kafka_protocol::messages::offset_fetch_response::*;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+
+use super::s;
+use crate::broker::BrokerState;
+use crate::coordinator::group::records::CommittedOffset;
+use crate::coordinator::group::state::{GroupError, JoinInput, JoinResult, Reply, SyncInput, SyncResult};
+use crate::protocol::error::{code, group_error};
+
+fn gerr(e: Option<GroupError>) -> i16 {
+    e.as_ref().map(group_error).unwrap_or(code::NONE)
+}
+
+const KEY_GROUP: i8 = 0;
+
+pub async fn find_coordinator(state: &Arc<BrokerState>, req: FindCoordinatorRequest, v: i16) -> FindCoordinatorResponse {
+    let (host, port) = state.advertised();
+    let node = BrokerId(state.node_id());
+    let answer = |key_type: i8| -> (i16, Option<String>) {
+        if key_type != KEY_GROUP {
+            // Transactions (1) and share groups (2) are not served yet.
+            return (code::COORDINATOR_NOT_AVAILABLE, Some("this broker has no transaction or share-group coordinator yet".into()));
+        }
+        match state.groups.offsets_topic(&state.logs) {
+            Ok(_) => (code::NONE, None),
+            Err(e) => (code::COORDINATOR_NOT_AVAILABLE, Some(e.to_string())),
+        }
+    };
+    if v >= 4 {
+        let coordinators = req
+            .coordinator_keys
+            .iter()
+            .map(|k| {
+                let (err, msg) = answer(req.key_type);
+                let c = Coordinator::default().with_key(k.clone()).with_error_code(err).with_error_message(msg.map(s));
+                if err == code::NONE {
+                    c.with_node_id(node).with_host(s(host.clone())).with_port(port)
+                } else {
+                    c.with_node_id(BrokerId(-1)).with_host(s("")).with_port(-1)
+                }
+            })
+            .collect();
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    let (err, msg) = answer(if v >= 1 { req.key_type } else { KEY_GROUP });
+    let mut r = FindCoordinatorResponse::default().with_error_code(err);
+    if v >= 1 {
+        r.error_message = msg.map(s);
+    }
+    if err == code::NONE {
+        r.with_node_id(node).with_host(s(host)).with_port(port)
+    } else {
+        r.with_node_id(BrokerId(-1)).with_host(s("")).with_port(-1)
+    }
+}
+
+async fn wait_reply(state: &Arc<BrokerState>, out: crate::coordinator::group::state::Outcome, id: u64, rx: tokio::sync::oneshot::Receiver<Reply>) -> Option<Reply> {
+    if let Err(e) = state.groups.apply(&state.logs, out).await {
+        tracing::warn!(error = %e, "group coordinator write failed");
+    }
+    match rx.await {
+        Ok(r) => Some(r),
+        Err(_) => {
+            state.groups.drop_waiter(id);
+            None
+        }
+    }
+}
+
+pub async fn join_group(state: &Arc<BrokerState>, req: JoinGroupRequest, v: i16, client_id: &str, client_host: &str) -> JoinGroupResponse {
+    let input = JoinInput {
+        group_id: req.group_id.0.to_string(),
+        member_id: req.member_id.to_string(),
+        instance_id: req.group_instance_id.as_ref().map(|x| x.to_string()),
+        client_id: client_id.to_string(),
+        client_host: client_host.to_string(),
+        session_timeout_ms: req.session_timeout_ms,
+        rebalance_timeout_ms: if v >= 1 { req.rebalance_timeout_ms } else { req.session_timeout_ms },
+        protocol_type: req.protocol_type.to_string(),
+        protocols: req.protocols.iter().map(|p| (p.name.to_string(), p.metadata.clone())).collect(),
+        require_known_member_id: v >= 4,
+    };
+    let (id, rx) = state.groups.new_waiter();
+    let out = state.groups.with_state(|g| g.join(input, crate::clock::now_ms(), id));
+    let r = match wait_reply(state, out, id, rx).await {
+        Some(Reply::Join(j)) => j,
+        _ => JoinResult { error: Some(GroupError::CoordinatorNotAvailable), generation: -1, protocol_type: None, protocol: None, leader: String::new(), member_id: req.member_id.to_string(), members: vec![], skip_assignment: false },
+    };
+    let mut resp = JoinGroupResponse::default()
+        .with_error_code(gerr(r.error))
+        .with_generation_id(r.generation)
+        .with_leader(s(r.leader))
+        .with_member_id(s(r.member_id))
+        .with_members(
+            r.members
+                .into_iter()
+                .map(|(m, inst, md)| {
+                    let mut x = JoinGroupResponseMember::default().with_member_id(s(m)).with_metadata(md);
+                    if v >= 5 {
+                        x.group_instance_id = inst.map(s);
+                    }
+                    x
+                })
+                .collect(),
+        );
+    // protocol_name is nullable only from v7; before, an empty string means "none".
+    if v >= 7 {
+        resp.protocol_type = r.protocol_type.map(s);
+        resp.protocol_name = r.protocol.map(s);
+    } else {
+        resp.protocol_name = Some(s(r.protocol.unwrap_or_default()));
+    }
+    if v >= 9 {
+        resp.skip_assignment = r.skip_assignment;
+    }
+    resp
+}
+
+pub async fn sync_group(state: &Arc<BrokerState>, req: SyncGroupRequest, v: i16) -> SyncGroupResponse {
+    let input = SyncInput {
+        group_id: req.group_id.0.to_string(),
+        generation: req.generation_id,
+        member_id: req.member_id.to_string(),
+        instance_id: req.group_instance_id.as_ref().map(|x| x.to_string()),
+        protocol_type: if v >= 5 { req.protocol_type.as_ref().map(|x| x.to_string()) } else { None },
+        protocol: if v >= 5 { req.protocol_name.as_ref().map(|x| x.to_string()) } else { None },
+        assignments: req.assignments.iter().map(|a| (a.member_id.to_string(), a.assignment.clone())).collect(),
+    };
+    let (id, rx) = state.groups.new_waiter();
+    let out = state.groups.with_state(|g| g.sync(input, crate::clock::now_ms(), id));
+    let r = match wait_reply(state, out, id, rx).await {
+        Some(Reply::Sync(x)) => x,
+        _ => SyncResult { error: Some(GroupError::CoordinatorNotAvailable), protocol_type: None, protocol: None, assignment: Default::default() },
+    };
+    let mut resp = SyncGroupResponse::default().with_error_code(gerr(r.error)).with_assignment(r.assignment);
+    if v >= 5 {
+        resp.protocol_type = r.protocol_type.map(s);
+        resp.protocol_name = r.protocol.map(s);
+    }
+    resp
+}
+
+pub async fn heartbeat(state: &Arc<BrokerState>, req: HeartbeatRequest, _v: i16) -> HeartbeatResponse {
+    let r = state.groups.with_state(|g| {
+        g.heartbeat(&req.group_id.0, &req.member_id, req.group_instance_id.as_deref(), req.generation_id, crate::clock::now_ms())
+    });
+    HeartbeatResponse::default().with_error_code(gerr(r.err()))
+}
+
+pub async fn leave_group(state: &Arc<BrokerState>, req: LeaveGroupRequest, v: i16) -> LeaveGroupResponse {
+    let members: Vec<(String, Option<String>)> = if v >= 3 {
+        req.members.iter().map(|m| (m.member_id.to_string(), m.group_instance_id.as_ref().map(|x| x.to_string()))).collect()
+    } else {
+        vec![(req.member_id.to_string(), None)]
+    };
+    let (top, results, out) = state.groups.with_state(|g| g.leave(&req.group_id.0, &members, crate::clock::now_ms()));
+    if let Err(e) = state.groups.apply(&state.logs, out).await {
+        tracing::warn!(error = %e, "group coordinator write failed");
+    }
+    let mut resp = LeaveGroupResponse::default().with_error_code(gerr(top));
+    if v >= 3 {
+        resp.members = results
+            .into_iter()
+            .map(|(m, inst, e)| MemberResponse::default().with_member_id(s(m)).with_group_instance_id(inst.map(s)).with_error_code(gerr(e)))
+            .collect();
+    } else if let Some((_, _, e)) = results.first() {
+        resp.error_code = gerr(*e);
+    }
+    resp
+}
+
+pub async fn offset_commit(state: &Arc<BrokerState>, req: OffsetCommitRequest, v: i16) -> OffsetCommitResponse {
+    let mut offsets = Vec::new();
+    for t in &req.topics {
+        for p in &t.partitions {
+            offsets.push((
+                t.name.0.to_string(),
+                p.partition_index,
+                p.committed_offset,
+                if v >= 6 { p.committed_leader_epoch } else { -1 },
+                p.committed_metadata.as_ref().map(|m| m.to_string()),
+            ));
+        }
+    }
+    let (results, out) = state.groups.with_state(|g| {
+        g.commit_offsets(
+            &req.group_id.0,
+            req.generation_id_or_member_epoch,
+            &req.member_id,
+            req.group_instance_id.as_deref(),
+            offsets,
+            crate::clock::now_ms(),
+        )
+    });
+    let write_failed = state.groups.apply(&state.logs, out).await.is_err();
+    let mut topics: Vec<OffsetCommitResponseTopic> = Vec::new();
+    for (t, p, e) in results {
+        let c = if write_failed && e.is_none() { code::COORDINATOR_NOT_AVAILABLE } else { gerr(e) };
+        let unknown = state.logs.topic(&t).is_none_or(|x| x.partition(p).is_none());
+        let c = if c == code::NONE && unknown { code::UNKNOWN_TOPIC_OR_PARTITION } else { c };
+        let part = OffsetCommitResponsePartition::default().with_partition_index(p).with_error_code(c);
+        match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
+            Some(x) => x.partitions.push(part),
+            None => topics.push(OffsetCommitResponseTopic::default().with_name(TopicName(s(t))).with_partitions(vec![part])),
+        }
+    }
+    OffsetCommitResponse::default().with_topics(topics)
+}
+
+fn fetched(c: Option<CommittedOffset>) -> (i64, i32, Option<StrBytes>) {
+    match c {
+        Some(c) => (c.offset, c.leader_epoch, Some(s(c.metadata))),
+        None => (-1, -1, Some(s(""))),
+    }
+}
+
+pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: i16) -> OffsetFetchResponse {
+    type Asked = Option<Vec<(String, i32)>>;
+    let lookup = |group: &str, asked: Asked| state.groups.with_state(|g| g.fetch_offsets(group, asked.as_deref()));
+    if v >= 8 {
+        let groups = req
+            .groups
+            .iter()
+            .map(|rg| {
+                let asked: Asked = rg.topics.as_ref().map(|ts| ts.iter().flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.0.to_string(), *p))).collect());
+                let rows = lookup(&rg.group_id.0, asked);
+                let mut topics: Vec<OffsetFetchResponseTopics> = Vec::new();
+                for (t, p, c) in rows {
+                    let (o, e, m) = fetched(c);
+                    let part = OffsetFetchResponsePartitions::default().with_partition_index(p).with_committed_offset(o).with_committed_leader_epoch(e).with_metadata(m);
+                    match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
+                        Some(x) => x.partitions.push(part),
+                        None => topics.push(OffsetFetchResponseTopics::default().with_name(TopicName(s(t))).with_partitions(vec![part])),
+                    }
+                }
+                OffsetFetchResponseGroup::default().with_group_id(rg.group_id.clone()).with_topics(topics)
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let asked: Asked = req.topics.as_ref().map(|ts| ts.iter().flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.0.to_string(), *p))).collect());
+    let rows = lookup(&req.group_id.0, asked);
+    let mut topics: Vec<OffsetFetchResponseTopic> = Vec::new();
+    for (t, p, c) in rows {
+        let (o, mut e, m) = fetched(c);
+        if v < 5 {
+            e = -1;
+        }
+        let part = OffsetFetchResponsePartition::default().with_partition_index(p).with_committed_offset(o).with_committed_leader_epoch(e).with_metadata(m);
+        match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
+            Some(x) => x.partitions.push(part),
+            None => topics.push(OffsetFetchResponseTopic::default().with_name(TopicName(s(t))).with_partitions(vec![part])),
+        }
+    }
+    OffsetFetchResponse::default().with_topics(topics)
+}
+
+pub async fn list_groups(state: &Arc<BrokerState>, req: ListGroupsRequest, v: i16) -> ListGroupsResponse {
+    let states: Vec<String> = if v >= 4 { req.states_filter.iter().map(|x| x.to_lowercase()).collect() } else { vec![] };
+    let types: Vec<String> = if v >= 5 { req.types_filter.iter().map(|x| x.to_lowercase()).collect() } else { vec![] };
+    let groups = state.groups.with_state(|gs| {
+        let mut v2: Vec<_> = gs
+            .groups()
+            .filter(|g| g.state != crate::coordinator::group::state::GroupState::Dead)
+            .filter(|g| states.is_empty() || states.contains(&g.state.name().to_lowercase()))
+            .filter(|_| types.is_empty() || types.iter().any(|t| t == "classic"))
+            .map(|g| (g.group_id.clone(), g.protocol_type.clone().unwrap_or_default(), g.state.name()))
+            .collect();
+        v2.sort();
+        v2
+    });
+    let listed = groups
+        .into_iter()
+        .map(|(id, pt, st)| {
+            let mut l = list_groups_response::ListedGroup::default().with_group_id(GroupId(s(id))).with_protocol_type(s(pt));
+            if v >= 4 {
+                l.group_state = s(st);
+            }
+            if v >= 5 {
+                l.group_type = s("classic");
+            }
+            l
+        })
+        .collect();
+    ListGroupsResponse::default().with_groups(listed)
+}
+
+pub async fn describe_groups(state: &Arc<BrokerState>, req: DescribeGroupsRequest, v: i16) -> DescribeGroupsResponse {
+    let groups = req
+        .groups
+        .iter()
+        .map(|gid| {
+            let d = state.groups.with_state(|gs| gs.group(&gid.0).cloned());
+            let mut out = describe_groups_response::DescribedGroup::default().with_group_id(gid.clone());
+            if v >= 3 {
+                out.authorized_operations = if req.include_authorized_operations { super::metadata::GROUP_OPERATIONS } else { i32::MIN };
+            }
+            match d {
+                None => {
+                    out.group_state = s("Dead");
+                    if v >= 6 {
+                        out.error_code = code::GROUP_ID_NOT_FOUND;
+                        out.error_message = Some(s(format!("Group {} not found.", gid.0)));
+                    }
+                }
+                Some(g) => {
+                    out.group_state = s(g.state.name());
+                    out.protocol_type = s(g.protocol_type.clone().unwrap_or_default());
+                    let stable = g.state == crate::coordinator::group::state::GroupState::Stable;
+                    out.protocol_data = s(if stable { g.protocol.clone().unwrap_or_default() } else { String::new() });
+                    out.members = g
+                        .members
+                        .iter()
+                        .map(|m| {
+                            let mut dm = describe_groups_response::DescribedGroupMember::default()
+                                .with_member_id(s(m.member_id.clone()))
+                                .with_client_id(s(m.client_id.clone()))
+                                .with_client_host(s(m.client_host.clone()))
+                                .with_member_metadata(if stable { g.protocol.as_deref().and_then(|p| m.protocols.iter().find(|(n, _)| n == p)).map(|(_, b)| b.clone()).unwrap_or_default() } else { Default::default() })
+                                .with_member_assignment(if stable { m.assignment.clone() } else { Default::default() });
+                            if v >= 4 {
+                                dm.group_instance_id = m.instance_id.clone().map(s);
+                            }
+                            dm
+                        })
+                        .collect();
+                }
+            }
+            out
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(groups)
+}
+
+pub async fn delete_groups(state: &Arc<BrokerState>, req: DeleteGroupsRequest, _v: i16) -> DeleteGroupsResponse {
+    let mut results = Vec::new();
+    for gid in &req.groups_names {
+        let r = state.groups.with_state(|g| g.delete_group(&gid.0));
+        let c = match r {
+            Ok(out) => match state.groups.apply(&state.logs, out).await {
+                Ok(()) => code::NONE,
+                Err(_) => code::COORDINATOR_NOT_AVAILABLE,
+            },
+            Err(e) => group_error(&e),
+        };
+        results.push(delete_groups_response::DeletableGroupResult::default().with_group_id(gid.clone()).with_error_code(c));
+    }
+    DeleteGroupsResponse::default().with_results(results)
+}
+
+pub async fn offset_delete(state: &Arc<BrokerState>, req: OffsetDeleteRequest, _v: i16) -> OffsetDeleteResponse {
+    let asked: Vec<(String, i32)> = req.topics.iter().flat_map(|t| t.partitions.iter().map(|p| (t.name.0.to_string(), p.partition_index))).collect();
+    let subscribed = subscribed_topics(state, &req.group_id.0);
+    let r = state.groups.with_state(|g| g.delete_offsets(&req.group_id.0, &asked, &subscribed));
+    match r {
+        Err(e) => OffsetDeleteResponse::default().with_error_code(group_error(&e)),
+        Ok((rows, out)) => {
+            let failed = state.groups.apply(&state.logs, out).await.is_err();
+            let mut topics: Vec<OffsetDeleteResponseTopic> = Vec::new();
+            for (t, p, e) in rows {
+                let c = if failed { code::COORDINATOR_NOT_AVAILABLE } else { gerr(e) };
+                let part = OffsetDeleteResponsePartition::default().with_partition_index(p).with_error_code(c);
+                match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
+                    Some(x) => x.partitions.push(part),
+                    None => topics.push(OffsetDeleteResponseTopic::default().with_name(TopicName(s(t))).with_partitions(vec![part])),
+                }
+            }
+            OffsetDeleteResponse::default().with_topics(topics)
+        }
+    }
+}
+
+/// Topics the members of a `consumer` group subscribe to (from their ConsumerProtocol metadata).
+fn subscribed_topics(state: &Arc<BrokerState>, group: &str) -> HashSet<String> {
+    use kafka_protocol::protocol::Decodable;
+    state.groups.with_state(|gs| {
+        let mut out = HashSet::new();
+        if let Some(g) = gs.group(group) {
+            if g.protocol_type.as_deref() == Some("consumer") {
+                for m in &g.members {
+                    for (_, md) in &m.protocols {
+                        let mut b = md.clone();
+                        if b.len() < 2 {
+                            continue;
+                        }
+                        let version = i16::from_be_bytes([b[0], b[1]]);
+                        let _ = bytes::Buf::get_i16(&mut b);
+                        if let Ok(sub) = ConsumerProtocolSubscription::decode(&mut b, version.clamp(0, 3)) {
+                            out.extend(sub.topics.iter().map(|t| t.to_string()));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    })
+}
