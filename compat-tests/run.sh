@@ -8,7 +8,7 @@
 #
 # env: ODRADEK_BIN     broker binary (default: <repo>/target/debug/odradek)
 #      ODRADEK_CACHE   where setup.sh installs things (default: $HOME/.cache/odradek)
-#      COMPAT_CLIENTS  space-separated subset of: java kcat kafka-python restart (default: all)
+#      COMPAT_CLIENTS  space-separated subset of: java kcat kafka-python kafkajs restart (default: all)
 #      COMPAT_DEBUG=1  verbose client protocol logs; also RUST_LOG=debug for the broker
 #      COMPAT_KEEP=1   keep broker data dirs and logs (paths are printed)
 #      COMPAT_CLIENT_TIMEOUT  seconds one client's run.sh may take (default 240)
@@ -18,7 +18,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 BIN="${ODRADEK_BIN:-$REPO/target/debug/odradek}"
 export ODRADEK_BIN="$BIN"
-read -r -a CLIENTS <<<"${COMPAT_CLIENTS:-java kcat kafka-python restart}"
+read -r -a CLIENTS <<<"${COMPAT_CLIENTS:-java kcat kafka-python kafkajs restart}"
 export ODRADEK_CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
 
 if ! "$HERE/setup.sh"; then
@@ -30,12 +30,14 @@ fi
 # shellcheck source=broker.sh
 . "$HERE/broker.sh"
 
-# Extra broker flags per client (kcat cannot create topics: it relies on auto-creation,
-# so its broker makes auto-created topics with 3 partitions).
+# Extra broker flags per client. Every broker gets group.initial.rebalance.delay.ms=0
+# (Kafka's default 3000 ms would delay the first rebalance of each new group); kcat cannot
+# create topics, so its broker makes auto-created topics with 3 partitions.
 broker_args_for() {
+  local common="--set group.initial.rebalance.delay.ms=0"
   case "$1" in
-    kcat) echo "--set num.partitions=3" ;;
-    *) echo "" ;;
+    kcat) echo "$common --set num.partitions=3" ;;
+    *) echo "$common" ;;
   esac
 }
 

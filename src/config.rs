@@ -115,6 +115,8 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("group.max.session.timeout.ms", Int, Some("1800000"), Some(0.0), "Largest session timeout a member may ask for."),
     key("group.initial.rebalance.delay.ms", Int, Some("3000"), Some(0.0), "How long the first rebalance of an empty group waits for more members."),
     key("group.max.size", Int, Some("2147483647"), Some(1.0), "Most members in one group."),
+    key("group.consumer.session.timeout.ms", Int, Some("45000"), Some(1.0), "Session timeout of consumer-protocol (KIP-848) members."),
+    key("group.consumer.heartbeat.interval.ms", Int, Some("5000"), Some(1.0), "Heartbeat interval given to consumer-protocol members."),
     key("transaction.max.timeout.ms", Int, Some("900000"), Some(1.0), "Largest transaction timeout."),
     key("producer.id.expiration.ms", Int, Some("86400000"), Some(1.0), "Idle time before producer state expires."),
     key("delete.topic.enable", Boolean, Some("true"), None, "Allow topic deletion."),
@@ -320,6 +322,8 @@ impl BrokerConfig {
             max_size: self.num("group.max.size", i32::MAX as usize),
             offset_metadata_max_bytes: self.num("offset.metadata.max.bytes", 4096),
             offsets_retention_ms: self.num::<i64>("offsets.retention.minutes", 10_080) * 60_000,
+            consumer_session_timeout_ms: self.num("group.consumer.session.timeout.ms", 45_000),
+            consumer_heartbeat_interval_ms: self.num("group.consumer.heartbeat.interval.ms", 5_000),
         }
     }
 

@@ -146,3 +146,69 @@ fn read_n(c: &BaseConsumer, n: usize, timeout: Duration) -> Vec<(i32, i64, Vec<u
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kip848_consumer_protocol_split_leave_and_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker_in(dir.path(), &[("num.partitions", "4"), ("group.consumer.heartbeat.interval.ms", "500")]).await;
+    let bs = b.bootstrap();
+    produce_n(&bs, "kip848", 4, 40, "a").await;
+    let cfg = [("group.protocol", "consumer")];
+    let strip = |c: &mut ClientConfig| {
+        // The consumer protocol owns these on the server side.
+        c.remove("session.timeout.ms");
+        c.remove("heartbeat.interval.ms");
+    };
+    let mk = || {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &bs)
+            .set("group.id", "g-848")
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "100");
+        for (k, v) in cfg {
+            c.set(k, v);
+        }
+        strip(&mut c);
+        c.create::<BaseConsumer>().expect("consumer")
+    };
+    let c1 = mk();
+    let c2 = mk();
+    c1.subscribe(&["kip848"]).unwrap();
+    c2.subscribe(&["kip848"]).unwrap();
+    let seen = poll_until(&[&c1, &c2], Duration::from_secs(40), |cs| {
+        let (a, b) = (assigned(cs[0]), assigned(cs[1]));
+        a.len() == 2 && b.len() == 2 && a.is_disjoint(&b)
+    });
+    let _ = seen;
+    let desc = b.state().groups.with_state(|g| g.consumer.groups.get("g-848").map(|g| (g.state_name(), g.members.len())));
+    assert_eq!(desc, Some(("Stable", 2)));
+    // c1 keeps what it read; c2 committed nothing, so its partitions are re-read by c1 later.
+    let mut by_partition: HashMap<i32, i64> = HashMap::new();
+    for (p, o, _) in &seen[0] {
+        let e = by_partition.entry(*p).or_default();
+        *e = (*e).max(o + 1);
+    }
+    drop(c2);
+    let seen = poll_until(&[&c1], Duration::from_secs(40), |cs| assigned(cs[0]).len() == 4);
+    for (p, o, _) in &seen[0] {
+        let e = by_partition.entry(*p).or_default();
+        *e = (*e).max(o + 1);
+    }
+    // Read everything through c1 and commit.
+    let mut total: usize = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while by_partition.values().sum::<i64>() < 40 {
+        assert!(Instant::now() < deadline, "read {total}");
+        if let Some(m) = c1.poll(Duration::from_millis(50)) {
+            let m = m.unwrap();
+            total += 1;
+            let e = by_partition.entry(m.partition()).or_default();
+            *e = (*e).max(m.offset() + 1);
+        }
+    }
+    c1.commit_consumer_state(CommitMode::Sync).unwrap();
+    let committed = c1.committed(Duration::from_secs(5)).unwrap();
+    let offs: HashMap<i32, i64> = committed.elements().iter().map(|e| (e.partition(), e.offset().to_raw().unwrap())).collect();
+    assert_eq!(offs, HashMap::from([(0, 10), (1, 10), (2, 10), (3, 10)]));
+}

@@ -12,7 +12,8 @@ BOOTSTRAP="${1:?usage: $0 BOOTSTRAP [Scenario ...]}"
 shift
 SCENARIOS=("$@")
 if [ "${#SCENARIOS[@]}" -eq 0 ]; then
-  SCENARIOS=(ProduceConsume AdminOps AdminErrors OffsetsForTimes Compression AutoCreate FetchEdgeCases AcksVariants Concurrency)
+  SCENARIOS=(ProduceConsume AdminOps AdminErrors OffsetsForTimes Compression AutoCreate FetchEdgeCases AcksVariants Concurrency
+             GroupSplit GroupCommitResume GroupAdmin)
 fi
 
 # shellcheck source=lib.sh

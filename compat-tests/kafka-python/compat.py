@@ -4,7 +4,8 @@ usage: python compat.py BOOTSTRAP [scenario ...]
 Prints "PASS <name>" / "FAIL <name>: reason" per scenario, appends the same verdicts to
 $COMPAT_RESULTS when set, and exits 1 if any scenario failed.
 
-The broker has no group coordinator, so consumers use group_id=None + assign() + seek.
+Most scenarios use group-less consumers (group_id=None + assign() + seek); the group-*
+scenarios use consumer groups (group_id + subscribe, classic protocol) and commits.
 The client's api_version is auto-detected (ApiVersions) rather than pinned.
 """
 import logging
@@ -16,6 +17,7 @@ import uuid
 
 import kafka
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -351,6 +353,174 @@ def scenario_auto_create():
     return "auto-created %s" % topic
 
 
+# --------------------------------------------------------------------------- groups
+
+def group_consumer(group, client_id):
+    return KafkaConsumer(bootstrap_servers=BOOTSTRAP, client_id=client_id, group_id=group,
+                         enable_auto_commit=False, auto_offset_reset="earliest",
+                         session_timeout_ms=10000, heartbeat_interval_ms=500,
+                         request_timeout_ms=TIMEOUT_MS + 5000)
+
+
+def produce_each(topic, partitions, start, per, prefix):
+    """per records to each partition (explicit), values PREFIX-P-I acked at offset I."""
+    p = producer()
+    vals = []
+    try:
+        fs = []
+        for i in range(start, start + per):
+            for part in range(partitions):
+                v = "%s-%d-%d" % (prefix, part, i)
+                vals.append(v)
+                fs.append((part, i, v, p.send(topic, key=b"k%d" % i, value=v.encode(), partition=part)))
+        p.flush(timeout=30)
+        for part, i, v, f in fs:
+            md = f.get(timeout=30)
+            check_eq((part, i), (md.partition, md.offset), "acked position of %s" % v)
+    finally:
+        p.close(timeout=10)
+    return vals
+
+
+def take(c, who, owned, read_by, prefix):
+    """One short poll; every record must come from an owned partition, once, with its value."""
+    for tp, recs in c.poll(timeout_ms=200).items():
+        check(owned is None or tp in owned, "%s read from %s which is not in its assignment %r" % (who, tp, owned))
+        for r in recs:
+            v = r.value.decode()
+            check_eq("%s-%d-%d" % (prefix, r.partition, r.offset), v, "value at %d@%d" % (r.partition, r.offset))
+            check(v not in read_by, "%s delivered twice (to %s and %s)" % (v, read_by.get(v), who))
+            read_by[v] = who
+
+
+def scenario_group_split():
+    """Two group members split 4 partitions 2+2 and read everything once; after one closes
+    the other owns all 4 and reads only what comes after the commits."""
+    parts, first_n, second_n = 4, 40, 10
+    topic = topic_name("py-gsplit")
+    group = topic_name("py-gsplit-group")
+    a = admin()
+    try:
+        create_topic(a, topic, parts)
+    finally:
+        a.close()
+    all_tps = {TopicPartition(topic, i) for i in range(parts)}
+    c1 = group_consumer(group, "py-gsplit-c1")
+    c2 = group_consumer(group, "py-gsplit-c2")
+    try:
+        c1.subscribe([topic])
+        c2.subscribe([topic])
+        deadline = time.time() + 30
+        while True:
+            check(not c1.poll(timeout_ms=200), "c1 got records from an empty topic")
+            check(not c2.poll(timeout_ms=200), "c2 got records from an empty topic")
+            a1, a2 = set(c1.assignment()), set(c2.assignment())
+            if len(a1) == 2 and len(a2) == 2 and a1 | a2 == all_tps:
+                break
+            check(time.time() < deadline, "no 2+2 split within 30 s: c1=%r c2=%r" % (sorted(a1), sorted(a2)))
+        check(not (a1 & a2), "assignments overlap: %r %r" % (a1, a2))
+        first = produce_each(topic, parts, 0, first_n, "first")
+        read_by = {}
+        deadline = time.time() + 30
+        while len(read_by) < len(first) and time.time() < deadline:
+            take(c1, "c1", a1, read_by, "first")
+            take(c2, "c2", a2, read_by, "first")
+        for _ in range(3):
+            take(c1, "c1", a1, read_by, "first")
+            take(c2, "c2", a2, read_by, "first")
+        check_eq(sorted(first), sorted(read_by), "records read by the two members together")
+        check_eq(a1, set(c1.assignment()), "c1 assignment after reading")
+        check_eq(a2, set(c2.assignment()), "c2 assignment after reading")
+        c1.commit()
+        c2.commit()
+        for tp in sorted(all_tps):
+            check_eq(first_n, c1.committed(tp), "committed offset of %s" % (tp,))
+        c2.close(autocommit=False)
+        c2 = None
+        deadline = time.time() + 30
+        while set(c1.assignment()) != all_tps:
+            check(not c1.poll(timeout_ms=200), "c1 got records while none were produced")
+            check(time.time() < deadline, "c1 did not get all partitions within 30 s after c2 left: %r"
+                  % sorted(c1.assignment()))
+        second = produce_each(topic, parts, first_n, second_n, "second")
+        after = {}
+        deadline = time.time() + 30
+        while len(after) < len(second) and time.time() < deadline:
+            take(c1, "c1", None, after, "second")
+        for _ in range(3):
+            take(c1, "c1", None, after, "second")
+        check_eq(sorted(second), sorted(after), "records c1 read after c2 left (a re-read 'first-' record would fail the value check)")
+        return "split %s / %s, then c1 alone read %d new records" % (
+            sorted(tp.partition for tp in a1), sorted(tp.partition for tp in a2), len(second))
+    finally:
+        if c2 is not None:
+            c2.close(autocommit=False)
+        c1.close(autocommit=False)
+
+
+def scenario_group_commit_resume():
+    """Consume N, commit, close; produce M; a new member resumes exactly at the commit.
+    Also an explicit commit with metadata and the admin client's view of the group."""
+    parts, n, m = 2, 25, 10
+    topic = topic_name("py-gresume")
+    group = topic_name("py-gresume-group")
+    a = admin()
+    try:
+        create_topic(a, topic, parts)
+    finally:
+        a.close()
+    tps = [TopicPartition(topic, i) for i in range(parts)]
+    first = produce_each(topic, parts, 0, n, "old")
+    c = group_consumer(group, "py-gresume-1")
+    try:
+        for tp in tps:
+            check(c.committed(tp) is None, "fresh group has a committed offset for %s" % (tp,))
+        c.subscribe([topic])
+        read = {}
+        deadline = time.time() + 30
+        while len(read) < len(first) and time.time() < deadline:
+            take(c, "c", None, read, "old")
+        check_eq(sorted(first), sorted(read), "records read by the first consumer")
+        check_eq(set(tps), set(c.assignment()), "assignment of the only member")
+        c.commit()
+        c.commit(offsets={tps[0]: OffsetAndMetadata(n, "py-meta-0", -1)})
+        for tp in tps:
+            check_eq(n, c.committed(tp), "committed offset of %s" % (tp,))
+        check_eq("py-meta-0", c.committed(tps[0], metadata=True).metadata, "committed metadata of %s" % (tps[0],))
+    finally:
+        c.close(autocommit=False)
+    a = admin()
+    try:
+        groups = a.list_consumer_groups()
+        check(any(g[0] == group for g in groups), "list_consumer_groups lacks %s: %r" % (group, groups))
+        offs = a.list_consumer_group_offsets(group)
+        check_eq({tp: n for tp in tps}, {tp: om.offset for tp, om in offs.items()}, "list_consumer_group_offsets")
+    finally:
+        a.close()
+    second = produce_each(topic, parts, n, m, "new")
+    c = group_consumer(group, "py-gresume-2")
+    try:
+        c.subscribe([topic])
+        got = []
+        deadline = time.time() + 30
+        while len(got) < len(second) and time.time() < deadline:
+            for _tp, recs in c.poll(timeout_ms=300).items():
+                got.extend(recs)
+        for _ in range(3):
+            for _tp, recs in c.poll(timeout_ms=300).items():
+                got.extend(recs)
+        for r in got:
+            check(not r.value.startswith(b"old-"), "re-delivered %r at %d@%d although %d was committed"
+                  % (r.value, r.partition, r.offset, n))
+        for tp in tps:
+            offs = [r.offset for r in got if r.partition == tp.partition]
+            check_eq(list(range(n, n + m)), offs, "offsets the new member read on %s" % (tp,))
+        check_eq(sorted(second), sorted(r.value.decode() for r in got), "values the new member read")
+    finally:
+        c.close(autocommit=False)
+    return "resumed at %d, read exactly %d new records" % (n, len(second))
+
+
 SCENARIOS = {
     "admin-topics": scenario_admin_topics,
     "admin-metadata": scenario_admin_metadata,
@@ -359,6 +529,8 @@ SCENARIOS = {
     "gzip": scenario_gzip,
     "offsets-for-times": scenario_offsets_for_times,
     "auto-create": scenario_auto_create,
+    "group-split": scenario_group_split,
+    "group-commit-resume": scenario_group_commit_resume,
 }
 
 

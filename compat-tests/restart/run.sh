@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2086  # $GROUP_ARGS is word-split on purpose
 # Durability across broker restarts, driven by the Java client (compat.Durability).
 # Unlike the other clients this one starts its own brokers, all on one data dir:
 #   1. broker A: create a 3-partition topic (retention.ms set), produce 300 records
@@ -7,6 +8,9 @@
 #      offset and every acked record intact; append 50 records (offsets continue)
 #   3. SIGKILL B (no shutdown hook); broker C: everything acked so far still there,
 #      append 50 more
+#   3b. on broker C a group commits offsets (compat.GroupDurability), C gets SIGKILLed
+#      right after; broker D: committed offsets + metadata unchanged, a deleted group
+#      stays deleted, a group consumer resumes at the committed offsets
 #   4. an idempotent producer keeps sending while the broker is restarted underneath it on
 #      the same port, once with SIGTERM and once with SIGKILL (compat.ProduceAcrossRestart):
 #      every record acked once, stored once, in order
@@ -30,6 +34,8 @@ cleanup() {
   if [ "${COMPAT_KEEP:-0}" = 1 ]; then echo "[restart] kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+# no 3 s wait before the first rebalance of a group (Kafka's default delay)
+GROUP_ARGS="--set group.initial.rebalance.delay.ms=0"
 
 record() { # PASS|FAIL name
   echo "$1 restart/$2"
@@ -51,21 +57,46 @@ step() { # name java-args...  (runs compat.Durability against the current broker
 }
 
 echo "[restart] === broker A"
-broker_start "$WORK/data" "$LOG" || { record FAIL broker-start; exit 1; }
+broker_start "$WORK/data" "$LOG" $GROUP_ARGS || { record FAIL broker-start; exit 1; }
 step produce produce "$STATE"
 if [ ! -s "$STATE" ]; then echo "[restart] no state written; stopping"; exit 1; fi
 broker_stop TERM || { record FAIL broker-A-crashed; failed=$((failed + 1)); }
 
 echo "[restart] === broker B (after SIGTERM)"
-broker_start "$WORK/data" "$LOG" || { record FAIL restart-after-sigterm; exit 1; }
+broker_start "$WORK/data" "$LOG" $GROUP_ARGS || { record FAIL restart-after-sigterm; exit 1; }
 step after-sigterm verify "$STATE" 50
 echo "[restart] SIGKILL broker B"
 broker_stop KILL || { record FAIL broker-B-crashed; failed=$((failed + 1)); }
 
 echo "[restart] === broker C (after SIGKILL)"
-broker_start "$WORK/data" "$LOG" || { record FAIL restart-after-sigkill; exit 1; }
+broker_start "$WORK/data" "$LOG" $GROUP_ARGS || { record FAIL restart-after-sigkill; exit 1; }
 step after-sigkill verify "$STATE" 50
-broker_stop TERM || { record FAIL broker-C-crashed; failed=$((failed + 1)); }
+
+# group_step name mode: compat.GroupDurability against the current broker
+group_step() {
+  if java_scenario GroupDurability "127.0.0.1:$BROKER_PORT" "$2" "$GSTATE"; then
+    record PASS "$1"
+  else
+    record FAIL "$1"
+    failed=$((failed + 1))
+    echo "[restart] broker log tail:"; tail -n 20 "$LOG" | sed 's/^/    /'
+  fi
+}
+GSTATE="$WORK/group-state.txt"
+group_step group-offsets-commit commit
+echo "[restart] SIGKILL broker C right after the commits"
+broker_stop KILL || { record FAIL broker-C-crashed; failed=$((failed + 1)); }
+
+echo "[restart] === broker D (after SIGKILL, committed group offsets)"
+broker_start "$WORK/data" "$LOG" $GROUP_ARGS || { record FAIL restart-after-group-commit; exit 1; }
+if [ -s "$GSTATE" ]; then
+  group_step group-offsets-after-sigkill verify
+else
+  record FAIL group-offsets-after-sigkill
+  failed=$((failed + 1))
+  echo "[restart] no group state written by group-offsets-commit; nothing to verify"
+fi
+broker_stop TERM || { record FAIL broker-D-crashed; failed=$((failed + 1)); }
 
 # produce_across SIGNAL: restart the broker (same data dir, same port) under a live producer
 produce_across() {
@@ -73,7 +104,7 @@ produce_across() {
   name="produce-across-sig$(echo "$1" | tr 'A-Z' 'a-z')"
   echo "[restart] === $name"
   rm -f "$marker"
-  broker_start "$WORK/data" "$LOG" || { record FAIL "$name"; failed=$((failed + 1)); return 0; }
+  broker_start "$WORK/data" "$LOG" $GROUP_ARGS || { record FAIL "$name"; failed=$((failed + 1)); return 0; }
   port="$BROKER_PORT"
   java_scenario ProduceAcrossRestart "127.0.0.1:$port" "$marker" &
   jpid=$!
@@ -81,7 +112,7 @@ produce_across() {
   if [ -f "$marker" ]; then
     echo "[restart] SIG$sig broker under the producer, restarting on port $port"
     broker_stop "$sig" || { record FAIL "$name-broker-crashed"; failed=$((failed + 1)); }
-    BROKER_FIXED_PORT="$port" broker_start "$WORK/data" "$LOG" \
+    BROKER_FIXED_PORT="$port" broker_start "$WORK/data" "$LOG" $GROUP_ARGS \
       || echo "[restart] broker did not come back on port $port"
   else
     echo "[restart] producer never signalled; no restart happened"

@@ -235,6 +235,16 @@ pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: 
             .iter()
             .map(|rg| {
                 let asked: Asked = rg.topics.as_ref().map(|ts| ts.iter().flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.0.to_string(), *p))).collect());
+                if v >= 9 {
+                    if let Some(mid) = rg.member_id.as_ref().filter(|m| !m.is_empty()) {
+                        let check = state.groups.with_state(|g| {
+                            if g.consumer.has_members(&rg.group_id.0) { g.consumer.validate_offset_access(&rg.group_id.0, mid, rg.member_epoch) } else { Ok(()) }
+                        });
+                        if let Err(e) = check {
+                            return OffsetFetchResponseGroup::default().with_group_id(rg.group_id.clone()).with_error_code(crate::protocol::error::consumer_group_error(&e));
+                        }
+                    }
+                }
                 let rows = lookup(&rg.group_id.0, asked);
                 let mut topics: Vec<OffsetFetchResponseTopics> = Vec::new();
                 for (t, p, c) in rows {
@@ -271,25 +281,32 @@ pub async fn list_groups(state: &Arc<BrokerState>, req: ListGroupsRequest, v: i1
     let states: Vec<String> = if v >= 4 { req.states_filter.iter().map(|x| x.to_lowercase()).collect() } else { vec![] };
     let types: Vec<String> = if v >= 5 { req.types_filter.iter().map(|x| x.to_lowercase()).collect() } else { vec![] };
     let groups = state.groups.with_state(|gs| {
-        let mut v2: Vec<_> = gs
-            .groups()
-            .filter(|g| g.state != crate::coordinator::group::state::GroupState::Dead)
-            .filter(|g| states.is_empty() || states.contains(&g.state.name().to_lowercase()))
-            .filter(|_| types.is_empty() || types.iter().any(|t| t == "classic"))
-            .map(|g| (g.group_id.clone(), g.protocol_type.clone().unwrap_or_default(), g.state.name()))
+        // (id, protocol type, state, group type)
+        let mut all: Vec<(String, String, &'static str, &'static str)> = gs
+            .consumer
+            .groups
+            .values()
+            .map(|g| (g.group_id.clone(), "consumer".to_string(), g.state_name(), "consumer"))
             .collect();
-        v2.sort();
-        v2
+        for g in gs.groups() {
+            if g.state == crate::coordinator::group::state::GroupState::Dead || gs.consumer.groups.contains_key(&g.group_id) {
+                continue;
+            }
+            all.push((g.group_id.clone(), g.protocol_type.clone().unwrap_or_default(), g.state.name(), "classic"));
+        }
+        all.retain(|(_, _, st, ty)| (states.is_empty() || states.contains(&st.to_lowercase())) && (types.is_empty() || types.iter().any(|t| t == ty)));
+        all.sort();
+        all
     });
     let listed = groups
         .into_iter()
-        .map(|(id, pt, st)| {
+        .map(|(id, pt, st, ty)| {
             let mut l = list_groups_response::ListedGroup::default().with_group_id(GroupId(s(id))).with_protocol_type(s(pt));
             if v >= 4 {
                 l.group_state = s(st);
             }
             if v >= 5 {
-                l.group_type = s("classic");
+                l.group_type = s(ty);
             }
             l
         })
@@ -302,8 +319,16 @@ pub async fn describe_groups(state: &Arc<BrokerState>, req: DescribeGroupsReques
         .groups
         .iter()
         .map(|gid| {
-            let d = state.groups.with_state(|gs| gs.group(&gid.0).cloned());
+            let (d, is_consumer) = state.groups.with_state(|gs| (gs.group(&gid.0).cloned(), gs.consumer.groups.contains_key(gid.0.as_str())));
             let mut out = describe_groups_response::DescribedGroup::default().with_group_id(gid.clone());
+            if is_consumer {
+                out.group_state = s("Dead");
+                if v >= 6 {
+                    out.error_code = code::GROUP_ID_NOT_FOUND;
+                    out.error_message = Some(s(format!("Group {} is not a classic group.", gid.0)));
+                }
+                return out;
+            }
             if v >= 3 {
                 out.authorized_operations = if req.include_authorized_operations { super::metadata::GROUP_OPERATIONS } else { i32::MIN };
             }
@@ -406,4 +431,120 @@ fn subscribed_topics(state: &Arc<BrokerState>, group: &str) -> HashSet<String> {
         }
         out
     })
+}
+
+/// KIP-848 ConsumerGroupHeartbeat: join (epoch 0), heartbeat, leave (epoch -1/-2).
+pub async fn consumer_group_heartbeat(state: &Arc<BrokerState>, req: ConsumerGroupHeartbeatRequest, v: i16, client_id: &str, client_host: &str) -> ConsumerGroupHeartbeatResponse {
+    use crate::coordinator::group::consumer::{Assignment, ConsumerGroupError, HeartbeatInput};
+    use crate::protocol::error::consumer_group_error;
+    let fail = |e: ConsumerGroupError| {
+        ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(consumer_group_error(&e))
+            .with_error_message(Some(s(e.to_string())))
+            .with_member_epoch(-1)
+    };
+    if v >= 1 && req.member_id.is_empty() {
+        return fail(ConsumerGroupError::InvalidRequest("MemberId can't be empty."));
+    }
+    if let Err(e) = state.groups.offsets_topic(&state.logs) {
+        return ConsumerGroupHeartbeatResponse::default().with_error_code(code::COORDINATOR_NOT_AVAILABLE).with_error_message(Some(s(e.to_string())));
+    }
+    let owned: Option<Assignment> = req.topic_partitions.as_ref().map(|tps| tps.iter().map(|tp| (tp.topic_id, tp.partitions.iter().copied().collect())).collect());
+    let input = HeartbeatInput {
+        group_id: req.group_id.0.to_string(),
+        member_id: req.member_id.to_string(),
+        member_epoch: req.member_epoch,
+        instance_id: req.instance_id.as_ref().map(|x| x.to_string()),
+        rack_id: req.rack_id.as_ref().map(|x| x.to_string()),
+        rebalance_timeout_ms: req.rebalance_timeout_ms,
+        subscribed_topic_names: req.subscribed_topic_names.as_ref().map(|n| n.iter().map(|t| t.0.to_string()).collect()),
+        subscribed_topic_regex: if v >= 1 { req.subscribed_topic_regex.as_ref().map(|x| x.to_string()) } else { None },
+        server_assignor: req.server_assignor.as_ref().map(|x| x.to_string()),
+        owned,
+        client_id: client_id.to_string(),
+        client_host: client_host.to_string(),
+    };
+    let view = crate::coordinator::group::GroupCoordinator::topics_view(&state.logs);
+    let interval = state.groups.with_state(|g| g.config.consumer_heartbeat_interval_ms);
+    let r = state.groups.with_state(|g| {
+        if g.is_active_classic(&input.group_id) {
+            return Err(ConsumerGroupError::GroupIdNotFound);
+        }
+        g.consumer.heartbeat(input, &view, crate::clock::now_ms())
+    });
+    match r {
+        Err(e) => fail(e),
+        Ok(hb) => {
+            let assignment = hb.assignment.map(|a| {
+                consumer_group_heartbeat_response::Assignment::default().with_topic_partitions(
+                    a.into_iter()
+                        .filter(|(_, ps)| !ps.is_empty())
+                        .map(|(id, ps)| consumer_group_heartbeat_response::TopicPartitions::default().with_topic_id(id).with_partitions(ps.into_iter().collect()))
+                        .collect(),
+                )
+            });
+            ConsumerGroupHeartbeatResponse::default()
+                .with_member_id(Some(s(hb.member_id)))
+                .with_member_epoch(hb.member_epoch)
+                .with_heartbeat_interval_ms(interval)
+                .with_assignment(assignment)
+        }
+    }
+}
+
+pub async fn consumer_group_describe(state: &Arc<BrokerState>, req: ConsumerGroupDescribeRequest, _v: i16) -> ConsumerGroupDescribeResponse {
+    let names: std::collections::HashMap<uuid::Uuid, String> = state.logs.topics().iter().map(|t| (t.id, t.name.clone())).collect();
+    let conv = |a: &crate::coordinator::group::consumer::Assignment| {
+        consumer_group_describe_response::Assignment::default().with_topic_partitions(
+            a.iter()
+                .filter(|(_, ps)| !ps.is_empty())
+                .map(|(id, ps)| {
+                    consumer_group_describe_response::TopicPartitions::default()
+                        .with_topic_id(*id)
+                        .with_topic_name(TopicName(s(names.get(id).cloned().unwrap_or_default())))
+                        .with_partitions(ps.iter().copied().collect())
+                })
+                .collect(),
+        )
+    };
+    let groups = req
+        .group_ids
+        .iter()
+        .map(|gid| {
+            let d = state.groups.with_state(|gs| gs.consumer.groups.get(gid.0.as_str()).cloned());
+            let mut out = consumer_group_describe_response::DescribedGroup::default().with_group_id(gid.clone());
+            out.authorized_operations = if req.include_authorized_operations { super::metadata::GROUP_OPERATIONS } else { i32::MIN };
+            match d {
+                None => {
+                    out.error_code = code::GROUP_ID_NOT_FOUND;
+                    out.error_message = Some(s(format!("Group {} not found.", gid.0)));
+                }
+                Some(g) => {
+                    out.group_state = s(g.state_name());
+                    out.group_epoch = g.group_epoch;
+                    out.assignment_epoch = g.assignment_epoch;
+                    out.assignor_name = s(g.assignor.clone());
+                    out.members = g
+                        .members
+                        .values()
+                        .map(|m| {
+                            consumer_group_describe_response::Member::default()
+                                .with_member_id(s(m.member_id.clone()))
+                                .with_instance_id(m.instance_id.clone().map(s))
+                                .with_rack_id(m.rack_id.clone().map(s))
+                                .with_member_epoch(m.member_epoch)
+                                .with_client_id(s(m.client_id.clone()))
+                                .with_client_host(s(m.client_host.clone()))
+                                .with_subscribed_topic_names(m.subscribed_topic_names.iter().map(|t| TopicName(s(t.clone()))).collect())
+                                .with_subscribed_topic_regex(m.subscribed_topic_regex.clone().map(s))
+                                .with_assignment(conv(&m.assigned))
+                                .with_target_assignment(conv(g.target.get(&m.member_id).unwrap_or(&Default::default())))
+                        })
+                        .collect();
+                }
+            }
+            out
+        })
+        .collect();
+    ConsumerGroupDescribeResponse::default().with_groups(groups)
 }

@@ -88,6 +88,13 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
         ApiKey::DescribeGroups => call!(DescribeGroupsRequest, group::describe_groups),
         ApiKey::DeleteGroups => call!(DeleteGroupsRequest, group::delete_groups),
         ApiKey::OffsetDelete => call!(OffsetDeleteRequest, group::offset_delete),
+        ApiKey::ConsumerGroupHeartbeat => {
+            let req: ConsumerGroupHeartbeatRequest = decode_body(&mut body, v)?;
+            let client_id = header.client_id.clone().unwrap_or_default();
+            let resp = group::consumer_group_heartbeat(state, req, v, &client_id, &format!("/{}", peer.ip())).await;
+            Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
+        }
+        ApiKey::ConsumerGroupDescribe => call!(ConsumerGroupDescribeRequest, group::consumer_group_describe),
         other => Err(FrameError::UnknownApi(other as i16)),
     }
 }
@@ -119,6 +126,8 @@ pub fn decode_any(api: ApiKey, v: i16, body: &mut Bytes) -> Result<(), FrameErro
         ApiKey::DescribeGroups => decode_body::<DescribeGroupsRequest>(body, v).map(drop),
         ApiKey::DeleteGroups => decode_body::<DeleteGroupsRequest>(body, v).map(drop),
         ApiKey::OffsetDelete => decode_body::<OffsetDeleteRequest>(body, v).map(drop),
+        ApiKey::ConsumerGroupHeartbeat => decode_body::<ConsumerGroupHeartbeatRequest>(body, v).map(drop),
+        ApiKey::ConsumerGroupDescribe => decode_body::<ConsumerGroupDescribeRequest>(body, v).map(drop),
         other => Err(FrameError::UnknownApi(other as i16)),
     }
 }

@@ -1,6 +1,7 @@
 //! The ONLY place a domain error becomes a Kafka error code. Every match is exhaustive (no `_ =>`),
 //! so a new error variant does not compile until someone picks its code.
 use crate::config::ConfigError;
+use crate::coordinator::group::consumer::ConsumerGroupError;
 use crate::coordinator::group::state::GroupError;
 use crate::log::producer_state::SequenceError;
 use crate::log::{AppendError, ReadError, TopicError};
@@ -51,6 +52,11 @@ pub mod code {
     pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
     pub const INVALID_RECORD: i16 = 87;
     pub const UNKNOWN_TOPIC_ID: i16 = 100;
+    pub const FENCED_MEMBER_EPOCH: i16 = 110;
+    pub const UNRELEASED_INSTANCE_ID: i16 = 111;
+    pub const UNSUPPORTED_ASSIGNOR: i16 = 112;
+    pub const STALE_MEMBER_EPOCH: i16 = 113;
+    pub const INVALID_REGULAR_EXPRESSION: i16 = 128;
 }
 
 pub fn batch_error(e: &BatchError) -> i16 {
@@ -124,5 +130,20 @@ pub fn group_error(e: &GroupError) -> i16 {
         GroupError::OffsetMetadataTooLarge => code::OFFSET_METADATA_TOO_LARGE,
         GroupError::CoordinatorNotAvailable => code::COORDINATOR_NOT_AVAILABLE,
         GroupError::GroupSubscribedToTopic => code::GROUP_SUBSCRIBED_TO_TOPIC,
+        GroupError::StaleMemberEpoch => code::STALE_MEMBER_EPOCH,
+    }
+}
+
+pub fn consumer_group_error(e: &ConsumerGroupError) -> i16 {
+    match e {
+        ConsumerGroupError::UnknownMemberId => code::UNKNOWN_MEMBER_ID,
+        ConsumerGroupError::FencedMemberEpoch => code::FENCED_MEMBER_EPOCH,
+        ConsumerGroupError::StaleMemberEpoch => code::STALE_MEMBER_EPOCH,
+        ConsumerGroupError::UnreleasedInstanceId => code::UNRELEASED_INSTANCE_ID,
+        ConsumerGroupError::UnsupportedAssignor => code::UNSUPPORTED_ASSIGNOR,
+        ConsumerGroupError::GroupIdNotFound => code::GROUP_ID_NOT_FOUND,
+        ConsumerGroupError::InvalidRequest(_) => code::INVALID_REQUEST,
+        ConsumerGroupError::GroupMaxSizeReached => code::GROUP_MAX_SIZE_REACHED,
+        ConsumerGroupError::InvalidRegularExpression => code::INVALID_REGULAR_EXPRESSION,
     }
 }

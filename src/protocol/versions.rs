@@ -42,6 +42,10 @@ pub const SERVED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::DescribeGroups, (0, 6)),
     (ApiKey::DeleteGroups, (0, 2)),
     (ApiKey::OffsetDelete, (0, 0)),
+    // KIP-848 consumer groups: server-side uniform/range assignment. v1 adds client-generated
+    // member ids and regular-expression subscriptions.
+    (ApiKey::ConsumerGroupHeartbeat, (0, 1)),
+    (ApiKey::ConsumerGroupDescribe, (0, 1)),
 ];
 
 /// The served range of `api`, if we serve it.
@@ -81,6 +85,8 @@ mod tests {
             ApiKey::DescribeGroups => DescribeGroupsRequest::VERSIONS,
             ApiKey::DeleteGroups => DeleteGroupsRequest::VERSIONS,
             ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
+            ApiKey::ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest::VERSIONS,
+            ApiKey::ConsumerGroupDescribe => ConsumerGroupDescribeRequest::VERSIONS,
             other => panic!("add {other:?} to this test"),
         }
     }

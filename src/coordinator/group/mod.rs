@@ -6,6 +6,7 @@
 //! held across an `.await`), appends the records it returns (waiting for the fsync, so a committed
 //! offset is durable when OffsetCommit returns), replays them, and only then delivers the replies.
 //! At start it replays `__consumer_offsets` to rebuild every group.
+pub mod consumer;
 pub mod records;
 pub mod state;
 
@@ -171,9 +172,22 @@ impl GroupCoordinator {
         Ok(())
     }
 
+    /// Topic metadata for the consumer-protocol assignors.
+    pub fn topics_view(logs: &LogManager) -> consumer::TopicsView {
+        logs.topics().iter().map(|t| (t.name.clone(), (t.id, t.partition_count()))).collect()
+    }
+
     /// Timer: session expiry, rebalance deadlines, retention.
     pub async fn tick(&self, logs: &LogManager) {
-        let out = self.state.lock().tick(crate::clock::now_ms());
+        let now = crate::clock::now_ms();
+        let has_consumer_groups = !self.state.lock().consumer.groups.is_empty();
+        if has_consumer_groups {
+            let view = Self::topics_view(logs);
+            for (g, m) in self.state.lock().consumer.tick(&view, now) {
+                tracing::info!(group = %g, member = %m, "consumer-protocol member expired");
+            }
+        }
+        let out = self.state.lock().tick(now);
         if !out.records.is_empty() || !out.replies.is_empty() {
             if let Err(e) = self.apply(logs, out).await {
                 tracing::warn!(error = %e, "group coordinator timer could not persist");

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bytes::Bytes;
 
+use super::consumer::ConsumerGroups;
 use super::records::{CommittedOffset, GroupRecord, StoredGroup, StoredMember};
 
 pub type WaiterId = u64;
@@ -24,6 +25,9 @@ pub struct GroupConfig {
     pub max_size: usize,
     pub offset_metadata_max_bytes: usize,
     pub offsets_retention_ms: i64,
+    /// KIP-848 consumer groups: `group.consumer.session.timeout.ms`, `...heartbeat.interval.ms`.
+    pub consumer_session_timeout_ms: i64,
+    pub consumer_heartbeat_interval_ms: i32,
 }
 
 impl Default for GroupConfig {
@@ -35,6 +39,8 @@ impl Default for GroupConfig {
             max_size: i32::MAX as usize,
             offset_metadata_max_bytes: 4096,
             offsets_retention_ms: 7 * 24 * 3_600_000,
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5_000,
         }
     }
 }
@@ -69,6 +75,8 @@ pub enum GroupError {
     CoordinatorNotAvailable,
     #[error("members of the group are subscribed to this topic")]
     GroupSubscribedToTopic,
+    #[error("the member epoch is stale")]
+    StaleMemberEpoch,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,12 +324,21 @@ pub type OffsetInput = (String, i32, i64, i32, Option<String>);
 pub struct Groups {
     pub config: GroupConfig,
     groups: HashMap<String, Group>,
+    /// KIP-848 consumer-protocol groups (membership only; their offsets live in `groups`).
+    pub consumer: ConsumerGroups,
     next_member: u64,
 }
 
 impl Groups {
     pub fn new(config: GroupConfig) -> Groups {
-        Groups { config, groups: HashMap::new(), next_member: 0 }
+        let consumer = ConsumerGroups::new(config.consumer_session_timeout_ms, config.max_size);
+        Groups { config, groups: HashMap::new(), consumer, next_member: 0 }
+    }
+
+    /// Whether the id names a group using the classic protocol with members (a consumer-protocol
+    /// member may not join it).
+    pub fn is_active_classic(&self, id: &str) -> bool {
+        self.groups.get(id).is_some_and(|g| !g.members.is_empty())
     }
 
     pub fn group(&self, id: &str) -> Option<&Group> {
@@ -349,6 +366,11 @@ impl Groups {
         }
         if !req.member_id.is_empty() && !self.groups.contains_key(&req.group_id) {
             fail(&mut out, GroupError::UnknownMemberId, &req.member_id);
+            return out;
+        }
+        if self.consumer.has_members(&req.group_id) {
+            // A group is classic or consumer: a classic member cannot join a live consumer group.
+            fail(&mut out, GroupError::InconsistentGroupProtocol, &req.member_id);
             return out;
         }
         let max_size = self.config.max_size;
@@ -822,7 +844,16 @@ impl Groups {
         if group_id.is_empty() {
             return (all(Some(GroupError::InvalidGroupId), &offsets), out);
         }
+        let consumer_check = if self.consumer.has_members(group_id) {
+            Some(self.consumer.validate_offset_access(group_id, member_id, generation).map_err(|e| match e {
+                super::consumer::ConsumerGroupError::StaleMemberEpoch => GroupError::StaleMemberEpoch,
+                _ => GroupError::UnknownMemberId,
+            }))
+        } else {
+            None
+        };
         let check = match self.groups.get(group_id) {
+            _ if consumer_check.is_some() => consumer_check.unwrap_or(Ok(())),
             None if generation < 0 => Ok(()),
             None => Err(GroupError::IllegalGeneration),
             Some(g) if generation < 0 && g.state == GroupState::Empty => Ok(()),
@@ -866,7 +897,13 @@ impl Groups {
 
     /// DeleteGroups: only empty groups; tombstones for the group and every offset.
     pub fn delete_group(&mut self, group_id: &str) -> Result<Outcome, GroupError> {
-        let g = self.groups.get(group_id).ok_or(GroupError::GroupIdNotFound)?;
+        if self.consumer.has_members(group_id) {
+            return Err(GroupError::NonEmptyGroup);
+        }
+        let known_consumer = self.consumer.groups.remove(group_id).is_some();
+        let Some(g) = self.groups.get(group_id) else {
+            return if known_consumer { Ok(Outcome::default()) } else { Err(GroupError::GroupIdNotFound) };
+        };
         if g.state == GroupState::Dead {
             return Err(GroupError::GroupIdNotFound);
         }
