@@ -96,7 +96,7 @@ final class Common {
         return new KafkaProducer<>(p);
     }
 
-    /** Consumer without a group: the broker has no group coordinator, so only assign()+seek is used. */
+    /** Consumer without a group (no group.id): assign()+seek only, no commits. */
     static KafkaConsumer<byte[], byte[]> consumer(String bootstrap) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
