@@ -129,6 +129,8 @@ impl Broker {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let accept = tokio::spawn(crate::server::accept_loop(listener, state.clone(), shutdown_rx.clone()));
         let timers = tokio::spawn(group_timer(state.clone(), shutdown_rx.clone()));
+        let retention_every = config.get("log.retention.check.interval.ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(300_000).max(10);
+        let cleaner = tokio::spawn(crate::cleaner::run(state.clone(), Duration::from_millis(retention_every), shutdown_rx.clone()));
         let background = tokio::spawn(background(state.clone(), shutdown_rx));
         tracing::info!(
             node_id = state.node_id(),
@@ -139,7 +141,7 @@ impl Broker {
             recovered_cleanly = state.logs.recovered_cleanly,
             "odradek started"
         );
-        Ok(Broker { state, addr, shutdown_tx, tasks: vec![accept, timers, background], stopped: false, _temp: None })
+        Ok(Broker { state, addr, shutdown_tx, tasks: vec![accept, timers, cleaner, background], stopped: false, _temp: None })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

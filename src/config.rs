@@ -101,6 +101,7 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("log.cleaner.min.compaction.lag.ms", Long, Some("0"), Some(0.0), "Minimum age before compaction."),
     key("log.cleaner.max.compaction.lag.ms", Long, Some(LONG_MAX), Some(1.0), "Maximum age before compaction."),
     key("log.cleaner.min.cleanable.ratio", Double, Some("0.5"), Some(0.0), "Dirty ratio that triggers cleaning."),
+    key("log.retention.check.interval.ms", Long, Some("300000"), Some(1.0), "How often retention runs."),
     key("log.segment.delete.delay.ms", Long, Some("60000"), Some(0.0), "Delay before deleted segment files are removed."),
     key("log.preallocate", Boolean, Some("false"), None, "Preallocate segment files."),
     key("log.local.retention.ms", Long, Some("-2"), Some(-2.0), "Local retention time (tiered storage)."),
@@ -372,6 +373,7 @@ impl BrokerConfig {
             retention_ms: n("retention.ms", 604_800_000),
             retention_bytes: n("retention.bytes", -1),
             compact: self.topic_value(overrides, "cleanup.policy").is_some_and(|p| p.contains("compact")),
+            delete: self.topic_value(overrides, "cleanup.policy").is_none_or(|p| p.contains("delete")),
         }
     }
 }
@@ -412,6 +414,7 @@ pub struct LogConfig {
     pub retention_ms: i64,
     pub retention_bytes: i64,
     pub compact: bool,
+    pub delete: bool,
 }
 
 impl Default for LogConfig {

@@ -4,6 +4,7 @@
 //! with `protocol` beside `server`/`handler`.
 pub mod alloc;
 pub mod broker;
+pub mod cleaner;
 pub mod clock;
 pub mod config;
 pub mod coordinator;

@@ -138,3 +138,188 @@ pub async fn describe_configs(state: &Arc<BrokerState>, req: DescribeConfigsRequ
     }
     DescribeConfigsResponse::default().with_results(results)
 }
+
+const OP_SET: i8 = 0;
+const OP_DELETE: i8 = 1;
+const OP_APPEND: i8 = 2;
+const OP_SUBTRACT: i8 = 3;
+
+/// The outcome for one resource: (error code, message).
+type AlterOutcome = (i16, Option<String>);
+
+fn broker_not_dynamic(names: &[String]) -> AlterOutcome {
+    (
+        code::INVALID_CONFIG,
+        Some(format!(
+            "Cannot update these configs dynamically: [{}]. Odradek reads broker configs at start only (--config, --set).",
+            names.join(", ")
+        )),
+    )
+}
+
+/// Applies (name, op, value) changes to a topic's overrides: SET, DELETE, APPEND, SUBTRACT.
+fn incremental_topic(state: &BrokerState, topic: &str, changes: &[(String, i8, Option<String>)], validate_only: bool) -> AlterOutcome {
+    let Some(t) = state.logs.topic(topic) else {
+        return (code::UNKNOWN_TOPIC_OR_PARTITION, Some(format!("Topic {topic} does not exist.")));
+    };
+    let mut overrides = t.configs.read().clone();
+    let mut seen = std::collections::HashSet::new();
+    for (name, op, value) in changes {
+        if !seen.insert(name.clone()) {
+            return (code::INVALID_REQUEST, Some(format!("Error due to duplicate config keys: {name}")));
+        }
+        let Some((def, _)) = crate::config::topic_key(name) else {
+            return (code::INVALID_CONFIG, Some(format!("Unknown topic config name: {name}")));
+        };
+        match *op {
+            OP_SET => match value {
+                Some(v) => {
+                    overrides.insert(name.clone(), v.clone());
+                }
+                None => return (code::INVALID_REQUEST, Some(format!("Null value not supported for : {name}"))),
+            },
+            OP_DELETE => {
+                overrides.remove(name);
+            }
+            OP_APPEND | OP_SUBTRACT => {
+                if def.ty != crate::config::ConfigType::List {
+                    let verb = if *op == OP_APPEND { "append" } else { "subtract" };
+                    return (code::INVALID_CONFIG, Some(format!("Config value {verb} is not allowed for config key: {name}")));
+                }
+                let current = state.config.topic_value(&overrides, name).unwrap_or_default();
+                let mut items: Vec<String> = current.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                let given: Vec<String> = value.clone().unwrap_or_default().split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                if *op == OP_APPEND {
+                    for g in given {
+                        if !items.contains(&g) {
+                            items.push(g);
+                        }
+                    }
+                } else {
+                    items.retain(|i| !given.contains(i));
+                }
+                overrides.insert(name.clone(), items.join(","));
+            }
+            other => return (code::INVALID_REQUEST, Some(format!("Unknown config operation {other}"))),
+        }
+    }
+    match state.logs.alter_topic_configs(topic, overrides, validate_only) {
+        Ok(()) => (code::NONE, None),
+        Err(e) => (crate::protocol::error::topic_error(&e), Some(e.to_string())),
+    }
+}
+
+pub async fn incremental_alter_configs(
+    state: &Arc<BrokerState>,
+    req: kafka_protocol::messages::IncrementalAlterConfigsRequest,
+    _v: i16,
+) -> kafka_protocol::messages::IncrementalAlterConfigsResponse {
+    use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+    let mut out = Vec::with_capacity(req.resources.len());
+    for r in &req.resources {
+        let changes: Vec<(String, i8, Option<String>)> = r.configs.iter().map(|c| (c.name.to_string(), c.config_operation, c.value.as_ref().map(|v| v.to_string()))).collect();
+        let (c, m) = match r.resource_type {
+            RESOURCE_TOPIC => incremental_topic(state, &r.resource_name, &changes, req.validate_only),
+            RESOURCE_BROKER => broker_not_dynamic(&changes.iter().map(|c| c.0.clone()).collect::<Vec<_>>()),
+            other => (code::INVALID_REQUEST, Some(format!("Unsupported resource type {other}"))),
+        };
+        out.push(
+            AlterConfigsResourceResponse::default()
+                .with_error_code(c)
+                .with_error_message(m.map(s))
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone()),
+        );
+    }
+    kafka_protocol::messages::IncrementalAlterConfigsResponse::default().with_responses(out)
+}
+
+/// AlterConfigs (the legacy, non-incremental API): the given set replaces all overrides.
+pub async fn alter_configs(state: &Arc<BrokerState>, req: kafka_protocol::messages::AlterConfigsRequest, _v: i16) -> kafka_protocol::messages::AlterConfigsResponse {
+    use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
+    let mut out = Vec::with_capacity(req.resources.len());
+    for r in &req.resources {
+        let (c, m) = match r.resource_type {
+            RESOURCE_TOPIC => match state.logs.topic(&r.resource_name) {
+                None => (code::UNKNOWN_TOPIC_OR_PARTITION, Some(format!("Topic {} does not exist.", r.resource_name))),
+                Some(_) => {
+                    let mut overrides = BTreeMap::new();
+                    let mut bad = None;
+                    for cfg in &r.configs {
+                        match &cfg.value {
+                            Some(v) => {
+                                overrides.insert(cfg.name.to_string(), v.to_string());
+                            }
+                            None => bad = Some(cfg.name.to_string()),
+                        }
+                    }
+                    match bad {
+                        Some(k) => (code::INVALID_REQUEST, Some(format!("Null value not supported for : {k}"))),
+                        None => match state.logs.alter_topic_configs(&r.resource_name, overrides, req.validate_only) {
+                            Ok(()) => (code::NONE, None),
+                            Err(e) => (crate::protocol::error::topic_error(&e), Some(e.to_string())),
+                        },
+                    }
+                }
+            },
+            RESOURCE_BROKER => broker_not_dynamic(&r.configs.iter().map(|c| c.name.to_string()).collect::<Vec<_>>()),
+            other => (code::INVALID_REQUEST, Some(format!("Unsupported resource type {other}"))),
+        };
+        out.push(
+            AlterConfigsResourceResponse::default()
+                .with_error_code(c)
+                .with_error_message(m.map(s))
+                .with_resource_type(r.resource_type)
+                .with_resource_name(r.resource_name.clone()),
+        );
+    }
+    kafka_protocol::messages::AlterConfigsResponse::default().with_responses(out)
+}
+
+/// DescribeLogDirs: the one data directory with real partition sizes and the disk's totals.
+pub async fn describe_log_dirs(state: &Arc<BrokerState>, req: kafka_protocol::messages::DescribeLogDirsRequest, v: i16) -> kafka_protocol::messages::DescribeLogDirsResponse {
+    use kafka_protocol::messages::describe_log_dirs_response::{DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic};
+    use kafka_protocol::messages::TopicName;
+    let wanted: Option<std::collections::HashMap<String, Vec<i32>>> =
+        req.topics.as_ref().map(|ts| ts.iter().map(|t| (t.topic.0.to_string(), t.partitions.clone())).collect());
+    let mut topics = Vec::new();
+    for t in state.logs.topics() {
+        let parts: Vec<i32> = match &wanted {
+            None => (0..t.partition_count()).collect(),
+            Some(w) => match w.get(&t.name) {
+                Some(ps) => ps.iter().copied().filter(|p| *p >= 0 && *p < t.partition_count()).collect(),
+                None => continue,
+            },
+        };
+        let partitions = parts
+            .into_iter()
+            .filter_map(|p| t.partition(p))
+            .map(|p| DescribeLogDirsPartition::default().with_partition_index(p.index).with_partition_size(p.with_log(|l| l.size_bytes()) as i64))
+            .collect();
+        topics.push(DescribeLogDirsTopic::default().with_name(TopicName(s(t.name.clone()))).with_partitions(partitions));
+    }
+    let mut result = DescribeLogDirsResult::default()
+        .with_log_dir(s(state.logs.data_dir().display().to_string()))
+        .with_topics(topics);
+    if v >= 4 {
+        let (total, usable) = disk_space(state.logs.data_dir());
+        result.total_bytes = total;
+        result.usable_bytes = usable;
+    }
+    kafka_protocol::messages::DescribeLogDirsResponse::default().with_results(vec![result])
+}
+
+/// (total, available) bytes of the file system holding `dir`; -1 if unknown.
+fn disk_space(dir: &std::path::Path) -> (i64, i64) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return (-1, -1) };
+    // SAFETY: statvfs writes into the zeroed struct we own; the path is a valid C string.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c.as_ptr(), &mut st) != 0 {
+            return (-1, -1);
+        }
+        let f = st.f_frsize as i64;
+        (st.f_blocks as i64 * f, st.f_bavail as i64 * f)
+    }
+}

@@ -366,6 +366,23 @@ impl LogManager {
         Ok(())
     }
 
+    /// Replaces a topic's config overrides (validated first), persists them and applies them to
+    /// every partition at once: a retention or segment change takes effect without a restart.
+    pub fn alter_topic_configs(&self, name: &str, overrides: BTreeMap<String, String>, validate_only: bool) -> Result<(), TopicError> {
+        let t = self.topic(name).ok_or_else(|| TopicError::UnknownTopicOrPartition(name.into()))?;
+        crate::config::validate_topic_configs(&overrides)?;
+        if validate_only {
+            return Ok(());
+        }
+        *t.configs.write() = overrides.clone();
+        self.write_topic_meta(&t)?;
+        let lc = self.config.log_config(&overrides);
+        for p in t.partitions.read().iter() {
+            p.with_log(|l| l.set_config(lc.clone()));
+        }
+        Ok(())
+    }
+
     /// Writes the recovery-point and log-start-offset checkpoints.
     pub fn write_checkpoints(&self) -> io::Result<()> {
         let topics = self.topics();

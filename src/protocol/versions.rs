@@ -27,6 +27,12 @@ pub const SERVED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::DescribeConfigs, (1, 4)),
     (ApiKey::CreatePartitions, (0, 3)),
     (ApiKey::DescribeCluster, (0, 2)),
+    // Topic configs change live and persist; broker configs are static (INVALID_CONFIG, as Kafka
+    // answers for keys that are not dynamically updatable).
+    (ApiKey::IncrementalAlterConfigs, (0, 1)),
+    (ApiKey::AlterConfigs, (0, 2)),
+    // One log dir; v4 adds total and usable bytes.
+    (ApiKey::DescribeLogDirs, (1, 4)),
     // Consumer groups, classic protocol. FindCoordinator v6 adds share-group keys (answered with
     // COORDINATOR_NOT_AVAILABLE, as are transaction keys until the transaction coordinator lands).
     (ApiKey::FindCoordinator, (0, 6)),
@@ -74,6 +80,9 @@ mod tests {
             ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
             ApiKey::CreatePartitions => CreatePartitionsRequest::VERSIONS,
             ApiKey::DescribeCluster => DescribeClusterRequest::VERSIONS,
+            ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::VERSIONS,
+            ApiKey::AlterConfigs => AlterConfigsRequest::VERSIONS,
+            ApiKey::DescribeLogDirs => DescribeLogDirsRequest::VERSIONS,
             ApiKey::FindCoordinator => FindCoordinatorRequest::VERSIONS,
             ApiKey::JoinGroup => JoinGroupRequest::VERSIONS,
             ApiKey::SyncGroup => SyncGroupRequest::VERSIONS,
