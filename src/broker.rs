@@ -130,7 +130,15 @@ impl Broker {
         let accept = tokio::spawn(crate::server::accept_loop(listener, state.clone(), shutdown_rx.clone()));
         let timers = tokio::spawn(group_timer(state.clone(), shutdown_rx.clone()));
         let retention_every = config.get("log.retention.check.interval.ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(300_000).max(10);
-        let cleaner = tokio::spawn(crate::cleaner::run(state.clone(), Duration::from_millis(retention_every), shutdown_rx.clone()));
+        let compact_every = config.get("log.cleaner.backoff.ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(15_000).max(10);
+        let map_bytes = config.get("log.cleaner.dedupe.buffer.size").and_then(|v| v.parse::<usize>().ok()).unwrap_or(128 << 20);
+        let cleaner = tokio::spawn(crate::cleaner::run(
+            state.clone(),
+            Duration::from_millis(retention_every),
+            Duration::from_millis(compact_every),
+            map_bytes,
+            shutdown_rx.clone(),
+        ));
         let background = tokio::spawn(background(state.clone(), shutdown_rx));
         tracing::info!(
             node_id = state.node_id(),

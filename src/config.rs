@@ -101,6 +101,8 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("log.cleaner.min.compaction.lag.ms", Long, Some("0"), Some(0.0), "Minimum age before compaction."),
     key("log.cleaner.max.compaction.lag.ms", Long, Some(LONG_MAX), Some(1.0), "Maximum age before compaction."),
     key("log.cleaner.min.cleanable.ratio", Double, Some("0.5"), Some(0.0), "Dirty ratio that triggers cleaning."),
+    key("log.cleaner.dedupe.buffer.size", Long, Some("134217728"), Some(1024.0), "Memory bound of the compactor's key map."),
+    key("log.cleaner.backoff.ms", Long, Some("15000"), Some(0.0), "How often the compactor looks for dirty logs."),
     key("log.retention.check.interval.ms", Long, Some("300000"), Some(1.0), "How often retention runs."),
     key("log.segment.delete.delay.ms", Long, Some("60000"), Some(0.0), "Delay before deleted segment files are removed."),
     key("log.preallocate", Boolean, Some("false"), None, "Preallocate segment files."),
@@ -374,6 +376,10 @@ impl BrokerConfig {
             retention_bytes: n("retention.bytes", -1),
             compact: self.topic_value(overrides, "cleanup.policy").is_some_and(|p| p.contains("compact")),
             delete: self.topic_value(overrides, "cleanup.policy").is_none_or(|p| p.contains("delete")),
+            delete_retention_ms: n("delete.retention.ms", 86_400_000),
+            min_compaction_lag_ms: n("min.compaction.lag.ms", 0),
+            max_compaction_lag_ms: n("max.compaction.lag.ms", i64::MAX),
+            min_cleanable_dirty_ratio: self.topic_value(overrides, "min.cleanable.dirty.ratio").and_then(|v| v.parse().ok()).unwrap_or(0.5),
         }
     }
 }
@@ -400,7 +406,7 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
 }
 
 /// What a partition log needs to know, resolved from topic overrides and broker settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     pub segment_bytes: u32,
     pub segment_ms: i64,
@@ -415,6 +421,10 @@ pub struct LogConfig {
     pub retention_bytes: i64,
     pub compact: bool,
     pub delete: bool,
+    pub delete_retention_ms: i64,
+    pub min_compaction_lag_ms: i64,
+    pub max_compaction_lag_ms: i64,
+    pub min_cleanable_dirty_ratio: f64,
 }
 
 impl Default for LogConfig {

@@ -1,8 +1,13 @@
-//! The log cleaner. Today: time- and size-based retention for `cleanup.policy` containing
-//! `delete` (key compaction is not implemented yet).
+//! The log cleaner: retention for `cleanup.policy` containing `delete` ([`retention_pass`]) and
+//! key compaction for `compact` ([`compactor`]).
 //!
-//! Runs every `log.retention.check.interval.ms` on the blocking pool, one partition lock at a time,
-//! so produce and fetch on other partitions never wait for it. Must not: see protocol types.
+//! Runs on the blocking pool, one partition at a time, taking a partition's lock only for short
+//! steps (listing segments, swapping a cleaned segment in), so produce and fetch never wait for a
+//! whole pass. Memory is bounded by `log.cleaner.dedupe.buffer.size`. Must not: see protocol types.
+pub mod compactor;
+#[cfg(test)]
+mod compactor_test;
+pub mod offset_map;
 use std::sync::Arc;
 
 use crate::log::LogManager;
@@ -39,16 +44,56 @@ pub fn retention_pass(logs: &LogManager, now_ms: i64) -> usize {
     deleted
 }
 
-/// The background task: a retention pass every `interval`.
-pub async fn run(logs: Arc<crate::broker::BrokerState>, interval: std::time::Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(interval);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = tick.tick() => {}
+/// One compaction pass over every compacted partition. Returns the partitions cleaned.
+pub fn compaction_pass(logs: &LogManager, now_ms: i64, map_bytes: usize) -> usize {
+    let mut cleaned = 0;
+    for t in logs.topics() {
+        for p in t.partitions.read().iter() {
+            match compactor::compact(p, now_ms, map_bytes, false) {
+                Ok(Some(s)) => {
+                    cleaned += 1;
+                    tracing::info!(topic = %t.name, partition = p.index, segments = s.segments_rewritten, bytes_before = s.bytes_before, bytes_after = s.bytes_after, records_removed = s.records_removed, "compacted");
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(topic = %t.name, partition = p.index, error = %e, "compaction failed; the log is unchanged"),
+            }
         }
-        let st = logs.clone();
-        let _ = tokio::task::spawn_blocking(move || retention_pass(&st.logs, crate::clock::now_ms())).await;
+    }
+    if cleaned > 0 {
+        if let Err(e) = logs.write_checkpoints() {
+            tracing::warn!(error = %e, "writing checkpoints after compaction failed");
+        }
+    }
+    cleaned
+}
+
+/// The background task: retention every `retention_every`, compaction every `compact_every`.
+pub async fn run(
+    state: Arc<crate::broker::BrokerState>,
+    retention_every: std::time::Duration,
+    compact_every: std::time::Duration,
+    map_bytes: usize,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut retention = tokio::time::interval(retention_every);
+    let mut compaction = tokio::time::interval(compact_every);
+    retention.tick().await;
+    compaction.tick().await;
+    loop {
+        let compact = tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = retention.tick() => false,
+            _ = compaction.tick() => true,
+        };
+        let st = state.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let now = crate::clock::now_ms();
+            if compact {
+                compaction_pass(&st.logs, now, map_bytes);
+            } else {
+                retention_pass(&st.logs, now);
+            }
+        })
+        .await;
     }
 }

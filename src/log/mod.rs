@@ -12,6 +12,7 @@
 //! .odradek_clean_shutdown             present only after a clean shutdown
 //! recovery-point-offset-checkpoint    Kafka's checkpoint format: "0\n<n>\n<topic> <partition> <offset>\n"...
 //! log-start-offset-checkpoint         same format
+//! cleaner-offset-checkpoint           same format: where each compacted log's dirty section starts
 //! topic-metadata/<topic>.properties   topic.id, partitions, config.<key>=<value>
 //! <topic>-<partition>/                the partition log (partition.rs, segment.rs)
 //! ```
@@ -41,6 +42,7 @@ pub use partition::{AppendError, AppendInfo, OpenError, Partition, PartitionLog,
 const CLEAN_SHUTDOWN: &str = ".odradek_clean_shutdown";
 const RECOVERY_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
 const START_CHECKPOINT: &str = "log-start-offset-checkpoint";
+const CLEANER_CHECKPOINT: &str = "cleaner-offset-checkpoint";
 const TOPIC_META_DIR: &str = "topic-metadata";
 
 /// Kafka's limit on topic name length.
@@ -197,6 +199,7 @@ impl LogManager {
         };
         let recovery = read_checkpoint(&dir.join(RECOVERY_CHECKPOINT));
         let starts = read_checkpoint(&dir.join(START_CHECKPOINT));
+        let cleaned = read_checkpoint(&dir.join(CLEANER_CHECKPOINT));
         for e in std::fs::read_dir(dir.join(TOPIC_META_DIR))? {
             let path = e?.path();
             if path.extension().and_then(|x| x.to_str()) != Some("properties") {
@@ -215,7 +218,13 @@ impl LogManager {
             for p in 0..count {
                 let rp = recovery.get(&(name.clone(), p)).copied().unwrap_or(0);
                 let ls = starts.get(&(name.clone(), p)).copied().unwrap_or(0);
-                parts.push(Arc::new(mgr.open_partition(&name, p, lc.clone(), clean, rp, ls)?));
+                let part = mgr.open_partition(&name, p, lc.clone(), clean, rp, ls)?;
+                part.set_cleaner_offset(cleaned.get(&(name.clone(), p)).copied().unwrap_or(0));
+                if lc.compact {
+                    // Tombstones kept before the restart: let the compactor look once.
+                    part.set_tombstone_expiry(0);
+                }
+                parts.push(Arc::new(part));
             }
             mgr.topics.write().insert(
                 name.clone(),
@@ -388,14 +397,19 @@ impl LogManager {
         let topics = self.topics();
         let mut rp = Vec::new();
         let mut ls = Vec::new();
+        let mut co = Vec::new();
         for t in &topics {
             for p in t.partitions.read().iter() {
                 rp.push(format!("{} {} {}", t.name, p.index, p.recovery_point()));
                 ls.push(format!("{} {} {}", t.name, p.index, p.log_start_offset()));
+                if p.cleaner_offset() > 0 {
+                    co.push(format!("{} {} {}", t.name, p.index, p.cleaner_offset()));
+                }
             }
         }
         let fmt = |v: &Vec<String>| format!("0\n{}\n{}", v.len(), v.iter().map(|l| format!("{l}\n")).collect::<String>());
         write_atomic(&self.data_dir.join(RECOVERY_CHECKPOINT), fmt(&rp).as_bytes())?;
+        write_atomic(&self.data_dir.join(CLEANER_CHECKPOINT), fmt(&co).as_bytes())?;
         write_atomic(&self.data_dir.join(START_CHECKPOINT), fmt(&ls).as_bytes())
     }
 

@@ -86,6 +86,16 @@ pub struct ReadInfo {
     pub log_start_offset: i64,
 }
 
+/// A sealed segment as the compactor sees it.
+#[derive(Debug, Clone)]
+pub struct SegmentInfo {
+    pub base_offset: i64,
+    pub next_offset: i64,
+    pub size: u32,
+    pub max_timestamp: i64,
+    pub file: Arc<LogFile>,
+}
+
 /// A read planned under the lock and executed outside it.
 struct ReadPlan {
     file: Arc<LogFile>,
@@ -141,7 +151,8 @@ impl PartitionLog {
                 if let Ok(b) = stem.parse::<i64>() {
                     snapshots.push(b);
                 }
-            } else if name.ends_with(".tmp") {
+            } else if name.ends_with(".tmp") || name.ends_with(".cleaned") {
+                // An interrupted atomic write or compaction: the original is still in place.
                 let _ = std::fs::remove_file(dir.join(&name));
             }
         }
@@ -273,7 +284,7 @@ impl PartitionLog {
         let mut it = BatchIter::new(records);
         for (pos, h) in it.by_ref() {
             check_crc(&records[pos..pos + h.total_len()], &h)?;
-            self.check_batch(&h, now_ms)?;
+            self.check_batch(&records[pos..pos + h.total_len()], &h, now_ms)?;
             batches.push((pos, h));
         }
         if let Some(e) = it.error() {
@@ -339,7 +350,7 @@ impl PartitionLog {
     }
 
     /// Per-batch checks that need no record decoding.
-    fn check_batch(&self, h: &BatchHeader, now_ms: i64) -> Result<(), AppendError> {
+    fn check_batch(&self, batch: &[u8], h: &BatchHeader, now_ms: i64) -> Result<(), AppendError> {
         let size = h.total_len();
         if size > self.config.max_message_bytes as usize {
             return Err(AppendError::MessageTooLarge { size, max: self.config.max_message_bytes });
@@ -358,6 +369,17 @@ impl PartitionLog {
         }
         if h.records_count == 0 {
             return Err(AppendError::InvalidRecord("empty record batch".into()));
+        }
+        if self.config.compact {
+            // The one produce-path check that reads records: compaction needs a key on every one.
+            let raw = crate::record::records::decompressed_records(batch, h).map_err(AppendError::InvalidRecord)?;
+            let recs = crate::record::records::parse_records(&raw).ok_or_else(|| AppendError::InvalidRecord("malformed records".into()))?;
+            if recs.iter().any(|r| r.key.is_none()) {
+                return Err(AppendError::InvalidRecord(format!(
+                    "Compacted topic cannot accept message without key in topic partition {}.",
+                    self.dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
+                )));
+            }
         }
         if !self.config.log_append_time && h.max_timestamp >= 0 {
             let (before, after) = (self.config.timestamp_before_max_ms, self.config.timestamp_after_max_ms);
@@ -538,6 +560,55 @@ impl PartitionLog {
         Ok(doomed.len())
     }
 
+    /// The sealed (non-active) segments, for the compactor to read without holding the lock.
+    pub fn sealed_segments(&self) -> Vec<SegmentInfo> {
+        let active = self.active_base();
+        self.segments
+            .values()
+            .filter(|s| s.base_offset != active)
+            .map(|s| SegmentInfo {
+                base_offset: s.base_offset,
+                next_offset: s.next_offset(),
+                size: s.size(),
+                max_timestamp: if s.max_timestamp() >= 0 { s.max_timestamp() } else { s.created_ms },
+                file: s.log_file().clone(),
+            })
+            .collect()
+    }
+
+    /// Swaps in a compacted copy of a sealed segment: `cleaned` (a fully written and fsynced file in
+    /// this directory) is renamed over `<base>.log`, which is atomic, so a crash leaves either the
+    /// old or the new segment. Index files are removed first and rebuilt after, so a stale index
+    /// can never describe the new file. Does nothing (and deletes `cleaned`) if the segment changed
+    /// meanwhile (deleted by retention, or not the file the compactor read).
+    pub fn replace_segment(&mut self, base: i64, expected: &Arc<LogFile>, cleaned: &Path, now_ms: i64) -> io::Result<bool> {
+        let current = self.segments.get(&base).map(|s| s.log_file().clone());
+        if current.is_none_or(|f| !Arc::ptr_eq(&f, expected)) || base == self.active_base() {
+            let _ = std::fs::remove_file(cleaned);
+            return Ok(false);
+        }
+        let stem = file_stem(base);
+        for ext in ["index", "timeindex"] {
+            match std::fs::remove_file(self.dir.join(format!("{stem}.{ext}"))) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        std::fs::rename(cleaned, self.dir.join(format!("{stem}.log")))?;
+        std::fs::File::open(&self.dir)?.sync_all()?;
+        let (seg, _) = Segment::open(&self.dir, base, true, now_ms, self.config.index_interval_bytes, self.faults.clone())?;
+        seg.write_indexes()?;
+        self.segments.insert(base, seg);
+        Ok(true)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn faults(&self) -> Option<Arc<FaultPlan>> {
+        self.faults.clone()
+    }
+
     fn active_base(&self) -> i64 {
         self.segments.keys().next_back().copied().unwrap_or(0)
     }
@@ -619,6 +690,10 @@ pub struct Partition {
     log_start_offset: AtomicI64,
     /// Highest offset known to be fsynced (exclusive): the recovery point.
     recovery_point: AtomicI64,
+    /// Where the compactor's dirty section starts (the cleaner checkpoint).
+    cleaner_offset: AtomicI64,
+    /// When the first tombstone kept by the compactor may be removed (i64::MAX: none kept).
+    tombstone_expiry: AtomicI64,
     waiters: Mutex<Vec<Arc<Notify>>>,
 }
 
@@ -633,6 +708,8 @@ impl Partition {
             high_watermark: AtomicI64::new(leo),
             log_start_offset: AtomicI64::new(lso),
             recovery_point: AtomicI64::new(recovery_point.min(leo)),
+            cleaner_offset: AtomicI64::new(0),
+            tombstone_expiry: AtomicI64::new(i64::MAX),
             waiters: Mutex::new(Vec::new()),
         }
     }
@@ -646,6 +723,18 @@ impl Partition {
     }
     pub fn recovery_point(&self) -> i64 {
         self.recovery_point.load(Ordering::Acquire)
+    }
+    pub fn cleaner_offset(&self) -> i64 {
+        self.cleaner_offset.load(Ordering::Acquire)
+    }
+    pub fn set_cleaner_offset(&self, offset: i64) {
+        self.cleaner_offset.store(offset, Ordering::Release);
+    }
+    pub fn tombstone_expiry(&self) -> i64 {
+        self.tombstone_expiry.load(Ordering::Acquire)
+    }
+    pub fn set_tombstone_expiry(&self, at_ms: i64) {
+        self.tombstone_expiry.store(at_ms, Ordering::Release);
     }
     /// Called after an fsync covering offsets below `offset` succeeded.
     pub fn mark_flushed(&self, offset: i64) {

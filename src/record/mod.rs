@@ -4,6 +4,7 @@
 //! batches ([`BatchIter`]) and CRC-32C validation. Must not: decode individual records on the produce
 //! or fetch path (only compaction and key checks may). Pure functions, no I/O, no locks.
 pub mod batch;
+pub mod records;
 pub mod timestamps;
 
 pub use batch::{BatchError, BatchHeader, BatchIter, HEADER_LEN};

@@ -1,0 +1,169 @@
+//! Key compaction for `cleanup.policy=compact`: keep the latest record per key.
+//!
+//! One pass over one partition:
+//! 1. Under the partition lock, take the list of sealed segments (the active one is never
+//!    cleaned) and the cleaner checkpoint (where the dirty section starts).
+//! 2. Without the lock, choose the dirty section: sealed segments past the checkpoint whose newest
+//!    record is older than `min.compaction.lag.ms`; skip the pass unless the dirty bytes are at
+//!    least `min.cleanable.dirty.ratio` of the sealed log, or a dirty record is older than
+//!    `max.compaction.lag.ms`.
+//! 3. Build the key -> latest offset map over the dirty section (bounded memory: the map stops
+//!    at a segment boundary when full; the rest is cleaned next time).
+//! 4. Recopy every sealed segment up to the end of that section: a record stays if it is the
+//!    latest for its key; tombstones stay until `delete.retention.ms` after their timestamp;
+//!    keyless records are dropped. Batches keep their headers and offsets (gaps are fine) and are
+//!    re-compressed with their own codec; unchanged batches are copied as they are.
+//! 5. Each rewritten segment is written to `<base>.log.cleaned`, fsynced, and renamed over the
+//!    original under the lock (`PartitionLog::replace_segment`): atomic, so a crash at any step
+//!    leaves a readable log; stray `.cleaned` files are deleted when the log is opened.
+//! 6. The checkpoint moves to the end of the cleaned section.
+use std::io;
+use std::sync::Arc;
+
+use super::offset_map::{key_hash, OffsetMap};
+use crate::log::file::LogFile;
+use crate::log::partition::{Partition, SegmentInfo};
+use crate::log::segment::file_stem;
+use crate::record::batch::{BatchHeader, HEADER_LEN};
+use crate::record::records::{decompressed_records, parse_records, rebuild_batch};
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CleanStats {
+    pub segments_rewritten: usize,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+    pub records_removed: u64,
+    pub cleaned_up_to: i64,
+}
+
+/// Reads every batch of a sealed segment, in order, one at a time.
+fn for_each_batch(seg: &SegmentInfo, mut f: impl FnMut(&[u8], &BatchHeader) -> io::Result<()>) -> io::Result<()> {
+    let mut pos: u64 = 0;
+    let mut hdr = [0u8; HEADER_LEN];
+    let mut buf = Vec::new();
+    while pos + HEADER_LEN as u64 <= seg.size as u64 {
+        seg.file.read_exact_at(&mut hdr, pos)?;
+        let h = BatchHeader::parse(&hdr).map_err(io::Error::other)?;
+        buf.resize(h.total_len(), 0);
+        seg.file.read_exact_at(&mut buf, pos)?;
+        f(&buf, &h)?;
+        pos += h.total_len() as u64;
+    }
+    Ok(())
+}
+
+/// One compaction pass over `p`. `force` ignores the dirty ratio (tests, benchmarks).
+pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io::Result<Option<CleanStats>> {
+    let (segs, cfg, dir, faults) = p.with_log(|l| (l.sealed_segments(), l.config().clone(), l.dir().to_path_buf(), l.faults()));
+    if !cfg.compact || segs.is_empty() {
+        return Ok(None);
+    }
+    let start = p.cleaner_offset();
+    let lag_edge = now_ms.saturating_sub(cfg.min_compaction_lag_ms);
+    let dirty: Vec<&SegmentInfo> = segs.iter().filter(|s| s.next_offset > start).take_while(|s| s.max_timestamp <= lag_edge).collect();
+    // Tombstones kept by an earlier pass expire by time alone: clean again once the first of them
+    // is due, even with nothing new to clean (Kafka's delete horizon, KIP-534).
+    let tombstones_due = now_ms >= p.tombstone_expiry();
+    if dirty.is_empty() && !tombstones_due {
+        return Ok(None);
+    }
+    let total: u64 = segs.iter().map(|s| s.size as u64).sum();
+    let dirty_bytes: u64 = dirty.iter().map(|s| s.size as u64).sum();
+    let overdue = dirty.iter().any(|s| now_ms.saturating_sub(s.max_timestamp) > cfg.max_compaction_lag_ms);
+    if !force && !overdue && !tombstones_due && (dirty_bytes as f64) < cfg.min_cleanable_dirty_ratio * total as f64 {
+        return Ok(None);
+    }
+    // Step 3: the key map over the dirty section, stopping at a segment boundary when full.
+    let mut map = OffsetMap::with_memory(map_bytes);
+    let mut end = start;
+    'segments: for seg in &dirty {
+        let mut keys = Vec::new();
+        for_each_batch(seg, |b, h| {
+            if h.is_control() {
+                return Ok(());
+            }
+            let raw = decompressed_records(b, h).map_err(io::Error::other)?;
+            for r in parse_records(&raw).ok_or_else(|| io::Error::other("malformed records"))? {
+                if let Some(k) = r.key {
+                    keys.push((key_hash(k), h.base_offset + r.offset_delta as i64));
+                }
+            }
+            Ok(())
+        })?;
+        if !map.has_room(keys.len()) && !map.is_empty() {
+            break 'segments;
+        }
+        for (k, o) in keys {
+            if !map.put(k, o) {
+                break 'segments;
+            }
+        }
+        end = seg.next_offset;
+    }
+    if end <= start && !tombstones_due {
+        return Ok(None);
+    }
+    let end = end.max(start);
+    let mut next_expiry = i64::MAX;
+    // Step 4-5: recopy the sealed segments below `end`.
+    let mut stats = CleanStats { cleaned_up_to: end, ..Default::default() };
+    let horizon = now_ms.saturating_sub(cfg.delete_retention_ms);
+    for seg in segs.iter().filter(|s| s.base_offset < end) {
+        let cleaned_path = dir.join(format!("{}.log.cleaned", file_stem(seg.base_offset)));
+        let out = LogFile::open(&cleaned_path, faults.clone())?;
+        out.truncate(0)?;
+        let mut changed = false;
+        let result = for_each_batch(seg, |b, h| {
+            if h.is_control() {
+                return out.append(&[b]);
+            }
+            let raw = decompressed_records(b, h).map_err(io::Error::other)?;
+            let recs = parse_records(&raw).ok_or_else(|| io::Error::other("malformed records"))?;
+            let kept: Vec<&[u8]> = recs
+                .iter()
+                .filter(|r| {
+                    let offset = h.base_offset + r.offset_delta as i64;
+                    let Some(k) = r.key else { return false };
+                    let latest = map.get(key_hash(k)).is_none_or(|o| o == offset);
+                    let ts = if h.is_log_append_time() { h.max_timestamp } else { h.base_timestamp + r.timestamp_delta };
+                    let keep = latest && !(r.is_tombstone && ts < horizon);
+                    if keep && r.is_tombstone {
+                        next_expiry = next_expiry.min(ts.saturating_add(cfg.delete_retention_ms));
+                    }
+                    keep
+                })
+                .map(|r| r.raw)
+                .collect();
+            stats.records_removed += (recs.len() - kept.len()) as u64;
+            if kept.len() == recs.len() {
+                out.append(&[b])
+            } else {
+                changed = true;
+                if kept.is_empty() {
+                    return Ok(());
+                }
+                let nb = rebuild_batch(b, h, &kept).map_err(io::Error::other)?;
+                out.append(&[&nb])
+            }
+        });
+        if let Err(e) = result.and_then(|_| out.sync_data()) {
+            let _ = std::fs::remove_file(&cleaned_path);
+            return Err(e);
+        }
+        if !changed {
+            let _ = std::fs::remove_file(&cleaned_path);
+            continue;
+        }
+        let after = out.len()?;
+        drop(out);
+        let expected: Arc<LogFile> = seg.file.clone();
+        if p.with_log(|l| l.replace_segment(seg.base_offset, &expected, &cleaned_path, now_ms))? {
+            stats.segments_rewritten += 1;
+            stats.bytes_before += seg.size as u64;
+            stats.bytes_after += after;
+        }
+    }
+    p.set_cleaner_offset(end);
+    p.set_tombstone_expiry(next_expiry);
+    Ok(Some(stats))
+}

@@ -1,0 +1,200 @@
+//! Compaction against a model: after a pass, the cleaned range holds exactly the latest record
+//! per key (tombstones gone once older than delete.retention.ms), everything after it is
+//! untouched, offsets never change; and a failure at any write leaves the log as it was.
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use proptest::prelude::*;
+
+use super::compactor::compact;
+use crate::config::LogConfig;
+use crate::log::file::FaultPlan;
+use crate::log::partition::{Partition, PartitionLog};
+
+fn batch(recs: &[(String, Option<String>, i64)], compression: Compression) -> Vec<u8> {
+    let records: Vec<Record> = recs
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v, ts))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: -1,
+            timestamp: *ts,
+            key: Some(Bytes::from(k.clone())),
+            value: v.clone().map(Bytes::from),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut b = BytesMut::new();
+    RecordBatchEncoder::encode(&mut b, &records, &RecordEncodeOptions { version: 2, compression }).unwrap();
+    b.to_vec()
+}
+
+fn compacted_config() -> LogConfig {
+    LogConfig { compact: true, delete: false, segment_bytes: 400, delete_retention_ms: 1000, timestamp_after_max_ms: i64::MAX, timestamp_before_max_ms: i64::MAX, ..LogConfig::default() }
+}
+
+/// Every record in the log: offset -> (key, value).
+fn read_all(p: &Partition) -> Vec<(i64, String, Option<String>)> {
+    let mut out = Vec::new();
+    let mut offset = p.log_start_offset();
+    while offset < p.high_watermark() {
+        let r = p.read(offset, 1 << 20, true).unwrap();
+        if r.records.is_empty() {
+            break;
+        }
+        let mut buf = r.records.clone();
+        let mut last = offset;
+        while !buf.is_empty() {
+            let Ok(set) = RecordBatchDecoder::decode(&mut buf) else { break };
+            for rec in set.records {
+                if rec.offset >= offset {
+                    out.push((rec.offset, String::from_utf8(rec.key.unwrap().to_vec()).unwrap(), rec.value.map(|v| String::from_utf8(v.to_vec()).unwrap())));
+                }
+                last = last.max(rec.offset);
+            }
+        }
+        offset = last + 1;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    #[test]
+    fn compacted_log_is_latest_per_key(
+        writes in proptest::collection::vec((0u8..6, proptest::option::weighted(0.8, 0u16..1000), 0i64..5000), 5..120),
+        codec in 0usize..3,
+    ) {
+        let compression = [Compression::None, Compression::Gzip, Compression::Lz4][codec];
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = PartitionLog::open(dir.path(), compacted_config(), true, 0, 0, 0, None).unwrap();
+        let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+        let mut all: Vec<(i64, String, Option<String>, i64)> = Vec::new();
+        for chunk in writes.chunks(3) {
+            let recs: Vec<(String, Option<String>, i64)> = chunk.iter().map(|(k, v, ts)| (format!("key{k}"), v.map(|v| format!("v{v}")), *ts)).collect();
+            let info = p.append(&batch(&recs, compression), 0).unwrap();
+            for (i, (k, v, ts)) in recs.into_iter().enumerate() {
+                all.push((info.base_offset + i as i64, k, v, ts));
+            }
+        }
+        let before = read_all(&p);
+        let now = 5_500;
+        let stats = compact(&p, now, 1 << 20, true).unwrap();
+        let after = read_all(&p);
+        let Some(stats) = stats else {
+            prop_assert_eq!(after, before);
+            return Ok(());
+        };
+        let end = stats.cleaned_up_to;
+        let horizon = now - 1000;
+        let mut latest: HashMap<String, i64> = HashMap::new();
+        for (o, k, _, _) in all.iter().filter(|(o, ..)| *o < end) {
+            latest.insert(k.clone(), *o);
+        }
+        let expected: Vec<(i64, String, Option<String>)> = all
+            .iter()
+            .filter(|(o, k, v, ts)| *o >= end || (latest[k] == *o && !(v.is_none() && *ts < horizon)))
+            .map(|(o, k, v, _)| (*o, k.clone(), v.clone()))
+            .collect();
+        prop_assert_eq!(after, expected);
+        prop_assert_eq!(p.cleaner_offset(), end);
+        // Reopening (unclean) finds the same log.
+        let again = {
+            let (log, _) = PartitionLog::open(dir.path(), compacted_config(), false, 0, 0, 0, None).unwrap();
+            read_all(&Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0))
+        };
+        prop_assert_eq!(again, read_all(&p));
+    }
+}
+
+#[test]
+fn a_failed_write_during_compaction_leaves_a_valid_log() {
+    for fail_after in 0..6 {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = FaultPlan::new(-1, -1);
+        let (log, _) = PartitionLog::open(dir.path(), compacted_config(), true, 0, 0, 0, Some(plan.clone())).unwrap();
+        let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+        for i in 0..30 {
+            let recs = vec![(format!("key{}", i % 3), Some(format!("value-{i}")), 100 + i as i64)];
+            p.append(&batch(&recs, Compression::None), 0).unwrap();
+        }
+        let before = read_all(&p);
+        plan.writes_before_failure.store(fail_after, Ordering::SeqCst);
+        let r = compact(&p, 200, 1 << 20, true);
+        plan.writes_before_failure.store(-1, Ordering::SeqCst);
+        let now = read_all(&p);
+        // Segments are swapped one at a time, so a failure leaves some segments cleaned and the
+        // rest as they were: every record left is one that was written (same offset, same value),
+        // and the latest record of every key is still there.
+        let mut it = before.iter();
+        for rec in &now {
+            assert!(it.any(|b| b == rec), "after a failure at write {fail_after}: {rec:?} was not in the log before");
+        }
+        for k in ["key0", "key1", "key2"] {
+            let last_before = before.iter().rev().find(|r| r.1 == k);
+            let last_now = now.iter().rev().find(|r| r.1 == k);
+            assert_eq!(last_before, last_now, "latest {k} kept after a failure at write {fail_after} ({r:?})");
+        }
+        // Whatever happened, no temporary file is left behind after a reopen, and the log reads.
+        drop(p);
+        let (log, _) = PartitionLog::open(dir.path(), compacted_config(), false, 0, 0, 0, None).unwrap();
+        let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+        let reopened = read_all(&p);
+        assert_eq!(reopened, now, "reopen after a failure at write {fail_after}");
+        assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".cleaned")));
+    }
+}
+
+#[test]
+fn a_crash_between_write_and_swap_keeps_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = PartitionLog::open(dir.path(), compacted_config(), true, 0, 0, 0, None).unwrap();
+    let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+    for i in 0..20 {
+        p.append(&batch(&[(format!("k{}", i % 2), Some(format!("v{i}")), 100)], Compression::None), 0).unwrap();
+    }
+    let before = read_all(&p);
+    drop(p);
+    // A cleaned file that was written but never swapped in (the crash came first).
+    std::fs::write(dir.path().join("00000000000000000000.log.cleaned"), b"partial junk").unwrap();
+    let (log, _) = PartitionLog::open(dir.path(), compacted_config(), false, 0, 0, 0, None).unwrap();
+    let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+    assert_eq!(read_all(&p), before);
+    assert!(!dir.path().join("00000000000000000000.log.cleaned").exists());
+}
+
+#[test]
+fn keyless_records_are_rejected_on_compacted_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, _) = PartitionLog::open(dir.path(), compacted_config(), true, 0, 0, 0, None).unwrap();
+    let recs = vec![Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: 1,
+        key: None,
+        value: Some(Bytes::from_static(b"v")),
+        headers: Default::default(),
+    }];
+    let mut b = BytesMut::new();
+    RecordBatchEncoder::encode(&mut b, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    let e = log.append(&b, 0).unwrap_err();
+    assert!(e.to_string().contains("without key"), "{e}");
+    assert_eq!(log.log_end_offset(), 0);
+}
+
