@@ -211,11 +211,62 @@ pub fn topic_key(name: &str) -> Option<&'static (KeyDef, &'static [&'static str]
     TOPIC_KEYS.iter().find(|(k, _)| k.name == name)
 }
 
-/// Static broker configuration: values set in the properties file or with `--set`.
+/// Kafka's DescribeConfigs sources for broker keys.
+pub mod source {
+    pub const DYNAMIC_TOPIC_CONFIG: i8 = 1;
+    pub const DYNAMIC_BROKER_CONFIG: i8 = 2;
+    pub const DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
+    pub const STATIC_BROKER_CONFIG: i8 = 4;
+    pub const DEFAULT_CONFIG: i8 = 5;
+}
+
+/// Broker configs changed at run time (IncrementalAlterConfigs / AlterConfigs on a BROKER
+/// resource): for this broker, and the cluster-wide default. Both take precedence over the
+/// static configuration, in that order, as in Kafka. Persisted by the log manager.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DynamicConfigs {
+    pub broker: BTreeMap<String, String>,
+    pub cluster_default: BTreeMap<String, String>,
+}
+
+impl DynamicConfigs {
+    pub fn to_properties(&self) -> String {
+        let mut s = String::new();
+        for (k, v) in &self.broker {
+            s.push_str(&format!("broker.{k}={v}\n"));
+        }
+        for (k, v) in &self.cluster_default {
+            s.push_str(&format!("default.{k}={v}\n"));
+        }
+        s
+    }
+    pub fn from_properties(text: &str) -> DynamicConfigs {
+        let mut d = DynamicConfigs::default();
+        for (k, v) in parse_properties(text) {
+            if let Some(k) = k.strip_prefix("broker.") {
+                d.broker.insert(k.to_string(), v);
+            } else if let Some(k) = k.strip_prefix("default.") {
+                d.cluster_default.insert(k.to_string(), v);
+            }
+        }
+        d
+    }
+}
+
+/// Whether a broker key may be changed at run time: the log configs every topic inherits (Kafka's
+/// reconfigurable log configs).
+pub fn is_dynamic_broker_key(k: &str) -> bool {
+    broker_key(k).is_some_and(|d| !d.read_only) && TOPIC_KEYS.iter().any(|(_, syns)| syns.contains(&k))
+}
+
+/// Broker configuration: static values from the properties file or `--set`, plus the dynamic
+/// layer changed at run time.
 #[derive(Debug, Clone, Default)]
 pub struct BrokerConfig {
     /// Explicitly set keys (known or not); unknown keys are kept and reported, like Kafka does.
     pub set: BTreeMap<String, String>,
+    /// Dynamic broker configs (shared by every clone of this config).
+    pub dynamic: std::sync::Arc<parking_lot::RwLock<DynamicConfigs>>,
     pub listen: String,
     pub advertised_listener: Option<String>,
     pub data_dir: std::path::PathBuf,
@@ -242,10 +293,38 @@ impl BrokerConfig {
         Ok(())
     }
 
-    /// The effective string value of a broker key (set value or default).
-    pub fn get(&self, k: &str) -> Option<String> {
+    /// Where an explicitly set broker key comes from: (value, source), dynamic layers first.
+    pub fn explicit(&self, k: &str) -> Option<(String, i8)> {
+        let d = self.dynamic.read();
+        if let Some(v) = d.broker.get(k) {
+            return Some((v.clone(), source::DYNAMIC_BROKER_CONFIG));
+        }
+        if let Some(v) = d.cluster_default.get(k) {
+            return Some((v.clone(), source::DYNAMIC_DEFAULT_BROKER_CONFIG));
+        }
+        self.set.get(k).map(|v| (v.clone(), source::STATIC_BROKER_CONFIG))
+    }
+
+    /// Every explicit layer holding `k`, in precedence order (for DescribeConfigs synonyms).
+    pub fn layers(&self, k: &str) -> Vec<(String, i8)> {
+        let d = self.dynamic.read();
+        let mut out = Vec::new();
+        if let Some(v) = d.broker.get(k) {
+            out.push((v.clone(), source::DYNAMIC_BROKER_CONFIG));
+        }
+        if let Some(v) = d.cluster_default.get(k) {
+            out.push((v.clone(), source::DYNAMIC_DEFAULT_BROKER_CONFIG));
+        }
         if let Some(v) = self.set.get(k) {
-            return Some(v.clone());
+            out.push((v.clone(), source::STATIC_BROKER_CONFIG));
+        }
+        out
+    }
+
+    /// The effective string value of a broker key (dynamic, static, or default).
+    pub fn get(&self, k: &str) -> Option<String> {
+        if let Some((v, _)) = self.explicit(k) {
+            return Some(v);
         }
         // synonyms resolved the way Kafka does
         match k {
@@ -295,24 +374,23 @@ impl BrokerConfig {
         self.flag("delete.topic.enable")
     }
     pub fn retention_ms(&self) -> i64 {
-        if let Some(v) = self.set.get("log.retention.ms").and_then(|v| v.parse().ok()) {
+        if let Some(v) = self.explicit("log.retention.ms").and_then(|v| v.0.parse().ok()) {
             return v;
         }
-        if let Some(v) = self.set.get("log.retention.minutes").and_then(|v| v.parse::<i64>().ok()) {
+        if let Some(v) = self.explicit("log.retention.minutes").and_then(|v| v.0.parse::<i64>().ok()) {
             return v * 60_000;
         }
         self.num::<i64>("log.retention.hours", 168) * 3_600_000
     }
     pub fn roll_ms(&self) -> i64 {
-        if let Some(v) = self.set.get("log.roll.ms").and_then(|v| v.parse().ok()) {
+        if let Some(v) = self.explicit("log.roll.ms").and_then(|v| v.0.parse().ok()) {
             return v;
         }
         self.num::<i64>("log.roll.hours", 168) * 3_600_000
     }
     pub fn flush_ms(&self) -> i64 {
-        self.set
-            .get("log.flush.interval.ms")
-            .and_then(|v| v.parse().ok())
+        self.explicit("log.flush.interval.ms")
+            .and_then(|v| v.0.parse().ok())
             .unwrap_or_else(|| self.num("log.flush.scheduler.interval.ms", i64::MAX))
     }
 
@@ -333,8 +411,12 @@ impl BrokerConfig {
     /// The broker-level value backing a topic key, if the broker sets one explicitly.
     pub fn topic_synonym_value(&self, topic_key: &str) -> Option<(&'static str, String)> {
         let (_, syns) = crate::config::topic_key(topic_key)?;
-        for s in syns.iter() {
-            if let Some(v) = self.set.get(*s) {
+        // Source-major, as Kafka resolves: any dynamic per-broker synonym beats any cluster
+        // default, which beats any static one.
+        let d = self.dynamic.read().clone();
+        let layers = [&d.broker, &d.cluster_default, &self.set];
+        for (layer, s) in layers.iter().flat_map(|l| syns.iter().map(move |s| (l, s))) {
+            if let Some(v) = layer.get(*s) {
                 let v = match *s {
                     "log.retention.minutes" => v.parse::<i64>().map(|m| (m * 60_000).to_string()).unwrap_or(v.clone()),
                     "log.retention.hours" | "log.roll.hours" => {

@@ -1,7 +1,8 @@
 //! Proves: topic configs altered with AlterConfigs (librdkafka) and IncrementalAlterConfigs (SET,
 //! DELETE, APPEND, SUBTRACT) read back identically from DescribeConfigs, survive a restart, and
 //! apply live: a retention change deletes old segments without a restart and consumers reset to the
-//! new log start. Broker configs are static and refused with INVALID_CONFIG. DescribeLogDirs
+//! new log start. Dynamic broker configs (per broker and cluster default) apply to topics without
+//! an override and persist; static broker keys are refused with INVALID_CONFIG. DescribeLogDirs
 //! reports real sizes.
 mod common;
 
@@ -90,9 +91,17 @@ async fn configs_round_trip_and_retention_applies_live() {
     assert_eq!(incremental(&mut raw, 2, "ret", &[("retention.ms", 2, Some("1"))]).await.0, 40);
     assert_eq!(incremental(&mut raw, 2, "ret", &[("retention.ms", 0, Some("1")), ("retention.ms", 1, None)]).await.0, 42);
     assert_eq!(incremental(&mut raw, 2, "nope", &[("retention.ms", 0, Some("1"))]).await.0, 3);
-    let (c, msg) = incremental(&mut raw, 4, "1", &[("log.retention.ms", 0, Some("1"))]).await;
+    // Broker configs: static ones are refused, log defaults are dynamic (per broker and cluster).
+    let (c, msg) = incremental(&mut raw, 4, "1", &[("node.id", 0, Some("7"))]).await;
     assert_eq!(c, 40);
-    assert!(msg.unwrap().contains("log.retention.ms"));
+    assert!(msg.unwrap().contains("node.id"));
+    assert_eq!(incremental(&mut raw, 4, "9", &[("log.retention.ms", 0, Some("1"))]).await.0, 42, "another broker's id");
+    assert_eq!(incremental(&mut raw, 2, "ret", &[("segment.bytes", 1, None)]).await.0, 0);
+    assert_eq!(incremental(&mut raw, 4, "", &[("log.segment.bytes", 0, Some("2048"))]).await.0, 0);
+    assert_eq!(incremental(&mut raw, 4, "1", &[("log.segment.bytes", 0, Some("3072"))]).await.0, 0);
+    let d = describe(&bs, "ret").await;
+    assert_eq!(value(&d, "segment.bytes"), (Some("3072".into()), "DynamicBroker".to_string()), "the per-broker value wins over the cluster default");
+    assert_eq!(part.with_log(|l| l.config().segment_bytes), 3072, "applied to the log at once");
     // validate_only changes nothing.
     let d_before = describe(&bs, "ret").await;
 
@@ -110,4 +119,7 @@ async fn configs_round_trip_and_retention_applies_live() {
     assert_eq!(d_before, d_after);
     assert_eq!(value(&d_after, "cleanup.policy").0.as_deref(), Some("compact"));
     assert_eq!(value(&d_after, "max.message.bytes"), (Some("5000".into()), "DynamicTopic".to_string()));
+    assert_eq!(value(&d_after, "segment.bytes"), (Some("3072".into()), "DynamicBroker".to_string()), "dynamic broker configs persist");
+    let part = b.state().logs.topic("ret").unwrap().partition(0).unwrap();
+    assert_eq!(part.with_log(|l| l.config().segment_bytes), 3072);
 }

@@ -14,12 +14,7 @@ use crate::protocol::error::code;
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
 
-/// Kafka's ConfigSource values.
-pub mod source {
-    pub const DYNAMIC_TOPIC_CONFIG: i8 = 1;
-    pub const STATIC_BROKER_CONFIG: i8 = 4;
-    pub const DEFAULT_CONFIG: i8 = 5;
-}
+use crate::config::source;
 
 fn synonym(name: &str, value: Option<String>, src: i8) -> DescribeConfigsSynonym {
     DescribeConfigsSynonym::default().with_name(s(name)).with_value(value.map(s)).with_source(src)
@@ -42,10 +37,15 @@ pub fn topic_configs(
         if let Some(v) = overrides.get(def.name) {
             chain.push(synonym(def.name, Some(v.clone()), source::DYNAMIC_TOPIC_CONFIG));
         }
+        let mut layered: Vec<(i8, &str, String)> = Vec::new();
         for sname in syns.iter() {
-            if let Some(v) = state.config.set.get(*sname) {
-                chain.push(synonym(sname, Some(v.clone()), source::STATIC_BROKER_CONFIG));
+            for (v, src) in state.config.layers(sname) {
+                layered.push((src, sname, v));
             }
+        }
+        layered.sort_by_key(|(src, _, _)| *src);
+        for (src, sname, v) in layered {
+            chain.push(synonym(sname, Some(v), src));
         }
         if let Some(primary) = syns.first() {
             let default = crate::config::broker_key(primary).and_then(|d| d.default).or(def.default);
@@ -72,15 +72,29 @@ pub fn topic_configs(
     out
 }
 
-fn broker_configs(state: &BrokerState, keys: Option<&[String]>, synonyms: bool, docs: bool) -> Vec<DescribeConfigsResourceResult> {
+fn broker_configs(state: &BrokerState, keys: Option<&[String]>, synonyms: bool, docs: bool, cluster_default_only: bool) -> Vec<DescribeConfigsResourceResult> {
     let mut out = Vec::new();
+    let defaults = state.config.dynamic.read().cluster_default.clone();
     for def in BROKER_KEYS {
         if keys.is_some_and(|k| !k.iter().any(|x| x == def.name)) {
             continue;
         }
-        let explicitly = state.config.set.get(def.name).cloned();
+        if cluster_default_only {
+            // Describing the "" broker resource lists only the cluster-wide dynamic defaults.
+            if let Some(v) = defaults.get(def.name) {
+                out.push(
+                    DescribeConfigsResourceResult::default()
+                        .with_name(s(def.name))
+                        .with_value(Some(s(v.clone())))
+                        .with_config_source(source::DYNAMIC_DEFAULT_BROKER_CONFIG)
+                        .with_config_type(def.ty.code()),
+                );
+            }
+            continue;
+        }
+        let layers = state.config.layers(def.name);
         let value = state.config.get(def.name);
-        let src = if explicitly.is_some() { source::STATIC_BROKER_CONFIG } else { source::DEFAULT_CONFIG };
+        let src = layers.first().map(|l| l.1).unwrap_or(source::DEFAULT_CONFIG);
         let mut r = DescribeConfigsResourceResult::default()
             .with_name(s(def.name))
             .with_value(value.clone().map(s))
@@ -88,10 +102,7 @@ fn broker_configs(state: &BrokerState, keys: Option<&[String]>, synonyms: bool, 
             .with_config_source(src)
             .with_config_type(def.ty.code());
         if synonyms {
-            let mut chain = Vec::new();
-            if let Some(v) = explicitly {
-                chain.push(synonym(def.name, Some(v), source::STATIC_BROKER_CONFIG));
-            }
+            let mut chain: Vec<DescribeConfigsSynonym> = layers.into_iter().map(|(v, src)| synonym(def.name, Some(v), src)).collect();
             chain.push(synonym(def.name, def.default.map(str::to_string), source::DEFAULT_CONFIG));
             r.synonyms = chain;
         }
@@ -126,7 +137,7 @@ pub async fn describe_configs(state: &Arc<BrokerState>, req: DescribeConfigsRequ
                     r.error_code = code::INVALID_REQUEST;
                     r.error_message = Some(s(format!("Unexpected broker id, expected {} or empty string, but received {name}", state.node_id())));
                 } else {
-                    r.configs = broker_configs(state, keys.as_deref(), req.include_synonyms, docs);
+                    r.configs = broker_configs(state, keys.as_deref(), req.include_synonyms, docs, name.is_empty());
                 }
             }
             other => {
@@ -147,14 +158,82 @@ const OP_SUBTRACT: i8 = 3;
 /// The outcome for one resource: (error code, message).
 type AlterOutcome = (i16, Option<String>);
 
-fn broker_not_dynamic(names: &[String]) -> AlterOutcome {
-    (
-        code::INVALID_CONFIG,
-        Some(format!(
-            "Cannot update these configs dynamically: [{}]. Odradek reads broker configs at start only (--config, --set).",
-            names.join(", ")
-        )),
-    )
+/// Which dynamic scope a BROKER resource name means: "" is the cluster default, this node's id
+/// is this broker; anything else is not ours.
+fn broker_scope(state: &BrokerState, name: &str) -> Result<bool, AlterOutcome> {
+    if name.is_empty() {
+        Ok(false)
+    } else if name == state.node_id().to_string() {
+        Ok(true)
+    } else {
+        Err((code::INVALID_REQUEST, Some(format!("Unexpected broker id, expected {} or empty string, but received {name}", state.node_id()))))
+    }
+}
+
+fn not_dynamic(state: &BrokerState, keys: &[String]) -> Option<AlterOutcome> {
+    let _ = state;
+    let bad: Vec<&String> = keys.iter().filter(|k| crate::config::broker_key(k).is_some() && !crate::config::is_dynamic_broker_key(k)).collect();
+    let unknown: Vec<&String> = keys.iter().filter(|k| crate::config::broker_key(k).is_none()).collect();
+    if !unknown.is_empty() {
+        return Some((code::INVALID_CONFIG, Some(format!("Unknown broker configs: [{}]", unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")))));
+    }
+    if !bad.is_empty() {
+        return Some((code::INVALID_CONFIG, Some(format!("Cannot update these configs dynamically: [{}]", bad.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")))));
+    }
+    None
+}
+
+fn apply_broker(state: &BrokerState, per_broker: bool, values: BTreeMap<String, String>, validate_only: bool) -> AlterOutcome {
+    match state.logs.alter_broker_configs(per_broker, values, validate_only) {
+        Ok(()) => (code::NONE, None),
+        Err(e) => (crate::protocol::error::config_error(&e), Some(e.to_string())),
+    }
+}
+
+/// IncrementalAlterConfigs on a BROKER resource.
+fn incremental_broker(state: &BrokerState, name: &str, changes: &[(String, i8, Option<String>)], validate_only: bool) -> AlterOutcome {
+    let per_broker = match broker_scope(state, name) {
+        Ok(p) => p,
+        Err(o) => return o,
+    };
+    if let Some(o) = not_dynamic(state, &changes.iter().map(|c| c.0.clone()).collect::<Vec<_>>()) {
+        return o;
+    }
+    let mut values = {
+        let d = state.config.dynamic.read();
+        if per_broker { d.broker.clone() } else { d.cluster_default.clone() }
+    };
+    for (k, op, v) in changes {
+        match *op {
+            OP_SET => match v {
+                Some(v) => {
+                    values.insert(k.clone(), v.clone());
+                }
+                None => return (code::INVALID_REQUEST, Some(format!("Null value not supported for : {k}"))),
+            },
+            OP_DELETE => {
+                values.remove(k);
+            }
+            OP_APPEND | OP_SUBTRACT => {
+                let is_list = crate::config::broker_key(k).is_some_and(|d| d.ty == crate::config::ConfigType::List);
+                if !is_list {
+                    let verb = if *op == OP_APPEND { "append" } else { "subtract" };
+                    return (code::INVALID_CONFIG, Some(format!("Config value {verb} is not allowed for config key: {k}")));
+                }
+                let current = values.get(k).cloned().or_else(|| state.config.get(k)).unwrap_or_default();
+                let mut items: Vec<String> = current.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                let given: Vec<String> = v.clone().unwrap_or_default().split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                if *op == OP_APPEND {
+                    items.extend(given.into_iter().filter(|g| !current.split(',').any(|c| c.trim() == g)));
+                } else {
+                    items.retain(|i| !given.contains(i));
+                }
+                values.insert(k.clone(), items.join(","));
+            }
+            other => return (code::INVALID_REQUEST, Some(format!("Unknown config operation {other}"))),
+        }
+    }
+    apply_broker(state, per_broker, values, validate_only)
 }
 
 /// Applies (name, op, value) changes to a topic's overrides: SET, DELETE, APPEND, SUBTRACT.
@@ -220,7 +299,7 @@ pub async fn incremental_alter_configs(
         let changes: Vec<(String, i8, Option<String>)> = r.configs.iter().map(|c| (c.name.to_string(), c.config_operation, c.value.as_ref().map(|v| v.to_string()))).collect();
         let (c, m) = match r.resource_type {
             RESOURCE_TOPIC => incremental_topic(state, &r.resource_name, &changes, req.validate_only),
-            RESOURCE_BROKER => broker_not_dynamic(&changes.iter().map(|c| c.0.clone()).collect::<Vec<_>>()),
+            RESOURCE_BROKER => incremental_broker(state, &r.resource_name, &changes, req.validate_only),
             other => (code::INVALID_REQUEST, Some(format!("Unsupported resource type {other}"))),
         };
         out.push(
@@ -262,7 +341,19 @@ pub async fn alter_configs(state: &Arc<BrokerState>, req: kafka_protocol::messag
                     }
                 }
             },
-            RESOURCE_BROKER => broker_not_dynamic(&r.configs.iter().map(|c| c.name.to_string()).collect::<Vec<_>>()),
+            RESOURCE_BROKER => match broker_scope(state, &r.resource_name) {
+                Err(o) => o,
+                Ok(per_broker) => {
+                    let keys: Vec<String> = r.configs.iter().map(|c| c.name.to_string()).collect();
+                    match not_dynamic(state, &keys) {
+                        Some(o) => o,
+                        None => {
+                            let values: BTreeMap<String, String> = r.configs.iter().filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string()))).collect();
+                            apply_broker(state, per_broker, values, req.validate_only)
+                        }
+                    }
+                }
+            },
             other => (code::INVALID_REQUEST, Some(format!("Unsupported resource type {other}"))),
         };
         out.push(

@@ -14,6 +14,7 @@
 //! log-start-offset-checkpoint         same format
 //! cleaner-offset-checkpoint           same format: where each compacted log's dirty section starts
 //! topic-metadata/<topic>.properties   topic.id, partitions, config.<key>=<value>
+//! broker-dynamic-config.properties    broker.<key>=<value> and default.<key>=<value> (dynamic broker configs)
 //! <topic>-<partition>/                the partition log (partition.rs, segment.rs)
 //! ```
 pub mod file;
@@ -43,6 +44,7 @@ const CLEAN_SHUTDOWN: &str = ".odradek_clean_shutdown";
 const RECOVERY_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
 const START_CHECKPOINT: &str = "log-start-offset-checkpoint";
 const CLEANER_CHECKPOINT: &str = "cleaner-offset-checkpoint";
+const DYNAMIC_CONFIGS: &str = "broker-dynamic-config.properties";
 const TOPIC_META_DIR: &str = "topic-metadata";
 
 /// Kafka's limit on topic name length.
@@ -184,6 +186,9 @@ impl LogManager {
                 id
             }
         };
+        if let Ok(text) = std::fs::read_to_string(dir.join(DYNAMIC_CONFIGS)) {
+            *config.dynamic.write() = crate::config::DynamicConfigs::from_properties(&text);
+        }
         let marker = dir.join(CLEAN_SHUTDOWN);
         let clean = marker.exists();
         let mgr = LogManager {
@@ -388,6 +393,36 @@ impl LogManager {
         let lc = self.config.log_config(&overrides);
         for p in t.partitions.read().iter() {
             p.with_log(|l| l.set_config(lc.clone()));
+        }
+        Ok(())
+    }
+
+    /// Replaces one scope of the dynamic broker configs (`per_broker`: this broker, else the
+    /// cluster default), persists them, and re-resolves every partition's log settings at once.
+    pub fn alter_broker_configs(&self, per_broker: bool, values: BTreeMap<String, String>, validate_only: bool) -> Result<(), crate::config::ConfigError> {
+        for (k, v) in &values {
+            let def = crate::config::broker_key(k).ok_or_else(|| crate::config::ConfigError::UnknownKey(k.clone()))?;
+            crate::config::validate(def, v)?;
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let snapshot = {
+            let mut d = self.config.dynamic.write();
+            if per_broker {
+                d.broker = values;
+            } else {
+                d.cluster_default = values;
+            }
+            d.clone()
+        };
+        write_atomic(&self.data_dir.join(DYNAMIC_CONFIGS), snapshot.to_properties().as_bytes())
+            .map_err(|e| crate::config::ConfigError::File { path: DYNAMIC_CONFIGS.into(), reason: e.to_string() })?;
+        for t in self.topics() {
+            let lc = self.config.log_config(&t.configs.read());
+            for p in t.partitions.read().iter() {
+                p.with_log(|l| l.set_config(lc.clone()));
+            }
         }
         Ok(())
     }
