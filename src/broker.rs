@@ -77,13 +77,18 @@ impl BrokerBuilder {
         self.config.listen = addr.into();
         self
     }
+    /// The development profile of `--dev` (replication factors clamped to 1).
+    pub fn dev(mut self, on: bool) -> Self {
+        self.config.dev = on;
+        self
+    }
     /// Sets a broker config key (Kafka's name), validated at start.
     pub fn set(mut self, key: &str, value: &str) -> Self {
         self.config.set.insert(key.to_string(), value.to_string());
         self
     }
     pub async fn start(self) -> Result<Broker, StartError> {
-        let mut config = BrokerConfig { listen: self.config.listen.clone(), data_dir: self.config.data_dir.clone(), ..Default::default() };
+        let mut config = BrokerConfig { listen: self.config.listen.clone(), data_dir: self.config.data_dir.clone(), dev: self.config.dev, ..Default::default() };
         for (k, v) in &self.config.set {
             config.set_key(k, v)?;
         }

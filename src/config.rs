@@ -270,6 +270,9 @@ pub struct BrokerConfig {
     pub listen: String,
     pub advertised_listener: Option<String>,
     pub data_dir: std::path::PathBuf,
+    /// `--dev`: a development profile (replication factors above 1 are clamped to 1, with a
+    /// warning, so tools that default to 3 work on one node). Never for production data.
+    pub dev: bool,
 }
 
 impl BrokerConfig {
@@ -459,6 +462,7 @@ impl BrokerConfig {
             compact: self.topic_value(overrides, "cleanup.policy").is_some_and(|p| p.contains("compact")),
             delete: self.topic_value(overrides, "cleanup.policy").is_none_or(|p| p.contains("delete")),
             delete_retention_ms: n("delete.retention.ms", 86_400_000),
+            min_insync_replicas: n("min.insync.replicas", 1),
             min_compaction_lag_ms: n("min.compaction.lag.ms", 0),
             max_compaction_lag_ms: n("max.compaction.lag.ms", i64::MAX),
             min_cleanable_dirty_ratio: self.topic_value(overrides, "min.cleanable.dirty.ratio").and_then(|v| v.parse().ok()).unwrap_or(0.5),
@@ -504,6 +508,7 @@ pub struct LogConfig {
     pub compact: bool,
     pub delete: bool,
     pub delete_retention_ms: i64,
+    pub min_insync_replicas: i64,
     pub min_compaction_lag_ms: i64,
     pub max_compaction_lag_ms: i64,
     pub min_cleanable_dirty_ratio: f64,

@@ -7,8 +7,8 @@ use clap::Parser;
 #[command(name = "odradek", version, about = "A Kafka-compatible event broker")]
 struct Args {
     /// Directory holding the partition logs and metadata.
-    #[arg(long, default_value = "./data")]
-    data_dir: PathBuf,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
     /// Address to listen on, HOST:PORT.
     #[arg(long, default_value = "127.0.0.1:9092")]
     listen: String,
@@ -21,6 +21,11 @@ struct Args {
     /// Override one config key, e.g. --set num.partitions=4 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// DEVELOPMENT MODE: data in a fresh temporary directory (deleted at exit) unless --data-dir
+    /// is given, topics auto-created, replication factors above 1 clamped to 1 with a warning,
+    /// no initial rebalance delay. Never use it for data you want to keep.
+    #[arg(long)]
+    dev: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,9 +33,22 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
-    let mut config = odradek::BrokerConfig { data_dir: args.data_dir, listen: args.listen, advertised_listener: args.advertised_listener, ..Default::default() };
+    // --dev without --data-dir: a temporary directory that lives as long as the process.
+    let temp = if args.dev && args.data_dir.is_none() { Some(tempfile::Builder::new().prefix("odradek-dev-").tempdir()?) } else { None };
+    let data_dir = match (&temp, &args.data_dir) {
+        (Some(t), _) => t.path().to_path_buf(),
+        (None, Some(d)) => d.clone(),
+        (None, None) => PathBuf::from("./data"),
+    };
+    let mut config = odradek::BrokerConfig { data_dir, listen: args.listen, advertised_listener: args.advertised_listener, dev: args.dev, ..Default::default() };
+    if args.dev {
+        config.set_key("auto.create.topics.enable", "true")?;
+        config.set_key("group.initial.rebalance.delay.ms", "0")?;
+        tracing::warn!(data_dir = %config.data_dir.display(), "DEVELOPMENT MODE (--dev): temporary storage unless --data-dir is given, replication factors clamped to 1; not for production");
+    }
     if let Some(path) = &args.config {
         for (k, v) in odradek::BrokerConfig::read_properties(path)? {
             config.set_key(&k, &v)?;
@@ -55,5 +73,7 @@ fn main() -> anyhow::Result<()> {
         broker.shutdown().await?;
         tracing::info!("stopped cleanly");
         anyhow::Ok(())
-    })
+    })?;
+    drop(temp);
+    Ok(())
 }

@@ -46,7 +46,7 @@ pub async fn create_topics(state: &Arc<BrokerState>, req: CreateTopicsRequest, v
             out.push(err(r, code::INVALID_REQUEST, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into()));
             continue;
         }
-        if t.assignments.iter().any(|a| a.broker_ids.iter().any(|b| b.0 != state.node_id())) {
+        if !state.config.dev && t.assignments.iter().any(|a| a.broker_ids.iter().any(|b| b.0 != state.node_id())) {
             out.push(err(r, code::INVALID_REPLICA_ASSIGNMENT, "Replica assignment names a broker that does not exist.".into()));
             continue;
         }
@@ -55,7 +55,9 @@ pub async fn create_topics(state: &Arc<BrokerState>, req: CreateTopicsRequest, v
             out.push(err(r, code::INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0, or -1 to use the default value.".into()));
             continue;
         }
-        if rf > 1 {
+        if rf > 1 && state.config.dev {
+            tracing::warn!(topic = %name, replication_factor = rf, "--dev: replication factor clamped to 1 on this single node");
+        } else if rf > 1 {
             out.push(err(r, code::INVALID_REPLICATION_FACTOR, replication_error(rf)));
             continue;
         }

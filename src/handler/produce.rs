@@ -72,6 +72,12 @@ pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16) -> Pending 
                 parts_out.push(failed(idx, if topic.is_some() { code::UNKNOWN_TOPIC_OR_PARTITION } else { unknown }, None, v));
                 continue;
             };
+            let min_isr = p.with_log(|l| l.config().min_insync_replicas);
+            if acks == -1 && min_isr > 1 && !state.config.dev {
+                // One node is an in-sync replica set of one: acks=all cannot meet min.insync.replicas.
+                parts_out.push(failed(idx, code::NOT_ENOUGH_REPLICAS, Some(format!("The size of the current ISR 1 is insufficient to satisfy the min.isr requirement of {min_isr}")), v));
+                continue;
+            }
             if state.logs.storage_failed() {
                 parts_out.push(failed(idx, code::KAFKA_STORAGE_ERROR, Some("the log directory is offline".into()), v));
                 continue;
