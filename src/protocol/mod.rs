@@ -141,4 +141,33 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+        /// Random bodies for every served API and version: decoding fails cleanly, never panics
+        /// or aborts (lying array lengths included, see alloc.rs).
+        #[test]
+        fn random_bodies_never_panic(pick in 0usize..1000, version_pick in 0i16..100, body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let (key, (min, max)) = versions::SERVED[pick % versions::SERVED.len()];
+            let version = min + version_pick % (max - min + 1);
+            let mut b = BytesMut::new();
+            RequestHeader::default()
+                .with_request_api_key(key as i16)
+                .with_request_api_version(version)
+                .encode(&mut b, key.request_header_version(version))
+                .unwrap();
+            b.extend_from_slice(&body);
+            let mut f = b.freeze();
+            if decode_header(&mut f).is_ok() {
+                let _ = crate::handler::decode_any(key, version, &mut f);
+            }
+        }
+
+        /// Random whole frames (header included) never panic the header decoder.
+        #[test]
+        fn random_frames_never_panic(frame in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let mut f = Bytes::from(frame);
+            let _ = decode_header(&mut f);
+        }
+    }
 }
