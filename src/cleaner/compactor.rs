@@ -11,7 +11,8 @@
 //!    at a segment boundary when full; the rest is cleaned next time).
 //! 4. Recopy every sealed segment up to the end of that section: a record stays if it is the
 //!    latest for its key; tombstones stay until `delete.retention.ms` after their timestamp;
-//!    keyless records are dropped. Batches keep their headers and offsets (gaps are fine) and are
+//!    keyless records and aborted transactional data are dropped; transaction markers stay.
+//!    Nothing at or past the last stable offset (undecided transactions) is cleaned. Batches keep their headers and offsets (gaps are fine) and are
 //!    re-compressed with their own codec; unchanged batches are copied as they are.
 //! 5. Each rewritten segment is written to `<base>.log.cleaned`, fsynced, and renamed over the
 //!    original under the lock (`PartitionLog::replace_segment`): atomic, so a crash at any step
@@ -54,7 +55,9 @@ fn for_each_batch(seg: &SegmentInfo, mut f: impl FnMut(&[u8], &BatchHeader) -> i
 
 /// One compaction pass over `p`. `force` ignores the dirty ratio (tests, benchmarks).
 pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io::Result<Option<CleanStats>> {
-    let (segs, cfg, dir, faults) = p.with_log(|l| (l.sealed_segments(), l.config().clone(), l.dir().to_path_buf(), l.faults()));
+    let (segs, cfg, dir, faults, stable) = p.with_log(|l| (l.sealed_segments(), l.config().clone(), l.dir().to_path_buf(), l.faults(), l.last_stable_offset()));
+    // Only decided data is cleaned: nothing at or past the last stable offset.
+    let segs: Vec<SegmentInfo> = segs.into_iter().filter(|s| s.next_offset <= stable).collect();
     if !cfg.compact || segs.is_empty() {
         return Ok(None);
     }
@@ -81,6 +84,9 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
         for_each_batch(seg, |b, h| {
             if h.is_control() {
                 return Ok(());
+            }
+            if h.is_transactional() && p.with_log(|l| l.is_aborted(h.producer_id, h.base_offset)) {
+                return Ok(()); // aborted data never wins a key
             }
             let raw = decompressed_records(b, h).map_err(io::Error::other)?;
             for r in parse_records(&raw).ok_or_else(|| io::Error::other("malformed records"))? {
@@ -115,7 +121,14 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
         let mut changed = false;
         let result = for_each_batch(seg, |b, h| {
             if h.is_control() {
+                // Markers stay: read_committed readers of older offsets still need them.
                 return out.append(&[b]);
+            }
+            if h.is_transactional() && p.with_log(|l| l.is_aborted(h.producer_id, h.base_offset)) {
+                // Aborted transactional data is removed once cleaned.
+                changed = true;
+                stats.records_removed += h.records_count.max(0) as u64;
+                return Ok(());
             }
             let raw = decompressed_records(b, h).map_err(io::Error::other)?;
             let recs = parse_records(&raw).ok_or_else(|| io::Error::other("malformed records"))?;

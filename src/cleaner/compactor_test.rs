@@ -198,3 +198,45 @@ fn keyless_records_are_rejected_on_compacted_topics() {
     assert_eq!(log.log_end_offset(), 0);
 }
 
+
+#[test]
+fn aborted_transactional_records_never_win_and_open_transactions_are_not_cleaned() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig { segment_bytes: 150, ..compacted_config() };
+    let (log, _) = PartitionLog::open(dir.path(), cfg.clone(), true, 0, 0, 0, None).unwrap();
+    let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+    let txn = |pid: i64, k: &str, v: &str| {
+        let rec = Record {
+            transactional: true,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: 0,
+            timestamp_type: TimestampType::Creation,
+            offset: 0,
+            sequence: 0,
+            timestamp: 100,
+            key: Some(Bytes::from(k.to_string())),
+            value: Some(Bytes::from(v.to_string())),
+            headers: Default::default(),
+        };
+        let mut b = BytesMut::new();
+        RecordBatchEncoder::encode(&mut b, [&rec], &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+        b.to_vec()
+    };
+    p.append(&batch(&[("k".into(), Some("committed-plain".into()), 100)], Compression::None), 0).unwrap(); // 0
+    p.append(&txn(7, "k", "aborted"), 0).unwrap(); // 1
+    p.with_log(|l| l.append_marker(7, 0, false, 0, 0)).unwrap(); // 2: ABORT
+    p.append(&txn(8, "j", "open"), 0).unwrap(); // 3: stays open
+    for i in 0..4 {
+        p.append(&batch(&[(format!("f{i}"), Some("x".into()), 100)], Compression::None), 0).unwrap();
+    }
+    assert_eq!(p.last_stable_offset(), 3);
+    let stats = compact(&p, 200, 1 << 20, true).unwrap().unwrap();
+    assert!(stats.cleaned_up_to <= 3, "nothing past the last stable offset is cleaned: {}", stats.cleaned_up_to);
+    let all = read_all(&p);
+    let k: Vec<_> = all.iter().filter(|r| r.1 == "k").collect();
+    assert_eq!(k, vec![&(0, "k".to_string(), Some("committed-plain".to_string()))], "the aborted value neither wins nor stays");
+    assert!(all.iter().any(|r| r.0 == 3 && r.2.as_deref() == Some("open")), "the open transaction is untouched");
+}

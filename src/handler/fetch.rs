@@ -119,17 +119,30 @@ fn read_all(
             }
             let budget = (max_bytes as usize).saturating_sub(total).min(s.max_bytes.max(0) as usize) as u32;
             let min_one = total == 0;
+            // read_committed stops at the last stable offset and lists the aborted transactions in
+            // the returned range, so the client can drop their records.
+            let stable = p.last_stable_offset();
+            let upper = if read_committed { stable } else { i64::MAX };
             let result = if budget == 0 && !min_one {
                 Ok(crate::log::ReadInfo { records: bytes::Bytes::new(), high_watermark: p.high_watermark(), log_start_offset: p.log_start_offset() })
             } else {
-                p.read(s.fetch_offset, budget, min_one)
+                p.read_until(s.fetch_offset, budget, min_one, upper)
             };
             match result {
                 Ok(r) => {
                     total += r.records.len();
                     pd.high_watermark = r.high_watermark;
-                    pd.last_stable_offset = r.high_watermark;
+                    pd.last_stable_offset = stable;
                     pd.log_start_offset = r.log_start_offset;
+                    if read_committed && !r.records.is_empty() {
+                        let aborted = p.with_log(|l| l.aborted_between(s.fetch_offset, stable));
+                        pd.aborted_transactions = Some(
+                            aborted
+                                .into_iter()
+                                .map(|(pid, first)| kafka_protocol::messages::fetch_response::AbortedTransaction::default().with_producer_id(kafka_protocol::messages::ProducerId(pid)).with_first_offset(first))
+                                .collect(),
+                        );
+                    }
                     pd.records = Some(r.records);
                 }
                 Err(e) => {
@@ -138,7 +151,7 @@ fn read_all(
                     }
                     pd.error_code = read_error(&e);
                     pd.high_watermark = p.high_watermark();
-                    pd.last_stable_offset = p.high_watermark();
+                    pd.last_stable_offset = p.last_stable_offset();
                     pd.log_start_offset = p.log_start_offset();
                     any_error = true;
                 }

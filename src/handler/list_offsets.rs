@@ -18,7 +18,7 @@ const EARLIEST_PENDING_UPLOAD: i64 = -6;
 
 pub async fn handle(state: &Arc<BrokerState>, req: ListOffsetsRequest, v: i16) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
-    for t in req.topics {
+    for t in req.topics.iter().cloned() {
         let topic = state.logs.topic(&t.name.0);
         let mut parts = Vec::with_capacity(t.partitions.len());
         for rp in t.partitions {
@@ -32,6 +32,8 @@ pub async fn handle(state: &Arc<BrokerState>, req: ListOffsetsRequest, v: i16) -
                 continue;
             }
             let found: std::io::Result<Option<(i64, i64)>> = match rp.timestamp {
+                // read_committed consumers see up to the last stable offset.
+                LATEST if v >= 2 && req.isolation_level == 1 => Ok(Some((p.last_stable_offset(), -1))),
                 LATEST => Ok(Some((p.high_watermark(), -1))),
                 EARLIEST | EARLIEST_LOCAL => Ok(Some((p.log_start_offset(), -1))),
                 // No tiered storage: nothing is uploaded or pending upload.

@@ -86,6 +86,15 @@ pub struct ReadInfo {
     pub log_start_offset: i64,
 }
 
+/// An aborted transaction: its data lies in `[first_offset, last_offset)`, its ABORT marker at
+/// `last_offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbortedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    pub last_offset: i64,
+}
+
 /// A sealed segment as the compactor sees it.
 #[derive(Debug, Clone)]
 pub struct SegmentInfo {
@@ -111,6 +120,8 @@ pub struct PartitionLog {
     log_start_offset: i64,
     log_end_offset: i64,
     producers: ProducerStateManager,
+    /// Aborted transactions, in marker order (the aborted-transaction index).
+    aborted: Vec<AbortedTxn>,
     unflushed_messages: i64,
     last_flush_ms: i64,
     faults: Option<Arc<FaultPlan>>,
@@ -206,6 +217,7 @@ impl PartitionLog {
             log_start_offset: 0,
             log_end_offset,
             producers: ProducerStateManager::default(),
+            aborted: Vec::new(),
             unflushed_messages: 0,
             last_flush_ms: now_ms,
             faults,
@@ -236,8 +248,35 @@ impl PartitionLog {
                 }
             }
         }
-        let producers = &mut self.producers;
-        for_each_header(&self.segments, from, |h| producers.record(h))?;
+        // Aborted transactions whose marker is before the replay point come from the segments'
+        // txnindex files; those after it are found again by the replay below.
+        self.aborted.clear();
+        for base in self.segments.keys() {
+            if let Ok(b) = std::fs::read(self.dir.join(format!("{}.txnindex", file_stem(*base)))) {
+                for c in b.chunks_exact(24) {
+                    let n = |i: usize| i64::from_be_bytes(c[i..i + 8].try_into().unwrap_or([0; 8]));
+                    let a = AbortedTxn { producer_id: n(0), first_offset: n(8), last_offset: n(16) };
+                    if a.last_offset < from && a.first_offset <= a.last_offset {
+                        self.aborted.push(a);
+                    }
+                }
+            }
+        }
+        let (producers, aborted) = (&mut self.producers, &mut self.aborted);
+        for_each_batch_header(&self.segments, from, |h, seg, pos| {
+            if h.is_control() && h.has_producer_id() {
+                let commit = marker_is_commit(seg, pos, h)?;
+                if let Some(first) = producers.close_txn(h.producer_id) {
+                    if !commit {
+                        aborted.push(AbortedTxn { producer_id: h.producer_id, first_offset: first, last_offset: h.base_offset });
+                    }
+                }
+            } else {
+                producers.record(h);
+            }
+            Ok(())
+        })?;
+        self.aborted.sort_by_key(|a| a.last_offset);
         Ok(())
     }
 
@@ -310,10 +349,15 @@ impl PartitionLog {
                 });
             }
         }
+        self.write_batches(records, &batches, now_ms)
+    }
+
+    /// Assigns offsets to already validated batches and appends them.
+    fn write_batches(&mut self, records: &[u8], batches: &[(usize, BatchHeader)], now_ms: i64) -> Result<AppendInfo, AppendError> {
         let base_offset = self.log_end_offset;
         let stamp = if self.config.log_append_time { now_ms } else { -1 };
         let mut count = 0i64;
-        for (pos, h) in &batches {
+        for (pos, h) in batches {
             let total = h.total_len();
             self.maybe_roll(total as u32, now_ms)?;
             let mut header = [0u8; HEADER_LEN];
@@ -347,6 +391,56 @@ impl PartitionLog {
             sync: Some(file),
             duplicate: false,
         })
+    }
+
+    /// Appends a transaction marker (a control batch holding one COMMIT or ABORT record) for
+    /// `producer_id`, closing its open transaction here. An aborted transaction's offset range is
+    /// added to the aborted-transaction index that read_committed fetches return.
+    pub fn append_marker(&mut self, producer_id: i64, producer_epoch: i16, commit: bool, coordinator_epoch: i32, now_ms: i64) -> Result<AppendInfo, AppendError> {
+        let batch = crate::record::records::control_batch(producer_id, producer_epoch, commit, coordinator_epoch, now_ms);
+        let h = BatchHeader::parse(&batch)?;
+        let info = self.write_batches(&batch, &[(0, h)], now_ms)?;
+        if let Some(first) = self.producers.close_txn(producer_id) {
+            if !commit {
+                self.aborted.push(AbortedTxn { producer_id, first_offset: first, last_offset: info.last_offset });
+            }
+        }
+        Ok(info)
+    }
+
+    /// The last stable offset: the first offset of the oldest open transaction, else the log end.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.producers.first_unstable_offset().unwrap_or(self.log_end_offset).min(self.log_end_offset)
+    }
+
+    /// Aborted transactions overlapping `[from, to)`: (producer id, first offset), as Fetch returns.
+    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
+        self.aborted.iter().filter(|a| a.last_offset >= from && a.first_offset < to).map(|a| (a.producer_id, a.first_offset)).collect()
+    }
+
+    /// Whether the record at `offset` of `producer_id` belongs to an aborted transaction.
+    pub fn is_aborted(&self, producer_id: i64, offset: i64) -> bool {
+        self.aborted.iter().any(|a| a.producer_id == producer_id && a.first_offset <= offset && offset < a.last_offset)
+    }
+
+    /// Writes `<base>.txnindex` for the segment at `base`: the aborted transactions whose marker
+    /// lies in it. A cache like the offset index: rebuilt from the log when missing or after a crash.
+    fn write_txn_index(&self, base: i64) -> io::Result<()> {
+        let Some(seg) = self.segments.get(&base) else { return Ok(()) };
+        let mut out = Vec::new();
+        for a in self.aborted.iter().filter(|a| a.last_offset >= base && a.last_offset < seg.next_offset()) {
+            out.extend_from_slice(&a.producer_id.to_be_bytes());
+            out.extend_from_slice(&a.first_offset.to_be_bytes());
+            out.extend_from_slice(&a.last_offset.to_be_bytes());
+        }
+        let path = self.dir.join(format!("{}.txnindex", file_stem(base)));
+        if out.is_empty() {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => return Ok(()),
+            }
+        }
+        write_atomic(&path, &out)
     }
 
     /// Per-batch checks that need no record decoding.
@@ -420,6 +514,7 @@ impl PartitionLog {
             seg.write_indexes()?;
             seg.log_file().clone()
         };
+        self.write_txn_index(self.active_base())?;
         let seg = Segment::create(&self.dir, leo, now_ms, self.config.index_interval_bytes, self.faults.clone())?;
         self.segments.insert(leo, seg);
         self.write_producer_snapshot()?;
@@ -474,6 +569,16 @@ impl PartitionLog {
             }
         }
         Ok(None)
+    }
+
+    /// The byte position in `file`'s segment where the batch holding `offset` starts, if that
+    /// batch is in the segment of `file`.
+    fn position_of(&self, offset: i64, file: &Arc<LogFile>) -> io::Result<Option<u32>> {
+        let Some((_, seg)) = self.segments.range(..=offset).next_back() else { return Ok(None) };
+        if !Arc::ptr_eq(seg.log_file(), file) {
+            return Ok(None);
+        }
+        Ok(seg.find_batch(offset)?.map(|(pos, _)| pos))
     }
 
     /// Offset of the first record with timestamp >= `ts`, with that batch's max timestamp.
@@ -636,13 +741,17 @@ impl PartitionLog {
             self.segments.insert(leo, seg);
         }
         self.log_start_offset = self.log_start_offset.min(self.log_end_offset);
-        self.producers.truncate_to(self.log_end_offset);
+        // Rebuild idempotence and transaction state from what is left (snapshots past the new end
+        // are discarded by the loader).
+        self.producers = ProducerStateManager::default();
+        self.load_producer_state(&[])?;
         Ok(())
     }
 
     /// Clean shutdown: index files of the active segment and a producer snapshot.
     pub fn close(&mut self) -> io::Result<()> {
         self.active().write_indexes()?;
+        self.write_txn_index(self.active_base())?;
         self.write_producer_snapshot()
     }
 
@@ -661,7 +770,38 @@ fn stamp_log_append_time(header: &mut [u8; HEADER_LEN], body: &[u8], now_ms: i64
     *header = tmp;
 }
 
+/// Whether the control batch at `pos` is a COMMIT marker (else ABORT). The control record key is
+/// `version i16, type i16` with type 1 = COMMIT, 0 = ABORT.
+fn marker_is_commit(seg: &Segment, pos: u32, h: &BatchHeader) -> io::Result<bool> {
+    let mut buf = vec![0u8; h.total_len()];
+    seg.log_file().read_exact_at(&mut buf, pos as u64)?;
+    let raw = crate::record::records::decompressed_records(&buf, h).map_err(io::Error::other)?;
+    let recs = crate::record::records::parse_records(&raw).ok_or_else(|| io::Error::other("malformed control batch"))?;
+    let key = recs.first().and_then(|r| r.key).ok_or_else(|| io::Error::other("control batch without key"))?;
+    Ok(key.len() >= 4 && i16::from_be_bytes([key[2], key[3]]) == 1)
+}
+
+/// Calls `f` with the header, segment and position of every batch at or after `from`.
+fn for_each_batch_header(segments: &BTreeMap<i64, Segment>, from: i64, mut f: impl FnMut(&BatchHeader, &Segment, u32) -> io::Result<()>) -> io::Result<()> {
+    let start = segments.range(..=from).next_back().map(|(b, _)| *b).unwrap_or(i64::MIN);
+    for (_, seg) in segments.range(start..) {
+        let mut pos = match seg.find_batch(from.max(seg.base_offset))? {
+            Some((p, _)) => p,
+            None => continue,
+        };
+        let mut hdr = [0u8; HEADER_LEN];
+        while pos < seg.size() {
+            seg.log_file().read_exact_at(&mut hdr, pos as u64)?;
+            let h = BatchHeader::parse(&hdr).map_err(io::Error::other)?;
+            f(&h, seg, pos)?;
+            pos += h.total_len() as u32;
+        }
+    }
+    Ok(())
+}
+
 /// Calls `f` with the header of every batch at or after `from`.
+#[allow(dead_code)]
 fn for_each_header(segments: &BTreeMap<i64, Segment>, from: i64, mut f: impl FnMut(&BatchHeader)) -> io::Result<()> {
     let start = segments.range(..=from).next_back().map(|(b, _)| *b).unwrap_or(i64::MIN);
     for (_, seg) in segments.range(start..) {
@@ -688,6 +828,7 @@ pub struct Partition {
     log: Mutex<PartitionLog>,
     high_watermark: AtomicI64,
     log_start_offset: AtomicI64,
+    last_stable_offset: AtomicI64,
     /// Highest offset known to be fsynced (exclusive): the recovery point.
     recovery_point: AtomicI64,
     /// Where the compactor's dirty section starts (the cleaner checkpoint).
@@ -700,6 +841,7 @@ pub struct Partition {
 impl Partition {
     pub fn new(topic: String, index: i32, dir: PathBuf, log: PartitionLog, recovery_point: i64) -> Partition {
         let (leo, lso) = (log.log_end_offset(), log.log_start_offset());
+        let stable = log.last_stable_offset();
         Partition {
             topic,
             index,
@@ -707,6 +849,7 @@ impl Partition {
             log: Mutex::new(log),
             high_watermark: AtomicI64::new(leo),
             log_start_offset: AtomicI64::new(lso),
+            last_stable_offset: AtomicI64::new(stable),
             recovery_point: AtomicI64::new(recovery_point.min(leo)),
             cleaner_offset: AtomicI64::new(0),
             tombstone_expiry: AtomicI64::new(i64::MAX),
@@ -720,6 +863,10 @@ impl Partition {
     }
     pub fn log_start_offset(&self) -> i64 {
         self.log_start_offset.load(Ordering::Acquire)
+    }
+    /// The last stable offset: read_committed consumers see records below it only.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.last_stable_offset.load(Ordering::Acquire)
     }
     pub fn recovery_point(&self) -> i64 {
         self.recovery_point.load(Ordering::Acquire)
@@ -747,6 +894,7 @@ impl Partition {
         let r = f(&mut log);
         self.high_watermark.store(log.log_end_offset(), Ordering::Release);
         self.log_start_offset.store(log.log_start_offset(), Ordering::Release);
+        self.last_stable_offset.store(log.last_stable_offset(), Ordering::Release);
         r
     }
 
@@ -760,9 +908,26 @@ impl Partition {
 
     /// Reads from `offset`, at most `max_bytes` (but at least one whole batch when `min_one`).
     pub fn read(&self, offset: i64, max_bytes: u32, min_one: bool) -> Result<ReadInfo, ReadError> {
+        self.read_until(offset, max_bytes, min_one, i64::MAX)
+    }
+
+    /// Like [`Partition::read`], stopping before the batch holding `upper` (read_committed reads
+    /// stop at the last stable offset).
+    pub fn read_until(&self, offset: i64, max_bytes: u32, min_one: bool, upper: i64) -> Result<ReadInfo, ReadError> {
         let (plan, hw, lso) = {
             let log = self.log.lock();
-            (log.plan_read(offset, max_bytes)?, log.log_end_offset(), log.log_start_offset())
+            let mut plan = log.plan_read(offset, max_bytes)?;
+            if upper <= offset {
+                plan = None;
+            } else if let Some(p) = plan.as_mut() {
+                if let Some(end) = log.position_of(upper, &p.file)? {
+                    p.end = p.end.min(end);
+                    if p.end <= p.position {
+                        plan = None;
+                    }
+                }
+            }
+            (plan, log.log_end_offset(), log.log_start_offset())
         };
         let records = match plan {
             Some(p) if min_one || p.first_len <= max_bytes => {
@@ -882,5 +1047,73 @@ mod tests {
         assert_eq!(h.max_timestamp, 777_000);
         assert!(h.is_log_append_time());
         assert!(check_crc(&r.records[..h.total_len()], &h).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod txn_tests {
+    use super::*;
+    use crate::record::batch::tests::make_batch_with_producer;
+
+    fn txn_batch(pid: i64, count: i32, seq: i32) -> Vec<u8> {
+        let mut b = make_batch_with_producer(0, count, 1000, 10, pid, 0, seq);
+        let attrs = i16::from_be_bytes([b[21], b[22]]) | 0x10;
+        b[21..23].copy_from_slice(&attrs.to_be_bytes());
+        let crc = crate::record::batch::compute_crc(&b);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        b
+    }
+
+    fn check(p: &Partition) {
+        assert_eq!(p.last_stable_offset(), 6);
+        assert_eq!(p.with_log(|l| l.aborted_between(0, 6)), vec![(2, 3)]);
+        assert!(p.with_log(|l| l.is_aborted(2, 3)));
+        assert!(!p.with_log(|l| l.is_aborted(1, 0)));
+    }
+
+    #[test]
+    fn markers_move_the_last_stable_offset_and_fill_the_aborted_index() {
+        let d = tempfile::tempdir().unwrap();
+        let (log, _) = PartitionLog::open(d.path(), LogConfig::default(), true, 0, 0, 0, None).unwrap();
+        let p = Partition::new("t".into(), 0, d.path().to_path_buf(), log, 0);
+        p.append(&txn_batch(1, 2, 0), 1000).unwrap(); // 0-1, pid 1
+        p.append(&crate::record::batch::tests::make_batch(0, 1, 1000, 10), 1000).unwrap(); // 2
+        p.append(&txn_batch(2, 1, 0), 1000).unwrap(); // 3, pid 2
+        assert_eq!(p.last_stable_offset(), 0, "pid 1's open transaction pins the LSO");
+        assert!(p.read_until(0, 1 << 20, true, p.last_stable_offset()).unwrap().records.is_empty());
+        let r = p.read_until(0, 1 << 20, true, i64::MAX).unwrap();
+        assert_eq!(BatchIter::new(&r.records).count(), 3, "read_uncommitted sees everything");
+        p.with_log(|l| l.append_marker(1, 0, true, 0, 1000)).unwrap(); // 4: COMMIT pid 1
+        assert_eq!(p.last_stable_offset(), 3);
+        let r = p.read_until(0, 1 << 20, true, 3).unwrap();
+        let seen: Vec<i64> = BatchIter::new(&r.records).map(|(_, h)| h.base_offset).collect();
+        assert_eq!(seen, vec![0, 2], "read_committed stops before pid 2's open transaction");
+        p.with_log(|l| l.append_marker(2, 0, false, 0, 1000)).unwrap(); // 5: ABORT pid 2
+        check(&p);
+        let markers: Vec<bool> = BatchIter::new(&p.read(4, 1 << 20, true).unwrap().records).map(|(_, h)| h.is_control()).collect();
+        assert_eq!(markers, vec![true, true]);
+        // Clean restart: snapshot + txnindex.
+        p.with_log(|l| l.close()).unwrap();
+        drop(p);
+        let (log, _) = PartitionLog::open(d.path(), LogConfig::default(), true, 6, 0, 0, None).unwrap();
+        let p = Partition::new("t".into(), 0, d.path().to_path_buf(), log, 6);
+        check(&p);
+        // Crash without snapshots or indexes: everything is rebuilt from the markers in the log.
+        drop(p);
+        for e in std::fs::read_dir(d.path()).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "snapshot" || x == "txnindex") {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        let (log, _) = PartitionLog::open(d.path(), LogConfig::default(), false, 0, 0, 0, None).unwrap();
+        let p = Partition::new("t".into(), 0, d.path().to_path_buf(), log, 0);
+        check(&p);
+        // An open transaction survives a restart and keeps pinning the LSO.
+        p.append(&txn_batch(3, 1, 0), 1000).unwrap(); // 6, pid 3
+        p.with_log(|l| l.close()).unwrap();
+        drop(p);
+        let (log, _) = PartitionLog::open(d.path(), LogConfig::default(), false, 0, 0, 0, None).unwrap();
+        assert_eq!(log.last_stable_offset(), 6);
     }
 }

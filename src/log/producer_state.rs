@@ -4,13 +4,19 @@
 //! five because a producer has at most five requests in flight). Pure data, no I/O except the
 //! snapshot encoding. Concurrency: lives inside the partition and is touched only under its lock.
 //!
+//! It also tracks each producer's open transaction (the offset of its first transactional batch
+//! not yet closed by a COMMIT/ABORT marker): the smallest one is where the last stable offset
+//! stops.
+//!
 //! Snapshot file `<offset>.snapshot` (big-endian, CRC-32C over everything before it):
 //! ```text
-//! magic "ODPS" | version u16 = 1 | count u32 |
+//! magic "ODPS" | version u16 = 2 | count u32 |
 //!   count x { producer_id i64, producer_epoch i16, last_timestamp i64, n u8,
 //!             n x { first_seq i32, last_seq i32, first_offset i64, last_offset i64 } }
+//! | open_txns u32 | open_txns x { producer_id i64, first_offset i64 }
 //! | crc u32
 //! ```
+//! (Version 1 files, without the open transactions, are still read.)
 use std::collections::{HashMap, VecDeque};
 
 use crate::record::batch::BatchHeader;
@@ -53,6 +59,8 @@ pub enum SequenceCheck {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
+    /// producer id -> first offset of its open transaction.
+    open_txns: std::collections::BTreeMap<i64, i64>,
 }
 
 fn next_seq(s: i32) -> i32 {
@@ -119,10 +127,29 @@ impl ProducerStateManager {
         Ok(SequenceCheck::Append)
     }
 
+    /// The first offset of the oldest open transaction, if any.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.open_txns.values().min().copied()
+    }
+    pub fn open_txn(&self, producer_id: i64) -> Option<i64> {
+        self.open_txns.get(&producer_id).copied()
+    }
+    pub fn open_txns(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
+        self.open_txns.iter().map(|(p, o)| (*p, *o))
+    }
+    /// Closes a producer's transaction (a marker was appended); returns where it started.
+    pub fn close_txn(&mut self, producer_id: i64) -> Option<i64> {
+        self.open_txns.remove(&producer_id)
+    }
+
     /// Records an appended batch (after offsets are assigned). Also used when replaying the log.
+    /// Control batches (markers) are handled by the caller through [`Self::close_txn`].
     pub fn record(&mut self, h: &BatchHeader) {
-        if !h.has_producer_id() {
+        if !h.has_producer_id() || h.is_control() {
             return;
+        }
+        if h.is_transactional() {
+            self.open_txns.entry(h.producer_id).or_insert(h.base_offset);
         }
         let e = self.producers.entry(h.producer_id).or_default();
         if h.producer_epoch != e.producer_epoch {
@@ -150,12 +177,13 @@ impl ProducerStateManager {
             e.batches.retain(|b| b.last_offset < offset);
         }
         self.producers.retain(|_, e| !e.batches.is_empty());
+        self.open_txns.retain(|_, first| *first < offset);
     }
 
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(b"ODPS");
-        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&2u16.to_be_bytes());
         out.extend_from_slice(&(self.producers.len() as u32).to_be_bytes());
         let mut ids: Vec<_> = self.producers.keys().copied().collect();
         ids.sort_unstable();
@@ -172,6 +200,11 @@ impl ProducerStateManager {
                 out.extend_from_slice(&b.last_offset.to_be_bytes());
             }
         }
+        out.extend_from_slice(&(self.open_txns.len() as u32).to_be_bytes());
+        for (pid, first) in &self.open_txns {
+            out.extend_from_slice(&pid.to_be_bytes());
+            out.extend_from_slice(&first.to_be_bytes());
+        }
         let crc = crc32c::crc32c(&out);
         out.extend_from_slice(&crc.to_be_bytes());
         out
@@ -187,7 +220,8 @@ impl ProducerStateManager {
             return None;
         }
         let mut r = Reader { b: body, at: 4 };
-        if r.u16()? != 1 {
+        let version = r.u16()?;
+        if version != 1 && version != 2 {
             return None;
         }
         let n = r.u32()?;
@@ -207,6 +241,13 @@ impl ProducerStateManager {
                 });
             }
             m.producers.insert(id, ProducerEntry { producer_epoch, last_timestamp, batches });
+        }
+        if version >= 2 {
+            for _ in 0..r.u32()? {
+                let pid = r.i64()?;
+                let first = r.i64()?;
+                m.open_txns.insert(pid, first);
+            }
         }
         Some(m)
     }

@@ -356,7 +356,7 @@ impl Segment {
     /// Deletes this segment's files.
     pub fn delete_files(&self) -> io::Result<()> {
         let stem = file_stem(self.base_offset);
-        for ext in ["log", "index", "timeindex"] {
+        for ext in ["log", "index", "timeindex", "txnindex"] {
             match std::fs::remove_file(self.dir.join(format!("{stem}.{ext}"))) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}

@@ -127,6 +127,38 @@ pub fn rebuild_batch(original: &[u8], h: &BatchHeader, kept: &[&[u8]]) -> Result
     Ok(b)
 }
 
+/// A transaction marker: a control batch (transactional, control) holding one record whose key
+/// is `version i16 = 0, type i16 (0 ABORT, 1 COMMIT)` and whose value is
+/// `version i16 = 0, coordinator_epoch i32`.
+pub fn control_batch(producer_id: i64, producer_epoch: i16, commit: bool, coordinator_epoch: i32, now_ms: i64) -> Vec<u8> {
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let mut key = Vec::with_capacity(4);
+    key.extend_from_slice(&0i16.to_be_bytes());
+    key.extend_from_slice(&(if commit { 1i16 } else { 0i16 }).to_be_bytes());
+    let mut value = Vec::with_capacity(6);
+    value.extend_from_slice(&0i16.to_be_bytes());
+    value.extend_from_slice(&coordinator_epoch.to_be_bytes());
+    let rec = Record {
+        transactional: true,
+        control: true,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id,
+        producer_epoch,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: now_ms,
+        key: Some(Bytes::from(key)),
+        value: Some(Bytes::from(value)),
+        headers: Default::default(),
+    };
+    let mut b = BytesMut::new();
+    // Encoding one in-memory record into a buffer cannot fail.
+    let _ = RecordBatchEncoder::encode(&mut b, [&rec], &RecordEncodeOptions { version: 2, compression: Compression::None });
+    b.to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
