@@ -13,7 +13,7 @@ use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
 async fn dev_binary_accepts_replication_factor_three() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_odradek"))
+    let child = Command::new(env!("CARGO_BIN_EXE_odradek"))
         .args(["--dev", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

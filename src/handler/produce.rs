@@ -64,7 +64,7 @@ pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16) -> Pending 
         let mut parts_out = Vec::with_capacity(td.partition_data.len());
         for pd in td.partition_data {
             let idx = pd.index;
-            if !matches!(acks, -1 | 0 | 1) {
+            if !matches!(acks, -1..=1) {
                 parts_out.push(failed(idx, code::INVALID_REQUIRED_ACKS, None, v));
                 continue;
             }

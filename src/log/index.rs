@@ -64,7 +64,7 @@ impl OffsetIndex {
     }
     /// Parses and validates an index file against the log size. `None` means: rebuild it.
     pub fn from_bytes(b: &[u8], log_size: u32) -> Option<OffsetIndex> {
-        if b.len() % 8 != 0 {
+        if !b.len().is_multiple_of(8) {
             return None;
         }
         let mut idx = OffsetIndex::default();
@@ -129,7 +129,7 @@ impl TimeIndex {
         out
     }
     pub fn from_bytes(b: &[u8], max_relative_offset: u32) -> Option<TimeIndex> {
-        if b.len() % 12 != 0 {
+        if !b.len().is_multiple_of(12) {
             return None;
         }
         let mut idx = TimeIndex::default();

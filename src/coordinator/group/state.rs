@@ -601,7 +601,7 @@ impl Groups {
             return;
         }
         g.protocol = g.select_protocol();
-        if !g.leader.as_ref().is_some_and(|l| g.member(l).is_some()) {
+        if g.leader.as_ref().is_none_or(|l| g.member(l).is_none()) {
             g.leader = g.members.first().map(|m| m.member_id.clone());
         }
         g.set_state(GroupState::CompletingRebalance, now);
