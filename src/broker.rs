@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::config::{BrokerConfig, ConfigError};
 use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::producer_id::ProducerIdManager;
+use crate::coordinator::txn::TxnCoordinator;
 use crate::log::{LogManager, TopicError};
 
 /// Everything a request handler may reach.
@@ -24,6 +25,7 @@ pub struct BrokerState {
     pub config: Arc<BrokerConfig>,
     pub producer_ids: ProducerIdManager,
     pub groups: GroupCoordinator,
+    pub txns: TxnCoordinator,
     advertised: (String, i32),
 }
 
@@ -130,7 +132,12 @@ impl Broker {
         let offsets_partitions = config.get("offsets.topic.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
         let groups = GroupCoordinator::open(&logs, config.group_config(), offsets_partitions)
             .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
-        let state = Arc::new(BrokerState { logs, config: config.clone(), producer_ids, groups, advertised });
+        let max_txn_timeout = config.get("transaction.max.timeout.ms").and_then(|v| v.parse().ok()).unwrap_or(900_000);
+        let txn_partitions = config.get("transaction.state.log.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
+        let txns = TxnCoordinator::open(&logs, max_txn_timeout, txn_partitions).map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
+        let state = Arc::new(BrokerState { logs, config: config.clone(), producer_ids, groups, txns, advertised });
+        // Transactions a crash left half-ended get their markers before anyone is served.
+        state.txns.recover(&state.logs, &state.groups).await;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let accept = tokio::spawn(crate::server::accept_loop(listener, state.clone(), shutdown_rx.clone()));
         let timers = tokio::spawn(group_timer(state.clone(), shutdown_rx.clone()));
@@ -221,7 +228,10 @@ async fn group_timer(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
-            _ = tick.tick() => state.groups.tick(&state.logs).await,
+            _ = tick.tick() => {
+                state.groups.tick(&state.logs).await;
+                state.txns.tick(&state.logs, &state.groups).await;
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
 //! Coordinators: state that spans partitions and clients: consumer groups (`group/`) and producer
-//! id allocation. (The transaction coordinator will live in `txn/`.)
+//! id allocation, and transactions (`txn/`).
 pub mod group;
 pub mod producer_id;
+pub mod txn;

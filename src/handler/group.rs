@@ -24,18 +24,21 @@ fn gerr(e: Option<GroupError>) -> i16 {
 }
 
 const KEY_GROUP: i8 = 0;
+const KEY_TRANSACTION: i8 = 1;
 
 pub async fn find_coordinator(state: &Arc<BrokerState>, req: FindCoordinatorRequest, v: i16) -> FindCoordinatorResponse {
     let (host, port) = state.advertised();
     let node = BrokerId(state.node_id());
     let answer = |key_type: i8| -> (i16, Option<String>) {
-        if key_type != KEY_GROUP {
-            // Transactions (1) and share groups (2) are not served yet.
-            return (code::COORDINATOR_NOT_AVAILABLE, Some("this broker has no transaction or share-group coordinator yet".into()));
-        }
-        match state.groups.offsets_topic(&state.logs) {
-            Ok(_) => (code::NONE, None),
-            Err(e) => (code::COORDINATOR_NOT_AVAILABLE, Some(e.to_string())),
+        let ready = match key_type {
+            KEY_GROUP => state.groups.offsets_topic(&state.logs).map(drop).map_err(|e| e.to_string()),
+            KEY_TRANSACTION => state.txns.txn_topic(&state.logs).map(drop).map_err(|e| e.to_string()),
+            // Share groups (2) are not served.
+            _ => Err("this broker has no share-group coordinator".to_string()),
+        };
+        match ready {
+            Ok(()) => (code::NONE, None),
+            Err(m) => (code::COORDINATOR_NOT_AVAILABLE, Some(m)),
         }
     };
     if v >= 4 {
@@ -246,10 +249,15 @@ pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: 
                     }
                 }
                 let rows = lookup(&rg.group_id.0, asked);
+                let unstable = req.require_stable && state.groups.with_state(|g| g.has_pending(&rg.group_id.0));
                 let mut topics: Vec<OffsetFetchResponseTopics> = Vec::new();
                 for (t, p, c) in rows {
                     let (o, e, m) = fetched(c);
-                    let part = OffsetFetchResponsePartitions::default().with_partition_index(p).with_committed_offset(o).with_committed_leader_epoch(e).with_metadata(m);
+                    let mut part = OffsetFetchResponsePartitions::default().with_partition_index(p).with_committed_offset(o).with_committed_leader_epoch(e).with_metadata(m);
+                    if unstable {
+                        // A transaction holds offsets for this group: the client retries.
+                        part.error_code = code::UNSTABLE_OFFSET_COMMIT;
+                    }
                     match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
                         Some(x) => x.partitions.push(part),
                         None => topics.push(OffsetFetchResponseTopics::default().with_name(TopicName(s(t))).with_partitions(vec![part])),
@@ -262,13 +270,15 @@ pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: 
     }
     let asked: Asked = req.topics.as_ref().map(|ts| ts.iter().flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.0.to_string(), *p))).collect());
     let rows = lookup(&req.group_id.0, asked);
+    let unstable = v >= 7 && req.require_stable && state.groups.with_state(|g| g.has_pending(&req.group_id.0));
     let mut topics: Vec<OffsetFetchResponseTopic> = Vec::new();
     for (t, p, c) in rows {
         let (o, mut e, m) = fetched(c);
         if v < 5 {
             e = -1;
         }
-        let part = OffsetFetchResponsePartition::default().with_partition_index(p).with_committed_offset(o).with_committed_leader_epoch(e).with_metadata(m);
+        let part = OffsetFetchResponsePartition::default()
+            .with_error_code(if unstable { code::UNSTABLE_OFFSET_COMMIT } else { code::NONE }).with_partition_index(p).with_committed_offset(o).with_committed_leader_epoch(e).with_metadata(m);
         match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
             Some(x) => x.partitions.push(part),
             None => topics.push(OffsetFetchResponseTopic::default().with_name(TopicName(s(t))).with_partitions(vec![part])),

@@ -81,7 +81,9 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16) -> M
         Some(list) => {
             let auto = state.config.auto_create_topics_enable() && (v < 4 || req.allow_auto_topic_creation);
             for rt in list {
-                match rt.name {
+                // v10+: a topic may be named by id; Java sends an empty (not null) name then.
+                let by_id = !rt.topic_id.is_nil() && rt.name.as_ref().is_none_or(|n| n.0.is_empty());
+                match rt.name.filter(|_| !by_id) {
                     Some(name) => {
                         let name = name.0.to_string();
                         if let Some(t) = state.logs.topic(&name) {

@@ -12,6 +12,7 @@ pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
 pub mod producer_id;
+pub mod txn;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -72,6 +73,10 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
         ApiKey::CreatePartitions => call!(CreatePartitionsRequest, admin::create_partitions),
         ApiKey::DescribeCluster => call!(DescribeClusterRequest, admin::describe_cluster),
         ApiKey::DescribeConfigs => call!(DescribeConfigsRequest, configs::describe_configs),
+        ApiKey::AddPartitionsToTxn => call!(AddPartitionsToTxnRequest, txn::add_partitions_to_txn),
+        ApiKey::AddOffsetsToTxn => call!(AddOffsetsToTxnRequest, txn::add_offsets_to_txn),
+        ApiKey::EndTxn => call!(EndTxnRequest, txn::end_txn),
+        ApiKey::TxnOffsetCommit => call!(TxnOffsetCommitRequest, txn::txn_offset_commit),
         ApiKey::IncrementalAlterConfigs => call!(IncrementalAlterConfigsRequest, configs::incremental_alter_configs),
         ApiKey::AlterConfigs => call!(AlterConfigsRequest, configs::alter_configs),
         ApiKey::DescribeLogDirs => call!(DescribeLogDirsRequest, configs::describe_log_dirs),
@@ -118,6 +123,10 @@ pub fn decode_any(api: ApiKey, v: i16, body: &mut Bytes) -> Result<(), FrameErro
         ApiKey::CreatePartitions => decode_body::<CreatePartitionsRequest>(body, v).map(drop),
         ApiKey::DescribeCluster => decode_body::<DescribeClusterRequest>(body, v).map(drop),
         ApiKey::DescribeConfigs => decode_body::<DescribeConfigsRequest>(body, v).map(drop),
+        ApiKey::AddPartitionsToTxn => decode_body::<AddPartitionsToTxnRequest>(body, v).map(drop),
+        ApiKey::AddOffsetsToTxn => decode_body::<AddOffsetsToTxnRequest>(body, v).map(drop),
+        ApiKey::EndTxn => decode_body::<EndTxnRequest>(body, v).map(drop),
+        ApiKey::TxnOffsetCommit => decode_body::<TxnOffsetCommitRequest>(body, v).map(drop),
         ApiKey::IncrementalAlterConfigs => decode_body::<IncrementalAlterConfigsRequest>(body, v).map(drop),
         ApiKey::AlterConfigs => decode_body::<AlterConfigsRequest>(body, v).map(drop),
         ApiKey::DescribeLogDirs => decode_body::<DescribeLogDirsRequest>(body, v).map(drop),

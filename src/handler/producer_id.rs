@@ -1,4 +1,5 @@
-//! InitProducerId for idempotent producers (no transactional.id).
+//! InitProducerId: idempotent producers here; with a transactional.id, the transaction
+//! coordinator (handler/txn.rs).
 use std::sync::Arc;
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
@@ -13,13 +14,8 @@ pub async fn handle(state: &Arc<BrokerState>, req: InitProducerIdRequest, _v: i1
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1);
     }
-    if req.transactional_id.is_some() {
-        // Transactions are not served yet; FindCoordinator(TRANSACTION) is not advertised either,
-        // so stock clients never get here, but a direct request gets a clear retriable error.
-        return InitProducerIdResponse::default()
-            .with_error_code(code::COORDINATOR_NOT_AVAILABLE)
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1);
+    if let Some(id) = &req.transactional_id {
+        return super::txn::init_producer_id(state, &req, _v, &id.0).await;
     }
     match state.producer_ids.next() {
         Ok(id) => InitProducerIdResponse::default().with_producer_id(ProducerId(id)).with_producer_epoch(0),

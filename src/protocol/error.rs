@@ -3,6 +3,7 @@
 use crate::config::ConfigError;
 use crate::coordinator::group::consumer::ConsumerGroupError;
 use crate::coordinator::group::state::GroupError;
+use crate::coordinator::txn::state::TxnError;
 use crate::log::producer_state::SequenceError;
 use crate::log::{AppendError, ReadError, TopicError};
 use crate::record::BatchError;
@@ -38,6 +39,12 @@ pub mod code {
     pub const INVALID_REQUEST: i16 = 42;
     pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
     pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const INVALID_TXN_STATE: i16 = 48;
+    pub const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+    pub const CONCURRENT_TRANSACTIONS: i16 = 51;
+    pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
+    pub const UNSTABLE_OFFSET_COMMIT: i16 = 88;
+    pub const PRODUCER_FENCED: i16 = 90;
     pub const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
     pub const KAFKA_STORAGE_ERROR: i16 = 56;
     pub const NON_EMPTY_GROUP: i16 = 68;
@@ -146,5 +153,17 @@ pub fn consumer_group_error(e: &ConsumerGroupError) -> i16 {
         ConsumerGroupError::InvalidRequest(_) => code::INVALID_REQUEST,
         ConsumerGroupError::GroupMaxSizeReached => code::GROUP_MAX_SIZE_REACHED,
         ConsumerGroupError::InvalidRegularExpression => code::INVALID_REGULAR_EXPRESSION,
+    }
+}
+
+pub fn txn_error(e: &TxnError) -> i16 {
+    match e {
+        TxnError::InvalidTransactionTimeout => code::INVALID_TRANSACTION_TIMEOUT,
+        TxnError::InvalidProducerIdMapping => code::INVALID_PRODUCER_ID_MAPPING,
+        TxnError::ProducerFenced => code::PRODUCER_FENCED,
+        TxnError::InvalidProducerEpoch => code::INVALID_PRODUCER_EPOCH,
+        TxnError::ConcurrentTransactions => code::CONCURRENT_TRANSACTIONS,
+        TxnError::InvalidTxnState => code::INVALID_TXN_STATE,
+        TxnError::InvalidRequest => code::INVALID_REQUEST,
     }
 }

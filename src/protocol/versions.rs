@@ -27,6 +27,13 @@ pub const SERVED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::DescribeConfigs, (1, 4)),
     (ApiKey::CreatePartitions, (0, 3)),
     (ApiKey::DescribeCluster, (0, 2)),
+    // Transactions version 1 (no `transaction.version` feature is advertised, so clients use it).
+    // AddPartitionsToTxn v4+ is the broker-to-broker batched form; AddOffsetsToTxn v4,
+    // TxnOffsetCommit v5 and EndTxn v5 signal transactions version 2 (KIP-890): not served yet.
+    (ApiKey::AddPartitionsToTxn, (0, 3)),
+    (ApiKey::AddOffsetsToTxn, (0, 3)),
+    (ApiKey::EndTxn, (0, 4)),
+    (ApiKey::TxnOffsetCommit, (0, 4)),
     // Topic configs change live and persist; broker configs are static (INVALID_CONFIG, as Kafka
     // answers for keys that are not dynamically updatable).
     (ApiKey::IncrementalAlterConfigs, (0, 1)),
@@ -80,6 +87,10 @@ mod tests {
             ApiKey::DescribeConfigs => DescribeConfigsRequest::VERSIONS,
             ApiKey::CreatePartitions => CreatePartitionsRequest::VERSIONS,
             ApiKey::DescribeCluster => DescribeClusterRequest::VERSIONS,
+            ApiKey::AddPartitionsToTxn => AddPartitionsToTxnRequest::VERSIONS,
+            ApiKey::AddOffsetsToTxn => AddOffsetsToTxnRequest::VERSIONS,
+            ApiKey::EndTxn => EndTxnRequest::VERSIONS,
+            ApiKey::TxnOffsetCommit => TxnOffsetCommitRequest::VERSIONS,
             ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::VERSIONS,
             ApiKey::AlterConfigs => AlterConfigsRequest::VERSIONS,
             ApiKey::DescribeLogDirs => DescribeLogDirsRequest::VERSIONS,

@@ -63,11 +63,18 @@ impl GroupCoordinator {
                         for rec in set.records {
                             last = last.max(rec.offset);
                             if rec.control {
+                                // A transaction marker decides the offsets committed in it.
+                                let commit = rec.key.as_ref().is_some_and(|k| k.len() >= 4 && i16::from_be_bytes([k[2], k[3]]) == 1);
+                                groups.complete_txn(rec.producer_id, commit, now);
                                 continue;
                             }
                             if let Some(k) = &rec.key {
                                 if let Some(gr) = GroupRecord::decode(k, rec.value.as_deref()) {
-                                    groups.replay(&gr, true, now);
+                                    if rec.transactional {
+                                        groups.add_pending(rec.producer_id, vec![gr]);
+                                    } else {
+                                        groups.replay(&gr, true, now);
+                                    }
                                     n += 1;
                                 }
                             }
@@ -172,6 +179,45 @@ impl GroupCoordinator {
         Ok(())
     }
 
+    /// A transaction marker for `pid` was written to `__consumer_offsets`.
+    pub fn complete_txn(&self, pid: i64, commit: bool) {
+        self.state.lock().complete_txn(pid, commit, crate::clock::now_ms());
+    }
+
+    /// Appends offsets committed in producer `pid`'s transaction (a transactional batch, fsynced);
+    /// they stay pending until the transaction's marker.
+    pub async fn persist_txn_offsets(&self, logs: &LogManager, pid: i64, epoch: i16, recs: Vec<GroupRecord>) -> Result<(), CoordinatorError> {
+        if recs.is_empty() {
+            return Ok(());
+        }
+        let topic = self.offsets_topic(logs)?;
+        let now = crate::clock::now_ms();
+        let mut by_partition: HashMap<i32, Vec<&GroupRecord>> = HashMap::new();
+        for r in &recs {
+            by_partition.entry(records::partition_for(r.group(), topic.partition_count())).or_default().push(r);
+        }
+        for (p, rs) in by_partition {
+            let part = topic.partition(p).ok_or_else(|| CoordinatorError::Storage(format!("partition {p} missing")))?;
+            // One batch per record: a producer's batches carry no sequence here (-1), and the
+            // log accepts one batch per append from a producer id.
+            let mut last = None;
+            for r in rs {
+                let batch = encode_txn_batch(&[r], pid, epoch, now).map_err(CoordinatorError::Storage)?;
+                last = Some(part.append(&batch, now).map_err(|e| CoordinatorError::Storage(e.to_string()))?);
+            }
+            let Some(info) = last else { continue };
+            if let Some(f) = info.sync {
+                logs.flusher().sync(f).await.map_err(|e| {
+                    logs.fail_storage(&e);
+                    CoordinatorError::Storage(e.to_string())
+                })?;
+                part.mark_flushed(info.last_offset + 1);
+            }
+        }
+        self.state.lock().add_pending(pid, recs);
+        Ok(())
+    }
+
     /// Topic metadata for the consumer-protocol assignors.
     pub fn topics_view(logs: &LogManager) -> consumer::TopicsView {
         logs.topics().iter().map(|t| (t.name.clone(), (t.id, t.partition_count()))).collect()
@@ -196,19 +242,28 @@ impl GroupCoordinator {
     }
 }
 
+/// Offsets of a transaction: a transactional batch of producer `pid`.
+fn encode_txn_batch(recs: &[&GroupRecord], pid: i64, epoch: i16, now: i64) -> Result<Bytes, String> {
+    encode_records(recs, now, Some((pid, epoch)))
+}
+
 fn encode_batch(recs: &[&GroupRecord], now: i64) -> Result<Bytes, String> {
+    encode_records(recs, now, None)
+}
+
+fn encode_records(recs: &[&GroupRecord], now: i64, txn: Option<(i64, i16)>) -> Result<Bytes, String> {
     let records: Vec<Record> = recs
         .iter()
         .enumerate()
         .map(|(i, r)| {
             let (k, v) = r.encode();
             Record {
-                transactional: false,
+                transactional: txn.is_some(),
                 control: false,
                 delete_horizon: false,
                 partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
+                producer_id: txn.map(|t| t.0).unwrap_or(-1),
+                producer_epoch: txn.map(|t| t.1).unwrap_or(-1),
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
                 sequence: -1,

@@ -326,13 +326,69 @@ pub struct Groups {
     groups: HashMap<String, Group>,
     /// KIP-848 consumer-protocol groups (membership only; their offsets live in `groups`).
     pub consumer: ConsumerGroups,
+    /// Offsets committed inside a transaction, per producer id, until its marker decides them.
+    pending_txn: HashMap<i64, Vec<GroupRecord>>,
     next_member: u64,
 }
 
 impl Groups {
     pub fn new(config: GroupConfig) -> Groups {
         let consumer = ConsumerGroups::new(config.consumer_session_timeout_ms, config.max_size);
-        Groups { config, groups: HashMap::new(), consumer, next_member: 0 }
+        Groups { config, groups: HashMap::new(), consumer, pending_txn: HashMap::new(), next_member: 0 }
+    }
+
+    /// TxnOffsetCommit: validated like OffsetCommit, except that a producer without group
+    /// membership (generation -1) may always commit; the records stay pending until the marker.
+    pub fn txn_commit_offsets(
+        &mut self,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+        offsets: Vec<OffsetInput>,
+        now: i64,
+    ) -> (Vec<(String, i32, Option<GroupError>)>, Outcome) {
+        if generation < 0 && !group_id.is_empty() {
+            let mut out = Outcome::default();
+            let mut res = Vec::new();
+            for (t, p, offset, epoch, md) in offsets {
+                let md = md.unwrap_or_default();
+                if md.len() > self.config.offset_metadata_max_bytes {
+                    res.push((t, p, Some(GroupError::OffsetMetadataTooLarge)));
+                    continue;
+                }
+                out.records.push(GroupRecord::Offset {
+                    group: group_id.to_string(),
+                    topic: t.clone(),
+                    partition: p,
+                    value: Some(CommittedOffset { offset, leader_epoch: epoch, metadata: md, commit_timestamp: now }),
+                });
+                res.push((t, p, None));
+            }
+            return (res, out);
+        }
+        self.commit_offsets(group_id, generation, member_id, instance_id, offsets, now)
+    }
+
+    /// Records written in producer `pid`'s transaction, applied when it commits.
+    pub fn add_pending(&mut self, pid: i64, records: Vec<GroupRecord>) {
+        self.pending_txn.entry(pid).or_default().extend(records);
+    }
+
+    /// A COMMIT or ABORT marker for `pid` reached `__consumer_offsets`.
+    pub fn complete_txn(&mut self, pid: i64, commit: bool, now: i64) {
+        if let Some(recs) = self.pending_txn.remove(&pid) {
+            if commit {
+                for r in &recs {
+                    self.replay(r, false, now);
+                }
+            }
+        }
+    }
+
+    /// Whether a transaction holds uncommitted offsets for the group (require_stable).
+    pub fn has_pending(&self, group_id: &str) -> bool {
+        self.pending_txn.values().any(|rs| rs.iter().any(|r| r.group() == group_id))
     }
 
     /// Whether the id names a group using the classic protocol with members (a consumer-protocol

@@ -1,0 +1,127 @@
+//! Transactions (version 1): InitProducerId with a transactional id, AddPartitionsToTxn,
+//! AddOffsetsToTxn, EndTxn, TxnOffsetCommit.
+use std::sync::Arc;
+
+use kafka_protocol::messages::add_partitions_to_txn_response::{AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult};
+use kafka_protocol::messages::txn_offset_commit_response::{TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic};
+use kafka_protocol::messages::*;
+
+use super::s;
+use crate::broker::BrokerState;
+use crate::coordinator::group::records::partition_for;
+use crate::coordinator::group::OFFSETS_TOPIC;
+use crate::coordinator::txn::state::TxnError;
+use crate::coordinator::txn::TxnShellError;
+use crate::protocol::error::{code, group_error, txn_error};
+
+/// PRODUCER_FENCED exists since KIP-588; older request versions get INVALID_PRODUCER_EPOCH.
+fn shell_error(e: &TxnShellError, fenced_ok: bool) -> i16 {
+    match e {
+        TxnShellError::Txn(TxnError::ProducerFenced) if !fenced_ok => code::INVALID_PRODUCER_EPOCH,
+        TxnShellError::Txn(t) => txn_error(t),
+        TxnShellError::Storage(_) => code::COORDINATOR_NOT_AVAILABLE,
+    }
+}
+
+pub async fn init_producer_id(state: &Arc<BrokerState>, req: &InitProducerIdRequest, v: i16, id: &str) -> InitProducerIdResponse {
+    let (pid, epoch) = if v >= 3 { (req.producer_id.0, req.producer_epoch) } else { (-1, -1) };
+    let r = state.txns.init_producer_id(&state.logs, &state.groups, &state.producer_ids, id, req.transaction_timeout_ms, pid, epoch).await;
+    match r {
+        Ok((p, e)) => InitProducerIdResponse::default().with_producer_id(ProducerId(p)).with_producer_epoch(e),
+        Err(e) => InitProducerIdResponse::default().with_error_code(shell_error(&e, v >= 4)).with_producer_id(ProducerId(-1)).with_producer_epoch(-1),
+    }
+}
+
+pub async fn add_partitions_to_txn(state: &Arc<BrokerState>, req: AddPartitionsToTxnRequest, v: i16) -> AddPartitionsToTxnResponse {
+    let mut parts = Vec::new();
+    let mut unknown = Vec::new();
+    for t in &req.v3_and_below_topics {
+        for p in &t.partitions {
+            if state.logs.topic(&t.name.0).is_some_and(|x| x.partition(*p).is_some()) {
+                parts.push((t.name.0.to_string(), *p));
+            } else {
+                unknown.push((t.name.0.to_string(), *p));
+            }
+        }
+    }
+    // All or nothing, as Kafka: one unknown partition fails the others with OPERATION_NOT_ATTEMPTED.
+    let (ok_code, bad_code) = if !unknown.is_empty() {
+        (code::OPERATION_NOT_ATTEMPTED, code::UNKNOWN_TOPIC_OR_PARTITION)
+    } else {
+        let r = state.txns.add_partitions(&state.logs, &req.v3_and_below_transactional_id.0, req.v3_and_below_producer_id.0, req.v3_and_below_producer_epoch, &parts).await;
+        (r.as_ref().err().map(|e| shell_error(e, v >= 2)).unwrap_or(code::NONE), code::NONE)
+    };
+    let mut topics: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
+    for (list, c) in [(&parts, ok_code), (&unknown, bad_code)] {
+        for (t, p) in list {
+            let pr = AddPartitionsToTxnPartitionResult::default().with_partition_index(*p).with_partition_error_code(c);
+            match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
+                Some(x) => x.results_by_partition.push(pr),
+                None => topics.push(AddPartitionsToTxnTopicResult::default().with_name(TopicName(s(t.clone()))).with_results_by_partition(vec![pr])),
+            }
+        }
+    }
+    AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics)
+}
+
+pub async fn add_offsets_to_txn(state: &Arc<BrokerState>, req: AddOffsetsToTxnRequest, v: i16) -> AddOffsetsToTxnResponse {
+    let topic = match state.groups.offsets_topic(&state.logs) {
+        Ok(t) => t,
+        Err(_) => return AddOffsetsToTxnResponse::default().with_error_code(code::COORDINATOR_NOT_AVAILABLE),
+    };
+    let part = (OFFSETS_TOPIC.to_string(), partition_for(&req.group_id.0, topic.partition_count()));
+    let r = state.txns.add_partitions(&state.logs, &req.transactional_id.0, req.producer_id.0, req.producer_epoch, &[part]).await;
+    AddOffsetsToTxnResponse::default().with_error_code(r.err().map(|e| shell_error(&e, v >= 2)).unwrap_or(code::NONE))
+}
+
+pub async fn end_txn(state: &Arc<BrokerState>, req: EndTxnRequest, v: i16) -> EndTxnResponse {
+    let r = state.txns.end_txn(&state.logs, &state.groups, &req.transactional_id.0, req.producer_id.0, req.producer_epoch, req.committed).await;
+    EndTxnResponse::default().with_error_code(r.err().map(|e| shell_error(&e, v >= 2)).unwrap_or(code::NONE))
+}
+
+pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitRequest, v: i16) -> TxnOffsetCommitResponse {
+    let mut offsets = Vec::new();
+    for t in &req.topics {
+        for p in &t.partitions {
+            offsets.push((t.name.0.to_string(), p.partition_index, p.committed_offset, if v >= 2 { p.committed_leader_epoch } else { -1 }, p.committed_metadata.as_ref().map(|m| m.to_string())));
+        }
+    }
+    let all = |c: i16, offsets: &[(String, i32, i64, i32, Option<String>)]| -> Vec<(String, i32, i16)> { offsets.iter().map(|(t, p, ..)| (t.clone(), *p, c)).collect() };
+    // The group's offsets partition must be part of the transaction (AddOffsetsToTxn).
+    let rows: Vec<(String, i32, i16)> = match state.groups.offsets_topic(&state.logs) {
+        Err(_) => all(code::COORDINATOR_NOT_AVAILABLE, &offsets),
+        Ok(topic) => {
+            let part = (OFFSETS_TOPIC.to_string(), partition_for(&req.group_id.0, topic.partition_count()));
+            match state.txns.with_state(|t| t.has_partition(&req.transactional_id.0, req.producer_id.0, req.producer_epoch, &part)) {
+                Err(e) => all(shell_error(&TxnShellError::Txn(e), v >= 2), &offsets),
+                Ok(false) => all(code::INVALID_TXN_STATE, &offsets),
+                Ok(true) => {
+                    let (gen, member, inst) = if v >= 3 { (req.generation_id, req.member_id.to_string(), req.group_instance_id.as_ref().map(|x| x.to_string())) } else { (-1, String::new(), None) };
+                    let (res, out) = state.groups.with_state(|g| g.txn_commit_offsets(&req.group_id.0, gen, &member, inst.as_deref(), offsets.clone(), crate::clock::now_ms()));
+                    let failed = match state.groups.persist_txn_offsets(&state.logs, req.producer_id.0, req.producer_epoch, out.records).await {
+                        Ok(()) => false,
+                        Err(e) => {
+                            tracing::warn!(group = %req.group_id.0, error = %e, "transactional offsets could not be written");
+                            true
+                        }
+                    };
+                    res.into_iter()
+                        .map(|(t, p, e)| {
+                            let c = if failed && e.is_none() { code::COORDINATOR_NOT_AVAILABLE } else { e.as_ref().map(group_error).unwrap_or(code::NONE) };
+                            (t, p, c)
+                        })
+                        .collect()
+                }
+            }
+        }
+    };
+    let mut topics: Vec<TxnOffsetCommitResponseTopic> = Vec::new();
+    for (t, p, c) in rows {
+        let pr = TxnOffsetCommitResponsePartition::default().with_partition_index(p).with_error_code(c);
+        match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
+            Some(x) => x.partitions.push(pr),
+            None => topics.push(TxnOffsetCommitResponseTopic::default().with_name(TopicName(s(t))).with_partitions(vec![pr])),
+        }
+    }
+    TxnOffsetCommitResponse::default().with_topics(topics)
+}

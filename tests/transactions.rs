@@ -1,0 +1,218 @@
+//! Proves: transactions (version 1) through librdkafka's transactional producer: a committed
+//! transaction over several partitions is visible to read_committed consumers and an aborted one
+//! is not (read_uncommitted sees both); a second producer with the same transactional.id fences
+//! the first; consume-transform-produce with send_offsets_to_transaction yields each input exactly
+//! once and commits the group's offsets atomically; a transaction left open past its timeout is
+//! aborted by the coordinator; state survives a broker restart.
+mod common;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+
+fn txn_producer(bs: &str, id: &str, extra: &[(&str, &str)]) -> ThreadedProducer<DefaultProducerContext> {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bs).set("transactional.id", id).set("linger.ms", "1");
+    for (k, v) in extra {
+        c.set(*k, *v);
+    }
+    c.create().expect("transactional producer")
+}
+
+fn send(p: &ThreadedProducer<DefaultProducerContext>, topic: &str, part: i32, v: &str) {
+    p.send(BaseRecord::to(topic).partition(part).key("k").payload(v)).map_err(|(e, _)| e).unwrap();
+}
+
+/// Every value in `topic` (all `parts` partitions) visible at the isolation level, read to the end.
+fn read_values(bs: &str, topic: &str, parts: i32, committed: bool) -> Vec<String> {
+    let c = consumer(bs, &[("isolation.level", if committed { "read_committed" } else { "read_uncommitted" })]);
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..parts {
+        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+    }
+    c.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if let Some(m) = c.poll(Duration::from_millis(100)) {
+            out.push(String::from_utf8(m.unwrap().payload().unwrap().to_vec()).unwrap());
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn create(bs: &str, topic: &str, parts: i32) {
+    let admin = create_topic_admin(bs);
+    assert!(admin.create_topics(&[NewTopic::new(topic, parts, TopicReplication::Fixed(1))], &AdminOptions::new()).await.unwrap()[0].is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_abort_and_isolation_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker_in(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]).await;
+    let bs = b.bootstrap();
+    create(&bs, "tx", 2).await;
+    let p = txn_producer(&bs, "tx-1", &[]);
+    let t = Duration::from_secs(20);
+    p.init_transactions(t).unwrap();
+    p.begin_transaction().unwrap();
+    for i in 0..5 {
+        send(&p, "tx", i % 2, &format!("committed-{i}"));
+    }
+    p.commit_transaction(t).unwrap();
+    p.begin_transaction().unwrap();
+    for i in 0..4 {
+        send(&p, "tx", i % 2, &format!("aborted-{i}"));
+    }
+    p.flush(t).unwrap();
+    p.abort_transaction(t).unwrap();
+    p.begin_transaction().unwrap();
+    send(&p, "tx", 0, "committed-last");
+    p.commit_transaction(t).unwrap();
+
+    let committed = read_values(&bs, "tx", 2, true);
+    let mut want: Vec<String> = (0..5).map(|i| format!("committed-{i}")).collect();
+    want.push("committed-last".into());
+    want.sort();
+    assert_eq!(committed, want, "read_committed sees exactly the committed records");
+    let all = read_values(&bs, "tx", 2, false);
+    assert_eq!(all.len(), 10, "read_uncommitted sees aborted records too: {all:?}");
+    assert!(all.iter().any(|v| v.starts_with("aborted-")));
+    let st = b.state().txns.with_state(|t| t.get("tx-1").map(|m| m.state.name()));
+    assert_eq!(st, Some("CompleteCommit"));
+
+    // An open transaction pins the last stable offset; read_committed waits for it.
+    p.begin_transaction().unwrap();
+    send(&p, "tx", 1, "pending");
+    p.flush(t).unwrap();
+    let part = b.state().logs.topic("tx").unwrap().partition(1).unwrap();
+    assert!(part.last_stable_offset() < part.high_watermark());
+    assert!(!read_values(&bs, "tx", 2, true).contains(&"pending".to_string()));
+    p.commit_transaction(t).unwrap();
+    assert!(read_values(&bs, "tx", 2, true).contains(&"pending".to_string()));
+    drop(p);
+
+    // A restart keeps the coordinator's state and the aborted-transaction index.
+    b.shutdown().await.unwrap();
+    let b = broker_in(dir.path(), &[]).await;
+    assert_eq!(read_values(&b.bootstrap(), "tx", 2, true).len(), 7);
+    let p = txn_producer(&b.bootstrap(), "tx-1", &[]);
+    p.init_transactions(t).unwrap();
+    let epoch_now = b.state().txns.with_state(|t| t.get("tx-1").map(|m| m.producer_epoch)).unwrap();
+    assert!(epoch_now >= 1, "a new incarnation bumps the epoch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_producer_fences_the_first() {
+    let b = broker().await;
+    let bs = b.bootstrap();
+    create(&bs, "fence", 1).await;
+    let t = Duration::from_secs(20);
+    let a = txn_producer(&bs, "shared-id", &[]);
+    a.init_transactions(t).unwrap();
+    a.begin_transaction().unwrap();
+    send(&a, "fence", 0, "from-a");
+    a.flush(t).unwrap();
+    let bprod = txn_producer(&bs, "shared-id", &[]);
+    bprod.init_transactions(t).unwrap(); // aborts a's open transaction and fences a
+    bprod.begin_transaction().unwrap();
+    send(&bprod, "fence", 0, "from-b");
+    bprod.commit_transaction(t).unwrap();
+    let r = a.commit_transaction(t);
+    let e = r.expect_err("the fenced producer cannot commit");
+    assert!(e.rdkafka_error_code().is_some(), "{e}");
+    assert_eq!(read_values(&bs, "fence", 1, true), vec!["from-b".to_string()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consume_transform_produce_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker_in(dir.path(), &[("group.initial.rebalance.delay.ms", "0")]).await;
+    let bs = b.bootstrap();
+    create(&bs, "in", 2).await;
+    create(&bs, "out", 2).await;
+    let plain = producer(&bs, &[]);
+    for i in 0..30 {
+        common::send(&plain, "in", Some(i % 2), b"k", format!("{i}").as_bytes()).await;
+    }
+    let t = Duration::from_secs(20);
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bs)
+        .set("group.id", "ctp")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create()
+        .unwrap();
+    c.subscribe(&["in"]).unwrap();
+    let p = txn_producer(&bs, "ctp-tx", &[]);
+    p.init_transactions(t).unwrap();
+    let mut done = 0;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while done < 30 {
+        assert!(Instant::now() < deadline, "processed {done} of 30");
+        let mut batch: HashMap<i32, i64> = HashMap::new();
+        p.begin_transaction().unwrap();
+        let mut n = 0;
+        while n < 7 {
+            match c.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    let v = String::from_utf8(m.payload().unwrap().to_vec()).unwrap();
+                    send(&p, "out", m.partition(), &format!("out-{v}"));
+                    batch.insert(m.partition(), m.offset() + 1);
+                    n += 1;
+                }
+                Some(Err(e)) => panic!("{e}"),
+                None => break,
+            }
+        }
+        let mut offsets = TopicPartitionList::new();
+        for (part, off) in &batch {
+            offsets.add_partition_offset("in", *part, Offset::Offset(*off)).unwrap();
+        }
+        p.send_offsets_to_transaction(&offsets, &c.group_metadata().unwrap(), t).unwrap();
+        p.commit_transaction(t).unwrap();
+        done += n;
+    }
+    let out = read_values(&bs, "out", 2, true);
+    let mut want: Vec<String> = (0..30).map(|i| format!("out-{i}")).collect();
+    want.sort();
+    assert_eq!(out, want, "each input exactly once in the output");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition("in", 0);
+    tpl.add_partition("in", 1);
+    let committed = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+    let offs: Vec<i64> = committed.elements().iter().map(|e| e.offset().to_raw().unwrap()).collect();
+    assert_eq!(offs, vec![15, 15], "the group's offsets were committed with the transactions");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_transaction_is_aborted_by_the_coordinator() {
+    let b = broker().await;
+    let bs = b.bootstrap();
+    create(&bs, "slow", 1).await;
+    let t = Duration::from_secs(20);
+    let p = txn_producer(&bs, "slow-tx", &[("transaction.timeout.ms", "1000")]);
+    p.init_transactions(t).unwrap();
+    p.begin_transaction().unwrap();
+    send(&p, "slow", 0, "forgotten");
+    p.flush(t).unwrap();
+    let part = b.state().logs.topic("slow").unwrap().partition(0).unwrap();
+    assert_eq!(part.last_stable_offset(), 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while part.last_stable_offset() == 0 {
+        assert!(Instant::now() < deadline, "the coordinator did not abort the expired transaction");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(b.state().txns.with_state(|t| t.get("slow-tx").map(|m| m.state.name())), Some("CompleteAbort"));
+    assert!(read_values(&bs, "slow", 1, true).is_empty());
+    assert!(p.commit_transaction(t).is_err(), "the producer was fenced by the abort");
+}
