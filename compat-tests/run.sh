@@ -32,11 +32,17 @@ fi
 
 # Extra broker flags per client. Every broker gets group.initial.rebalance.delay.ms=0
 # (Kafka's default 3000 ms would delay the first rebalance of each new group); kcat cannot
-# create topics, so its broker makes auto-created topics with 3 partitions.
+# create topics, so its broker makes auto-created topics with 3 partitions. The Java
+# scenarios Retention and Compaction need the retention check and the cleaner to run often
+# (defaults 300 s and 15 s), and GroupConsumerProtocol/GroupConsumerRegex (KIP-848) a short
+# heartbeat interval handed to consumer-protocol members (default 5 s: every assignment
+# change would take up to 5 s to be noticed).
 broker_args_for() {
   local common="--set group.initial.rebalance.delay.ms=0"
   case "$1" in
     kcat) echo "$common --set num.partitions=3" ;;
+    java) echo "$common --set log.retention.check.interval.ms=200 --set log.cleaner.backoff.ms=200" \
+               "--set group.consumer.heartbeat.interval.ms=500" ;;
     *) echo "$common" ;;
   esac
 }

@@ -5,7 +5,11 @@
 JAVA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
 JARS="$CACHE/jars"
-CLASSES="$CACHE/java-classes"
+# Compiled classes live in a directory per source hash (set by java_compile), so runs from
+# different checkouts sharing one cache (e.g. a CI copy of an older commit running at the
+# same time) never delete or overwrite each other's classes mid-run.
+CLASSES_ROOT="$CACHE/java-classes-by-hash"
+CLASSES=""
 
 if ! ls "$JARS"/kafka-clients-*.jar >/dev/null 2>&1; then
   echo "java: no kafka-clients jar in $JARS; run compat-tests/setup.sh first" >&2
@@ -27,17 +31,24 @@ if [ "${COMPAT_ALL_JARS:-0}" = 1 ]; then CP="$JARS/*"; fi
 LOGCFG="$JAVA_DIR/log4j2.properties"
 if [ "${COMPAT_DEBUG:-0}" = 1 ]; then LOGCFG="$JAVA_DIR/log4j2-debug.properties"; fi
 
-# Compile when the sources changed (hash of the sources stored next to the classes).
+# Compile when the sources changed: into a temporary dir, then renamed to
+# $CLASSES_ROOT/<hash of the sources>; a concurrent run that finished first wins the rename.
 java_compile() {
-  local hash
+  local hash tmp
   hash=$(cat "$JAVA_DIR"/src/compat/*.java | sha256sum | cut -c1-16)
-  if [ ! -f "$CLASSES/.src-$hash" ]; then
+  CLASSES="$CLASSES_ROOT/$hash"
+  if [ ! -f "$CLASSES/.complete" ]; then
     echo "[java] compiling scenarios into $CLASSES"
-    rm -rf "$CLASSES"
-    mkdir -p "$CLASSES"
-    javac --release 17 -nowarn -XDsuppressNotes -cp "$CP" -d "$CLASSES" "$JAVA_DIR"/src/compat/*.java
-    touch "$CLASSES/.src-$hash"
+    mkdir -p "$CLASSES_ROOT"
+    tmp=$(mktemp -d "$CLASSES_ROOT/.build.XXXXXX")
+    javac --release 17 -nowarn -XDsuppressNotes -cp "$CP" -d "$tmp" "$JAVA_DIR"/src/compat/*.java
+    touch "$tmp/.complete"
+    if ! mv -T "$tmp" "$CLASSES" 2>/dev/null; then rm -rf "$tmp"; fi
+    [ -f "$CLASSES/.complete" ] || { echo "[java] compiled classes missing in $CLASSES" >&2; return 1; }
+    # forget builds of other source versions not used for a day
+    find "$CLASSES_ROOT" -mindepth 1 -maxdepth 1 -type d -mtime +1 ! -path "$CLASSES" -exec rm -rf {} + 2>/dev/null || true
   fi
+  touch "$CLASSES"
 }
 
 # java_scenario CLASS ARGS... : run one scenario class with a time limit (COMPAT_TIMEOUT, 60 s)

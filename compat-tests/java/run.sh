@@ -13,7 +13,8 @@ shift
 SCENARIOS=("$@")
 if [ "${#SCENARIOS[@]}" -eq 0 ]; then
   SCENARIOS=(ProduceConsume AdminOps AdminErrors OffsetsForTimes Compression AutoCreate FetchEdgeCases AcksVariants Concurrency
-             GroupSplit GroupCommitResume GroupAdmin)
+             GroupSplit GroupCommitResume GroupAdmin GroupConsumerProtocol GroupConsumerRegex ConfigsRoundTrip
+             Compaction Retention)
 fi
 
 # shellcheck source=lib.sh

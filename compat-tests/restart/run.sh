@@ -11,6 +11,10 @@
 #   3b. on broker C a group commits offsets (compat.GroupDurability), C gets SIGKILLed
 #      right after; broker D: committed offsets + metadata unchanged, a deleted group
 #      stays deleted, a group consumer resumes at the committed offsets
+#   3c. on broker D a topic gets config overrides and the broker dynamic log defaults (per
+#      broker and cluster-wide) via IncrementalAlterConfigs (compat.ConfigsRoundTrip set);
+#      SIGTERM; broker E: all of them read back exactly, then a second set of changes
+#      (DELETE/SET/SUBTRACT, broker layers deleted); SIGKILL; broker F: the second state
 #   4. an idempotent producer keeps sending while the broker is restarted underneath it on
 #      the same port, once with SIGTERM and once with SIGKILL (compat.ProduceAcrossRestart):
 #      every record acked once, stored once, in order
@@ -96,7 +100,44 @@ else
   failed=$((failed + 1))
   echo "[restart] no group state written by group-offsets-commit; nothing to verify"
 fi
+
+# config_step name args...: compat.ConfigsRoundTrip against the current broker
+config_step() {
+  local name="$1"
+  shift
+  if java_scenario ConfigsRoundTrip "127.0.0.1:$BROKER_PORT" "$@"; then
+    record PASS "$name"
+  else
+    record FAIL "$name"
+    failed=$((failed + 1))
+    echo "[restart] broker log tail:"; tail -n 20 "$LOG" | sed 's/^/    /'
+  fi
+}
+CSTATE="$WORK/config-state.txt"
+config_step configs-set set "$CSTATE"
 broker_stop TERM || { record FAIL broker-D-crashed; failed=$((failed + 1)); }
+
+echo "[restart] === broker E (after SIGTERM, topic and dynamic broker configs)"
+broker_start "$WORK/data" "$LOG" $GROUP_ARGS || { record FAIL restart-after-configs; exit 1; }
+if [ -s "$CSTATE" ]; then
+  config_step configs-after-sigterm verify "$CSTATE" next
+else
+  record FAIL configs-after-sigterm
+  failed=$((failed + 1))
+  echo "[restart] no config state written by configs-set; nothing to verify"
+fi
+echo "[restart] SIGKILL broker E right after the second config change"
+broker_stop KILL || { record FAIL broker-E-crashed; failed=$((failed + 1)); }
+
+echo "[restart] === broker F (after SIGKILL, config changes)"
+broker_start "$WORK/data" "$LOG" $GROUP_ARGS || { record FAIL restart-after-config-change; exit 1; }
+if [ -s "$CSTATE" ]; then
+  config_step configs-after-sigkill verify "$CSTATE"
+else
+  record FAIL configs-after-sigkill
+  failed=$((failed + 1))
+fi
+broker_stop TERM || { record FAIL broker-F-crashed; failed=$((failed + 1)); }
 
 # produce_across SIGNAL: restart the broker (same data dir, same port) under a live producer
 produce_across() {

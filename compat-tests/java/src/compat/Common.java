@@ -111,8 +111,8 @@ final class Common {
     }
 
     /**
-     * Consumer in consumer group {@code groupId} (classic rebalance protocol, chosen explicitly:
-     * the broker does not implement KIP-848), auto-commit off, auto.offset.reset=earliest,
+     * Consumer in consumer group {@code groupId} (classic rebalance protocol, chosen explicitly;
+     * KIP-848 consumers are made by GroupConsumerProtocol.consumer848), auto-commit off, auto.offset.reset=earliest,
      * short heartbeat interval so rebalances are noticed quickly.
      */
     static KafkaConsumer<byte[], byte[]> groupConsumer(String bootstrap, String groupId, String clientId) {

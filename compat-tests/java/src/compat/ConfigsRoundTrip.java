@@ -36,8 +36,9 @@ import org.apache.kafka.common.errors.InvalidConfigurationException;
  * describeConfigs must report exactly the expected overrides (source DYNAMIC_TOPIC_CONFIG)
  * and every other key with source DEFAULT_CONFIG and its default value. validateOnly changes
  * nothing; invalid values, unknown keys, APPEND to a non-list key fail with
- * InvalidConfigurationException and leave the topic unchanged; a change to the broker
- * resource fails (the broker's configs are static).
+ * InvalidConfigurationException and leave the topic unchanged. Broker resources: static keys
+ * are refused (InvalidConfigurationException); the dynamic log defaults, per broker and
+ * cluster-wide, are inherited by the topic with their DYNAMIC_*BROKER_CONFIG source.
  */
 public final class ConfigsRoundTrip {
     static final String NAME = "java/ConfigsRoundTrip";
@@ -83,12 +84,24 @@ public final class ConfigsRoundTrip {
 
     /** describeConfigs must show exactly {@code overrides} as DYNAMIC_TOPIC_CONFIG and defaults elsewhere. */
     static void expectExactly(Admin admin, ConfigResource res, Map<String, String> overrides, Map<String, String> defaults, String when) throws Exception {
+        expectExactly(admin, res, overrides, defaults, Map.of(), when);
+    }
+
+    /**
+     * As above; {@code inherited} maps keys that are not overridden on the topic but set at a
+     * dynamic broker layer to {source, value}.
+     */
+    static void expectExactly(Admin admin, ConfigResource res, Map<String, String> overrides, Map<String, String> defaults,
+                              Map<String, Map.Entry<ConfigSource, String>> inherited, String when) throws Exception {
         Config c = describe(admin, res);
         Map<String, String> dynamic = new TreeMap<>();
         for (ConfigEntry e : c.entries()) {
             if (e.source() == ConfigSource.DYNAMIC_TOPIC_CONFIG) {
                 dynamic.put(e.name(), e.value());
                 check(!e.isDefault(), when + ": " + e.name() + " is an override but isDefault() is true");
+            } else if (inherited.containsKey(e.name())) {
+                checkEq(inherited.get(e.name()).getKey(), e.source(), when + ": source of " + e.name() + " (set at a broker layer)");
+                checkEq(inherited.get(e.name()).getValue(), e.value(), when + ": value of " + e.name() + " (set at a broker layer)");
             } else {
                 checkEq(ConfigSource.DEFAULT_CONFIG, e.source(), when + ": source of non-overridden " + e.name());
                 if (defaults != null && defaults.containsKey(e.name())) {
@@ -174,19 +187,7 @@ public final class ConfigsRoundTrip {
                     op("retention.ms", "1234", OpType.SET), op("segment.ms", "soon", OpType.SET));
             expectExactly(admin, res, expected, defaults, "after the rejected changes");
 
-            // broker resource: Odradek's broker configs are static
-            String nodeId = Integer.toString(admin.describeCluster().nodes().get().iterator().next().id());
-            ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, nodeId);
-            String before = entries(describe(admin, broker)).get("log.retention.ms");
-            try {
-                alter(admin, broker, op("log.retention.ms", "1000", OpType.SET));
-                throw new Mismatch("incrementalAlterConfigs on broker " + nodeId + " was accepted; Odradek's broker configs are static");
-            } catch (ExecutionException e) {
-                log(NAME, "broker resource change -> " + e.getCause().getClass().getName() + ": " + e.getCause().getMessage());
-                check(e.getCause() instanceof InvalidConfigurationException,
-                        "broker resource change failed with " + e.getCause() + "; expected InvalidConfigurationException (INVALID_CONFIG)");
-            }
-            checkEq(before, entries(describe(admin, broker)).get("log.retention.ms"), "broker log.retention.ms after the refused change");
+            brokerLayers(admin, res, expected, defaults);
 
             // an unknown topic
             ConfigResource missing = new ConfigResource(ConfigResource.Type.TOPIC, topic + "-missing");
@@ -199,6 +200,62 @@ public final class ConfigsRoundTrip {
             }
             admin.deleteTopics(List.of(topic)).all().get();
         }
+    }
+
+    /**
+     * Broker resources. Static keys (log.dirs, num.partitions) are refused with
+     * InvalidConfigurationException. The log defaults (broker synonyms of topic configs) are
+     * dynamic: per broker (resource name = node id) and cluster-wide (resource name ""), and a
+     * topic without an override inherits them with source DYNAMIC_BROKER_CONFIG /
+     * DYNAMIC_DEFAULT_BROKER_CONFIG; a topic override still wins. Harmless values are used
+     * (one more millisecond than the defaults) and every change is deleted again in finally,
+     * since other scenarios share the broker.
+     */
+    static void brokerLayers(Admin admin, ConfigResource topicRes, Map<String, String> topicOverrides, Map<String, String> defaults) throws Exception {
+        String nodeId = Integer.toString(admin.describeCluster().nodes().get().iterator().next().id());
+        ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, nodeId);
+        ConfigResource cluster = new ConfigResource(ConfigResource.Type.BROKER, "");
+        Map<String, String> before = entries(describe(admin, broker));
+        for (String key : List.of("log.dirs", "num.partitions")) {
+            check(before.containsKey(key), "describeConfigs(broker " + nodeId + ") has no " + key);
+            String v = key.equals("log.dirs") ? "/tmp/elsewhere" : "7";
+            expectInvalid(admin, broker, "SET static broker config " + key, op(key, v, OpType.SET));
+            checkEq(before.get(key), entries(describe(admin, broker)).get(key), "broker " + key + " after the refused change");
+        }
+        expectInvalid(admin, broker, "SET unknown broker config", op("no.such.broker.config", "1", OpType.SET));
+        expectInvalid(admin, broker, "SET broker log.retention.ms=abc", op("log.retention.ms", "abc", OpType.SET));
+
+        String deleteRetention = Long.toString(Long.parseLong(defaults.get("delete.retention.ms")) + 1);
+        String deleteRetentionCluster = Long.toString(Long.parseLong(defaults.get("delete.retention.ms")) + 2);
+        String retention = Long.toString(Long.parseLong(defaults.get("retention.ms")) + 1);
+        try {
+            // cluster-wide default first
+            alter(admin, cluster, op("log.cleaner.delete.retention.ms", deleteRetentionCluster, OpType.SET));
+            ConfigEntry e = describe(admin, broker).get("log.cleaner.delete.retention.ms");
+            checkEq(deleteRetentionCluster, e.value(), "broker log.cleaner.delete.retention.ms after a cluster-default SET");
+            checkEq(ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, e.source(), "source of broker log.cleaner.delete.retention.ms");
+            expectExactly(admin, topicRes, topicOverrides, defaults,
+                    Map.of("delete.retention.ms", Map.entry(ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, deleteRetentionCluster)),
+                    "after SET of the cluster-default log.cleaner.delete.retention.ms");
+            // per broker wins over the cluster default; a topic override wins over both
+            alter(admin, broker, op("log.cleaner.delete.retention.ms", deleteRetention, OpType.SET),
+                    op("log.retention.ms", retention, OpType.SET));
+            e = describe(admin, broker).get("log.cleaner.delete.retention.ms");
+            checkEq(deleteRetention, e.value(), "broker log.cleaner.delete.retention.ms after a per-broker SET");
+            checkEq(ConfigSource.DYNAMIC_BROKER_CONFIG, e.source(), "source of broker log.cleaner.delete.retention.ms (per broker)");
+            Map<String, Map.Entry<ConfigSource, String>> inherited = new TreeMap<>();
+            inherited.put("delete.retention.ms", Map.entry(ConfigSource.DYNAMIC_BROKER_CONFIG, deleteRetention));
+            if (!topicOverrides.containsKey("retention.ms")) {
+                inherited.put("retention.ms", Map.entry(ConfigSource.DYNAMIC_BROKER_CONFIG, retention));
+            }
+            expectExactly(admin, topicRes, topicOverrides, defaults, inherited, "after per-broker SETs");
+            log(NAME, "dynamic broker layers: cluster default, per broker and topic override resolve in that order");
+        } finally {
+            alter(admin, broker, op("log.cleaner.delete.retention.ms", null, OpType.DELETE), op("log.retention.ms", null, OpType.DELETE));
+            alter(admin, cluster, op("log.cleaner.delete.retention.ms", null, OpType.DELETE));
+        }
+        checkEq(before, entries(describe(admin, broker)), "broker configs after deleting the dynamic changes");
+        expectExactly(admin, topicRes, topicOverrides, defaults, "after deleting the dynamic broker configs");
     }
 
     // --- restart/run.sh modes -------------------------------------------------------------
@@ -214,10 +271,22 @@ public final class ConfigsRoundTrip {
             alter(admin, res, op("cleanup.policy", "compact", OpType.APPEND));
             Map<String, String> expected = new TreeMap<>(Map.of("retention.ms", "86400123", "max.message.bytes", "2000000",
                     "cleanup.policy", "delete,compact", "segment.ms", "3600000"));
-            expectExactly(admin, res, expected, defaults, "before the restart");
-            write(state, topic, expected, defaults);
-            log(NAME, "set " + expected + " on " + topic);
+            // dynamic broker layers too: per broker and cluster-wide (harmless values)
+            String deleteRetention = Long.toString(Long.parseLong(defaults.get("delete.retention.ms")) + 5);
+            alter(admin, brokerRes(admin), op("log.cleaner.delete.retention.ms", deleteRetention, OpType.SET));
+            alter(admin, new ConfigResource(ConfigResource.Type.BROKER, ""), op("log.cleaner.min.compaction.lag.ms", "7", OpType.SET));
+            Map<String, Map.Entry<ConfigSource, String>> inherited = new TreeMap<>();
+            inherited.put("delete.retention.ms", Map.entry(ConfigSource.DYNAMIC_BROKER_CONFIG, deleteRetention));
+            inherited.put("min.compaction.lag.ms", Map.entry(ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, "7"));
+            expectExactly(admin, res, expected, defaults, inherited, "before the restart");
+            write(state, topic, expected, defaults, inherited);
+            log(NAME, "set " + expected + " on " + topic + ", broker layers " + inherited);
         }
+    }
+
+    static ConfigResource brokerRes(Admin admin) throws Exception {
+        return new ConfigResource(ConfigResource.Type.BROKER,
+                Integer.toString(admin.describeCluster().nodes().get().iterator().next().id()));
     }
 
     static void verify(String bootstrap, Path state, boolean next) throws Exception {
@@ -225,25 +294,36 @@ public final class ConfigsRoundTrip {
         String topic = lines.get(0);
         Map<String, String> expected = parse(lines.get(1));
         Map<String, String> defaults = parse(lines.get(2));
+        Map<String, Map.Entry<ConfigSource, String>> inherited = new TreeMap<>();
+        for (var e : parse(lines.get(3)).entrySet()) {
+            int i = e.getValue().indexOf(':');
+            inherited.put(e.getKey(), Map.entry(ConfigSource.valueOf(e.getValue().substring(0, i)), e.getValue().substring(i + 1)));
+        }
         try (Admin admin = admin(bootstrap)) {
             ConfigResource res = new ConfigResource(ConfigResource.Type.TOPIC, topic);
-            expectExactly(admin, res, expected, defaults, "after the restart");
-            log(NAME, "overrides of " + topic + " after the restart: " + expected);
+            expectExactly(admin, res, expected, defaults, inherited, "after the restart");
+            log(NAME, "overrides of " + topic + " after the restart: " + expected + ", broker layers " + inherited);
             if (next) {
                 alter(admin, res, op("max.message.bytes", null, OpType.DELETE), op("retention.ms", "172800000", OpType.SET),
                         op("cleanup.policy", "delete", OpType.SUBTRACT));
                 expected.remove("max.message.bytes");
                 expected.put("retention.ms", "172800000");
                 expected.put("cleanup.policy", "compact");
-                expectExactly(admin, res, expected, defaults, "after the second set of changes");
-                write(state, topic, expected, defaults);
-                log(NAME, "changed to " + expected);
+                alter(admin, brokerRes(admin), op("log.cleaner.delete.retention.ms", null, OpType.DELETE));
+                alter(admin, new ConfigResource(ConfigResource.Type.BROKER, ""), op("log.cleaner.min.compaction.lag.ms", null, OpType.DELETE));
+                inherited.clear();
+                expectExactly(admin, res, expected, defaults, inherited, "after the second set of changes");
+                write(state, topic, expected, defaults, inherited);
+                log(NAME, "changed to " + expected + ", broker layers deleted");
             }
         }
     }
 
-    static void write(Path state, String topic, Map<String, String> expected, Map<String, String> defaults) throws Exception {
-        Files.write(state, List.of(topic, format(expected), format(defaults)));
+    static void write(Path state, String topic, Map<String, String> expected, Map<String, String> defaults,
+                      Map<String, Map.Entry<ConfigSource, String>> inherited) throws Exception {
+        Map<String, String> inh = new TreeMap<>();
+        for (var e : inherited.entrySet()) inh.put(e.getKey(), e.getValue().getKey().name() + ":" + e.getValue().getValue());
+        Files.write(state, List.of(topic, format(expected), format(defaults), format(inh)));
     }
 
     // values never contain ';' or '\n' here ("delete,compact" etc.)
