@@ -216,3 +216,41 @@ async fn an_expired_transaction_is_aborted_by_the_coordinator() {
     assert!(read_values(&bs, "slow", 1, true).is_empty());
     assert!(p.commit_transaction(t).is_err(), "the producer was fenced by the abort");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_admin_apis_describe_what_is_open() {
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::StrBytes;
+    let b = broker().await;
+    let bs = b.bootstrap();
+    create(&bs, "adm-tx", 1).await;
+    let t = Duration::from_secs(20);
+    let p = txn_producer(&bs, "admin-tx", &[]);
+    p.init_transactions(t).unwrap();
+    p.begin_transaction().unwrap();
+    send(&p, "adm-tx", 0, "open");
+    p.flush(t).unwrap();
+    let mut raw = common::raw::Raw::connect(&bs).await;
+    let l: ListTransactionsResponse = raw.request(ApiKey::ListTransactions, 1, &ListTransactionsRequest::default().with_state_filters(vec![StrBytes::from_static_str("Ongoing"), StrBytes::from_static_str("Bogus")]).with_duration_filter(-1)).await.unwrap();
+    assert_eq!(l.transaction_states.len(), 1);
+    assert_eq!(l.transaction_states[0].transactional_id.0.as_str(), "admin-tx");
+    assert_eq!(l.unknown_state_filters.len(), 1);
+    let d: DescribeTransactionsResponse = raw.request(ApiKey::DescribeTransactions, 0, &DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(StrBytes::from_static_str("admin-tx")), TransactionalId(StrBytes::from_static_str("nope"))])).await.unwrap();
+    assert_eq!(d.transaction_states[0].transaction_state.as_str(), "Ongoing");
+    assert_eq!(d.transaction_states[0].topics[0].partitions, vec![0]);
+    assert!(d.transaction_states[0].transaction_start_time_ms > 0);
+    assert_eq!(d.transaction_states[1].error_code, 105, "TRANSACTIONAL_ID_NOT_FOUND");
+    let dp: DescribeProducersResponse = raw
+        .request(ApiKey::DescribeProducers, 0, &DescribeProducersRequest::default().with_topics(vec![describe_producers_request::TopicRequest::default().with_name(TopicName(StrBytes::from_static_str("adm-tx"))).with_partition_indexes(vec![0])]))
+        .await
+        .unwrap();
+    let prod = &dp.topics[0].partitions[0].active_producers[0];
+    assert_eq!(prod.producer_id.0, d.transaction_states[0].producer_id.0);
+    assert_eq!(prod.current_txn_start_offset, 0, "the open transaction starts at offset 0");
+    p.commit_transaction(t).unwrap();
+    let dp: DescribeProducersResponse = raw
+        .request(ApiKey::DescribeProducers, 0, &DescribeProducersRequest::default().with_topics(vec![describe_producers_request::TopicRequest::default().with_name(TopicName(StrBytes::from_static_str("adm-tx"))).with_partition_indexes(vec![0])]))
+        .await
+        .unwrap();
+    assert_eq!(dp.topics[0].partitions[0].active_producers[0].current_txn_start_offset, -1);
+}

@@ -125,3 +125,105 @@ pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitReq
     }
     TxnOffsetCommitResponse::default().with_topics(topics)
 }
+
+/// Kafka's transaction state names (ListTransactions filters, DescribeTransactions).
+const STATE_NAMES: &[&str] = &["Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort", "Dead", "PrepareEpochFence"];
+
+pub async fn list_transactions(state: &Arc<BrokerState>, req: ListTransactionsRequest, v: i16) -> ListTransactionsResponse {
+    use kafka_protocol::messages::list_transactions_response::TransactionState;
+    let unknown: Vec<_> = req.state_filters.iter().filter(|f| !STATE_NAMES.contains(&f.as_str())).cloned().collect();
+    let pattern = if v >= 2 { req.transactional_id_pattern.as_ref().filter(|p| !p.is_empty()).map(|p| regex::Regex::new(&format!("^(?:{})$", p.as_str()))) } else { None };
+    let pattern = match pattern {
+        Some(Ok(r)) => Some(r),
+        Some(Err(_)) => return ListTransactionsResponse::default().with_error_code(code::INVALID_REGULAR_EXPRESSION),
+        None => None,
+    };
+    let now = crate::clock::now_ms();
+    let mut rows: Vec<TransactionState> = state.txns.with_state(|t| {
+        t.all()
+            .filter(|m| req.state_filters.is_empty() || req.state_filters.iter().any(|f| f.as_str() == m.state.name()))
+            .filter(|m| req.producer_id_filters.is_empty() || req.producer_id_filters.iter().any(|p| p.0 == m.producer_id))
+            .filter(|m| v < 1 || req.duration_filter < 0 || (m.start_ms >= 0 && now - m.start_ms >= req.duration_filter))
+            .filter(|m| pattern.as_ref().is_none_or(|r| r.is_match(&m.transactional_id)))
+            .map(|m| {
+                TransactionState::default()
+                    .with_transactional_id(TransactionalId(s(m.transactional_id.clone())))
+                    .with_producer_id(ProducerId(m.producer_id))
+                    .with_transaction_state(s(m.state.name()))
+            })
+            .collect()
+    });
+    rows.sort_by(|a, b| a.transactional_id.0.cmp(&b.transactional_id.0));
+    ListTransactionsResponse::default().with_unknown_state_filters(unknown).with_transaction_states(rows)
+}
+
+pub async fn describe_transactions(state: &Arc<BrokerState>, req: DescribeTransactionsRequest, _v: i16) -> DescribeTransactionsResponse {
+    use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
+    let states = req
+        .transactional_ids
+        .iter()
+        .map(|id| {
+            let m = state.txns.with_state(|t| t.get(&id.0).cloned());
+            let r = TransactionState::default().with_transactional_id(id.clone());
+            match m {
+                None => r.with_error_code(code::TRANSACTIONAL_ID_NOT_FOUND).with_transaction_state(s("")).with_producer_id(ProducerId(-1)).with_producer_epoch(-1).with_transaction_start_time_ms(-1),
+                Some(m) => {
+                    let mut topics: Vec<TopicData> = Vec::new();
+                    for (t, p) in &m.partitions {
+                        match topics.iter_mut().find(|x| x.topic.0.as_str() == t) {
+                            Some(x) => x.partitions.push(*p),
+                            None => topics.push(TopicData::default().with_topic(TopicName(s(t.clone()))).with_partitions(vec![*p])),
+                        }
+                    }
+                    r.with_transaction_state(s(m.state.name()))
+                        .with_transaction_timeout_ms(m.timeout_ms)
+                        .with_transaction_start_time_ms(m.start_ms)
+                        .with_producer_id(ProducerId(m.producer_id))
+                        .with_producer_epoch(m.producer_epoch)
+                        .with_topics(topics)
+                }
+            }
+        })
+        .collect();
+    DescribeTransactionsResponse::default().with_transaction_states(states)
+}
+
+pub async fn describe_producers(state: &Arc<BrokerState>, req: DescribeProducersRequest, _v: i16) -> DescribeProducersResponse {
+    use kafka_protocol::messages::describe_producers_response::{PartitionResponse, ProducerState, TopicResponse};
+    let topics = req
+        .topics
+        .iter()
+        .map(|t| {
+            let topic = state.logs.topic(&t.name.0);
+            let partitions = t
+                .partition_indexes
+                .iter()
+                .map(|idx| {
+                    let r = PartitionResponse::default().with_partition_index(*idx);
+                    match topic.as_ref().and_then(|x| x.partition(*idx)) {
+                        None => r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION),
+                        Some(p) => {
+                            let active = p.with_log(|l| {
+                                l.producers()
+                                    .entries()
+                                    .map(|(pid, e)| {
+                                        ProducerState::default()
+                                            .with_producer_id(ProducerId(pid))
+                                            .with_producer_epoch(e.producer_epoch as i32)
+                                            .with_last_sequence(e.batches.back().map(|b| b.last_seq).unwrap_or(-1))
+                                            .with_last_timestamp(e.last_timestamp)
+                                            .with_coordinator_epoch(-1)
+                                            .with_current_txn_start_offset(l.producers().open_txn(pid).unwrap_or(-1))
+                                    })
+                                    .collect::<Vec<_>>()
+                            });
+                            r.with_active_producers(active)
+                        }
+                    }
+                })
+                .collect();
+            TopicResponse::default().with_name(t.name.clone()).with_partitions(partitions)
+        })
+        .collect();
+    DescribeProducersResponse::default().with_topics(topics)
+}

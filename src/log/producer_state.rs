@@ -127,6 +127,10 @@ impl ProducerStateManager {
         Ok(SequenceCheck::Append)
     }
 
+    pub fn entries(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        self.producers.iter().map(|(id, e)| (*id, e))
+    }
+
     /// The first offset of the oldest open transaction, if any.
     pub fn first_unstable_offset(&self) -> Option<i64> {
         self.open_txns.values().min().copied()

@@ -34,6 +34,10 @@ pub const SERVED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::AddOffsetsToTxn, (0, 3)),
     (ApiKey::EndTxn, (0, 4)),
     (ApiKey::TxnOffsetCommit, (0, 4)),
+    // Transaction admin (kafka-transactions.sh list/describe/describe-producers).
+    (ApiKey::ListTransactions, (0, 2)),
+    (ApiKey::DescribeTransactions, (0, 0)),
+    (ApiKey::DescribeProducers, (0, 0)),
     // Topic configs change live and persist; broker configs are static (INVALID_CONFIG, as Kafka
     // answers for keys that are not dynamically updatable).
     (ApiKey::IncrementalAlterConfigs, (0, 1)),
@@ -91,6 +95,9 @@ mod tests {
             ApiKey::AddOffsetsToTxn => AddOffsetsToTxnRequest::VERSIONS,
             ApiKey::EndTxn => EndTxnRequest::VERSIONS,
             ApiKey::TxnOffsetCommit => TxnOffsetCommitRequest::VERSIONS,
+            ApiKey::ListTransactions => ListTransactionsRequest::VERSIONS,
+            ApiKey::DescribeTransactions => DescribeTransactionsRequest::VERSIONS,
+            ApiKey::DescribeProducers => DescribeProducersRequest::VERSIONS,
             ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::VERSIONS,
             ApiKey::AlterConfigs => AlterConfigsRequest::VERSIONS,
             ApiKey::DescribeLogDirs => DescribeLogDirsRequest::VERSIONS,
