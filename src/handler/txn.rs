@@ -49,6 +49,9 @@ pub async fn add_partitions_to_txn(state: &Arc<BrokerState>, req: AddPartitionsT
         (code::OPERATION_NOT_ATTEMPTED, code::UNKNOWN_TOPIC_OR_PARTITION)
     } else {
         let r = state.txns.add_partitions(&state.logs, &req.v3_and_below_transactional_id.0, req.v3_and_below_producer_id.0, req.v3_and_below_producer_epoch, &parts).await;
+        if let Err(e) = &r {
+            tracing::debug!(transactional_id = %req.v3_and_below_transactional_id.0, error = %e, "AddPartitionsToTxn refused");
+        }
         (r.as_ref().err().map(|e| shell_error(e, v >= 2)).unwrap_or(code::NONE), code::NONE)
     };
     let mut topics: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
