@@ -123,6 +123,18 @@ async fn a_second_producer_fences_the_first() {
     a.flush(t).unwrap();
     let bprod = txn_producer(&bs, "shared-id", &[]);
     bprod.init_transactions(t).unwrap(); // aborts a's open transaction and fences a
+    // The zombie's old epoch is refused on the partition the abort marker reached.
+    {
+        use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+        use kafka_protocol::messages::*;
+        let pid = b.state().txns.with_state(|t| t.get("shared-id").map(|m| m.producer_id)).unwrap();
+        let mut raw = common::raw::Raw::connect(&bs).await;
+        let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(kafka_protocol::protocol::StrBytes::from_static_str("fence")))
+            .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(common::raw::batch(&["zombie"], pid, 0, 1, odradek::clock::now_ms())))])]);
+        let resp: ProduceResponse = raw.request(ApiKey::Produce, 9, &req).await.unwrap();
+        assert_eq!(resp.responses[0].partition_responses[0].error_code, 47, "INVALID_PRODUCER_EPOCH for the fenced epoch");
+    }
     bprod.begin_transaction().unwrap();
     send(&bprod, "fence", 0, "from-b");
     bprod.commit_transaction(t).unwrap();

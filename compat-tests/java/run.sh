@@ -14,7 +14,7 @@ SCENARIOS=("$@")
 if [ "${#SCENARIOS[@]}" -eq 0 ]; then
   SCENARIOS=(ProduceConsume AdminOps AdminErrors OffsetsForTimes Compression AutoCreate FetchEdgeCases AcksVariants Concurrency
              GroupSplit GroupCommitResume GroupAdmin GroupConsumerProtocol GroupConsumerRegex ConfigsRoundTrip
-             Compaction Retention)
+             Compaction Retention TxnCommitAbort TxnFencing TxnConsumeTransformProduce TxnTimeout TxnAdmin)
 fi
 
 # shellcheck source=lib.sh

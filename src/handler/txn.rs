@@ -215,7 +215,7 @@ pub async fn describe_producers(state: &Arc<BrokerState>, req: DescribeProducers
                                             .with_producer_epoch(e.producer_epoch as i32)
                                             .with_last_sequence(e.batches.back().map(|b| b.last_seq).unwrap_or(-1))
                                             .with_last_timestamp(e.last_timestamp)
-                                            .with_coordinator_epoch(-1)
+                                            .with_coordinator_epoch(e.coordinator_epoch.unwrap_or(-1))
                                             .with_current_txn_start_offset(l.producers().open_txn(pid).unwrap_or(-1))
                                     })
                                     .collect::<Vec<_>>()

@@ -266,7 +266,7 @@ impl PartitionLog {
         for_each_batch_header(&self.segments, from, |h, seg, pos| {
             if h.is_control() && h.has_producer_id() {
                 let commit = marker_is_commit(seg, pos, h)?;
-                if let Some(first) = producers.close_txn(h.producer_id) {
+                if let Some(first) = producers.close_txn(h.producer_id, h.producer_epoch, 0) {
                     if !commit {
                         aborted.push(AbortedTxn { producer_id: h.producer_id, first_offset: first, last_offset: h.base_offset });
                     }
@@ -400,7 +400,7 @@ impl PartitionLog {
         let batch = crate::record::records::control_batch(producer_id, producer_epoch, commit, coordinator_epoch, now_ms);
         let h = BatchHeader::parse(&batch)?;
         let info = self.write_batches(&batch, &[(0, h)], now_ms)?;
-        if let Some(first) = self.producers.close_txn(producer_id) {
+        if let Some(first) = self.producers.close_txn(producer_id, producer_epoch, coordinator_epoch) {
             if !commit {
                 self.aborted.push(AbortedTxn { producer_id, first_offset: first, last_offset: info.last_offset });
             }

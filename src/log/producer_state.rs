@@ -35,6 +35,8 @@ pub struct BatchMeta {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProducerEntry {
     pub producer_epoch: i16,
+    /// The coordinator epoch of the last marker written for this producer, if any.
+    pub coordinator_epoch: Option<i32>,
     pub last_timestamp: i64,
     pub batches: VecDeque<BatchMeta>,
 }
@@ -141,8 +143,16 @@ impl ProducerStateManager {
     pub fn open_txns(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
         self.open_txns.iter().map(|(p, o)| (*p, *o))
     }
-    /// Closes a producer's transaction (a marker was appended); returns where it started.
-    pub fn close_txn(&mut self, producer_id: i64) -> Option<i64> {
+    /// A COMMIT/ABORT marker for `producer_id` at `producer_epoch` was appended: the producer's
+    /// epoch moves up to the marker's (so a fenced producer's older epoch is refused from now on,
+    /// as Kafka does), and its open transaction closes. Returns where that transaction started.
+    pub fn close_txn(&mut self, producer_id: i64, producer_epoch: i16, coordinator_epoch: i32) -> Option<i64> {
+        let e = self.producers.entry(producer_id).or_default();
+        if producer_epoch > e.producer_epoch {
+            e.producer_epoch = producer_epoch;
+            e.batches.clear();
+        }
+        e.coordinator_epoch = Some(coordinator_epoch);
         self.open_txns.remove(&producer_id)
     }
 
@@ -244,7 +254,7 @@ impl ProducerStateManager {
                     last_offset: r.i64()?,
                 });
             }
-            m.producers.insert(id, ProducerEntry { producer_epoch, last_timestamp, batches });
+            m.producers.insert(id, ProducerEntry { producer_epoch, coordinator_epoch: None, last_timestamp, batches });
         }
         if version >= 2 {
             for _ in 0..r.u32()? {

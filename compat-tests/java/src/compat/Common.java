@@ -160,6 +160,92 @@ final class Common {
         return values;
     }
 
+    /** Group-less consumer like {@link #consumer(String)} with extra settings (e.g. isolation.level). */
+    static KafkaConsumer<byte[], byte[]> consumer(String bootstrap, java.util.Map<String, Object> extra) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, "odradek-compat-consumer");
+        p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15000);
+        p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30000);
+        p.putAll(extra);
+        return new KafkaConsumer<>(p);
+    }
+
+    /**
+     * A group-less consumer with {@code isolation.level} = {@code isolation} ("read_committed" or
+     * "read_uncommitted") reads {@code tps} from the beginning up to their endOffsets (the last
+     * stable offset for read_committed, the high watermark otherwise), taken once before
+     * reading. Fails if the end is not reached within {@code max}. Returns the end offsets in
+     * {@code endsOut} (when not null) and the records in arrival order.
+     */
+    static List<ConsumerRecord<byte[], byte[]>> readToEnd(String bootstrap, String isolation, java.util.Collection<org.apache.kafka.common.TopicPartition> tps,
+                                                         Duration max, java.util.Map<org.apache.kafka.common.TopicPartition, Long> endsOut) {
+        List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> c = consumer(bootstrap, java.util.Map.of(ConsumerConfig.ISOLATION_LEVEL_CONFIG, isolation))) {
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            java.util.Map<org.apache.kafka.common.TopicPartition, Long> ends = c.endOffsets(tps);
+            if (endsOut != null) endsOut.putAll(ends);
+            long deadline = System.nanoTime() + max.toNanos();
+            while (true) {
+                boolean done = true;
+                for (var tp : tps) if (c.position(tp) < ends.get(tp)) done = false;
+                if (done) break;
+                if (System.nanoTime() > deadline) {
+                    java.util.Map<org.apache.kafka.common.TopicPartition, Long> pos = new java.util.TreeMap<>(java.util.Comparator.comparing(Object::toString));
+                    for (var tp : tps) pos.put(tp, c.position(tp));
+                    throw new Mismatch(isolation + " consumer did not reach endOffsets " + ends + " within " + max.toSeconds()
+                            + " s: positions " + pos + " after " + out.size() + " records");
+                }
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(300))) out.add(r);
+            }
+        }
+        return out;
+    }
+
+    /** Values of {@code recs} on {@code tp}, in the order they were read. */
+    static List<String> valuesOn(List<ConsumerRecord<byte[], byte[]>> recs, org.apache.kafka.common.TopicPartition tp) {
+        List<String> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : recs) {
+            if (r.topic().equals(tp.topic()) && r.partition() == tp.partition()) out.add(new String(r.value(), StandardCharsets.UTF_8));
+        }
+        return out;
+    }
+
+    /** Offsets of {@code recs} on {@code tp}, in the order they were read. */
+    static List<Long> offsetsOn(List<ConsumerRecord<byte[], byte[]>> recs, org.apache.kafka.common.TopicPartition tp) {
+        List<Long> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : recs) {
+            if (r.topic().equals(tp.topic()) && r.partition() == tp.partition()) out.add(r.offset());
+        }
+        return out;
+    }
+
+    /** The first throwable in {@code t}'s cause chain (t included) that is one of {@code types}, or null. */
+    @SafeVarargs
+    static Throwable findCause(Throwable t, Class<? extends Throwable>... types) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            for (Class<? extends Throwable> k : types) if (k.isInstance(c)) return c;
+            if (c.getCause() == c) break;
+        }
+        return null;
+    }
+
+    /** "Outer: msg <- Cause: msg ..." for a throwable and its causes. */
+    static String chain(Throwable t) {
+        StringBuilder sb = new StringBuilder();
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (sb.length() > 0) sb.append(" <- ");
+            sb.append(c.getClass().getName()).append(": ").append(c.getMessage());
+            if (c.getCause() == c) break;
+        }
+        return sb.toString();
+    }
+
     static String uniqueGroup(String prefix) {
         return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
     }
