@@ -137,3 +137,29 @@ async fn size_limits_give_kafka_codes() {
 fn now() -> i64 {
     odradek::clock::now_ms()
 }
+
+#[tokio::test]
+async fn a_fetch_claiming_to_be_a_follower_is_refused_and_rack_ids_are_ignored() {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    let b = broker().await;
+    let mut r = Raw::connect(&b.bootstrap()).await;
+    create(&mut r, "f", 1).await;
+    let fetch = |replica: i32, epoch: i32, rack: &str| {
+        FetchRequest::default()
+            .with_replica_id(BrokerId(replica))
+            .with_max_wait_ms(0)
+            .with_max_bytes(1 << 20)
+            .with_rack_id(StrBytes::from_string(rack.into()))
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_static_str("f")))
+                .with_partitions(vec![FetchPartition::default().with_partition(0).with_fetch_offset(0).with_current_leader_epoch(epoch).with_partition_max_bytes(1 << 20)])])
+    };
+    let resp: FetchResponse = r.request(ApiKey::Fetch, 12, &fetch(7, -1, "")).await.unwrap();
+    assert_eq!(resp.responses[0].partitions[0].error_code, 6, "NOT_LEADER_OR_FOLLOWER");
+    let resp: FetchResponse = r.request(ApiKey::Fetch, 12, &fetch(7, 0, "")).await.unwrap();
+    assert_eq!(resp.responses[0].partitions[0].error_code, 75, "UNKNOWN_LEADER_EPOCH");
+    // A consumer naming its rack (KIP-392) is served by the leader: no preferred read replica.
+    let resp: FetchResponse = r.request(ApiKey::Fetch, 12, &fetch(-1, 0, "rack-a")).await.unwrap();
+    let p = &resp.responses[0].partitions[0];
+    assert_eq!((p.error_code, p.preferred_read_replica.0), (0, -1));
+}

@@ -32,6 +32,11 @@ pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16) -> Fetc
     if v >= 7 && req.session_epoch > 0 {
         return FetchResponse::default().with_error_code(code::INVALID_FETCH_SESSION_EPOCH);
     }
+    // A fetch claiming to come from a replica (a follower broker): this node has no followers, so
+    // like Kafka's leader it refuses the claim per partition: UNKNOWN_LEADER_EPOCH when the fetch
+    // names an epoch, else NOT_LEADER_OR_FOLLOWER.
+    let replica_id = if v >= 15 { req.replica_state.replica_id.0 } else { req.replica_id.0 };
+    let from_follower = replica_id >= 0;
     let mut topics: Vec<(FetchableTopicResponse, Vec<Slot>)> = Vec::with_capacity(req.topics.len());
     for ft in &req.topics {
         let topic = if v >= 13 { state.logs.topic_by_id(ft.topic_id) } else { state.logs.topic(&ft.topic.0) };
@@ -52,6 +57,8 @@ pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16) -> Fetc
                     code::UNKNOWN_TOPIC_OR_PARTITION
                 } else if fp.current_leader_epoch > crate::log::partition::LEADER_EPOCH {
                     code::UNKNOWN_LEADER_EPOCH
+                } else if from_follower {
+                    if fp.current_leader_epoch >= 0 { code::UNKNOWN_LEADER_EPOCH } else { code::NOT_LEADER_OR_FOLLOWER }
                 } else {
                     code::NONE
                 };

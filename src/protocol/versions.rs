@@ -52,7 +52,7 @@ pub const SERVED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::SyncGroup, (0, 5)),
     (ApiKey::Heartbeat, (0, 4)),
     (ApiKey::LeaveGroup, (0, 5)),
-    // v10 addresses topics by id (with KIP-848); not served yet.
+    // The newest versions kafka-protocol 0.18 decodes (Kafka's v10 adds topic ids).
     (ApiKey::OffsetCommit, (2, 9)),
     (ApiKey::OffsetFetch, (1, 9)),
     (ApiKey::ListGroups, (0, 5)),
