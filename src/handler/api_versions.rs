@@ -17,8 +17,22 @@ pub fn table() -> Vec<ApiVersion> {
     v
 }
 
-pub async fn handle(_state: &Arc<BrokerState>, _req: ApiVersionsRequest, _v: i16) -> ApiVersionsResponse {
-    ApiVersionsResponse::default().with_error_code(code::NONE).with_api_keys(table())
+/// The features this broker supports and has finalized (ApiVersions v3+): `transaction.version`
+/// 2 tells KIP-890 clients they may use transactions version 2; older clients keep version 1.
+pub const TRANSACTION_VERSION: i16 = 2;
+
+pub async fn handle(_state: &Arc<BrokerState>, _req: ApiVersionsRequest, v: i16) -> ApiVersionsResponse {
+    use kafka_protocol::messages::api_versions_response::{FinalizedFeatureKey, SupportedFeatureKey};
+    let mut r = ApiVersionsResponse::default().with_error_code(code::NONE).with_api_keys(table());
+    if v >= 3 {
+        r.supported_features = vec![SupportedFeatureKey::default().with_name("transaction.version".into()).with_min_version(0).with_max_version(TRANSACTION_VERSION)];
+        r.finalized_features_epoch = 1;
+        r.finalized_features = vec![FinalizedFeatureKey::default()
+            .with_name("transaction.version".into())
+            .with_min_version_level(TRANSACTION_VERSION)
+            .with_max_version_level(TRANSACTION_VERSION)];
+    }
+    r
 }
 
 /// The answer to an ApiVersions request at a version we do not serve: a v0 response carrying

@@ -51,7 +51,9 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
         ApiKey::Produce => {
             let req: ProduceRequest = decode_body(&mut body, v)?;
             let acks = req.acks;
-            let pending = produce::append(state, req, v);
+            // Transactions version 2: the request enrolls its partitions in the transaction.
+            let refused = if v >= 12 && req.transactional_id.is_some() { txn::enroll_produce_partitions(state, &req, v).await } else { Default::default() };
+            let pending = produce::append(state, req, v, &refused);
             if acks == 0 {
                 if pending.acks0_failed() {
                     // acks=0 has no response to carry an error: Kafka closes the connection instead.

@@ -52,7 +52,7 @@ impl Pending {
 /// Appends every batch now (in request order) and queues the fsyncs acks=all needs; the caller
 /// awaits [`Pending::finish`] for the response, so the connection can read the next request while
 /// this one waits for its group commit.
-pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16) -> Pending {
+pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16, refused: &std::collections::HashMap<(String, i32), i16>) -> Pending {
     let now = crate::clock::now_ms();
     let acks = req.acks;
     let mut topics_out = Vec::with_capacity(req.topic_data.len());
@@ -72,6 +72,10 @@ pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16) -> Pending 
                 parts_out.push(failed(idx, if topic.is_some() { code::UNKNOWN_TOPIC_OR_PARTITION } else { unknown }, None, v));
                 continue;
             };
+            if let Some(c) = refused.get(&(p.topic.clone(), idx)) {
+                parts_out.push(failed(idx, *c, Some("the partition could not join the producer's transaction".into()), v));
+                continue;
+            }
             let min_isr = p.with_log(|l| l.config().min_insync_replicas);
             if acks == -1 && min_isr > 1 && !state.config.dev {
                 // One node is an in-sync replica set of one: acks=all cannot meet min.insync.replicas.

@@ -77,9 +77,58 @@ pub async fn add_offsets_to_txn(state: &Arc<BrokerState>, req: AddOffsetsToTxnRe
     AddOffsetsToTxnResponse::default().with_error_code(r.err().map(|e| shell_error(&e, v >= 2)).unwrap_or(code::NONE))
 }
 
+/// EndTxn v5+ is transactions version 2 (KIP-890): the answer carries the bumped epoch.
 pub async fn end_txn(state: &Arc<BrokerState>, req: EndTxnRequest, v: i16) -> EndTxnResponse {
-    let r = state.txns.end_txn(&state.logs, &state.groups, &req.transactional_id.0, req.producer_id.0, req.producer_epoch, req.committed).await;
-    EndTxnResponse::default().with_error_code(r.err().map(|e| shell_error(&e, v >= 2)).unwrap_or(code::NONE))
+    let v2 = v >= 5;
+    let r = state.txns.end_txn(&state.logs, &state.groups, &req.transactional_id.0, req.producer_id.0, req.producer_epoch, req.committed, v2).await;
+    match r {
+        Ok((pid, epoch)) => {
+            let resp = EndTxnResponse::default();
+            if v2 { resp.with_producer_id(ProducerId(pid)).with_producer_epoch(epoch) } else { resp }
+        }
+        Err(e) => {
+            let resp = EndTxnResponse::default().with_error_code(shell_error(&e, v >= 2));
+            if v2 { resp.with_producer_id(ProducerId(-1)).with_producer_epoch(-1) } else { resp }
+        }
+    }
+}
+
+/// Transactions version 2: a Produce (v12+) with a transactional id enrolls its partitions in the
+/// producer's transaction itself (no AddPartitionsToTxn). Returns the partitions that could not be
+/// enrolled with the error to answer (CONCURRENT_TRANSACTIONS makes the client retry).
+pub async fn enroll_produce_partitions(state: &Arc<BrokerState>, req: &ProduceRequest, v: i16) -> std::collections::HashMap<(String, i32), i16> {
+    let mut errors = std::collections::HashMap::new();
+    let Some(txn_id) = req.transactional_id.as_ref() else { return errors };
+    let mut parts = Vec::new();
+    let mut producer: Option<(i64, i16)> = None;
+    for td in &req.topic_data {
+        let name = if v >= 13 { state.logs.topic_by_id(td.topic_id).map(|t| t.name.clone()) } else { Some(td.name.0.to_string()) };
+        let Some(name) = name else { continue };
+        for pd in &td.partition_data {
+            let Some(records) = pd.records.as_ref() else { continue };
+            let Ok(h) = crate::record::BatchHeader::parse(records) else { continue };
+            if h.is_transactional() && h.has_producer_id() {
+                producer.get_or_insert((h.producer_id, h.producer_epoch));
+                parts.push((name.clone(), pd.index));
+            }
+        }
+    }
+    let Some((pid, epoch)) = producer else { return errors };
+    if parts.is_empty() {
+        return errors;
+    }
+    if let Err(e) = state.txns.add_partitions(&state.logs, &txn_id.0, pid, epoch, &parts).await {
+        let c = match &e {
+            TxnShellError::Txn(TxnError::ProducerFenced | TxnError::InvalidProducerEpoch) => code::INVALID_PRODUCER_EPOCH,
+            TxnShellError::Txn(TxnError::ConcurrentTransactions) => code::CONCURRENT_TRANSACTIONS,
+            TxnShellError::Txn(_) => code::INVALID_TXN_STATE,
+            TxnShellError::Storage(_) => code::COORDINATOR_NOT_AVAILABLE,
+        };
+        for p in parts {
+            errors.insert(p, c);
+        }
+    }
+    errors
 }
 
 pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitRequest, v: i16) -> TxnOffsetCommitResponse {
@@ -90,12 +139,21 @@ pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitReq
         }
     }
     let all = |c: i16, offsets: &[(String, i32, i64, i32, Option<String>)]| -> Vec<(String, i32, i16)> { offsets.iter().map(|(t, p, ..)| (t.clone(), *p, c)).collect() };
-    // The group's offsets partition must be part of the transaction (AddOffsetsToTxn).
+    // The group's offsets partition must be part of the transaction: added by AddOffsetsToTxn in
+    // version 1, by this request itself in version 2 (v5+, KIP-890).
     let rows: Vec<(String, i32, i16)> = match state.groups.offsets_topic(&state.logs) {
         Err(_) => all(code::COORDINATOR_NOT_AVAILABLE, &offsets),
         Ok(topic) => {
             let part = (OFFSETS_TOPIC.to_string(), partition_for(&req.group_id.0, topic.partition_count()));
-            match state.txns.with_state(|t| t.has_partition(&req.transactional_id.0, req.producer_id.0, req.producer_epoch, &part)) {
+            let enrolled = if v >= 5 {
+                state.txns.add_partitions(&state.logs, &req.transactional_id.0, req.producer_id.0, req.producer_epoch, std::slice::from_ref(&part)).await.map(|_| true)
+            } else {
+                state.txns.with_state(|t| t.has_partition(&req.transactional_id.0, req.producer_id.0, req.producer_epoch, &part)).map_err(TxnShellError::Txn)
+            };
+            match enrolled.map_err(|e| match e {
+                TxnShellError::Txn(t) => t,
+                TxnShellError::Storage(_) => TxnError::ConcurrentTransactions,
+            }) {
                 Err(e) => all(shell_error(&TxnShellError::Txn(e), v >= 2), &offsets),
                 Ok(false) => all(code::INVALID_TXN_STATE, &offsets),
                 Ok(true) => {

@@ -27,13 +27,14 @@ pub const SERVED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::DescribeConfigs, (1, 4)),
     (ApiKey::CreatePartitions, (0, 3)),
     (ApiKey::DescribeCluster, (0, 2)),
-    // Transactions version 1 (no `transaction.version` feature is advertised, so clients use it).
-    // AddPartitionsToTxn v4+ is the broker-to-broker batched form; AddOffsetsToTxn v4,
-    // TxnOffsetCommit v5 and EndTxn v5 signal transactions version 2 (KIP-890): not served yet.
+    // Transactions: version 1, and version 2 (KIP-890, finalized as the `transaction.version`
+    // feature in ApiVersions): EndTxn v5 bumps the epoch, TxnOffsetCommit v5 and Produce v12+
+    // enroll their partitions. AddPartitionsToTxn v4+ is the broker-to-broker batched form: not
+    // served (this node is its own partition leader).
     (ApiKey::AddPartitionsToTxn, (0, 3)),
-    (ApiKey::AddOffsetsToTxn, (0, 3)),
-    (ApiKey::EndTxn, (0, 4)),
-    (ApiKey::TxnOffsetCommit, (0, 4)),
+    (ApiKey::AddOffsetsToTxn, (0, 4)),
+    (ApiKey::EndTxn, (0, 5)),
+    (ApiKey::TxnOffsetCommit, (0, 5)),
     // Transaction admin (kafka-transactions.sh list/describe/describe-producers).
     (ApiKey::ListTransactions, (0, 2)),
     (ApiKey::DescribeTransactions, (0, 0)),

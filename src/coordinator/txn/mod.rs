@@ -223,14 +223,16 @@ impl TxnCoordinator {
         Ok(())
     }
 
-    pub async fn end_txn(&self, logs: &LogManager, groups: &GroupCoordinator, id: &str, pid: i64, epoch: i16, commit: bool) -> Result<(), TxnShellError> {
+    /// Ends a transaction; returns the producer id and epoch to use next (bumped with `v2`).
+    pub async fn end_txn(&self, logs: &LogManager, groups: &GroupCoordinator, id: &str, pid: i64, epoch: i16, commit: bool, v2: bool) -> Result<(i64, i16), TxnShellError> {
         let _g = self.serial.lock().await;
-        let r = self.state.lock().end_txn(id, pid, epoch, commit, crate::clock::now_ms())?;
+        let r = self.state.lock().end_txn(id, pid, epoch, commit, crate::clock::now_ms(), v2)?;
         if let Some((prep, job)) = r {
             self.persist(logs, &prep).await?;
             self.finish(logs, groups, &job).await?;
         }
-        Ok(())
+        let now = self.state.lock().get(id).map(|m| (m.producer_id, m.producer_epoch)).unwrap_or((pid, epoch));
+        Ok(now)
     }
 
     /// Timer: aborts transactions open past their timeout.

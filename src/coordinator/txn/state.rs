@@ -1,4 +1,5 @@
-//! The transaction coordinator as a pure state machine (transactions version 1).
+//! The transaction coordinator as a pure state machine: transactions version 1, and version 2
+//! (KIP-890: partitions enrolled by Produce, the epoch bumped at every EndTxn).
 //!
 //! Owns: each transactional id's producer id and epoch, timeout, state and partitions. Must not: do
 //! I/O, read the clock, or `.await`. Every change comes out as a [`TxnRecord`] for
@@ -217,14 +218,27 @@ impl Txns {
 
     /// EndTxn: returns the Prepare record and the markers to write, or `None` when the same
     /// outcome was already completed (a retry).
-    pub fn end_txn(&mut self, id: &str, pid: i64, epoch: i16, commit: bool, now: i64) -> Result<Option<(TxnRecord, MarkerJob)>, TxnError> {
+    /// With `v2` (KIP-890), the epoch moves up by one at the end of every transaction: the Prepare
+    /// record and the markers carry the new epoch (fencing late writes of the old one), and a retry
+    /// with the previous epoch of an already completed end is answered as a success.
+    pub fn end_txn(&mut self, id: &str, pid: i64, epoch: i16, commit: bool, now: i64, v2: bool) -> Result<Option<(TxnRecord, MarkerJob)>, TxnError> {
+        if v2 {
+            if let Some(m) = self.map.get(id) {
+                let done = matches!((m.state, commit), (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false));
+                if m.producer_id == pid && epoch == m.producer_epoch - 1 && done {
+                    return Ok(None);
+                }
+            }
+        }
         let m = self.check(id, pid, epoch)?.clone();
         match (m.state, commit) {
             (TxnState::Ongoing, _) => {
                 let mut r = m.clone();
                 r.state = if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort };
                 r.last_update_ms = now;
-                let job = MarkerJob { transactional_id: id.into(), producer_id: pid, producer_epoch: epoch, commit, partitions: m.partitions.clone() };
+                let marker_epoch = if v2 { epoch.saturating_add(1) } else { epoch };
+                r.producer_epoch = marker_epoch;
+                let job = MarkerJob { transactional_id: id.into(), producer_id: pid, producer_epoch: marker_epoch, commit, partitions: m.partitions.clone() };
                 Ok(Some((r, job)))
             }
             (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(None),
@@ -306,15 +320,15 @@ mod tests {
         assert_eq!(r.state, TxnState::Ongoing);
         t.replay(&r);
         assert_eq!(t.add_partitions("tx", pid, e, &[p("a", 0)], 11).unwrap(), None, "already in the transaction");
-        let (prep, job) = t.end_txn("tx", pid, e, true, 20).unwrap().unwrap();
+        let (prep, job) = t.end_txn("tx", pid, e, true, 20, false).unwrap().unwrap();
         assert_eq!(job.partitions.len(), 2);
         t.replay(&prep);
-        assert_eq!(t.end_txn("tx", pid, e, true, 21), Err(TxnError::ConcurrentTransactions));
+        assert_eq!(t.end_txn("tx", pid, e, true, 21, false), Err(TxnError::ConcurrentTransactions));
         let done = t.complete("tx", 22).unwrap();
         assert_eq!(done.state, TxnState::CompleteCommit);
         t.replay(&done);
-        assert_eq!(t.end_txn("tx", pid, e, true, 23), Ok(None), "a retried commit is fine");
-        assert_eq!(t.end_txn("tx", pid, e, false, 23), Err(TxnError::InvalidTxnState));
+        assert_eq!(t.end_txn("tx", pid, e, true, 23, false), Ok(None), "a retried commit is fine");
+        assert_eq!(t.end_txn("tx", pid, e, false, 23, false), Err(TxnError::InvalidTxnState));
     }
 
     #[test]
@@ -334,7 +348,7 @@ mod tests {
         let (pid2, e2) = ready(t.init_producer_id("tx", 60_000, -1, -1, 4, &mut alloc).unwrap(), &mut t);
         assert_eq!((pid2, e2), (7, 2));
         assert_eq!(t.add_partitions("tx", pid, e, &[p("a", 0)], 5), Err(TxnError::ProducerFenced));
-        assert_eq!(t.end_txn("tx", pid, e, true, 5), Err(TxnError::ProducerFenced));
+        assert_eq!(t.end_txn("tx", pid, e, true, 5, false), Err(TxnError::ProducerFenced));
         assert_eq!(t.add_partitions("tx", 99, e2, &[p("a", 0)], 5), Err(TxnError::InvalidProducerIdMapping));
     }
 
@@ -352,6 +366,24 @@ mod tests {
         assert_eq!(exp[0].1.producer_epoch, e + 1);
         t.replay(&exp[0].0);
         assert_eq!(t.unfinished().len(), 1, "a crash now would leave markers to write");
-        assert_eq!(t.end_txn("tx", pid, e, true, 1_200), Err(TxnError::ProducerFenced));
+        assert_eq!(t.end_txn("tx", pid, e, true, 1_200, false), Err(TxnError::ProducerFenced));
+    }
+
+    #[test]
+    fn version_2_bumps_the_epoch_at_every_end_and_accepts_a_retry() {
+        let mut t = Txns::new(900_000);
+        let mut alloc = || 9;
+        let (pid, e) = ready(t.init_producer_id("v2", 60_000, -1, -1, 0, &mut alloc).unwrap(), &mut t);
+        let r = t.add_partitions("v2", pid, e, &[p("a", 0)], 1).unwrap().unwrap();
+        t.replay(&r);
+        let (prep, job) = t.end_txn("v2", pid, e, true, 2, true).unwrap().unwrap();
+        assert_eq!(job.producer_epoch, e + 1, "markers carry the new epoch");
+        t.replay(&prep);
+        let done = t.complete("v2", 3).unwrap();
+        t.replay(&done);
+        assert_eq!(t.get("v2").unwrap().producer_epoch, e + 1);
+        assert_eq!(t.end_txn("v2", pid, e, true, 4, true), Ok(None), "a retry with the previous epoch succeeds");
+        assert_eq!(t.add_partitions("v2", pid, e, &[p("a", 0)], 5), Err(TxnError::ProducerFenced));
+        assert!(t.add_partitions("v2", pid, e + 1, &[p("a", 0)], 5).unwrap().is_some(), "the next transaction uses the new epoch");
     }
 }
