@@ -266,3 +266,74 @@ async fn transaction_admin_apis_describe_what_is_open() {
         .unwrap();
     assert_eq!(dp.topics[0].partitions[0].active_producers[0].current_txn_start_offset, -1);
 }
+
+/// A transactional batch (attributes bit 4) built by hand, for producers outside any coordinator.
+fn txn_batch(values: &[&str], pid: i64, epoch: i16, seq: i32) -> bytes::Bytes {
+    let b = common::raw::batch(values, pid, epoch, seq, odradek::clock::now_ms());
+    let mut v = b.to_vec();
+    let attrs = i16::from_be_bytes([v[21], v[22]]) | 0x10;
+    v[21..23].copy_from_slice(&attrs.to_be_bytes());
+    let crc = crc32c::crc32c(&v[21..]);
+    v[17..21].copy_from_slice(&crc.to_be_bytes());
+    bytes::Bytes::from(v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_transaction_is_aborted_with_write_txn_markers_and_leaders_can_verify() {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::StrBytes;
+    let b = broker().await;
+    let bs = b.bootstrap();
+    create(&bs, "hang", 1).await;
+    let mut raw = common::raw::Raw::connect(&bs).await;
+    // A producer id the coordinator never saw leaves an open transaction in the partition.
+    let ip: InitProducerIdResponse = raw.request(ApiKey::InitProducerId, 4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60000)).await.unwrap();
+    let pid = ip.producer_id.0;
+    let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default()
+        .with_name(TopicName(StrBytes::from_static_str("hang")))
+        .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(txn_batch(&["stuck"], pid, 0, 0)))])]);
+    let pr: ProduceResponse = raw.request(ApiKey::Produce, 9, &req).await.unwrap();
+    assert_eq!(pr.responses[0].partition_responses[0].error_code, 0);
+    let part = b.state().logs.topic("hang").unwrap().partition(0).unwrap();
+    assert_eq!(part.last_stable_offset(), 0, "the hanging transaction pins the LSO");
+    let marker = |epoch: i16| {
+        WriteTxnMarkersRequest::default().with_markers(vec![write_txn_markers_request::WritableTxnMarker::default()
+            .with_producer_id(ProducerId(pid))
+            .with_producer_epoch(epoch)
+            .with_transaction_result(false)
+            .with_coordinator_epoch(0)
+            .with_topics(vec![write_txn_markers_request::WritableTxnMarkerTopic::default().with_name(TopicName(StrBytes::from_static_str("hang"))).with_partition_indexes(vec![0])])])
+    };
+    // Abort it the way kafka-transactions.sh does (WriteTxnMarkers to the leader).
+    let w: WriteTxnMarkersResponse = raw.request(ApiKey::WriteTxnMarkers, 1, &marker(0)).await.unwrap();
+    assert_eq!(w.markers[0].topics[0].partitions[0].error_code, 0);
+    assert_eq!(part.last_stable_offset(), 2, "the LSO moves past the abort marker");
+    assert!(read_values(&bs, "hang", 1, true).is_empty(), "the aborted record stays invisible");
+    // A marker bumped the epoch to 1 in the partition: an older one is refused.
+    let w: WriteTxnMarkersResponse = raw.request(ApiKey::WriteTxnMarkers, 1, &marker(1)).await.unwrap();
+    assert_eq!(w.markers[0].topics[0].partitions[0].error_code, 0);
+    let w: WriteTxnMarkersResponse = raw.request(ApiKey::WriteTxnMarkers, 1, &marker(0)).await.unwrap();
+    assert_eq!(w.markers[0].topics[0].partitions[0].error_code, 47, "INVALID_PRODUCER_EPOCH");
+
+    // AddPartitionsToTxn v4 (partition leaders' batched form) with verify_only.
+    let ip: InitProducerIdResponse = raw.request(ApiKey::InitProducerId, 4, &InitProducerIdRequest::default().with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("verify-tx")))).with_transaction_timeout_ms(60000)).await.unwrap();
+    assert_eq!(ip.error_code, 0);
+    let add = |verify: bool, part: i32| {
+        AddPartitionsToTxnRequest::default().with_transactions(vec![add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default()
+            .with_transactional_id(TransactionalId(StrBytes::from_static_str("verify-tx")))
+            .with_producer_id(ip.producer_id)
+            .with_producer_epoch(ip.producer_epoch)
+            .with_verify_only(verify)
+            .with_topics(vec![add_partitions_to_txn_request::AddPartitionsToTxnTopic::default().with_name(TopicName(StrBytes::from_static_str("hang"))).with_partitions(vec![part])])])
+    };
+    let code_of = |r: &AddPartitionsToTxnResponse| r.results_by_transaction[0].topic_results[0].results_by_partition[0].partition_error_code;
+    let r: AddPartitionsToTxnResponse = raw.request(ApiKey::AddPartitionsToTxn, 5, &add(true, 0)).await.unwrap();
+    assert_eq!(code_of(&r), 48, "not in the transaction yet: INVALID_TXN_STATE");
+    let r: AddPartitionsToTxnResponse = raw.request(ApiKey::AddPartitionsToTxn, 5, &add(false, 0)).await.unwrap();
+    assert_eq!(code_of(&r), 0);
+    let r: AddPartitionsToTxnResponse = raw.request(ApiKey::AddPartitionsToTxn, 5, &add(true, 0)).await.unwrap();
+    assert_eq!(code_of(&r), 0, "verified");
+    let r: AddPartitionsToTxnResponse = raw.request(ApiKey::AddPartitionsToTxn, 5, &add(false, 9)).await.unwrap();
+    assert_eq!(code_of(&r), 3, "UNKNOWN_TOPIC_OR_PARTITION");
+}

@@ -33,6 +33,9 @@ pub async fn init_producer_id(state: &Arc<BrokerState>, req: &InitProducerIdRequ
 }
 
 pub async fn add_partitions_to_txn(state: &Arc<BrokerState>, req: AddPartitionsToTxnRequest, v: i16) -> AddPartitionsToTxnResponse {
+    if v >= 4 {
+        return add_partitions_batched(state, req).await;
+    }
     let mut parts = Vec::new();
     let mut unknown = Vec::new();
     for t in &req.v3_and_below_topics {
@@ -65,6 +68,49 @@ pub async fn add_partitions_to_txn(state: &Arc<BrokerState>, req: AddPartitionsT
         }
     }
     AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(topics)
+}
+
+/// AddPartitionsToTxn v4+: the batched form partition leaders send (KIP-890 part 1): several
+/// transactions per request; `verify_only` asks whether the partitions already belong to the
+/// producer's ongoing transaction (INVALID_TXN_STATE if not) without adding them.
+async fn add_partitions_batched(state: &Arc<BrokerState>, req: AddPartitionsToTxnRequest) -> AddPartitionsToTxnResponse {
+    use kafka_protocol::messages::add_partitions_to_txn_response::AddPartitionsToTxnResult;
+    let mut results = Vec::with_capacity(req.transactions.len());
+    for t in &req.transactions {
+        let parts: Vec<(String, i32)> = t.topics.iter().flat_map(|x| x.partitions.iter().map(move |p| (x.name.0.to_string(), *p))).collect();
+        let per_partition: Vec<((String, i32), i16)> = if t.verify_only {
+            parts
+                .iter()
+                .map(|p| {
+                    let c = match state.txns.with_state(|s| s.has_partition(&t.transactional_id.0, t.producer_id.0, t.producer_epoch, p)) {
+                        Ok(true) => code::NONE,
+                        Ok(false) => code::INVALID_TXN_STATE,
+                        Err(e) => txn_error(&e),
+                    };
+                    (p.clone(), c)
+                })
+                .collect()
+        } else {
+            let unknown: Vec<&(String, i32)> = parts.iter().filter(|(n, p)| state.logs.topic(n).is_none_or(|x| x.partition(*p).is_none())).collect();
+            if !unknown.is_empty() {
+                parts.iter().map(|p| (p.clone(), if unknown.contains(&p) { code::UNKNOWN_TOPIC_OR_PARTITION } else { code::OPERATION_NOT_ATTEMPTED })).collect()
+            } else {
+                let r = state.txns.add_partitions(&state.logs, &t.transactional_id.0, t.producer_id.0, t.producer_epoch, &parts).await;
+                let c = r.err().map(|e| shell_error(&e, true)).unwrap_or(code::NONE);
+                parts.iter().map(|p| (p.clone(), c)).collect()
+            }
+        };
+        let mut topics: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
+        for ((name, p), c) in per_partition {
+            let pr = AddPartitionsToTxnPartitionResult::default().with_partition_index(p).with_partition_error_code(c);
+            match topics.iter_mut().find(|x| x.name.0.as_str() == name) {
+                Some(x) => x.results_by_partition.push(pr),
+                None => topics.push(AddPartitionsToTxnTopicResult::default().with_name(TopicName(s(name))).with_results_by_partition(vec![pr])),
+            }
+        }
+        results.push(AddPartitionsToTxnResult::default().with_transactional_id(t.transactional_id.clone()).with_topic_results(topics));
+    }
+    AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
 }
 
 pub async fn add_offsets_to_txn(state: &Arc<BrokerState>, req: AddOffsetsToTxnRequest, v: i16) -> AddOffsetsToTxnResponse {
@@ -287,4 +333,69 @@ pub async fn describe_producers(state: &Arc<BrokerState>, req: DescribeProducers
         })
         .collect();
     DescribeProducersResponse::default().with_topics(topics)
+}
+
+/// WriteTxnMarkers: write COMMIT/ABORT markers directly (what `kafka-transactions.sh abort` sends
+/// to a partition leader to end a hanging transaction). A marker older than the producer's epoch
+/// in that partition is refused with INVALID_PRODUCER_EPOCH.
+pub async fn write_txn_markers(state: &Arc<BrokerState>, req: WriteTxnMarkersRequest, _v: i16) -> WriteTxnMarkersResponse {
+    use kafka_protocol::messages::write_txn_markers_response::{WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult};
+    let now = crate::clock::now_ms();
+    let mut out = Vec::with_capacity(req.markers.len());
+    for m in &req.markers {
+        let mut topics = Vec::new();
+        let mut syncs = Vec::new();
+        for t in &m.topics {
+            let topic = state.logs.topic(&t.name.0);
+            let mut parts = Vec::new();
+            for idx in &t.partition_indexes {
+                let c = match topic.as_ref().and_then(|x| x.partition(*idx)) {
+                    None => code::UNKNOWN_TOPIC_OR_PARTITION,
+                    Some(p) => {
+                        let stale = p.with_log(|l| l.producers().get(m.producer_id.0).is_some_and(|e| e.producer_epoch > m.producer_epoch));
+                        if stale {
+                            code::INVALID_PRODUCER_EPOCH
+                        } else {
+                            match p.with_log(|l| l.append_marker(m.producer_id.0, m.producer_epoch, m.transaction_result, m.coordinator_epoch, now)) {
+                                Ok(info) => {
+                                    if let Some(f) = info.sync {
+                                        syncs.push((p.clone(), f, info.last_offset + 1));
+                                    }
+                                    if t.name.0.as_str() == OFFSETS_TOPIC {
+                                        state.groups.complete_txn(m.producer_id.0, m.transaction_result);
+                                    }
+                                    code::NONE
+                                }
+                                Err(e) => crate::protocol::error::append_error(&e),
+                            }
+                        }
+                    }
+                };
+                parts.push(WritableTxnMarkerPartitionResult::default().with_partition_index(*idx).with_error_code(c));
+            }
+            topics.push(WritableTxnMarkerTopicResult::default().with_name(t.name.clone()).with_partitions(parts));
+        }
+        // Markers are durable before they are acknowledged.
+        let mut failed = false;
+        for (p, f, end) in syncs {
+            match state.logs.flusher().sync(f).await {
+                Ok(()) => p.mark_flushed(end),
+                Err(e) => {
+                    state.logs.fail_storage(&e);
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            for t in topics.iter_mut() {
+                for p in t.partitions.iter_mut() {
+                    if p.error_code == code::NONE {
+                        p.error_code = code::KAFKA_STORAGE_ERROR;
+                    }
+                }
+            }
+        }
+        out.push(WritableTxnMarkerResult::default().with_producer_id(m.producer_id).with_topics(topics));
+    }
+    WriteTxnMarkersResponse::default().with_markers(out)
 }

@@ -29,9 +29,10 @@ pub const SERVED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::DescribeCluster, (0, 2)),
     // Transactions: version 1, and version 2 (KIP-890, finalized as the `transaction.version`
     // feature in ApiVersions): EndTxn v5 bumps the epoch, TxnOffsetCommit v5 and Produce v12+
-    // enroll their partitions. AddPartitionsToTxn v4+ is the broker-to-broker batched form: not
-    // served (this node is its own partition leader).
-    (ApiKey::AddPartitionsToTxn, (0, 3)),
+    // enroll their partitions. AddPartitionsToTxn v4+ is the batched form partition leaders send
+    // (with verify_only); WriteTxnMarkers is how `kafka-transactions.sh abort` ends a hanging one.
+    (ApiKey::AddPartitionsToTxn, (0, 5)),
+    (ApiKey::WriteTxnMarkers, (1, 1)),
     (ApiKey::AddOffsetsToTxn, (0, 4)),
     (ApiKey::EndTxn, (0, 5)),
     (ApiKey::TxnOffsetCommit, (0, 5)),
@@ -97,6 +98,7 @@ mod tests {
             ApiKey::EndTxn => EndTxnRequest::VERSIONS,
             ApiKey::TxnOffsetCommit => TxnOffsetCommitRequest::VERSIONS,
             ApiKey::ListTransactions => ListTransactionsRequest::VERSIONS,
+            ApiKey::WriteTxnMarkers => WriteTxnMarkersRequest::VERSIONS,
             ApiKey::DescribeTransactions => DescribeTransactionsRequest::VERSIONS,
             ApiKey::DescribeProducers => DescribeProducersRequest::VERSIONS,
             ApiKey::IncrementalAlterConfigs => IncrementalAlterConfigsRequest::VERSIONS,
