@@ -800,26 +800,6 @@ fn for_each_batch_header(segments: &BTreeMap<i64, Segment>, from: i64, mut f: im
     Ok(())
 }
 
-/// Calls `f` with the header of every batch at or after `from`.
-#[allow(dead_code)]
-fn for_each_header(segments: &BTreeMap<i64, Segment>, from: i64, mut f: impl FnMut(&BatchHeader)) -> io::Result<()> {
-    let start = segments.range(..=from).next_back().map(|(b, _)| *b).unwrap_or(i64::MIN);
-    for (_, seg) in segments.range(start..) {
-        let mut pos = match seg.find_batch(from.max(seg.base_offset))? {
-            Some((p, _)) => p,
-            None => continue,
-        };
-        let mut hdr = [0u8; HEADER_LEN];
-        while pos < seg.size() {
-            seg.log_file().read_exact_at(&mut hdr, pos as u64)?;
-            let h = BatchHeader::parse(&hdr).map_err(io::Error::other)?;
-            f(&h);
-            pos += h.total_len() as u32;
-        }
-    }
-    Ok(())
-}
-
 /// A partition as the rest of the broker sees it.
 pub struct Partition {
     pub topic: String,
