@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
@@ -49,43 +49,23 @@ impl GroupCoordinator {
         let topic = logs.topic(OFFSETS_TOPIC);
         if let Some(t) = &topic {
             let mut n = 0usize;
-            for p in t.partitions.read().iter() {
-                let mut offset = p.log_start_offset();
-                let end = p.high_watermark();
-                while offset < end {
-                    let r = p.read(offset, 1 << 20, true).map_err(|e| CoordinatorError::Storage(e.to_string()))?;
-                    if r.records.is_empty() {
-                        break;
-                    }
-                    let mut buf = r.records.clone();
-                    let mut last = offset;
-                    while let Ok(set) = RecordBatchDecoder::decode(&mut buf) {
-                        for rec in set.records {
-                            last = last.max(rec.offset);
-                            if rec.control {
-                                // A transaction marker decides the offsets committed in it.
-                                let commit = rec.key.as_ref().is_some_and(|k| k.len() >= 4 && i16::from_be_bytes([k[2], k[3]]) == 1);
-                                groups.complete_txn(rec.producer_id, commit, now);
-                                continue;
-                            }
-                            if let Some(k) = &rec.key {
-                                if let Some(gr) = GroupRecord::decode(k, rec.value.as_deref()) {
-                                    if rec.transactional {
-                                        groups.add_pending(rec.producer_id, vec![gr]);
-                                    } else {
-                                        groups.replay(&gr, true, now);
-                                    }
-                                    n += 1;
-                                }
-                            }
-                        }
-                        if buf.is_empty() {
-                            break;
-                        }
-                    }
-                    offset = last + 1;
+            super::replay_topic(t, |rec| {
+                if rec.control {
+                    // A transaction marker decides the offsets committed in it.
+                    let commit = rec.key.as_ref().is_some_and(|k| k.len() >= 4 && i16::from_be_bytes([k[2], k[3]]) == 1);
+                    groups.complete_txn(rec.producer_id, commit, now);
+                    return;
                 }
-            }
+                if let Some(gr) = rec.key.as_ref().and_then(|k| GroupRecord::decode(k, rec.value.as_deref())) {
+                    if rec.transactional {
+                        groups.add_pending(rec.producer_id, vec![gr]);
+                    } else {
+                        groups.replay(&gr, true, now);
+                    }
+                    n += 1;
+                }
+            })
+            .map_err(CoordinatorError::Storage)?;
             tracing::info!(records = n, groups = groups.groups().count(), "loaded consumer groups from __consumer_offsets");
         }
         Ok(GroupCoordinator {
@@ -102,14 +82,7 @@ impl GroupCoordinator {
         if let Some(t) = self.topic.lock().clone() {
             return Ok(t);
         }
-        let mut cfg = std::collections::BTreeMap::new();
-        cfg.insert("cleanup.policy".to_string(), "compact".to_string());
-        cfg.insert("segment.bytes".to_string(), "104857600".to_string());
-        let t = match logs.create_topic(OFFSETS_TOPIC, self.partitions, cfg, false) {
-            Ok(Some(t)) => t,
-            Ok(None) | Err(TopicError::TopicAlreadyExists(_)) => logs.topic(OFFSETS_TOPIC).ok_or_else(|| CoordinatorError::Storage("vanished".into()))?,
-            Err(e) => return Err(e.into()),
-        };
+        let t = super::internal_topic(logs, OFFSETS_TOPIC, self.partitions)?;
         *self.topic.lock() = Some(t.clone());
         Ok(t)
     }

@@ -13,7 +13,7 @@ pub mod state;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use parking_lot::Mutex;
 
 use crate::coordinator::group::GroupCoordinator;
@@ -49,32 +49,12 @@ impl TxnCoordinator {
         let mut txns = Txns::new(max_timeout_ms);
         let topic = logs.topic(TXN_TOPIC);
         if let Some(t) = &topic {
-            for p in t.partitions.read().iter() {
-                let mut offset = p.log_start_offset();
-                while offset < p.high_watermark() {
-                    let r = p.read(offset, 1 << 20, true).map_err(|e| TxnShellError::Storage(e.to_string()))?;
-                    if r.records.is_empty() {
-                        break;
-                    }
-                    let mut buf = r.records.clone();
-                    let mut last = offset;
-                    while let Ok(set) = RecordBatchDecoder::decode(&mut buf) {
-                        for rec in set.records {
-                            last = last.max(rec.offset);
-                            if let Some(k) = &rec.key {
-                                match records::decode(k, rec.value.as_deref()) {
-                                    Some(Ok(m)) => txns.replay(&m),
-                                    Some(Err(_)) | None => {}
-                                }
-                            }
-                        }
-                        if buf.is_empty() {
-                            break;
-                        }
-                    }
-                    offset = last + 1;
+            super::replay_topic(t, |rec| {
+                if let Some(Ok(m)) = rec.key.as_ref().and_then(|k| records::decode(k, rec.value.as_deref())) {
+                    txns.replay(&m);
                 }
-            }
+            })
+            .map_err(TxnShellError::Storage)?;
         }
         Ok(TxnCoordinator { state: Mutex::new(txns), topic: Mutex::new(topic), partitions, serial: tokio::sync::Mutex::new(()) })
     }
@@ -88,14 +68,7 @@ impl TxnCoordinator {
         if let Some(t) = self.topic.lock().clone() {
             return Ok(t);
         }
-        let mut cfg = std::collections::BTreeMap::new();
-        cfg.insert("cleanup.policy".to_string(), "compact".to_string());
-        cfg.insert("segment.bytes".to_string(), "104857600".to_string());
-        let t = match logs.create_topic(TXN_TOPIC, self.partitions, cfg, false) {
-            Ok(Some(t)) => t,
-            Ok(None) | Err(TopicError::TopicAlreadyExists(_)) => logs.topic(TXN_TOPIC).ok_or_else(|| TxnShellError::Storage("vanished".into()))?,
-            Err(e) => return Err(e.into()),
-        };
+        let t = super::internal_topic(logs, TXN_TOPIC, self.partitions)?;
         *self.topic.lock() = Some(t.clone());
         Ok(t)
     }
