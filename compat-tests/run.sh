@@ -8,7 +8,7 @@
 #
 # env: ODRADEK_BIN     broker binary (default: <repo>/target/debug/odradek)
 #      ODRADEK_CACHE   where setup.sh installs things (default: $HOME/.cache/odradek)
-#      COMPAT_CLIENTS  space-separated subset of: java kcat kafka-python kafkajs restart (default: all)
+#      COMPAT_CLIENTS  space-separated subset of: java java-txn-v1 kcat kafka-python kafkajs restart (default: all)
 #      COMPAT_DEBUG=1  verbose client protocol logs; also RUST_LOG=debug for the broker
 #      COMPAT_KEEP=1   keep broker data dirs and logs (paths are printed)
 #      COMPAT_CLIENT_TIMEOUT  seconds one client's run.sh may take (default 240)
@@ -18,7 +18,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 BIN="${ODRADEK_BIN:-$REPO/target/debug/odradek}"
 export ODRADEK_BIN="$BIN"
-read -r -a CLIENTS <<<"${COMPAT_CLIENTS:-java kcat kafka-python kafkajs restart}"
+read -r -a CLIENTS <<<"${COMPAT_CLIENTS:-java java-txn-v1 kcat kafka-python kafkajs restart}"
 export ODRADEK_CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
 
 if ! "$HERE/setup.sh"; then
@@ -43,6 +43,7 @@ broker_args_for() {
     kcat) echo "$common --set num.partitions=3" ;;
     java) echo "$common --set log.retention.check.interval.ms=200 --set log.cleaner.backoff.ms=200" \
                "--set group.consumer.heartbeat.interval.ms=500" ;;
+    java-txn-v1) echo "$common --set transaction.version=1" ;;
     *) echo "$common" ;;
   esac
 }

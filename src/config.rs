@@ -121,6 +121,7 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("group.consumer.session.timeout.ms", Int, Some("45000"), Some(1.0), "Session timeout of consumer-protocol (KIP-848) members."),
     key("group.consumer.heartbeat.interval.ms", Int, Some("5000"), Some(1.0), "Heartbeat interval given to consumer-protocol members."),
     key("transaction.max.timeout.ms", Int, Some("900000"), Some(1.0), "Largest transaction timeout."),
+    key("transaction.version", Int, Some("2"), Some(0.0), "The finalized level of Kafka's transaction.version feature (what kafka-features.sh sets): 2 lets KIP-890 clients use transactions version 2, 0 or 1 keeps every client on version 1."),
     key("transaction.state.log.num.partitions", Int, Some("50"), Some(1.0), "Partitions of __transaction_state."),
     key("producer.id.expiration.ms", Int, Some("86400000"), Some(1.0), "Idle time before producer state expires."),
     key("delete.topic.enable", Boolean, Some("true"), None, "Allow topic deletion."),

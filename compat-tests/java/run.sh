@@ -24,7 +24,7 @@ java_compile
 pass=0
 fail=0
 for s in "${SCENARIOS[@]}"; do
-  name="java/$s"
+  name="${JAVA_LABEL:-java}/$s"
   echo "[java] === $name"
   start=$(date +%s)
   rc=0

@@ -21,16 +21,16 @@ pub fn table() -> Vec<ApiVersion> {
 /// 2 tells KIP-890 clients they may use transactions version 2; older clients keep version 1.
 pub const TRANSACTION_VERSION: i16 = 2;
 
-pub async fn handle(_state: &Arc<BrokerState>, _req: ApiVersionsRequest, v: i16) -> ApiVersionsResponse {
+pub async fn handle(state: &Arc<BrokerState>, _req: ApiVersionsRequest, v: i16) -> ApiVersionsResponse {
     use kafka_protocol::messages::api_versions_response::{FinalizedFeatureKey, SupportedFeatureKey};
     let mut r = ApiVersionsResponse::default().with_error_code(code::NONE).with_api_keys(table());
     if v >= 3 {
+        let level = state.config.get("transaction.version").and_then(|x| x.parse::<i16>().ok()).unwrap_or(TRANSACTION_VERSION).clamp(0, TRANSACTION_VERSION);
         r.supported_features = vec![SupportedFeatureKey::default().with_name("transaction.version".into()).with_min_version(0).with_max_version(TRANSACTION_VERSION)];
         r.finalized_features_epoch = 1;
-        r.finalized_features = vec![FinalizedFeatureKey::default()
-            .with_name("transaction.version".into())
-            .with_min_version_level(TRANSACTION_VERSION)
-            .with_max_version_level(TRANSACTION_VERSION)];
+        if level > 0 {
+            r.finalized_features = vec![FinalizedFeatureKey::default().with_name("transaction.version".into()).with_min_version_level(level).with_max_version_level(level)];
+        }
     }
     r
 }
