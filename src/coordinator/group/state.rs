@@ -350,21 +350,7 @@ impl Groups {
     ) -> (Vec<(String, i32, Option<GroupError>)>, Outcome) {
         if generation < 0 && !group_id.is_empty() {
             let mut out = Outcome::default();
-            let mut res = Vec::new();
-            for (t, p, offset, epoch, md) in offsets {
-                let md = md.unwrap_or_default();
-                if md.len() > self.config.offset_metadata_max_bytes {
-                    res.push((t, p, Some(GroupError::OffsetMetadataTooLarge)));
-                    continue;
-                }
-                out.records.push(GroupRecord::Offset {
-                    group: group_id.to_string(),
-                    topic: t.clone(),
-                    partition: p,
-                    value: Some(CommittedOffset { offset, leader_epoch: epoch, metadata: md, commit_timestamp: now }),
-                });
-                res.push((t, p, None));
-            }
+            let res = self.offset_records(group_id, offsets, now, &mut out);
             return (res, out);
         }
         self.commit_offsets(group_id, generation, member_id, instance_id, offsets, now)
@@ -924,7 +910,13 @@ impl Groups {
         if let Some(m) = g.member_mut(member_id) {
             m.last_heartbeat_ms = now;
         }
-        let mut results = Vec::new();
+        let results = self.offset_records(group_id, offsets, now, &mut out);
+        (results, out)
+    }
+
+    /// The OffsetCommit records for validated offsets (metadata size checked per partition).
+    fn offset_records(&self, group_id: &str, offsets: Vec<OffsetInput>, now: i64, out: &mut Outcome) -> Vec<(String, i32, Option<GroupError>)> {
+        let mut results = Vec::with_capacity(offsets.len());
         for (t, p, offset, epoch, md) in offsets {
             let md = md.unwrap_or_default();
             if md.len() > self.config.offset_metadata_max_bytes {
@@ -939,7 +931,7 @@ impl Groups {
             });
             results.push((t, p, None));
         }
-        (results, out)
+        results
     }
 
     /// Committed offsets of a group: for the asked partitions, or all of them.
