@@ -3,22 +3,24 @@
 #
 # Installs the clients (setup.sh), then for each client starts a fresh broker on a free
 # port with an empty data dir, runs that client's run.sh against it and stops the broker
-# (the `restart` client manages its own brokers). Ends with one line
+# (the `restart` and `connect-debezium` clients manage their own brokers). Ends with one line
 # "N passed, N failed" (scenarios) and exits non-zero if any failed.
 #
 # env: ODRADEK_BIN     broker binary (default: <repo>/target/debug/odradek)
 #      ODRADEK_CACHE   where setup.sh installs things (default: $HOME/.cache/odradek)
-#      COMPAT_CLIENTS  space-separated subset of: java java-txn-v1 kcat kafka-python kafkajs restart (default: all)
+#      COMPAT_CLIENTS  space-separated subset of: java java-txn-v1 kcat kafka-python kafkajs restart
+#                      connect-debezium (default: all)
 #      COMPAT_DEBUG=1  verbose client protocol logs; also RUST_LOG=debug for the broker
 #      COMPAT_KEEP=1   keep broker data dirs and logs (paths are printed)
-#      COMPAT_CLIENT_TIMEOUT  seconds one client's run.sh may take (default 240)
+#      COMPAT_CLIENT_TIMEOUT  seconds one client's run.sh may take (default 240; connect-debezium,
+#                             which starts PostgreSQL and six Connect workers, 600)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 BIN="${ODRADEK_BIN:-$REPO/target/debug/odradek}"
 export ODRADEK_BIN="$BIN"
-read -r -a CLIENTS <<<"${COMPAT_CLIENTS:-java java-txn-v1 kcat kafka-python kafkajs restart}"
+read -r -a CLIENTS <<<"${COMPAT_CLIENTS:-java java-txn-v1 kcat kafka-python kafkajs restart connect-debezium}"
 export ODRADEK_CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
 
 if ! "$HERE/setup.sh"; then
@@ -74,9 +76,10 @@ for client in "${CLIENTS[@]}"; do
   fi
   before=$(wc -l <"$RESULTS")
   rc=0
-  if [ "$client" = restart ]; then
-    COMPAT_RESULTS="$RESULTS" timeout --kill-after=5 "${COMPAT_CLIENT_TIMEOUT:-240}" \
-      "$HERE/$client/run.sh" || rc=$?
+  limit="${COMPAT_CLIENT_TIMEOUT:-240}"
+  if [ "$client" = restart ] || [ "$client" = connect-debezium ]; then
+    [ "$client" = connect-debezium ] && limit="${COMPAT_CLIENT_TIMEOUT:-600}"
+    COMPAT_RESULTS="$RESULTS" timeout --kill-after=5 "$limit" "$HERE/$client/run.sh" || rc=$?
     log=""
   else
     work="$(mktemp -d "${TMPDIR:-/tmp}/odradek-compat-$client.XXXXXX")"
@@ -87,11 +90,11 @@ for client in "${CLIENTS[@]}"; do
       echo "FAIL $client/broker-start" >>"$RESULTS"
       continue
     fi
-    COMPAT_RESULTS="$RESULTS" timeout --kill-after=5 "${COMPAT_CLIENT_TIMEOUT:-240}" \
+    COMPAT_RESULTS="$RESULTS" timeout --kill-after=5 "$limit" \
       "$HERE/$client/run.sh" "127.0.0.1:$BROKER_PORT" || rc=$?
   fi
   if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-    echo "[compat] $client/run.sh did not finish within ${COMPAT_CLIENT_TIMEOUT:-240}s"
+    echo "[compat] $client/run.sh did not finish within ${limit}s"
     echo "FAIL $client/timeout" >>"$RESULTS"
   fi
   after=$(wc -l <"$RESULTS")

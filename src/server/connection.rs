@@ -106,13 +106,18 @@ async fn serve_requests(
             }
         };
         let reply = match protocol::decode_header(&mut frame) {
-            Ok(header) => match handler::handle(state, &header, frame, peer).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(%peer, api = ?header.api_key, version = header.api_version, client = ?header.client_id, error = %e, "closing connection");
-                    return;
+            Ok(header) => {
+                // One line per request at trace level (`RUST_LOG=odradek::server=trace`): which
+                // client uses which API at which version, as collected in compat-tests/*/FINDINGS.md.
+                tracing::trace!(%peer, api = ?header.api_key, version = header.api_version, client = ?header.client_id, "request");
+                match handler::handle(state, &header, frame, peer).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(%peer, api = ?header.api_key, version = header.api_version, client = ?header.client_id, error = %e, "closing connection");
+                        return;
+                    }
                 }
-            },
+            }
             Err(FrameError::UnsupportedVersion { api, version, correlation_id, .. })
                 if api == kafka_protocol::messages::ApiKey::ApiVersions =>
             {
