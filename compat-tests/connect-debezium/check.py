@@ -16,9 +16,13 @@ the script expected. Exit 0 = pass; otherwise the reason is printed on stderr.
       Connect's own topics after the broker was killed: CONFIGS holds the connector's
       config, its task config and the tasks commit; OFFSETS a source offset with an LSN for
       partition {"server": SERVER}; STATUS the connector and task 0 as RUNNING.
-  check.py sink FILE DUMP
+  check.py sink FILE DUMP [REPLAY_FROM]
       FILE (written by FileStreamSink with the StringConverter) holds each record value
-      of DUMP, in order ("null" for a tombstone).
+      of DUMP, in order ("null" for a tombstone); with REPLAY_FROM, followed by the values
+      from record #REPLAY_FROM on once more (the sink's offsets were moved back).
+  check.py snapshot DUMP FROM EXPECTED
+      the events of DUMP from #FROM on are exactly the lines of EXPECTED ("r ID - NAME",
+      one per live row, any order): a new snapshot, nothing else.
   check.py selftest
       the event check rejects a dropped, a reordered and (exact) a duplicated event
   check.py status JSON
@@ -135,15 +139,27 @@ def cmd_internal(configs, offsets, status, connector, server):
     print(f"config, offsets (lsn {lsn}) and status of {connector} intact")
 
 
-def cmd_sink(path, dump):
+def cmd_sink(path, dump, replay_from=None):
     with open(path, encoding="utf-8") as f:
         lines = [l.rstrip("\n") for l in f]
     want = ["null" if v is None else v for (_p, _o, _k, v) in records(dump)]
+    if replay_from is not None:
+        want += want[int(replay_from):]
     if lines != want:
         i = next((i for i in range(min(len(lines), len(want))) if lines[i] != want[i]), min(len(lines), len(want)))
         fail(f"sink file has {len(lines)} lines, topic {len(want)} records; first difference at #{i}: "
              f"{lines[i:i + 1]} vs {want[i:i + 1]}")
     print(f"sink file holds the topic's {len(want)} records in order")
+
+
+def cmd_snapshot(dump, start, expected_path):
+    got = sorted(event_line(k, v)[0] for (_p, _o, k, v) in records(dump)[int(start):])
+    with open(expected_path) as f:
+        want = sorted(l.strip() for l in f if l.strip())
+    if got != want:
+        fail(f"after #{start}: {len(got)} events, expected the {len(want)} rows; "
+             f"unexpected {sorted(set(got) - set(want))[:3]}, missing {sorted(set(want) - set(got))[:3]}")
+    print(f"{len(got)} snapshot events, one per live row")
 
 
 def cmd_status(text):
@@ -200,6 +216,8 @@ def main(argv):
         cmd_internal(*args)
     elif cmd == "sink":
         cmd_sink(*args)
+    elif cmd == "snapshot":
+        cmd_snapshot(*args)
     elif cmd == "selftest":
         cmd_selftest()
     elif cmd == "status":

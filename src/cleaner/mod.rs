@@ -52,7 +52,11 @@ pub fn compaction_pass(logs: &LogManager, now_ms: i64, map_bytes: usize) -> usiz
             match compactor::compact(p, now_ms, map_bytes, false) {
                 Ok(Some(s)) => {
                     cleaned += 1;
-                    tracing::info!(topic = %t.name, partition = p.index, segments = s.segments_rewritten, bytes_before = s.bytes_before, bytes_after = s.bytes_after, records_removed = s.records_removed, "compacted");
+                    if s.segments_rewritten > 0 {
+                        tracing::info!(topic = %t.name, partition = p.index, segments = s.segments_rewritten, bytes_before = s.bytes_before, bytes_after = s.bytes_after, records_removed = s.records_removed, "compacted");
+                    } else {
+                        tracing::debug!(topic = %t.name, partition = p.index, "compaction pass rewrote nothing");
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => tracing::warn!(topic = %t.name, partition = p.index, error = %e, "compaction failed; the log is unchanged"),
