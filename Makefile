@@ -3,7 +3,7 @@ CARGO ?= cargo
 # Two cores: keep test parallelism modest (each integration test runs a broker and real clients).
 TEST_THREADS ?= 2
 
-.PHONY: run test build unit compat bench bench-micro bench-broker fmt clippy clean
+.PHONY: run test build unit compat bench bench-micro bench-broker bench-rtt fmt clippy clean
 
 ## Run a broker on 127.0.0.1:9092 with data in ./data (release build).
 run:
@@ -30,6 +30,13 @@ bench-micro:
 BROKER ?= 127.0.0.1:9092
 bench-broker:
 	$(CARGO) run --release --example loadgen -- --bootstrap $(BROKER)
+
+## The broker's own produce round trip and end-to-end latency at a fixed rate, with raw
+## requests (no client library): make bench-rtt BROKER=127.0.0.1:9092 [RATE=10000]
+RATE ?= 10000
+bench-rtt:
+	$(CARGO) bench --bench rtt -- --bootstrap $(BROKER) --rate $(RATE) --acks 1
+	$(CARGO) bench --bench rtt -- --bootstrap $(BROKER) --rate $(RATE) --acks all
 
 fmt:
 	$(CARGO) fmt
