@@ -7,6 +7,7 @@
 #   usage: connect-debezium/run.sh        (no BOOTSTRAP: the broker is its own)
 #   env:   ODRADEK_BIN, ODRADEK_CACHE, COMPAT_RESULTS, COMPAT_KEEP, COMPAT_DEBUG
 #          CDC_MODES   "alo eos" (default) or one of them
+#          CDC_BROKER_ARGS  more broker flags, e.g. "--set transaction.version=1"
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -377,7 +378,7 @@ pg_start
 # A busy cleaner: with the small segments the workers give their internal topics, Connect's
 # compacted topics (configs, offsets, status; in eos mode written in transactions) get
 # compacted while in use, and the restarts read them back compacted.
-BROKER_ARGS="--set group.initial.rebalance.delay.ms=0 --set log.cleaner.backoff.ms=500"
+BROKER_ARGS="--set group.initial.rebalance.delay.ms=0 --set log.cleaner.backoff.ms=500 ${CDC_BROKER_ARGS:-}"
 # shellcheck disable=SC2086
 broker_start "$WORK/data" "$LOG" $BROKER_ARGS || { record FAIL broker-start; exit 1; }
 for m in "${MODES[@]}"; do
