@@ -240,3 +240,90 @@ fn aborted_transactional_records_never_win_and_open_transactions_are_not_cleaned
     assert_eq!(k, vec![&(0, "k".to_string(), Some("committed-plain".to_string()))], "the aborted value neither wins nor stays");
     assert!(all.iter().any(|r| r.0 == 3 && r.2.as_deref() == Some("open")), "the open transaction is untouched");
 }
+
+/// (offset, producer id) of every transaction marker in the log.
+fn markers(p: &Partition) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let mut offset = p.log_start_offset();
+    while offset < p.high_watermark() {
+        let r = p.read(offset, 1 << 20, true).unwrap();
+        if r.records.is_empty() {
+            break;
+        }
+        let mut buf = r.records.clone();
+        while !buf.is_empty() {
+            let Ok(set) = RecordBatchDecoder::decode(&mut buf) else { break };
+            for rec in set.records {
+                if rec.control && rec.offset >= offset {
+                    out.push((rec.offset, rec.producer_id));
+                }
+                offset = offset.max(rec.offset + 1);
+            }
+        }
+    }
+    out
+}
+
+fn txn_record(pid: i64, k: &str, v: &str) -> Vec<u8> {
+    let rec = Record {
+        transactional: true,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: -1,
+        producer_id: pid,
+        producer_epoch: 0,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: 0,
+        timestamp: 100,
+        key: Some(Bytes::from(k.to_string())),
+        value: Some(Bytes::from(v.to_string())),
+        headers: Default::default(),
+    };
+    let mut b = BytesMut::new();
+    RecordBatchEncoder::encode(&mut b, [&rec], &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    b.to_vec()
+}
+
+#[test]
+fn markers_go_once_their_transaction_has_no_data_left_and_the_delete_horizon_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig { segment_bytes: 150, ..compacted_config() }; // delete.retention.ms 1000
+    let (log, _) = PartitionLog::open(dir.path(), cfg.clone(), true, 0, 0, 0, None).unwrap();
+    let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+    p.append(&txn_record(7, "k", "aborted"), 0).unwrap(); // 0
+    p.with_log(|l| l.append_marker(7, 0, false, 0, 100)).unwrap(); // 1: ABORT at t=100
+    p.append(&txn_record(8, "j", "overwritten"), 0).unwrap(); // 2
+    p.with_log(|l| l.append_marker(8, 0, true, 0, 100)).unwrap(); // 3: COMMIT
+    p.append(&txn_record(9, "m", "kept"), 0).unwrap(); // 4: the latest value of m
+    p.with_log(|l| l.append_marker(9, 0, true, 0, 100)).unwrap(); // 5: COMMIT
+    p.append(&batch(&[("j".into(), Some("plain".into()), 100)], Compression::None), 0).unwrap(); // 6
+    for i in 0..6 {
+        p.append(&batch(&[(format!("f{i}"), Some("x".into()), 100)], Compression::None), 0).unwrap();
+    }
+    assert_eq!(markers(&p), vec![(1, 7), (3, 8), (5, 9)]);
+    assert_eq!(p.with_log(|l| l.aborted_between(0, 100)), vec![(7, 0)]);
+
+    // Inside the delete horizon: the data goes (aborted; overwritten), every marker stays.
+    let s = compact(&p, 200, 1 << 20, true).unwrap().unwrap();
+    assert_eq!(s.markers_removed, 0);
+    assert_eq!(markers(&p), vec![(1, 7), (3, 8), (5, 9)]);
+    assert!(read_all(&p).iter().all(|r| r.1 != "k" && r.2.as_deref() != Some("overwritten")));
+    assert_eq!(p.with_log(|l| l.aborted_between(0, 100)), vec![(7, 0)], "the ABORT marker is still there, so is its entry");
+
+    // Past the horizon (t=100 + 1000), with nothing new to clean: the two markers whose
+    // transactions are empty go, the ABORT's index entry with it; m's COMMIT stays.
+    let s = compact(&p, 5000, 1 << 20, false).unwrap().expect("the due markers trigger a pass");
+    assert_eq!(s.markers_removed, 2);
+    assert_eq!(markers(&p), vec![(5, 9)]);
+    assert!(p.with_log(|l| l.aborted_between(0, 100)).is_empty());
+    assert!(read_all(&p).iter().any(|r| r.0 == 4 && r.2.as_deref() == Some("kept")));
+
+    // A reopened log (txnindex files, producer snapshots) agrees.
+    drop(p);
+    let (log, _) = PartitionLog::open(dir.path(), cfg, true, 0, 0, 0, None).unwrap();
+    let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+    assert!(p.with_log(|l| l.aborted_between(0, 100)).is_empty());
+    assert_eq!(markers(&p), vec![(5, 9)]);
+    assert_eq!(p.last_stable_offset(), p.high_watermark());
+}

@@ -53,7 +53,7 @@ pub fn compaction_pass(logs: &LogManager, now_ms: i64, map_bytes: usize) -> usiz
                 Ok(Some(s)) => {
                     cleaned += 1;
                     if s.segments_rewritten > 0 {
-                        tracing::info!(topic = %t.name, partition = p.index, segments = s.segments_rewritten, bytes_before = s.bytes_before, bytes_after = s.bytes_after, records_removed = s.records_removed, "compacted");
+                        tracing::info!(topic = %t.name, partition = p.index, segments = s.segments_rewritten, bytes_before = s.bytes_before, bytes_after = s.bytes_after, records_removed = s.records_removed, markers_removed = s.markers_removed, "compacted");
                     } else {
                         tracing::debug!(topic = %t.name, partition = p.index, "compaction pass rewrote nothing");
                     }

@@ -423,6 +423,24 @@ impl PartitionLog {
         self.aborted.iter().any(|a| a.producer_id == producer_id && a.first_offset <= offset && offset < a.last_offset)
     }
 
+    /// Drops aborted transactions, named by (producer id, marker offset), from the index and
+    /// rewrites the txnindex files of the segments their markers were in. The compactor calls it
+    /// before it swaps in a segment without those markers (their data is long gone), so no
+    /// read_committed fetch is told about an aborted transaction whose ABORT marker it will
+    /// never see: a client would otherwise keep skipping that producer's later batches.
+    pub fn forget_aborted(&mut self, gone: &[(i64, i64)]) -> io::Result<()> {
+        if gone.is_empty() {
+            return Ok(());
+        }
+        self.aborted.retain(|a| !gone.contains(&(a.producer_id, a.last_offset)));
+        let mut bases: Vec<i64> = gone.iter().filter_map(|(_, at)| self.segments.range(..=*at).next_back().map(|(b, _)| *b)).collect();
+        bases.dedup();
+        for b in bases {
+            self.write_txn_index(b)?;
+        }
+        Ok(())
+    }
+
     /// Writes `<base>.txnindex` for the segment at `base`: the aborted transactions whose marker
     /// lies in it. A cache like the offset index: rebuilt from the log when missing or after a crash.
     fn write_txn_index(&self, base: i64) -> io::Result<()> {
@@ -775,10 +793,7 @@ fn stamp_log_append_time(header: &mut [u8; HEADER_LEN], body: &[u8], now_ms: i64
 fn marker_is_commit(seg: &Segment, pos: u32, h: &BatchHeader) -> io::Result<bool> {
     let mut buf = vec![0u8; h.total_len()];
     seg.log_file().read_exact_at(&mut buf, pos as u64)?;
-    let raw = crate::record::records::decompressed_records(&buf, h).map_err(io::Error::other)?;
-    let recs = crate::record::records::parse_records(&raw).ok_or_else(|| io::Error::other("malformed control batch"))?;
-    let key = recs.first().and_then(|r| r.key).ok_or_else(|| io::Error::other("control batch without key"))?;
-    Ok(key.len() >= 4 && i16::from_be_bytes([key[2], key[3]]) == 1)
+    Ok(crate::record::records::marker_is_commit(&buf, h) == Some(true))
 }
 
 /// Calls `f` with the header, segment and position of every batch at or after `from`.

@@ -127,6 +127,22 @@ pub fn rebuild_batch(original: &[u8], h: &BatchHeader, kept: &[&[u8]]) -> Result
     Ok(b)
 }
 
+/// For a control batch: `Some(true)` for a COMMIT marker, `Some(false)` for ABORT, `None` for
+/// any other control record type or a malformed batch.
+pub fn marker_is_commit(batch: &[u8], h: &BatchHeader) -> Option<bool> {
+    let raw = decompressed_records(batch, h).ok()?;
+    let recs = parse_records(&raw)?;
+    let key = recs.first()?.key?;
+    if key.len() < 4 {
+        return None;
+    }
+    match i16::from_be_bytes([key[2], key[3]]) {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    }
+}
+
 /// A transaction marker: a control batch (transactional, control) holding one record whose key
 /// is `version i16 = 0, type i16 (0 ABORT, 1 COMMIT)` and whose value is
 /// `version i16 = 0, coordinator_epoch i32`.
