@@ -183,6 +183,36 @@ def scenario_group_commit_resume():
     return "resumed at the committed offsets with group.protocol=" + " and ".join(out)
 
 
+def scenario_group_regex():
+    """KIP-848 regex subscription: matching topics only, and a matching topic created later."""
+    pre = "ckrx" + uuid.uuid4().hex[:6]
+    p = Producer({"bootstrap.servers": BOOTSTRAP})
+    for t in (pre + "-a", pre + "-b", "other-" + pre):
+        create_topic(t, 1)
+        produce_all(p, t, [(0, None, ("%s-%d" % (t, i)).encode(), None) for i in range(5)])
+    c = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": "g" + pre, "group.protocol": "consumer",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c.subscribe(["^" + pre + "-.*"])
+
+    def read_until(n, seconds):
+        deadline = time.time() + seconds
+        while len(got) < n and time.time() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                got.append(m.value().decode())
+    got = []
+    read_until(10, 30)
+    check_eq(sorted("%s-%s-%d" % (pre, t, i) for t in "ab" for i in range(5)), sorted(got), "records of the matching topics")
+    create_topic(pre + "-c", 1)
+    produce_all(p, pre + "-c", [(0, None, ("%s-c-%d" % (pre, i)).encode(), None) for i in range(5)])
+    read_until(15, 45)
+    time.sleep(1)
+    read_until(16, 1)   # nothing else may arrive (the non-matching topic in particular)
+    c.close()
+    check_eq(sorted("%s-%s-%d" % (pre, t, i) for t in "abc" for i in range(5)), sorted(got), "records after the new topic")
+    return "regex ^%s-.* picked up a topic created after subscribing" % pre
+
+
 def scenario_admin():
     """Topics, partitions, configs (incremental), records deletion, groups listing."""
     a = admin()
@@ -237,6 +267,7 @@ SCENARIOS = {
     "produce-consume": scenario_produce_consume,
     "transactions": scenario_transactions,
     "group-commit-resume": scenario_group_commit_resume,
+    "group-regex": scenario_group_regex,
     "admin": scenario_admin,
     "offsets-for-times": scenario_offsets_for_times,
 }
