@@ -12,11 +12,15 @@
 //! 4. Recopy every sealed segment up to the end of that section: a record stays if it is the
 //!    latest for its key; tombstones stay until `delete.retention.ms` after their timestamp;
 //!    keyless records and aborted transactional data are dropped. A transaction marker goes
-//!    once no record of its transaction is left in the log and it is older than
-//!    `delete.retention.ms` (Kafka's rule: readers get that long to pass it); an ABORT marker's
-//!    entry leaves the aborted-transaction index first. Without this, every transaction on a
-//!    compacted topic (exactly-once Connect writes one per source batch) would leave a marker
-//!    behind forever.
+//!    when no record of its transaction is left in the log, it is older than
+//!    `delete.retention.ms` (readers get that long to pass it; measured from the marker's own
+//!    timestamp, where Kafka counts from the pass that first found the transaction empty), it
+//!    lies below the oldest producer snapshot (so no crash replay starts before it and
+//!    misses it), and a later batch of the same producer is in the sealed log (the newest one
+//!    carries the producer's epoch, which fencing needs, as Kafka keeps each producer's last
+//!    batch). An ABORT marker's entry leaves the aborted-transaction index first. Without
+//!    this, every transaction on a compacted topic (exactly-once Connect writes one per source
+//!    batch) would leave a marker behind forever.
 //!    Nothing at or past the last stable offset (undecided transactions) is cleaned. Batches keep their headers and offsets (gaps are fine) and are
 //!    re-compressed with their own codec; unchanged batches are copied as they are.
 //! 5. Each rewritten segment is written to `<base>.log.cleaned`, fsynced, and renamed over the
@@ -67,6 +71,24 @@ fn for_each_batch(seg: &SegmentInfo, mut f: impl FnMut(&[u8], &BatchHeader) -> i
         pos += h.total_len() as u64;
     }
     Ok(())
+}
+
+/// The offset of the last batch of each producer in `segs` (headers only).
+fn last_batch_per_producer(segs: &[SegmentInfo]) -> io::Result<HashMap<i64, i64>> {
+    let mut last = HashMap::new();
+    let mut hdr = [0u8; HEADER_LEN];
+    for seg in segs {
+        let mut pos: u64 = 0;
+        while pos + HEADER_LEN as u64 <= seg.size as u64 {
+            seg.file.read_exact_at(&mut hdr, pos)?;
+            let h = BatchHeader::parse(&hdr).map_err(io::Error::other)?;
+            if h.has_producer_id() {
+                last.insert(h.producer_id, h.base_offset);
+            }
+            pos += h.total_len() as u64;
+        }
+    }
+    Ok(last)
 }
 
 /// One compaction pass over `p`. `force` ignores the dirty ratio (tests, benchmarks).
@@ -131,6 +153,9 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
     let mut stats = CleanStats { cleaned_up_to: end, ..Default::default() };
     let horizon = now_ms.saturating_sub(cfg.delete_retention_ms);
     let mut txns: HashMap<i64, TxnSeen> = HashMap::new();
+    // Markers go only below the oldest producer snapshot, and never as their producer's last batch.
+    let snapshot_floor = p.with_log(|l| l.oldest_snapshot()).unwrap_or(i64::MIN);
+    let last_batch = last_batch_per_producer(&segs)?;
     for seg in segs.iter().filter(|s| s.base_offset < end) {
         let cleaned_path = dir.join(format!("{}.log.cleaned", file_stem(seg.base_offset)));
         let out = LogFile::open(&cleaned_path, faults.clone())?;
@@ -138,21 +163,26 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
         let mut changed = false;
         // ABORT markers dropped from this segment: (producer id, marker offset)
         let mut forgotten: Vec<(i64, i64)> = Vec::new();
+        let mut markers_removed = 0u64;
         let result = for_each_batch(seg, |b, h| {
             if h.is_control() {
                 let Some(commit) = marker_is_commit(b, h) else { return out.append(&[b]) };
                 let seen = txns.remove(&h.producer_id).unwrap_or_default();
-                if !seen.on_disk && h.max_timestamp < horizon {
+                let later_batch = last_batch.get(&h.producer_id).is_some_and(|&o| o > h.base_offset);
+                let placed = h.base_offset < snapshot_floor && later_batch;
+                if !seen.on_disk && h.max_timestamp < horizon && placed {
                     changed = true;
-                    stats.markers_removed += 1;
+                    markers_removed += 1;
                     if !commit {
                         forgotten.push((h.producer_id, h.base_offset));
                     }
                     return Ok(());
                 }
-                // Kept for now: read_committed readers of these offsets may still need it. Once
-                // its transaction has no data left, it is due at its delete horizon.
-                if !seen.retained {
+                // Kept for now. Once its transaction has no data left it is due at its delete
+                // horizon, and a pass is scheduled for then. One kept for its place (its producer's
+                // last batch, or above the oldest snapshot) waits for a pass that new data brings:
+                // scheduling it would rescan the log every tick.
+                if !seen.retained && placed {
                     next_expiry = next_expiry.min(h.max_timestamp.saturating_add(cfg.delete_retention_ms));
                 }
                 return out.append(&[b]);
@@ -184,7 +214,8 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
                 .map(|r| r.raw)
                 .collect();
             stats.records_removed += (recs.len() - kept.len()) as u64;
-            if h.is_transactional() && !kept.is_empty() {
+            if h.is_transactional() && (!kept.is_empty() || kept.len() == recs.len()) {
+                // the batch is written out (even one without records): its transaction keeps data
                 txns.entry(h.producer_id).or_default().retained = true;
             }
             if kept.len() == recs.len() {
@@ -209,9 +240,9 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
         let after = out.len()?;
         drop(out);
         let expected: Arc<LogFile> = seg.file.clone();
-        // The index forgets the dropped ABORT markers before the segment loses them: a crash in
-        // between leaves a marker nobody is told to look for, which readers pass over.
-        if p.with_log(|l| l.forget_aborted(&forgotten).and_then(|_| l.replace_segment(seg.base_offset, &expected, &cleaned_path, now_ms)))? {
+        // replace_segment drops the ABORT markers' index entries before the swap.
+        if p.with_log(|l| l.replace_segment(seg.base_offset, &expected, &cleaned_path, &forgotten, now_ms))? {
+            stats.markers_removed += markers_removed;
             stats.segments_rewritten += 1;
             stats.bytes_before += seg.size as u64;
             stats.bytes_after += after;

@@ -264,7 +264,7 @@ fn markers(p: &Partition) -> Vec<(i64, i64)> {
     out
 }
 
-fn txn_record(pid: i64, k: &str, v: &str) -> Vec<u8> {
+fn txn_record(pid: i64, seq: i32, k: &str, v: &str) -> Vec<u8> {
     let rec = Record {
         transactional: true,
         control: false,
@@ -274,7 +274,7 @@ fn txn_record(pid: i64, k: &str, v: &str) -> Vec<u8> {
         producer_epoch: 0,
         timestamp_type: TimestampType::Creation,
         offset: 0,
-        sequence: 0,
+        sequence: seq,
         timestamp: 100,
         key: Some(Bytes::from(k.to_string())),
         value: Some(Bytes::from(v.to_string())),
@@ -291,39 +291,53 @@ fn markers_go_once_their_transaction_has_no_data_left_and_the_delete_horizon_pas
     let cfg = LogConfig { segment_bytes: 150, ..compacted_config() }; // delete.retention.ms 1000
     let (log, _) = PartitionLog::open(dir.path(), cfg.clone(), true, 0, 0, 0, None).unwrap();
     let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
-    p.append(&txn_record(7, "k", "aborted"), 0).unwrap(); // 0
-    p.with_log(|l| l.append_marker(7, 0, false, 0, 100)).unwrap(); // 1: ABORT at t=100
-    p.append(&txn_record(8, "j", "overwritten"), 0).unwrap(); // 2
-    p.with_log(|l| l.append_marker(8, 0, true, 0, 100)).unwrap(); // 3: COMMIT
-    p.append(&txn_record(9, "m", "kept"), 0).unwrap(); // 4: the latest value of m
-    p.with_log(|l| l.append_marker(9, 0, true, 0, 100)).unwrap(); // 5: COMMIT
-    p.append(&batch(&[("j".into(), Some("plain".into()), 100)], Compression::None), 0).unwrap(); // 6
-    for i in 0..6 {
+    let marker = |pid: i64, commit: bool| p.with_log(|l| l.append_marker(pid, 0, commit, 0, 100)).unwrap();
+    p.append(&txn_record(7, 0, "k", "aborted"), 0).unwrap(); // 0
+    marker(7, false); // 1: ABORT at t=100
+    p.append(&txn_record(8, 0, "j", "overwritten"), 0).unwrap(); // 2
+    marker(8, true); // 3: COMMIT
+    p.append(&txn_record(9, 0, "m", "kept"), 0).unwrap(); // 4: the latest value of m
+    marker(9, true); // 5
+    p.append(&txn_record(10, 0, "z", "overwritten"), 0).unwrap(); // 6
+    marker(10, true); // 7: producer 10's last batch
+    p.append(&batch(&[("j".into(), Some("plain".into()), 100)], Compression::None), 0).unwrap(); // 8
+    p.append(&batch(&[("z".into(), Some("plain".into()), 100)], Compression::None), 0).unwrap(); // 9
+    p.append(&txn_record(7, 1, "k7", "later"), 0).unwrap(); // 10
+    marker(7, true); // 11
+    p.append(&txn_record(8, 1, "j8", "later"), 0).unwrap(); // 12
+    marker(8, true); // 13
+    for i in 0..10 {
         p.append(&batch(&[(format!("f{i}"), Some("x".into()), 100)], Compression::None), 0).unwrap();
     }
-    assert_eq!(markers(&p), vec![(1, 7), (3, 8), (5, 9)]);
+    let all_markers = vec![(1, 7), (3, 8), (5, 9), (7, 10), (11, 7), (13, 8)];
+    assert_eq!(markers(&p), all_markers);
     assert_eq!(p.with_log(|l| l.aborted_between(0, 100)), vec![(7, 0)]);
+    assert!(p.with_log(|l| l.oldest_snapshot()).unwrap() > 13, "the markers lie below the oldest snapshot");
 
     // Inside the delete horizon: the data goes (aborted; overwritten), every marker stays.
     let s = compact(&p, 200, 1 << 20, true).unwrap().unwrap();
     assert_eq!(s.markers_removed, 0);
-    assert_eq!(markers(&p), vec![(1, 7), (3, 8), (5, 9)]);
+    assert_eq!(markers(&p), all_markers);
     assert!(read_all(&p).iter().all(|r| r.1 != "k" && r.2.as_deref() != Some("overwritten")));
     assert_eq!(p.with_log(|l| l.aborted_between(0, 100)), vec![(7, 0)], "the ABORT marker is still there, so is its entry");
 
-    // Past the horizon (t=100 + 1000), with nothing new to clean: the two markers whose
-    // transactions are empty go, the ABORT's index entry with it; m's COMMIT stays.
+    // Past the horizon (t=100 + 1000), with nothing new to clean: the markers of the two empty
+    // transactions whose producers wrote again go, the ABORT's index entry with it. Kept: those
+    // of transactions with data left (9, and 7's and 8's later ones) and producer 10's marker,
+    // its last batch (it carries the epoch that fences a zombie of it).
     let s = compact(&p, 5000, 1 << 20, false).unwrap().expect("the due markers trigger a pass");
     assert_eq!(s.markers_removed, 2);
-    assert_eq!(markers(&p), vec![(5, 9)]);
+    assert_eq!(markers(&p), vec![(5, 9), (7, 10), (11, 7), (13, 8)]);
     assert!(p.with_log(|l| l.aborted_between(0, 100)).is_empty());
     assert!(read_all(&p).iter().any(|r| r.0 == 4 && r.2.as_deref() == Some("kept")));
+    // and no pass is due any more (nothing rescans the log every tick)
+    assert!(compact(&p, 6000, 1 << 20, false).unwrap().is_none());
 
-    // A reopened log (txnindex files, producer snapshots) agrees.
+    // A reopened log (txnindex files, producer snapshots) agrees, and nothing is left open.
     drop(p);
     let (log, _) = PartitionLog::open(dir.path(), cfg, true, 0, 0, 0, None).unwrap();
     let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
     assert!(p.with_log(|l| l.aborted_between(0, 100)).is_empty());
-    assert_eq!(markers(&p), vec![(5, 9)]);
+    assert_eq!(markers(&p), vec![(5, 9), (7, 10), (11, 7), (13, 8)]);
     assert_eq!(p.last_stable_offset(), p.high_watermark());
 }

@@ -131,9 +131,9 @@ fn read_all(
             let stable = p.last_stable_offset();
             let upper = if read_committed { stable } else { i64::MAX };
             let result = if budget == 0 && !min_one {
-                Ok(crate::log::ReadInfo { records: bytes::Bytes::new(), high_watermark: p.high_watermark(), log_start_offset: p.log_start_offset() })
+                Ok(crate::log::ReadInfo { records: bytes::Bytes::new(), high_watermark: p.high_watermark(), log_start_offset: p.log_start_offset(), aborted: Vec::new() })
             } else {
-                p.read_until(s.fetch_offset, budget, min_one, upper)
+                p.read_until(s.fetch_offset, budget, min_one, upper, read_committed)
             };
             match result {
                 Ok(r) => {
@@ -142,9 +142,8 @@ fn read_all(
                     pd.last_stable_offset = stable;
                     pd.log_start_offset = r.log_start_offset;
                     if read_committed && !r.records.is_empty() {
-                        let aborted = p.with_log(|l| l.aborted_between(s.fetch_offset, stable));
                         pd.aborted_transactions = Some(
-                            aborted
+                            r.aborted
                                 .into_iter()
                                 .map(|(pid, first)| kafka_protocol::messages::fetch_response::AbortedTransaction::default().with_producer_id(kafka_protocol::messages::ProducerId(pid)).with_first_offset(first))
                                 .collect(),

@@ -84,6 +84,9 @@ pub struct ReadInfo {
     pub records: Bytes,
     pub high_watermark: i64,
     pub log_start_offset: i64,
+    /// With `read_until(.., with_aborted: true)` and records: the aborted transactions in
+    /// `[offset, upper)` as (producer id, first offset), taken under the same lock as the read.
+    pub aborted: Vec<(i64, i64)>,
 }
 
 /// An aborted transaction: its data lies in `[first_offset, last_offset)`, its ABORT marker at
@@ -424,16 +427,17 @@ impl PartitionLog {
     }
 
     /// Drops aborted transactions, named by (producer id, marker offset), from the index and
-    /// rewrites the txnindex files of the segments their markers were in. The compactor calls it
-    /// before it swaps in a segment without those markers (their data is long gone), so no
+    /// rewrites the txnindex files of the segments their markers were in. `replace_segment` calls
+    /// it before it swaps in a segment without those markers (their data is long gone), so no
     /// read_committed fetch is told about an aborted transaction whose ABORT marker it will
     /// never see: a client would otherwise keep skipping that producer's later batches.
-    pub fn forget_aborted(&mut self, gone: &[(i64, i64)]) -> io::Result<()> {
+    fn forget_aborted(&mut self, gone: &[(i64, i64)]) -> io::Result<()> {
         if gone.is_empty() {
             return Ok(());
         }
         self.aborted.retain(|a| !gone.contains(&(a.producer_id, a.last_offset)));
         let mut bases: Vec<i64> = gone.iter().filter_map(|(_, at)| self.segments.range(..=*at).next_back().map(|(b, _)| *b)).collect();
+        bases.sort_unstable();
         bases.dedup();
         for b in bases {
             self.write_txn_index(b)?;
@@ -553,6 +557,18 @@ impl PartitionLog {
             let _ = std::fs::remove_file(self.dir.join(format!("{}.snapshot", file_stem(*s))));
         }
         Ok(())
+    }
+
+    /// The offset of the oldest producer snapshot on disk (None if there is none). A replay after
+    /// a crash starts at one of the snapshots, so the compactor removes a transaction marker only
+    /// below this: no replay can then start before a marker that is no longer there and leave
+    /// its transaction open.
+    pub fn oldest_snapshot(&self) -> Option<i64> {
+        std::fs::read_dir(&self.dir)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".snapshot").and_then(|s| s.parse().ok()))
+            .min()
     }
 
     /// Whether the flush policy (flush.messages / flush.ms) asks for an fsync now.
@@ -704,12 +720,15 @@ impl PartitionLog {
     /// old or the new segment. Index files are removed first and rebuilt after, so a stale index
     /// can never describe the new file. Does nothing (and deletes `cleaned`) if the segment changed
     /// meanwhile (deleted by retention, or not the file the compactor read).
-    pub fn replace_segment(&mut self, base: i64, expected: &Arc<LogFile>, cleaned: &Path, now_ms: i64) -> io::Result<bool> {
+    pub fn replace_segment(&mut self, base: i64, expected: &Arc<LogFile>, cleaned: &Path, forget: &[(i64, i64)], now_ms: i64) -> io::Result<bool> {
         let current = self.segments.get(&base).map(|s| s.log_file().clone());
         if current.is_none_or(|f| !Arc::ptr_eq(&f, expected)) || base == self.active_base() {
             let _ = std::fs::remove_file(cleaned);
             return Ok(false);
         }
+        // ABORT markers the cleaned copy drops leave the aborted index first: a crash in between
+        // leaves a marker no entry points at, which readers pass over.
+        self.forget_aborted(forget)?;
         let stem = file_stem(base);
         for ext in ["index", "timeindex"] {
             match std::fs::remove_file(self.dir.join(format!("{stem}.{ext}"))) {
@@ -793,7 +812,7 @@ fn stamp_log_append_time(header: &mut [u8; HEADER_LEN], body: &[u8], now_ms: i64
 fn marker_is_commit(seg: &Segment, pos: u32, h: &BatchHeader) -> io::Result<bool> {
     let mut buf = vec![0u8; h.total_len()];
     seg.log_file().read_exact_at(&mut buf, pos as u64)?;
-    Ok(crate::record::records::marker_is_commit(&buf, h) == Some(true))
+    crate::record::records::marker_is_commit(&buf, h).ok_or_else(|| io::Error::other("malformed control batch"))
 }
 
 /// Calls `f` with the header, segment and position of every batch at or after `from`.
@@ -903,13 +922,13 @@ impl Partition {
 
     /// Reads from `offset`, at most `max_bytes` (but at least one whole batch when `min_one`).
     pub fn read(&self, offset: i64, max_bytes: u32, min_one: bool) -> Result<ReadInfo, ReadError> {
-        self.read_until(offset, max_bytes, min_one, i64::MAX)
+        self.read_until(offset, max_bytes, min_one, i64::MAX, false)
     }
 
     /// Like [`Partition::read`], stopping before the batch holding `upper` (read_committed reads
     /// stop at the last stable offset).
-    pub fn read_until(&self, offset: i64, max_bytes: u32, min_one: bool, upper: i64) -> Result<ReadInfo, ReadError> {
-        let (plan, hw, lso) = {
+    pub fn read_until(&self, offset: i64, max_bytes: u32, min_one: bool, upper: i64, with_aborted: bool) -> Result<ReadInfo, ReadError> {
+        let (plan, hw, lso, aborted) = {
             let log = self.log.lock();
             let mut plan = log.plan_read(offset, max_bytes)?;
             if upper <= offset {
@@ -922,7 +941,10 @@ impl Partition {
                     }
                 }
             }
-            (plan, log.log_end_offset(), log.log_start_offset())
+            // Under the same lock as the plan: the compactor may remove an aborted transaction's
+            // entry (once its data and marker are gone) right after this.
+            let aborted = if with_aborted && plan.is_some() { log.aborted_between(offset, upper) } else { Vec::new() };
+            (plan, log.log_end_offset(), log.log_start_offset(), aborted)
         };
         let records = match plan {
             Some(p) if min_one || p.first_len <= max_bytes => {
@@ -934,7 +956,7 @@ impl Partition {
             }
             _ => Bytes::new(),
         };
-        Ok(ReadInfo { records, high_watermark: hw, log_start_offset: lso })
+        Ok(ReadInfo { records, high_watermark: hw, log_start_offset: lso, aborted })
     }
 
     /// Registers a waiter woken by the next append.
@@ -1075,12 +1097,12 @@ mod txn_tests {
         p.append(&crate::record::batch::tests::make_batch(0, 1, 1000, 10), 1000).unwrap(); // 2
         p.append(&txn_batch(2, 1, 0), 1000).unwrap(); // 3, pid 2
         assert_eq!(p.last_stable_offset(), 0, "pid 1's open transaction pins the LSO");
-        assert!(p.read_until(0, 1 << 20, true, p.last_stable_offset()).unwrap().records.is_empty());
-        let r = p.read_until(0, 1 << 20, true, i64::MAX).unwrap();
+        assert!(p.read_until(0, 1 << 20, true, p.last_stable_offset(), false).unwrap().records.is_empty());
+        let r = p.read_until(0, 1 << 20, true, i64::MAX, false).unwrap();
         assert_eq!(BatchIter::new(&r.records).count(), 3, "read_uncommitted sees everything");
         p.with_log(|l| l.append_marker(1, 0, true, 0, 1000)).unwrap(); // 4: COMMIT pid 1
         assert_eq!(p.last_stable_offset(), 3);
-        let r = p.read_until(0, 1 << 20, true, 3).unwrap();
+        let r = p.read_until(0, 1 << 20, true, 3, false).unwrap();
         let seen: Vec<i64> = BatchIter::new(&r.records).map(|(_, h)| h.base_offset).collect();
         assert_eq!(seen, vec![0, 2], "read_committed stops before pid 2's open transaction");
         p.with_log(|l| l.append_marker(2, 0, false, 0, 1000)).unwrap(); // 5: ABORT pid 2
