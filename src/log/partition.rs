@@ -446,7 +446,9 @@ impl PartitionLog {
     }
 
     /// Writes `<base>.txnindex` for the segment at `base`: the aborted transactions whose marker
-    /// lies in it. A cache like the offset index: rebuilt from the log when missing or after a crash.
+    /// lies in it. At start the entries before the replay point (the snapshot used) come from
+    /// these files and those after it from replaying the markers, so a txnindex written after a
+    /// crash point is never needed.
     fn write_txn_index(&self, base: i64) -> io::Result<()> {
         let Some(seg) = self.segments.get(&base) else { return Ok(()) };
         let mut out = Vec::new();
