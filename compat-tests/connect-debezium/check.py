@@ -25,9 +25,10 @@ the script expected. Exit 0 = pass; otherwise the reason is printed on stderr.
       one per live row, any order): a new snapshot, nothing else.
   check.py selftest
       the event check rejects a dropped, a reordered and (exact) a duplicated event
-  check.py status JSON
-      exit 0 when a /connectors/NAME/status answer shows the connector and all its
-      tasks (at least one) RUNNING; prints the states otherwise.
+  check.py status JSON|- [WORKER]
+      exit 0 when a /connectors/NAME/status answer (- for stdin) shows the connector and
+      all its tasks (at least one) RUNNING, and with WORKER all of them on that worker id;
+      prints the states otherwise.
 """
 import json
 import sys
@@ -162,7 +163,7 @@ def cmd_snapshot(dump, start, expected_path):
     print(f"{len(got)} snapshot events, one per live row")
 
 
-def cmd_status(text):
+def cmd_status(text, worker=None):
     try:
         s = json.loads(text)
     except ValueError:
@@ -171,6 +172,10 @@ def cmd_status(text):
     if len(states) < 2 or any(x != "RUNNING" for x in states):
         trace = [t.get("trace", "")[:300] for t in s.get("tasks", []) if t.get("trace")]
         fail(f"states {states} {trace}")
+    if worker:
+        workers = [s.get("connector", {}).get("worker_id")] + [t.get("worker_id") for t in s.get("tasks", [])]
+        if any(w != worker for w in workers):
+            fail(f"workers {workers}, expected all on {worker}")
 
 
 def cmd_selftest():
@@ -221,7 +226,8 @@ def main(argv):
     elif cmd == "selftest":
         cmd_selftest()
     elif cmd == "status":
-        cmd_status(args[0] if args else sys.stdin.read())
+        text = sys.stdin.read() if not args or args[0] == "-" else args[0]
+        cmd_status(text, args[1] if len(args) > 1 else None)
     else:
         fail(__doc__)
 

@@ -79,8 +79,13 @@ sql() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres -d 
 # --- Kafka Connect -------------------------------------------------------------------
 CONNECT_PORT="$(free_port)"
 REST="http://127.0.0.1:$CONNECT_PORT"
-connect_start() { # MODE
-  local mode="$1" props="$WORK/worker-$1.properties"
+CONNECT2_PID=""
+# connect_start MODE [PORT]: a worker of cluster cdc-MODE with its REST API on PORT (default
+# $CONNECT_PORT, whose pid is CONNECT_PID; another port's goes to CONNECT2_PID)
+connect_start() {
+  local mode="$1" port="${2:-$CONNECT_PORT}"
+  local props="$WORK/worker-$mode-$port.properties" logname="connect-$mode"
+  [ "$port" = "$CONNECT_PORT" ] || logname="connect-$mode-$port"
   cat >"$props" <<EOF
 bootstrap.servers=127.0.0.1:$BROKER_PORT
 group.id=cdc-$mode
@@ -95,11 +100,13 @@ config.storage.replication.factor=1
 offset.storage.replication.factor=1
 status.storage.replication.factor=1
 offset.flush.interval.ms=500
-listeners=http://127.0.0.1:$CONNECT_PORT
+listeners=http://127.0.0.1:$port
 rest.advertised.host.name=127.0.0.1
-rest.advertised.port=$CONNECT_PORT
+rest.advertised.port=$port
 plugin.discovery=only_scan
 scheduled.rebalance.max.delay.ms=0
+session.timeout.ms=6000
+heartbeat.interval.ms=1000
 config.storage.segment.bytes=4096
 offset.storage.segment.bytes=4096
 status.storage.segment.bytes=4096
@@ -108,11 +115,11 @@ offset.storage.delete.retention.ms=2000
 status.storage.delete.retention.ms=2000
 EOF
   [ "$mode" = eos ] && echo "exactly.once.source.support=enabled" >>"$props"
-  cat >"$WORK/connect-log4j2.properties" <<EOF
+  cat >"$WORK/$logname-log4j2.properties" <<EOF
 status = warn
 appender.file.type = File
 appender.file.name = FILE
-appender.file.fileName = $WORK/connect-$mode.log
+appender.file.fileName = $WORK/$logname.log
 appender.file.append = true
 appender.file.layout.type = PatternLayout
 appender.file.layout.pattern = [%d] %p %m (%c)%n
@@ -121,19 +128,20 @@ rootLogger.appenderRef.file.ref = FILE
 logger.reflections.name = org.reflections
 logger.reflections.level = ERROR
 EOF
-  java -Xmx768m -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$WORK/connect-log4j2.properties" \
+  java -Xmx768m -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$WORK/$logname-log4j2.properties" \
     -cp "$CONNECT_LIB/*" org.apache.kafka.connect.cli.ConnectDistributed "$props" \
-    >>"$WORK/connect-$mode.out" 2>&1 &
-  CONNECT_PID=$!
-  if ! wait_for 120 curl -sf "$REST/connectors"; then
-    say "Connect worker did not serve $REST within 120 s; log tail:"
-    tail -n 30 "$WORK/connect-$mode.log" "$WORK/connect-$mode.out" 2>/dev/null | sed 's/^/    /'
+    >>"$WORK/$logname.out" 2>&1 &
+  if [ "$port" = "$CONNECT_PORT" ]; then CONNECT_PID=$!; else CONNECT2_PID=$!; fi
+  if ! wait_for 120 curl -sf "http://127.0.0.1:$port/connectors"; then
+    say "Connect worker did not serve port $port within 120 s; log tail:"
+    tail -n 30 "$WORK/$logname.log" "$WORK/$logname.out" 2>/dev/null | sed 's/^/    /'
     return 1
   fi
-  say "Connect worker ($mode) pid $CONNECT_PID, REST $REST"
+  say "Connect worker ($mode) pid $! on 127.0.0.1:$port"
 }
 connect_stop() {
   local _
+  if [ -n "$CONNECT2_PID" ]; then kill -KILL "$CONNECT2_PID" 2>/dev/null || true; wait "$CONNECT2_PID" 2>/dev/null || true; CONNECT2_PID=""; fi
   [ -n "$CONNECT_PID" ] || return 0
   kill -TERM "$CONNECT_PID" 2>/dev/null || true
   for _ in $(seq 1 300); do kill -0 "$CONNECT_PID" 2>/dev/null || break; sleep 0.1; done
@@ -145,6 +153,8 @@ put_connector() { # NAME JSON
   curl -sf -X PUT -H 'Content-Type: application/json' "$REST/connectors/$1/config" -d "$2" >/dev/null
 }
 running() { curl -sf "$REST/connectors/$1/status" | python3 "$HERE/check.py" status; }
+# running_on NAME REST_URL WORKER_ID: RUNNING, connector and every task on that worker
+running_on() { curl -sf "$2/connectors/$1/status" | python3 "$HERE/check.py" status - "$3"; }
 state_is() { # NAME STATE: the connector itself is in STATE
   curl -sf "$REST/connectors/$1/status" | grep -q "\"connector\":{\"state\":\"$2\""
 }
@@ -321,10 +331,50 @@ run_mode() {
       record FAIL "$MODE/file-sink" "$detail; committed (partition, offset, end): $(echo "$ends" | tr '\t\n' ', ')"
     fi
     sink_rewind "$topic"
+    worker_failover "$cdc" "$topic"
   else
     source_offsets_reset "$cdc" "$topic"
   fi
   connect_stop
+}
+
+# A second worker joins the cluster, then the first is SIGKILLed: after the group's session
+# timeout (6 s) the survivor runs both connectors and their tasks, and change events keep
+# coming (at least once: events after the last offset flush of the dead task may come twice).
+worker_failover() { # CONNECTOR TOPIC
+  local cdc="$1" topic="$2" port2 rest2
+  port2=$(free_port)
+  rest2="http://127.0.0.1:$port2"
+  if ! connect_start "$MODE" "$port2" || ! wait_for 60 running_on "$cdc" "$rest2" "" ; then
+    record FAIL "$MODE/worker-failover" "second worker did not join"
+    return 0
+  fi
+  # the cluster spreads its 2 connectors and 2 tasks over both workers; note what the first
+  # one ran (the failover must move something); a rebalance may still be settling, so wait
+  # until the two workers share the work
+  local on_first=""
+  for _ in $(seq 1 30); do
+    on_first=$( (curl -sf "$rest2/connectors/$cdc/status"; echo; curl -sf "$rest2/connectors/file-sink/status") \
+      | grep -oE '"(id|worker_id)":[^,}]*' | paste -sd' ' | grep -oE "worker_id\":\"127.0.0.1:$CONNECT_PORT\"" | wc -l || true)
+    [ "${on_first:-0}" -gt 0 ] && break
+    sleep 1
+  done
+  if [ "${on_first:-0}" -eq 0 ]; then
+    record FAIL "$MODE/worker-failover" "the second worker took all the work before the kill; nothing to fail over"
+    return 0
+  fi
+  say "SIGKILL Connect worker $CONNECT_PID (running $on_first of the connectors and tasks); the one on port $port2 must take over"
+  kill -KILL "$CONNECT_PID" 2>/dev/null || true
+  wait "$CONNECT_PID" 2>/dev/null || true
+  CONNECT_PID=$CONNECT2_PID
+  CONNECT2_PID=""
+  if ! wait_for 90 running_on "$cdc" "$rest2" "127.0.0.1:$port2" || ! wait_for 30 running_on file-sink "$rest2" "127.0.0.1:$port2"; then
+    record FAIL "$MODE/worker-failover" "status: $(curl -s "$rest2/connectors/$cdc/status" | cut -c1-300)"
+    return 0
+  fi
+  begin; ins 20; upd 20; commit
+  begin; del 20; ins 21; commit
+  check_events worker-failover "$topic" || true
 }
 
 # Connect's offsets REST API (KIP-875) on the sink: stop it, move its consumer group back 10
@@ -388,10 +438,10 @@ for m in "${MODES[@]}"; do
   run_mode "$m" || say "mode $m stopped early; Connect log: $WORK/connect-$m.log"
   connect_stop
 done
-compacted=$(grep ' compacted' "$LOG" | grep -oE 'topic=connect-[a-z]+-[a-z]+' | sort -u | tr '\n' ' ')
+compacted=$(grep ' compacted' "$LOG" | grep -oE 'topic=connect-[a-z]+-[a-z]+' | sort -u | tr '\n' ' ' || true)
 # transaction markers of the exactly-once worker's topics go once their data is compacted away
 # and delete.retention.ms (2 s on those topics) has passed
-markers=$(grep ' compacted' "$LOG" | grep 'topic=connect-eos-' | grep -oE 'markers_removed=[0-9]+' | awk -F= '{n += $2} END {print n + 0}')
+markers=$( (grep ' compacted' "$LOG" || true) | (grep 'topic=connect-eos-' || true) | (grep -oE 'markers_removed=[0-9]+' || true) | awk -F= '{n += $2} END {print n + 0}')
 if [ -z "$compacted" ]; then
   record FAIL compaction "the cleaner never compacted a Connect topic"
 elif [[ " ${MODES[*]} " == *" eos "* ]] && [ "${markers:-0}" -eq 0 ]; then
