@@ -5,10 +5,12 @@
 //!   connections.
 //!
 //! `cargo bench --bench groups` (a benchmark, not a test).
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
@@ -28,25 +30,11 @@ impl Conn {
     }
     async fn call<Q: Encodable, R: Decodable>(&mut self, api: ApiKey, v: i16, req: &Q) -> R {
         self.cid += 1;
-        let mut b = BytesMut::new();
-        b.put_i32(0);
-        RequestHeader::default()
-            .with_request_api_key(api as i16)
-            .with_request_api_version(v)
-            .with_correlation_id(self.cid)
-            .with_client_id(Some(StrBytes::from_static_str("bench")))
-            .encode(&mut b, api.request_header_version(v))
-            .unwrap();
-        req.encode(&mut b, v).unwrap();
-        let n = (b.len() - 4) as i32;
-        b[..4].copy_from_slice(&n.to_be_bytes());
-        self.s.write_all(&b).await.unwrap();
+        self.s.write_all(&common::request_frame(api, v, self.cid, req)).await.unwrap();
         let len = self.s.read_i32().await.unwrap();
         let mut buf = vec![0u8; len as usize];
         self.s.read_exact(&mut buf).await.unwrap();
-        let mut f = Bytes::from(buf);
-        ResponseHeader::decode(&mut f, api.response_header_version(v)).unwrap();
-        R::decode(&mut f, v).unwrap()
+        common::decode_response(buf, api, v, self.cid)
     }
 }
 

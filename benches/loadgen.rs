@@ -6,6 +6,8 @@
 //!  [--sizes 100,1024] [--partitions 1,4] [--acks 1,all] [--rate 10000] [--latency-secs 5]`
 //!
 //! A benchmark, not a test: it asserts nothing except that every message was delivered.
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -83,15 +85,6 @@ impl ProducerContext for Ctx {
     }
 }
 
-fn pct(v: &mut [u64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_unstable();
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i] as f64 / 1000.0
-}
-
 fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -137,8 +130,8 @@ fn produce_run(a: &Args, topic: &str, size: usize, parts: i32, acks: &str) {
         "produce  size={size:5} parts={parts} acks={acks:3}  {:>10.0} msgs/s {:>8.1} MB/s  ack p50={:.2}ms p99={:.2}ms  (delivered {delivered}, errors {})",
         delivered as f64 / secs,
         delivered as f64 * size as f64 / secs / 1e6,
-        pct(&mut lat, 0.5),
-        pct(&mut lat, 0.99),
+        common::pct(&mut lat, 0.5),
+        common::pct(&mut lat, 0.99),
         ctx.errors.load(Ordering::Relaxed)
     );
 }
@@ -229,13 +222,13 @@ fn latency_run(a: &Args, size: usize, acks: &str) {
     println!(
         "latency  size={size:5} parts=1 acks={acks:3} rate={}/s  ack p50={:.2} p99={:.2} p99.9={:.2} ms   end-to-end p50={:.2} p99={:.2} p99.9={:.2} max={:.2} ms ({} msgs)",
         a.rate,
-        pct(&mut ack, 0.5),
-        pct(&mut ack, 0.99),
-        pct(&mut ack, 0.999),
-        pct(&mut e2e, 0.5),
-        pct(&mut e2e, 0.99),
-        pct(&mut e2e, 0.999),
-        pct(&mut e2e, 1.0),
+        common::pct(&mut ack, 0.5),
+        common::pct(&mut ack, 0.99),
+        common::pct(&mut ack, 0.999),
+        common::pct(&mut e2e, 0.5),
+        common::pct(&mut e2e, 0.99),
+        common::pct(&mut e2e, 0.999),
+        common::pct(&mut e2e, 1.0),
         e2e.len()
     );
 }

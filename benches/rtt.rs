@@ -6,17 +6,19 @@
 //!
 //! `cargo bench --bench rtt -- [--bootstrap HOST:PORT] [--rate 10000] [--secs 5] [--acks 1|all]`
 //! Without --bootstrap it starts a broker in this process (on its own 2-thread runtime).
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, FetchRequest, FetchResponse, ProduceRequest, ProduceResponse, RequestHeader, ResponseHeader,
+    ApiKey, CreateTopicsRequest, FetchRequest, FetchResponse, ProduceRequest, ProduceResponse,
     TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
@@ -36,27 +38,12 @@ impl Conn {
 
     fn call<Req: Encodable, Resp: Decodable>(&mut self, api: ApiKey, v: i16, req: &Req) -> Resp {
         self.cid += 1;
-        let mut b = BytesMut::new();
-        b.put_i32(0);
-        RequestHeader::default()
-            .with_request_api_key(api as i16)
-            .with_request_api_version(v)
-            .with_correlation_id(self.cid)
-            .with_client_id(Some(StrBytes::from_static_str("rtt-bench")))
-            .encode(&mut b, api.request_header_version(v))
-            .unwrap();
-        req.encode(&mut b, v).unwrap();
-        let len = (b.len() - 4) as i32;
-        b[..4].copy_from_slice(&len.to_be_bytes());
-        self.s.write_all(&b).unwrap();
+        self.s.write_all(&common::request_frame(api, v, self.cid, req)).unwrap();
         let mut len = [0u8; 4];
         self.s.read_exact(&mut len).unwrap();
         let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
         self.s.read_exact(&mut body).unwrap();
-        let mut f = Bytes::from(body);
-        let h = ResponseHeader::decode(&mut f, api.response_header_version(v)).unwrap();
-        assert_eq!(h.correlation_id, self.cid);
-        Resp::decode(&mut f, v).unwrap()
+        common::decode_response(body, api, v, self.cid)
     }
 }
 
@@ -82,14 +69,6 @@ fn batch(sent_us: u64) -> Bytes {
     let mut b = BytesMut::new();
     RecordBatchEncoder::encode(&mut b, &[r], &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
     b.freeze()
-}
-
-fn pct(v: &mut [u64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_unstable();
-    v[((v.len() as f64 - 1.0) * p).round() as usize] as f64 / 1000.0
 }
 
 fn main() {
@@ -197,14 +176,14 @@ fn main() {
     println!(
         "rtt-bench {addr} rate={rate}/s acks={} n={total}: produce round trip p50={:.3} p99={:.3} p99.9={:.3} max={:.3} ms; end to end ({} seen) p50={:.3} p99={:.3} p99.9={:.3} max={:.3} ms",
         if acks == -1 { "all" } else { "1" },
-        pct(&mut rtt, 0.5),
-        pct(&mut rtt, 0.99),
-        pct(&mut rtt, 0.999),
-        pct(&mut rtt, 1.0),
+        common::pct(&mut rtt, 0.5),
+        common::pct(&mut rtt, 0.99),
+        common::pct(&mut rtt, 0.999),
+        common::pct(&mut rtt, 1.0),
         e.len(),
-        pct(&mut e, 0.5),
-        pct(&mut e, 0.99),
-        pct(&mut e, 0.999),
-        pct(&mut e, 1.0),
+        common::pct(&mut e, 0.5),
+        common::pct(&mut e, 0.99),
+        common::pct(&mut e, 0.999),
+        common::pct(&mut e, 1.0),
     );
 }

@@ -153,9 +153,10 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
     let mut stats = CleanStats { cleaned_up_to: end, ..Default::default() };
     let horizon = now_ms.saturating_sub(cfg.delete_retention_ms);
     let mut txns: HashMap<i64, TxnSeen> = HashMap::new();
-    // Markers go only below the oldest producer snapshot, and never as their producer's last batch.
-    let snapshot_floor = p.with_log(|l| l.oldest_snapshot()).unwrap_or(i64::MIN);
-    let last_batch = last_batch_per_producer(&segs)?;
+    // Markers go only below the oldest producer snapshot, and never as their producer's last
+    // batch: (snapshot floor, last batch per producer), read at the first marker met, so a
+    // topic without transactions pays nothing for it.
+    let mut placement: Option<(i64, HashMap<i64, i64>)> = None;
     for seg in segs.iter().filter(|s| s.base_offset < end) {
         let cleaned_path = dir.join(format!("{}.log.cleaned", file_stem(seg.base_offset)));
         let out = LogFile::open(&cleaned_path, faults.clone())?;
@@ -168,8 +169,12 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
             if h.is_control() {
                 let Some(commit) = marker_is_commit(b, h) else { return out.append(&[b]) };
                 let seen = txns.remove(&h.producer_id).unwrap_or_default();
+                if placement.is_none() {
+                    placement = Some((p.with_log(|l| l.oldest_snapshot()).unwrap_or(i64::MIN), last_batch_per_producer(&segs)?));
+                }
+                let (snapshot_floor, last_batch) = placement.as_ref().expect("set just above");
                 let later_batch = last_batch.get(&h.producer_id).is_some_and(|&o| o > h.base_offset);
-                let placed = h.base_offset < snapshot_floor && later_batch;
+                let placed = h.base_offset < *snapshot_floor && later_batch;
                 if !seen.on_disk && h.max_timestamp < horizon && placed {
                     changed = true;
                     markers_removed += 1;

@@ -42,8 +42,8 @@ fn compacted_config() -> LogConfig {
     LogConfig { compact: true, delete: false, segment_bytes: 400, delete_retention_ms: 1000, timestamp_after_max_ms: i64::MAX, timestamp_before_max_ms: i64::MAX, ..LogConfig::default() }
 }
 
-/// Every record in the log: offset -> (key, value).
-fn read_all(p: &Partition) -> Vec<(i64, String, Option<String>)> {
+/// Every record in the log (control records included), in offset order.
+fn records(p: &Partition) -> Vec<Record> {
     let mut out = Vec::new();
     let mut offset = p.log_start_offset();
     while offset < p.high_watermark() {
@@ -52,19 +52,26 @@ fn read_all(p: &Partition) -> Vec<(i64, String, Option<String>)> {
             break;
         }
         let mut buf = r.records.clone();
-        let mut last = offset;
         while !buf.is_empty() {
             let Ok(set) = RecordBatchDecoder::decode(&mut buf) else { break };
             for rec in set.records {
+                let next = rec.offset + 1;
                 if rec.offset >= offset {
-                    out.push((rec.offset, String::from_utf8(rec.key.unwrap().to_vec()).unwrap(), rec.value.map(|v| String::from_utf8(v.to_vec()).unwrap())));
+                    out.push(rec);
                 }
-                last = last.max(rec.offset);
+                offset = offset.max(next);
             }
         }
-        offset = last + 1;
     }
     out
+}
+
+/// Every record in the log: offset -> (key, value).
+fn read_all(p: &Partition) -> Vec<(i64, String, Option<String>)> {
+    records(p)
+        .into_iter()
+        .map(|r| (r.offset, String::from_utf8(r.key.unwrap().to_vec()).unwrap(), r.value.map(|v| String::from_utf8(v.to_vec()).unwrap())))
+        .collect()
 }
 
 proptest! {
@@ -205,30 +212,10 @@ fn aborted_transactional_records_never_win_and_open_transactions_are_not_cleaned
     let cfg = LogConfig { segment_bytes: 150, ..compacted_config() };
     let (log, _) = PartitionLog::open(dir.path(), cfg.clone(), true, 0, 0, 0, None).unwrap();
     let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
-    let txn = |pid: i64, k: &str, v: &str| {
-        let rec = Record {
-            transactional: true,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: pid,
-            producer_epoch: 0,
-            timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: 0,
-            timestamp: 100,
-            key: Some(Bytes::from(k.to_string())),
-            value: Some(Bytes::from(v.to_string())),
-            headers: Default::default(),
-        };
-        let mut b = BytesMut::new();
-        RecordBatchEncoder::encode(&mut b, [&rec], &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
-        b.to_vec()
-    };
     p.append(&batch(&[("k".into(), Some("committed-plain".into()), 100)], Compression::None), 0).unwrap(); // 0
-    p.append(&txn(7, "k", "aborted"), 0).unwrap(); // 1
+    p.append(&txn_record(7, 0, "k", "aborted"), 0).unwrap(); // 1
     p.with_log(|l| l.append_marker(7, 0, false, 0, 0)).unwrap(); // 2: ABORT
-    p.append(&txn(8, "j", "open"), 0).unwrap(); // 3: stays open
+    p.append(&txn_record(8, 0, "j", "open"), 0).unwrap(); // 3: stays open
     for i in 0..4 {
         p.append(&batch(&[(format!("f{i}"), Some("x".into()), 100)], Compression::None), 0).unwrap();
     }
@@ -243,25 +230,7 @@ fn aborted_transactional_records_never_win_and_open_transactions_are_not_cleaned
 
 /// (offset, producer id) of every transaction marker in the log.
 fn markers(p: &Partition) -> Vec<(i64, i64)> {
-    let mut out = Vec::new();
-    let mut offset = p.log_start_offset();
-    while offset < p.high_watermark() {
-        let r = p.read(offset, 1 << 20, true).unwrap();
-        if r.records.is_empty() {
-            break;
-        }
-        let mut buf = r.records.clone();
-        while !buf.is_empty() {
-            let Ok(set) = RecordBatchDecoder::decode(&mut buf) else { break };
-            for rec in set.records {
-                if rec.control && rec.offset >= offset {
-                    out.push((rec.offset, rec.producer_id));
-                }
-                offset = offset.max(rec.offset + 1);
-            }
-        }
-    }
-    out
+    records(p).into_iter().filter(|r| r.control).map(|r| (r.offset, r.producer_id)).collect()
 }
 
 fn txn_record(pid: i64, seq: i32, k: &str, v: &str) -> Vec<u8> {

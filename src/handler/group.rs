@@ -476,7 +476,7 @@ pub async fn consumer_group_heartbeat(state: &Arc<BrokerState>, req: ConsumerGro
     };
     let view = crate::coordinator::group::GroupCoordinator::topics_view(&state.logs);
     let interval = state.groups.with_state(|g| g.config.consumer_heartbeat_interval_ms);
-    let (group, member, epoch_in, owned_in) = (input.group_id.clone(), input.member_id.clone(), input.member_epoch, format!("{:?}", input.owned));
+    tracing::debug!(group = %input.group_id, member = %input.member_id, epoch = input.member_epoch, owned = ?input.owned, "consumer group heartbeat");
     let r = state.groups.with_state(|g| {
         if g.is_active_classic(&input.group_id) {
             return Err(ConsumerGroupError::GroupIdNotFound);
@@ -484,8 +484,8 @@ pub async fn consumer_group_heartbeat(state: &Arc<BrokerState>, req: ConsumerGro
         g.consumer.heartbeat(input, &view, crate::clock::now_ms())
     });
     match &r {
-        Ok(hb) => tracing::debug!(%group, %member, epoch_in, owned = %owned_in, epoch_out = hb.member_epoch, assignment = ?hb.assignment, "consumer group heartbeat"),
-        Err(e) => tracing::debug!(%group, %member, epoch_in, owned = %owned_in, error = %e, "consumer group heartbeat refused"),
+        Ok(hb) => tracing::debug!(member = %hb.member_id, epoch = hb.member_epoch, assignment = ?hb.assignment, "consumer group heartbeat answered"),
+        Err(e) => tracing::debug!(error = %e, "consumer group heartbeat refused"),
     }
     match r {
         Err(e) => fail(e),
