@@ -38,8 +38,8 @@ fn batch(start: usize, n: usize, keys: usize, value_len: usize) -> Vec<u8> {
 
 fn partition(dir: &std::path::Path) -> Partition {
     let cfg = LogConfig { compact: true, delete: false, segment_bytes: 4 << 20, ..LogConfig::default() };
-    let (log, _) = PartitionLog::open(dir, cfg, true, 0, 0, 0, None).unwrap();
-    Partition::new("bench".into(), 0, dir.to_path_buf(), log, 0)
+    let (log, _) = PartitionLog::open_standalone(dir, cfg, true, 0, None).unwrap();
+    Partition::new("bench".into(), 0, log)
 }
 
 fn main() {

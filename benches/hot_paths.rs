@@ -53,8 +53,8 @@ fn main() {
         std::hint::black_box(idx.lookup((i as u32).wrapping_mul(7919) % 1_000_000));
     });
     let dir = tempfile::tempdir().unwrap();
-    let (log, _) = PartitionLog::open(dir.path(), LogConfig::default(), true, 0, 0, 0, None).unwrap();
-    let p = Partition::new("bench".into(), 0, dir.path().to_path_buf(), log, 0);
+    let (log, _) = PartitionLog::open_standalone(dir.path(), LogConfig::default(), true, 0, None).unwrap();
+    let p = Partition::new("bench".into(), 0, log);
     let b1k = batch(1, 1024);
     let now = odradek::clock::now_ms();
     bench("partition append 1 KiB batch", 200_000, b1k.len(), |_| {

@@ -17,7 +17,7 @@ use crate::config::{BrokerConfig, ConfigError};
 use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::producer_id::ProducerIdManager;
 use crate::coordinator::txn::TxnCoordinator;
-use crate::log::{LogManager, TopicError};
+use crate::log::{LogManager, LogOptions, TopicError};
 
 /// Everything a request handler may reach.
 pub struct BrokerState {
@@ -125,10 +125,10 @@ impl Broker {
         config.listen = addr.to_string();
         let config = Arc::new(config);
         let c2 = config.clone();
-        let logs = tokio::task::spawn_blocking(move || LogManager::open(c2, None))
+        let logs = tokio::task::spawn_blocking(move || LogManager::open(c2, LogOptions::default()))
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e)))??;
-        let producer_ids = ProducerIdManager::open(logs.data_dir())?;
+        let producer_ids = ProducerIdManager::open(logs.disk().clone(), logs.data_dir())?;
         let offsets_partitions = config.get("offsets.topic.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
         let groups = GroupCoordinator::open(&logs, config.group_config(), offsets_partitions)
             .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
@@ -251,21 +251,7 @@ async fn background(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>
             _ = shutdown.changed() => return,
             _ = tick.tick() => {}
         }
-        let now = crate::clock::now_ms();
-        for t in state.logs.topics() {
-            for p in t.partitions.read().iter() {
-                let due = p.with_log(|l| if l.flush_due(now) { Some((l.files(), l.log_end_offset())) } else { None });
-                if let Some((files, end)) = due {
-                    if let Some(f) = files.last() {
-                        let (p2, st) = (p.clone(), state.clone());
-                        state.logs.flusher().request(f.clone(), move |r| match r {
-                            Ok(()) => p2.mark_flushed(end),
-                            Err(e) => st.logs.fail_storage(&e),
-                        });
-                    }
-                }
-            }
-        }
+        state.logs.flush_due_partitions(crate::clock::now_ms());
         if last_checkpoint.elapsed() >= Duration::from_millis(checkpoint_every) {
             last_checkpoint = tokio::time::Instant::now();
             let st = state.clone();

@@ -224,7 +224,12 @@ async fn an_expired_transaction_is_aborted_by_the_coordinator() {
         assert!(Instant::now() < deadline, "the coordinator did not abort the expired transaction");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(b.state().txns.with_state(|t| t.get("slow-tx").map(|m| m.state.name())), Some("CompleteAbort"));
+    // The marker moves the LSO; the Complete record follows it (after the marker's fsync).
+    let state = || b.state().txns.with_state(|t| t.get("slow-tx").map(|m| m.state.name()));
+    while state() != Some("CompleteAbort") {
+        assert!(Instant::now() < deadline, "the transaction did not reach CompleteAbort: {:?}", state());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(read_values(&bs, "slow", 1, true).is_empty());
     assert!(p.commit_transaction(t).is_err(), "the producer was fenced by the abort");
 }

@@ -23,9 +23,13 @@
 //!    batch) would leave a marker behind forever.
 //!    Nothing at or past the last stable offset (undecided transactions) is cleaned. Batches keep their headers and offsets (gaps are fine) and are
 //!    re-compressed with their own codec; unchanged batches are copied as they are.
-//! 5. Each rewritten segment is written to `<base>.log.cleaned`, fsynced, and renamed over the
-//!    original under the lock (`PartitionLog::replace_segment`): atomic, so a crash at any step
-//!    leaves a readable log; stray `.cleaned` files are deleted when the log is opened.
+//! 5. Each rewritten segment is written to `<base>.log.cleaned`, fsynced and scanned (its indexes
+//!    built) without the lock; txnindex files losing ABORT entries are rewritten durably; then,
+//!    under the lock, the copy is renamed over the original (`PartitionLog::replace_segment`):
+//!    atomic, so a crash at any step leaves a readable log. After the lock: the new index files
+//!    and a sync of the directory. Stray `.cleaned` files are deleted when the log is opened.
+//!    Only segments below the checkpointed recovery point are compacted, so a recovery never has
+//!    to validate one (its offset gaps would look like a hole).
 //! 6. The checkpoint moves to the end of the cleaned section.
 use std::collections::HashMap;
 use std::io;
@@ -34,7 +38,7 @@ use std::sync::Arc;
 use super::offset_map::{key_hash, OffsetMap};
 use crate::log::file::LogFile;
 use crate::log::partition::{Partition, SegmentInfo};
-use crate::log::segment::file_stem;
+use crate::log::segment::{file_stem, OpenMode, Segment};
 use crate::record::batch::{BatchHeader, HEADER_LEN};
 use crate::record::records::{decompressed_records, marker_is_commit, parse_records, rebuild_batch};
 
@@ -93,7 +97,8 @@ fn last_batch_per_producer(segs: &[SegmentInfo]) -> io::Result<HashMap<i64, i64>
 
 /// One compaction pass over `p`. `force` ignores the dirty ratio (tests, benchmarks).
 pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io::Result<Option<CleanStats>> {
-    let (segs, cfg, dir, faults, stable) = p.with_log(|l| (l.sealed_segments(), l.config().clone(), l.dir().to_path_buf(), l.faults(), l.last_stable_offset()));
+    let limit = p.compaction_limit();
+    let (segs, cfg, dir, disk, stable) = p.with_log(|l| (l.sealed_segments(limit), l.config().clone(), l.dir().to_path_buf(), l.disk().clone(), l.last_stable_offset()));
     // Only decided data is cleaned: nothing at or past the last stable offset.
     let segs: Vec<SegmentInfo> = segs.into_iter().filter(|s| s.next_offset <= stable).collect();
     if !cfg.compact || segs.is_empty() {
@@ -159,8 +164,8 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
     let mut placement: Option<(i64, HashMap<i64, i64>)> = None;
     for seg in segs.iter().filter(|s| s.base_offset < end) {
         let cleaned_path = dir.join(format!("{}.log.cleaned", file_stem(seg.base_offset)));
-        let out = LogFile::open(&cleaned_path, faults.clone())?;
-        out.truncate(0)?;
+        let _ = disk.remove_if_exists(&cleaned_path);
+        let out = Arc::new(disk.open_file(&cleaned_path)?);
         let mut changed = false;
         // ABORT markers dropped from this segment: (producer id, marker offset)
         let mut forgotten: Vec<(i64, i64)> = Vec::new();
@@ -235,18 +240,30 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
             }
         });
         if let Err(e) = result.and_then(|_| out.sync_data()) {
-            let _ = std::fs::remove_file(&cleaned_path);
+            let _ = disk.remove_if_exists(&cleaned_path);
             return Err(e);
         }
         if !changed {
-            let _ = std::fs::remove_file(&cleaned_path);
+            let _ = disk.remove_if_exists(&cleaned_path);
             continue;
         }
         let after = out.len()?;
-        drop(out);
+        // Without the lock: the copy's indexes, and the txnindex files without the dropped ABORT
+        // entries (durable before the swap: a crash in between leaves a marker that no entry
+        // points at, which readers pass over).
+        let (replacement, _) = Segment::open_file(&disk, &dir, seg.base_offset, out, OpenMode::Trust, now_ms, cfg.index_interval_bytes)?;
+        let (index, time_index) = replacement.index_files();
+        if !forgotten.is_empty() {
+            for (path, body) in p.with_log(|l| l.txn_index_rewrites(&forgotten)) {
+                crate::log::txn_index::write(&disk, &path, body.as_deref())?;
+            }
+        }
         let expected: Arc<LogFile> = seg.file.clone();
-        // replace_segment drops the ABORT markers' index entries before the swap.
-        if p.with_log(|l| l.replace_segment(seg.base_offset, &expected, &cleaned_path, &forgotten, now_ms))? {
+        if p.with_log(|l| l.replace_segment(seg.base_offset, &expected, &cleaned_path, replacement, &forgotten))? {
+            let stem = file_stem(seg.base_offset);
+            disk.write_replacing(&dir.join(format!("{stem}.index")), &index, false)?;
+            disk.write_replacing(&dir.join(format!("{stem}.timeindex")), &time_index, false)?;
+            p.durability().sync_dir_if_needed()?;
             stats.markers_removed += markers_removed;
             stats.segments_rewritten += 1;
             stats.bytes_before += seg.size as u64;

@@ -38,6 +38,13 @@ fn batch(recs: &[(String, Option<String>, i64)], compression: Compression) -> Ve
     b.to_vec()
 }
 
+/// The broker compacts only data that is durable: make everything appended so far durable (the
+/// standalone log syncs inline), then run a pass.
+fn compact_durable(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> std::io::Result<Option<super::compactor::CleanStats>> {
+    let _ = p.ticket().submit();
+    compact(p, now_ms, map_bytes, force)
+}
+
 fn compacted_config() -> LogConfig {
     LogConfig { compact: true, delete: false, segment_bytes: 400, delete_retention_ms: 1000, timestamp_after_max_ms: i64::MAX, timestamp_before_max_ms: i64::MAX, ..LogConfig::default() }
 }
@@ -83,8 +90,8 @@ proptest! {
     ) {
         let compression = [Compression::None, Compression::Gzip, Compression::Lz4][codec];
         let dir = tempfile::tempdir().unwrap();
-        let (log, _) = PartitionLog::open(dir.path(), compacted_config(), true, 0, 0, 0, None).unwrap();
-        let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+        let (log, _) = PartitionLog::open_standalone(dir.path(), compacted_config(), true, 0, None).unwrap();
+        let p = Partition::new("c".into(), 0, log);
         let mut all: Vec<(i64, String, Option<String>, i64)> = Vec::new();
         for chunk in writes.chunks(3) {
             let recs: Vec<(String, Option<String>, i64)> = chunk.iter().map(|(k, v, ts)| (format!("key{k}"), v.map(|v| format!("v{v}")), *ts)).collect();
@@ -95,7 +102,7 @@ proptest! {
         }
         let before = read_all(&p);
         let now = 5_500;
-        let stats = compact(&p, now, 1 << 20, true).unwrap();
+        let stats = compact_durable(&p, now, 1 << 20, true).unwrap();
         let after = read_all(&p);
         let Some(stats) = stats else {
             prop_assert_eq!(after, before);
@@ -114,10 +121,10 @@ proptest! {
             .collect();
         prop_assert_eq!(after, expected);
         prop_assert_eq!(p.cleaner_offset(), end);
-        // Reopening (unclean) finds the same log.
+        // Reopening (unclean, with the recovery point a checkpoint would hold) finds the same log.
         let again = {
-            let (log, _) = PartitionLog::open(dir.path(), compacted_config(), false, 0, 0, 0, None).unwrap();
-            read_all(&Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0))
+            let (log, _) = PartitionLog::open_standalone(dir.path(), compacted_config(), false, p.recovery_point(), None).unwrap();
+            read_all(&Partition::new("c".into(), 0, log))
         };
         prop_assert_eq!(again, read_all(&p));
     }
@@ -128,15 +135,15 @@ fn a_failed_write_during_compaction_leaves_a_valid_log() {
     for fail_after in 0..6 {
         let dir = tempfile::tempdir().unwrap();
         let plan = FaultPlan::new(-1, -1);
-        let (log, _) = PartitionLog::open(dir.path(), compacted_config(), true, 0, 0, 0, Some(plan.clone())).unwrap();
-        let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+        let (log, _) = PartitionLog::open_standalone(dir.path(), compacted_config(), true, 0, Some(plan.clone())).unwrap();
+        let p = Partition::new("c".into(), 0, log);
         for i in 0..30 {
             let recs = vec![(format!("key{}", i % 3), Some(format!("value-{i}")), 100 + i as i64)];
             p.append(&batch(&recs, Compression::None), 0).unwrap();
         }
         let before = read_all(&p);
         plan.writes_before_failure.store(fail_after, Ordering::SeqCst);
-        let r = compact(&p, 200, 1 << 20, true);
+        let r = compact_durable(&p, 200, 1 << 20, true);
         plan.writes_before_failure.store(-1, Ordering::SeqCst);
         let now = read_all(&p);
         // Segments are swapped one at a time, so a failure leaves some segments cleaned and the
@@ -152,9 +159,10 @@ fn a_failed_write_during_compaction_leaves_a_valid_log() {
             assert_eq!(last_before, last_now, "latest {k} kept after a failure at write {fail_after} ({r:?})");
         }
         // Whatever happened, no temporary file is left behind after a reopen, and the log reads.
+        let rp = p.recovery_point();
         drop(p);
-        let (log, _) = PartitionLog::open(dir.path(), compacted_config(), false, 0, 0, 0, None).unwrap();
-        let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+        let (log, _) = PartitionLog::open_standalone(dir.path(), compacted_config(), false, rp, None).unwrap();
+        let p = Partition::new("c".into(), 0, log);
         let reopened = read_all(&p);
         assert_eq!(reopened, now, "reopen after a failure at write {fail_after}");
         assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".cleaned")));
@@ -164,8 +172,8 @@ fn a_failed_write_during_compaction_leaves_a_valid_log() {
 #[test]
 fn a_crash_between_write_and_swap_keeps_the_original() {
     let dir = tempfile::tempdir().unwrap();
-    let (log, _) = PartitionLog::open(dir.path(), compacted_config(), true, 0, 0, 0, None).unwrap();
-    let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+    let (log, _) = PartitionLog::open_standalone(dir.path(), compacted_config(), true, 0, None).unwrap();
+    let p = Partition::new("c".into(), 0, log);
     for i in 0..20 {
         p.append(&batch(&[(format!("k{}", i % 2), Some(format!("v{i}")), 100)], Compression::None), 0).unwrap();
     }
@@ -173,8 +181,8 @@ fn a_crash_between_write_and_swap_keeps_the_original() {
     drop(p);
     // A cleaned file that was written but never swapped in (the crash came first).
     std::fs::write(dir.path().join("00000000000000000000.log.cleaned"), b"partial junk").unwrap();
-    let (log, _) = PartitionLog::open(dir.path(), compacted_config(), false, 0, 0, 0, None).unwrap();
-    let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+    let (log, _) = PartitionLog::open_standalone(dir.path(), compacted_config(), false, 0, None).unwrap();
+    let p = Partition::new("c".into(), 0, log);
     assert_eq!(read_all(&p), before);
     assert!(!dir.path().join("00000000000000000000.log.cleaned").exists());
 }
@@ -182,7 +190,7 @@ fn a_crash_between_write_and_swap_keeps_the_original() {
 #[test]
 fn keyless_records_are_rejected_on_compacted_topics() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut log, _) = PartitionLog::open(dir.path(), compacted_config(), true, 0, 0, 0, None).unwrap();
+    let (mut log, _) = PartitionLog::open_standalone(dir.path(), compacted_config(), true, 0, None).unwrap();
     let recs = vec![Record {
         transactional: false,
         control: false,
@@ -210,8 +218,8 @@ fn keyless_records_are_rejected_on_compacted_topics() {
 fn aborted_transactional_records_never_win_and_open_transactions_are_not_cleaned() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = LogConfig { segment_bytes: 150, ..compacted_config() };
-    let (log, _) = PartitionLog::open(dir.path(), cfg.clone(), true, 0, 0, 0, None).unwrap();
-    let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+    let (log, _) = PartitionLog::open_standalone(dir.path(), cfg.clone(), true, 0, None).unwrap();
+    let p = Partition::new("c".into(), 0, log);
     p.append(&batch(&[("k".into(), Some("committed-plain".into()), 100)], Compression::None), 0).unwrap(); // 0
     p.append(&txn_record(7, 0, "k", "aborted"), 0).unwrap(); // 1
     p.with_log(|l| l.append_marker(7, 0, false, 0, 0)).unwrap(); // 2: ABORT
@@ -220,7 +228,7 @@ fn aborted_transactional_records_never_win_and_open_transactions_are_not_cleaned
         p.append(&batch(&[(format!("f{i}"), Some("x".into()), 100)], Compression::None), 0).unwrap();
     }
     assert_eq!(p.last_stable_offset(), 3);
-    let stats = compact(&p, 200, 1 << 20, true).unwrap().unwrap();
+    let stats = compact_durable(&p, 200, 1 << 20, true).unwrap().unwrap();
     assert!(stats.cleaned_up_to <= 3, "nothing past the last stable offset is cleaned: {}", stats.cleaned_up_to);
     let all = read_all(&p);
     let k: Vec<_> = all.iter().filter(|r| r.1 == "k").collect();
@@ -258,8 +266,8 @@ fn txn_record(pid: i64, seq: i32, k: &str, v: &str) -> Vec<u8> {
 fn markers_go_once_their_transaction_has_no_data_left_and_the_delete_horizon_passed() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = LogConfig { segment_bytes: 150, ..compacted_config() }; // delete.retention.ms 1000
-    let (log, _) = PartitionLog::open(dir.path(), cfg.clone(), true, 0, 0, 0, None).unwrap();
-    let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+    let (log, _) = PartitionLog::open_standalone(dir.path(), cfg.clone(), true, 0, None).unwrap();
+    let p = Partition::new("c".into(), 0, log);
     let marker = |pid: i64, commit: bool| p.with_log(|l| l.append_marker(pid, 0, commit, 0, 100)).unwrap();
     p.append(&txn_record(7, 0, "k", "aborted"), 0).unwrap(); // 0
     marker(7, false); // 1: ABORT at t=100
@@ -284,7 +292,7 @@ fn markers_go_once_their_transaction_has_no_data_left_and_the_delete_horizon_pas
     assert!(p.with_log(|l| l.oldest_snapshot()).unwrap() > 13, "the markers lie below the oldest snapshot");
 
     // Inside the delete horizon: the data goes (aborted; overwritten), every marker stays.
-    let s = compact(&p, 200, 1 << 20, true).unwrap().unwrap();
+    let s = compact_durable(&p, 200, 1 << 20, true).unwrap().unwrap();
     assert_eq!(s.markers_removed, 0);
     assert_eq!(markers(&p), all_markers);
     assert!(read_all(&p).iter().all(|r| r.1 != "k" && r.2.as_deref() != Some("overwritten")));
@@ -294,18 +302,18 @@ fn markers_go_once_their_transaction_has_no_data_left_and_the_delete_horizon_pas
     // transactions whose producers wrote again go, the ABORT's index entry with it. Kept: those
     // of transactions with data left (9, and 7's and 8's later ones) and producer 10's marker,
     // its last batch (it carries the epoch that fences a zombie of it).
-    let s = compact(&p, 5000, 1 << 20, false).unwrap().expect("the due markers trigger a pass");
+    let s = compact_durable(&p, 5000, 1 << 20, false).unwrap().expect("the due markers trigger a pass");
     assert_eq!(s.markers_removed, 2);
     assert_eq!(markers(&p), vec![(5, 9), (7, 10), (11, 7), (13, 8)]);
     assert!(p.with_log(|l| l.aborted_between(0, 100)).is_empty());
     assert!(read_all(&p).iter().any(|r| r.0 == 4 && r.2.as_deref() == Some("kept")));
     // and no pass is due any more (nothing rescans the log every tick)
-    assert!(compact(&p, 6000, 1 << 20, false).unwrap().is_none());
+    assert!(compact_durable(&p, 6000, 1 << 20, false).unwrap().is_none());
 
     // A reopened log (txnindex files, producer snapshots) agrees, and nothing is left open.
     drop(p);
-    let (log, _) = PartitionLog::open(dir.path(), cfg, true, 0, 0, 0, None).unwrap();
-    let p = Partition::new("c".into(), 0, dir.path().to_path_buf(), log, 0);
+    let (log, _) = PartitionLog::open_standalone(dir.path(), cfg, true, 0, None).unwrap();
+    let p = Partition::new("c".into(), 0, log);
     assert!(p.with_log(|l| l.aborted_between(0, 100)).is_empty());
     assert_eq!(markers(&p), vec![(5, 9), (7, 10), (11, 7), (13, 8)]);
     assert_eq!(p.last_stable_offset(), p.high_watermark());

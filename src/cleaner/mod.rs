@@ -47,6 +47,15 @@ pub fn retention_pass(logs: &LogManager, now_ms: i64) -> usize {
 /// One compaction pass over every compacted partition. Returns the partitions cleaned.
 pub fn compaction_pass(logs: &LogManager, now_ms: i64, map_bytes: usize) -> usize {
     let mut cleaned = 0;
+    // Only segments below the checkpointed recovery point are compacted: bring the checkpoint up
+    // to date first when a compacted log has durable data past it.
+    let behind = logs.topics().iter().any(|t| t.partitions.read().iter().any(|p| p.checkpoint_behind() && p.with_log(|l| l.config().compact)));
+    if behind {
+        if let Err(e) = logs.write_checkpoints() {
+            tracing::warn!(error = %e, "writing checkpoints before compaction failed");
+            return 0;
+        }
+    }
     for t in logs.topics() {
         for p in t.partitions.read().iter() {
             match compactor::compact(p, now_ms, map_bytes, false) {

@@ -8,21 +8,22 @@ use std::path::PathBuf;
 
 use parking_lot::Mutex;
 
-use crate::log::file::write_atomic;
+use crate::log::file::Disk;
 
 pub const BLOCK_SIZE: i64 = 1000;
 
 pub struct ProducerIdManager {
+    disk: Disk,
     path: PathBuf,
     /// (next id to hand out, end of the reserved block)
     state: Mutex<(i64, i64)>,
 }
 
 impl ProducerIdManager {
-    pub fn open(data_dir: &std::path::Path) -> std::io::Result<ProducerIdManager> {
+    pub fn open(disk: Disk, data_dir: &std::path::Path) -> std::io::Result<ProducerIdManager> {
         let path = data_dir.join("producer-id-block");
-        let reserved = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0);
-        Ok(ProducerIdManager { path, state: Mutex::new((reserved, reserved)) })
+        let reserved = disk.read_to_string(&path).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0);
+        Ok(ProducerIdManager { disk, path, state: Mutex::new((reserved, reserved)) })
     }
 
     /// The next unused producer id.
@@ -30,7 +31,7 @@ impl ProducerIdManager {
         let mut st = self.state.lock();
         if st.0 >= st.1 {
             let end = st.1 + BLOCK_SIZE;
-            write_atomic(&self.path, end.to_string().as_bytes())?;
+            self.disk.write_atomic(&self.path, end.to_string().as_bytes())?;
             st.1 = end;
         }
         let id = st.0;
@@ -46,12 +47,12 @@ mod tests {
     #[test]
     fn ids_never_repeat_across_reopen() {
         let d = tempfile::tempdir().unwrap();
-        let m = ProducerIdManager::open(d.path()).unwrap();
+        let m = ProducerIdManager::open(Disk::os(), d.path()).unwrap();
         let a = m.next().unwrap();
         let b = m.next().unwrap();
         assert_eq!(b, a + 1);
         drop(m);
-        let m = ProducerIdManager::open(d.path()).unwrap();
+        let m = ProducerIdManager::open(Disk::os(), d.path()).unwrap();
         let c = m.next().unwrap();
         assert!(c > b, "after a restart ids continue past the reserved block");
     }

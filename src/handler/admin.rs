@@ -202,10 +202,7 @@ pub async fn delete_records(state: &Arc<BrokerState>, req: DeleteRecordsRequest,
                                 r.low_watermark = lw;
                                 moved = true;
                             }
-                            Err(e) => {
-                                state.logs.fail_storage(&e);
-                                r.error_code = code::KAFKA_STORAGE_ERROR;
-                            }
+                            Err(_) => r.error_code = code::KAFKA_STORAGE_ERROR,
                         }
                     }
                 }

@@ -1,5 +1,6 @@
 //! Produce: walk the batch headers, append under each partition's lock, wait for the group
-//! commit when acks=all. Batches are never re-encoded (see `PartitionLog::append`).
+//! commit when acks=all. Batches are never re-encoded (see `PartitionLog::append`). What a sync
+//! covers is the log's decision: an append returns a ticket, acks=all awaits it.
 use std::sync::Arc;
 
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
@@ -7,7 +8,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::s;
 use crate::broker::BrokerState;
-use crate::log::{AppendError, Partition};
+use crate::log::{AppendError, Durable, SyncTicket};
 use crate::protocol::error::{append_error, code};
 
 fn failed(index: i32, err: i16, msg: Option<String>, v: i16) -> PartitionProduceResponse {
@@ -20,10 +21,9 @@ fn failed(index: i32, err: i16, msg: Option<String>, v: i16) -> PartitionProduce
 
 /// A produce request whose batches are appended, waiting (for acks=all) on the group commit.
 pub struct Pending {
-    state: Arc<BrokerState>,
     v: i16,
     response: ProduceResponse,
-    waiting: Vec<(usize, usize, Arc<Partition>, i64, tokio::sync::oneshot::Receiver<std::io::Result<()>>)>,
+    waiting: Vec<(usize, usize, Durable)>,
 }
 
 impl Pending {
@@ -33,13 +33,11 @@ impl Pending {
 
     /// Waits for the fsyncs (acks=all) and completes the response.
     pub async fn finish(self) -> ProduceResponse {
-        let Pending { state, v, mut response, waiting } = self;
-        for (ti, pi, p, end, rx) in waiting {
-            let res = rx.await.unwrap_or_else(|_| Err(std::io::Error::other("fsync thread stopped")));
-            match res {
-                Ok(()) => p.mark_flushed(end),
+        let Pending { v, mut response, waiting } = self;
+        for (ti, pi, durable) in waiting {
+            match durable.wait().await {
+                Ok(()) => {}
                 Err(e) => {
-                    state.logs.fail_storage(&e);
                     let idx = response.responses[ti].partition_responses[pi].index;
                     response.responses[ti].partition_responses[pi] = failed(idx, code::KAFKA_STORAGE_ERROR, Some(format!("fsync failed: {e}")), v);
                 }
@@ -56,8 +54,8 @@ pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16, refused: &s
     let now = crate::clock::now_ms();
     let acks = req.acks;
     let mut topics_out = Vec::with_capacity(req.topic_data.len());
-    // (topic slot, partition slot, partition, file, end offset) waiting for the fsync.
-    let mut waiting = Vec::new();
+    // (topic slot, partition slot, ticket) for acks=all.
+    let mut waiting: Vec<(usize, usize, SyncTicket)> = Vec::new();
     for td in req.topic_data {
         let topic = if v >= 13 { state.logs.topic_by_id(td.topic_id) } else { state.logs.topic(&td.name.0) };
         let unknown = if v >= 13 { code::UNKNOWN_TOPIC_ID } else { code::UNKNOWN_TOPIC_OR_PARTITION };
@@ -99,19 +97,13 @@ pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16, refused: &s
                     if v >= 5 {
                         r.log_start_offset = info.log_start_offset;
                     }
-                    if let Some(file) = info.sync {
-                        if acks == -1 {
-                            waiting.push((topics_out.len(), parts_out.len(), p.clone(), file, info.last_offset + 1));
-                        } else {
-                            maybe_flush(state, &p, file, info.last_offset + 1, now);
-                        }
+                    if acks == -1 {
+                        waiting.push((topics_out.len(), parts_out.len(), info.durable));
                     }
                     parts_out.push(r);
                 }
                 Err(e) => {
-                    if let AppendError::Storage(io) = &e {
-                        state.logs.fail_storage(io);
-                    } else {
+                    if !matches!(e, AppendError::Storage(_)) {
                         tracing::debug!(topic = %p.topic, partition = idx, error = %e, "produce rejected");
                     }
                     parts_out.push(failed(idx, append_error(&e), Some(e.to_string()), v));
@@ -126,28 +118,7 @@ pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16, refused: &s
         }
         topics_out.push(t);
     }
-    // Queue every sync now, so one fsync round serves all of them (group commit).
-    let waiting = waiting
-        .into_iter()
-        .map(|(ti, pi, p, file, end)| {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            state.logs.flusher().request(file, move |r| {
-                let _ = tx.send(r);
-            });
-            (ti, pi, p, end, rx)
-        })
-        .collect();
-    Pending { state: state.clone(), v, response: ProduceResponse::default().with_responses(topics_out), waiting }
-}
-
-/// acks=0/1: fsync in the background only when flush.messages / flush.ms say so.
-fn maybe_flush(state: &Arc<BrokerState>, p: &Arc<Partition>, file: Arc<crate::log::file::LogFile>, end: i64, now: i64) {
-    if !p.with_log(|l| l.flush_due(now)) {
-        return;
-    }
-    let (p, st) = (p.clone(), state.clone());
-    state.logs.flusher().request(file, move |r| match r {
-        Ok(()) => p.mark_flushed(end),
-        Err(e) => st.logs.fail_storage(&e),
-    });
+    // Queue every ticket now, so one fsync round serves all of them (group commit).
+    let waiting = waiting.into_iter().map(|(ti, pi, t)| (ti, pi, t.submit())).collect();
+    Pending { v, response: ProduceResponse::default().with_responses(topics_out), waiting }
 }

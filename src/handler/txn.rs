@@ -358,9 +358,7 @@ pub async fn write_txn_markers(state: &Arc<BrokerState>, req: WriteTxnMarkersReq
                         } else {
                             match p.with_log(|l| l.append_marker(m.producer_id.0, m.producer_epoch, m.transaction_result, m.coordinator_epoch, now)) {
                                 Ok(info) => {
-                                    if let Some(f) = info.sync {
-                                        syncs.push((p.clone(), f, info.last_offset + 1));
-                                    }
+                                    syncs.push(info.durable);
                                     if t.name.0.as_str() == OFFSETS_TOPIC {
                                         state.groups.complete_txn(m.producer_id.0, m.transaction_result);
                                     }
@@ -377,14 +375,9 @@ pub async fn write_txn_markers(state: &Arc<BrokerState>, req: WriteTxnMarkersReq
         }
         // Markers are durable before they are acknowledged.
         let mut failed = false;
-        for (p, f, end) in syncs {
-            match state.logs.flusher().sync(f).await {
-                Ok(()) => p.mark_flushed(end),
-                Err(e) => {
-                    state.logs.fail_storage(&e);
-                    failed = true;
-                }
-            }
+        let waits: Vec<_> = syncs.into_iter().map(|t| t.submit()).collect();
+        for durable in waits {
+            failed |= durable.wait().await.is_err();
         }
         if failed {
             for t in topics.iter_mut() {

@@ -5,10 +5,55 @@
 //! segment's indexes are rebuilt from the log, and any index file that fails its sanity check is
 //! rebuilt too, so index files are a cache, never the truth.
 //!
-//! Byte layout (big-endian, no header, not checksummed: validated on load instead):
+//! Byte layout (big-endian):
 //! - `<base>.index`: entries of 8 bytes: `relative_offset u32, position u32`, strictly increasing.
 //! - `<base>.timeindex`: entries of 12 bytes: `timestamp i64, relative_offset u32`, timestamps
 //!   strictly increasing.
+//! - both end with a 24-byte [`Trailer`] naming the `.log` they describe (its size, the position
+//!   of its last batch and its next offset) and a CRC-32C of the whole file: an index written for
+//!   another version of the segment (before a compaction, a truncation, or torn by a power cut) is
+//!   recognised and rebuilt, so index files never need an fsync.
+
+/// The end of every index file: which `.log` it describes, and a checksum of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trailer {
+    pub log_size: u32,
+    pub last_batch_position: u32,
+    pub next_offset: i64,
+}
+
+pub const TRAILER_LEN: usize = 24;
+const TRAILER_MAGIC: &[u8; 4] = b"ODIX";
+
+impl Trailer {
+    /// Appends the trailer and the CRC-32C of `out` (entries and trailer) to `out`.
+    pub fn seal(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(TRAILER_MAGIC);
+        out.extend_from_slice(&self.log_size.to_be_bytes());
+        out.extend_from_slice(&self.last_batch_position.to_be_bytes());
+        out.extend_from_slice(&self.next_offset.to_be_bytes());
+        let crc = crc32c::crc32c(out);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    /// Splits a file into (entries, trailer) when its checksum holds.
+    pub fn open(b: &[u8]) -> Option<(&[u8], Trailer)> {
+        if b.len() < TRAILER_LEN {
+            return None;
+        }
+        let (body, crc) = b.split_at(b.len() - 4);
+        if crc32c::crc32c(body).to_be_bytes() != crc {
+            return None;
+        }
+        let t = &body[body.len() - (TRAILER_LEN - 4)..];
+        if &t[..4] != TRAILER_MAGIC {
+            return None;
+        }
+        let u = |i: usize| u32::from_be_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
+        let mut n = [0u8; 8];
+        n.copy_from_slice(&t[12..20]);
+        Some((&body[..body.len() - (TRAILER_LEN - 4)], Trailer { log_size: u(4), last_batch_position: u(8), next_offset: i64::from_be_bytes(n) }))
+    }
+}
 
 /// One offset index entry: a batch starting at or before `base + relative_offset` lives at `position`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,6 +229,21 @@ mod tests {
         let mut swapped = b.clone();
         swapped.rotate_left(8);
         assert!(OffsetIndex::from_bytes(&swapped, 100).is_none(), "not increasing");
+    }
+
+    #[test]
+    fn a_trailer_detects_torn_and_foreign_files() {
+        let t = Trailer { log_size: 100, last_batch_position: 40, next_offset: 7 };
+        let mut b = vec![1, 2, 3, 4, 5, 6, 7, 8];
+        t.seal(&mut b);
+        let (entries, got) = Trailer::open(&b).unwrap();
+        assert_eq!(entries, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(got, t);
+        assert!(Trailer::open(&b[..b.len() - 1]).is_none(), "torn");
+        let mut flipped = b.clone();
+        flipped[2] ^= 1;
+        assert!(Trailer::open(&flipped).is_none(), "damaged");
+        assert!(Trailer::open(&[0u8; 30]).is_none(), "zeros");
     }
 
     #[test]

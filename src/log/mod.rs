@@ -17,28 +17,34 @@
 //! broker-dynamic-config.properties    broker.<key>=<value> and default.<key>=<value> (dynamic broker configs)
 //! <topic>-<partition>/                the partition log (partition.rs, segment.rs)
 //! ```
+pub mod durability;
 pub mod file;
 pub mod flusher;
 pub mod index;
 #[cfg(test)]
 mod model_test;
 pub mod partition;
+#[cfg(test)]
+mod power_cut_test;
 pub mod producer_state;
+mod recovery;
 pub mod segment;
+pub mod sim_disk;
+pub mod txn_index;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 use uuid::Uuid;
 
 use crate::config::{BrokerConfig, LogConfig};
-use file::{write_atomic, FaultPlan};
-use flusher::Flusher;
-pub use partition::{AppendError, AppendInfo, OpenError, Partition, PartitionLog, ReadError, ReadInfo};
+pub use durability::{Durable, LogEnv, StorageHealth, SyncTicket};
+use file::Disk;
+use flusher::Background;
+pub use partition::{AppendError, AppendInfo, OpenError, Partition, PartitionLog, ReadError, ReadInfo, Recovery};
 
 const CLEAN_SHUTDOWN: &str = ".odradek_clean_shutdown";
 const RECOVERY_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
@@ -108,13 +114,20 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     Ok(())
 }
 
+/// Where a [`LogManager`] keeps its files and runs its background I/O (tests choose a simulated
+/// disk, fault injection, or fsync threads they drive by hand).
+#[derive(Default)]
+pub struct LogOptions {
+    pub disk: Disk,
+    /// None: start the fsync and seal threads.
+    pub background: Option<Arc<Background>>,
+}
+
 pub struct LogManager {
     data_dir: PathBuf,
     config: Arc<BrokerConfig>,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
-    flusher: Flusher,
-    storage_failed: AtomicBool,
-    faults: Option<Arc<FaultPlan>>,
+    env: LogEnv,
     pub cluster_id: String,
     pub node_id: i32,
     /// Whether the previous run shut down cleanly (recovery skipped).
@@ -125,9 +138,9 @@ fn now_ms() -> i64 {
     crate::clock::now_ms()
 }
 
-fn read_checkpoint(path: &Path) -> HashMap<(String, i32), i64> {
+fn read_checkpoint(disk: &Disk, path: &Path) -> HashMap<(String, i32), i64> {
     let mut out = HashMap::new();
-    let Ok(text) = std::fs::read_to_string(path) else { return out };
+    let Ok(text) = disk.read_to_string(path) else { return out };
     for line in text.lines().skip(2) {
         let mut it = line.split_whitespace();
         if let (Some(t), Some(p), Some(o)) = (it.next(), it.next(), it.next()) {
@@ -162,12 +175,18 @@ fn new_cluster_id() -> String {
 
 impl LogManager {
     /// Opens the data directory: meta.properties, every topic, recovery if the last run crashed.
-    pub fn open(config: Arc<BrokerConfig>, faults: Option<Arc<FaultPlan>>) -> Result<LogManager, TopicError> {
+    pub fn open(config: Arc<BrokerConfig>, options: LogOptions) -> Result<LogManager, TopicError> {
         let dir = config.data_dir.clone();
-        std::fs::create_dir_all(dir.join(TOPIC_META_DIR))?;
+        let disk = options.disk.clone();
+        // New directories are made durable in their parents before anything is written in them.
+        for made in disk.create_dir_all(&dir.join(TOPIC_META_DIR))? {
+            if let Some(parent) = made.parent().filter(|p| !p.as_os_str().is_empty()) {
+                disk.sync_dir(parent)?;
+            }
+        }
         let node_id = config.node_id();
         let meta_path = dir.join("meta.properties");
-        let cluster_id = match std::fs::read_to_string(&meta_path) {
+        let cluster_id = match disk.read_to_string(&meta_path) {
             Ok(text) => {
                 let p = crate::config::parse_properties(&text);
                 if let Some(stored) = p.get("node.id").and_then(|v| v.parse::<i32>().ok()) {
@@ -182,36 +201,35 @@ impl LogManager {
             }
             Err(_) => {
                 let id = new_cluster_id();
-                write_atomic(&meta_path, format!("#\nversion=1\ncluster.id={id}\nnode.id={node_id}\n").as_bytes())?;
+                disk.write_atomic(&meta_path, format!("#\nversion=1\ncluster.id={id}\nnode.id={node_id}\n").as_bytes())?;
                 id
             }
         };
-        if let Ok(text) = std::fs::read_to_string(dir.join(DYNAMIC_CONFIGS)) {
+        if let Ok(text) = disk.read_to_string(&dir.join(DYNAMIC_CONFIGS)) {
             *config.dynamic.write() = crate::config::DynamicConfigs::from_properties(&text);
         }
         let marker = dir.join(CLEAN_SHUTDOWN);
-        let clean = marker.exists();
-        let mgr = LogManager {
-            data_dir: dir.clone(),
-            config: config.clone(),
-            topics: RwLock::new(HashMap::new()),
-            flusher: Flusher::start()?,
-            storage_failed: AtomicBool::new(false),
-            faults,
-            cluster_id,
-            node_id,
-            recovered_cleanly: clean,
+        let clean = disk.exists(&marker);
+        let background = match options.background {
+            Some(b) => b,
+            None => Background::threaded()?,
         };
-        let recovery = read_checkpoint(&dir.join(RECOVERY_CHECKPOINT));
-        let starts = read_checkpoint(&dir.join(START_CHECKPOINT));
-        let cleaned = read_checkpoint(&dir.join(CLEANER_CHECKPOINT));
-        for e in std::fs::read_dir(dir.join(TOPIC_META_DIR))? {
-            let path = e?.path();
-            if path.extension().and_then(|x| x.to_str()) != Some("properties") {
-                continue;
+        let env = LogEnv { disk: disk.clone(), background, health: StorageHealth::new(&dir) };
+        let mgr = LogManager { data_dir: dir.clone(), config: config.clone(), topics: RwLock::new(HashMap::new()), env, cluster_id, node_id, recovered_cleanly: clean };
+        let recovery = read_checkpoint(&disk, &dir.join(RECOVERY_CHECKPOINT));
+        let starts = read_checkpoint(&disk, &dir.join(START_CHECKPOINT));
+        let cleaned = read_checkpoint(&disk, &dir.join(CLEANER_CHECKPOINT));
+        // Topics deleted while a crash interrupted the removal of their directories.
+        for (name, is_dir) in disk.list_dir(&dir)? {
+            if is_dir && name.ends_with("-delete") {
+                disk.remove_dir_all(&dir.join(&name))?;
             }
-            let props = crate::config::parse_properties(&std::fs::read_to_string(&path)?);
-            let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
+        }
+        let mut metas: Vec<String> = disk.list_dir(&dir.join(TOPIC_META_DIR))?.into_iter().map(|(n, _)| n).collect();
+        metas.sort();
+        for file in metas {
+            let Some(name) = file.strip_suffix(".properties").map(str::to_string) else { continue };
+            let props = crate::config::parse_properties(&disk.read_to_string(&dir.join(TOPIC_META_DIR).join(&file))?);
             let id = props.get("topic.id").and_then(|v| Uuid::parse_str(v).ok()).unwrap_or_else(Uuid::new_v4);
             let count: i32 = props.get("partitions").and_then(|v| v.parse().ok()).unwrap_or(1);
             let configs: BTreeMap<String, String> = props
@@ -221,9 +239,12 @@ impl LogManager {
             let lc = config.log_config(&configs);
             let mut parts = Vec::new();
             for p in 0..count {
-                let rp = recovery.get(&(name.clone(), p)).copied().unwrap_or(0);
-                let ls = starts.get(&(name.clone(), p)).copied().unwrap_or(0);
-                let part = mgr.open_partition(&name, p, lc.clone(), clean, rp, ls)?;
+                let rec = Recovery {
+                    clean,
+                    recovery_point: recovery.get(&(name.clone(), p)).copied().unwrap_or(0),
+                    log_start_offset: starts.get(&(name.clone(), p)).copied().unwrap_or(0),
+                };
+                let part = mgr.open_partition(&name, p, lc.clone(), rec)?;
                 part.set_cleaner_offset(cleaned.get(&(name.clone(), p)).copied().unwrap_or(0));
                 if lc.compact {
                     // Tombstones kept before the restart: let the compactor look once.
@@ -236,23 +257,43 @@ impl LogManager {
                 Arc::new(Topic { name, id, partitions: RwLock::new(parts), configs: RwLock::new(configs) }),
             );
         }
-        // From here on, a crash is unclean until the next clean shutdown writes the marker.
-        match std::fs::remove_file(&marker) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
-            _ => {}
+        // From here on, a crash is unclean until the next clean shutdown writes the marker; the
+        // removal is durable before anything is written (or a power cut could bring it back and
+        // make the next start trust a log it should validate).
+        if clean {
+            disk.remove_file(&marker)?;
+            disk.sync_dir(&dir)?;
         }
         mgr.write_checkpoints()?;
         Ok(mgr)
     }
 
-    fn open_partition(&self, topic: &str, p: i32, lc: LogConfig, clean: bool, rp: i64, ls: i64) -> Result<Partition, TopicError> {
+    fn open_partition(&self, topic: &str, p: i32, lc: LogConfig, rec: Recovery) -> Result<Partition, TopicError> {
         let dir = self.data_dir.join(format!("{topic}-{p}"));
-        let (log, rep) = PartitionLog::open(&dir, lc, clean, rp, ls, now_ms(), self.faults.clone())?;
-        if rep.truncated_bytes > 0 || rep.validated_segments > 0 {
-            tracing::info!(topic, partition = p, validated = rep.validated_segments, "recovered partition log");
+        let (log, rep) = PartitionLog::open(&dir, lc, rec, now_ms(), &self.env)?;
+        if rep.truncated_bytes > 0 || rep.discarded_segments > 0 {
+            tracing::warn!(topic, partition = p, validated = rep.validated_segments, truncated_bytes = rep.truncated_bytes, discarded_segments = rep.discarded_segments, log_end_offset = log.log_end_offset(), recovery_point = rec.recovery_point, "recovered partition log: unsynced data after the recovery point was dropped");
+        } else if rep.validated_segments > 0 {
+            tracing::info!(topic, partition = p, validated = rep.validated_segments, log_end_offset = log.log_end_offset(), "recovered partition log");
         }
-        let rp = if clean { log.log_end_offset() } else { rp };
-        Ok(Partition::new(topic.to_string(), p, dir, log, rp))
+        Ok(Partition::new(topic.to_string(), p, log))
+    }
+
+    /// Creates the directories of new partitions, their entries durable in the data dir.
+    fn create_partitions_on_disk(&self, topic: &str, range: std::ops::Range<i32>, lc: &LogConfig) -> Result<Vec<Arc<Partition>>, TopicError> {
+        let mut parts = Vec::new();
+        for p in range {
+            let pdir = self.data_dir.join(format!("{topic}-{p}"));
+            if self.env.disk.exists(&pdir) {
+                self.env.disk.remove_dir_all(&pdir)?;
+            }
+            parts.push(Arc::new(self.open_partition(topic, p, lc.clone(), Recovery { clean: true, recovery_point: 0, log_start_offset: 0 })?));
+        }
+        self.env.disk.sync_dir(&self.data_dir)?;
+        for p in &parts {
+            p.set_compaction_limit(0);
+        }
+        Ok(parts)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -261,16 +302,29 @@ impl LogManager {
     pub fn config(&self) -> &Arc<BrokerConfig> {
         &self.config
     }
-    pub fn flusher(&self) -> &Flusher {
-        &self.flusher
+    pub fn disk(&self) -> &Disk {
+        &self.env.disk
+    }
+    pub fn background(&self) -> &Arc<Background> {
+        &self.env.background
     }
     pub fn storage_failed(&self) -> bool {
-        self.storage_failed.load(Ordering::Acquire)
+        self.env.health.failed()
     }
     /// Takes the log dir offline after an I/O error: no more writes (KAFKA_STORAGE_ERROR).
     pub fn fail_storage(&self, why: &io::Error) {
-        if !self.storage_failed.swap(true, Ordering::AcqRel) {
-            tracing::error!(error = %why, dir = %self.data_dir.display(), "log directory failed; it is offline for writes until restart");
+        self.env.health.fail(why);
+    }
+
+    /// The time-based flush policy (`flush.ms`): queues a background sync for every partition
+    /// whose policy says it is due. Called periodically by the broker.
+    pub fn flush_due_partitions(&self, now_ms: i64) {
+        for t in self.topics() {
+            for p in t.partitions.read().iter() {
+                if let Some(ticket) = p.with_log(|l| l.flush_due(now_ms).then(|| l.ticket())) {
+                    ticket.submit_in_background();
+                }
+            }
         }
     }
 
@@ -291,7 +345,7 @@ impl LogManager {
         for (k, v) in t.configs.read().iter() {
             s.push_str(&format!("config.{k}={v}\n"));
         }
-        write_atomic(&self.data_dir.join(TOPIC_META_DIR).join(format!("{}.properties", t.name)), s.as_bytes())
+        self.env.disk.write_atomic(&self.data_dir.join(TOPIC_META_DIR).join(format!("{}.properties", t.name)), s.as_bytes())
     }
 
     /// Creates a topic (validated before anything is written).
@@ -325,11 +379,7 @@ impl LogManager {
             return Ok(None);
         }
         let lc = self.config.log_config(&configs);
-        let mut parts = Vec::new();
-        for p in 0..partitions {
-            let _ = std::fs::remove_dir_all(self.data_dir.join(format!("{name}-{p}")));
-            parts.push(Arc::new(self.open_partition(name, p, lc.clone(), true, 0, 0)?));
-        }
+        let parts = self.create_partitions_on_disk(name, 0..partitions, &lc)?;
         let t = Arc::new(Topic {
             name: name.to_string(),
             id: Uuid::new_v4(),
@@ -344,11 +394,14 @@ impl LogManager {
     /// Deletes a topic: metadata first (so a crash never resurrects half a topic), then files.
     pub fn delete_topic(&self, name: &str) -> Result<Uuid, TopicError> {
         let t = self.topics.write().remove(name).ok_or_else(|| TopicError::UnknownTopicOrPartition(name.into()))?;
-        std::fs::remove_file(self.data_dir.join(TOPIC_META_DIR).join(format!("{name}.properties")))?;
+        let meta = self.data_dir.join(TOPIC_META_DIR);
+        self.env.disk.remove_file(&meta.join(format!("{name}.properties")))?;
+        self.env.disk.sync_dir(&meta)?;
         for p in t.partitions.read().iter() {
+            p.durability().mark_deleted();
             let doomed = self.data_dir.join(format!("{}-{}.{}-delete", name, p.index, t.id.simple()));
-            if std::fs::rename(&p.dir, &doomed).is_ok() {
-                let _ = std::fs::remove_dir_all(&doomed);
+            if self.env.disk.rename(&p.dir, &doomed).is_ok() {
+                let _ = self.env.disk.remove_dir_all(&doomed);
             }
         }
         Ok(t.id)
@@ -371,10 +424,8 @@ impl LogManager {
         }
         let lc = self.config.log_config(&t.configs.read());
         let mut parts = t.partitions.write();
-        for p in current..count {
-            let _ = std::fs::remove_dir_all(self.data_dir.join(format!("{name}-{p}")));
-            parts.push(Arc::new(self.open_partition(name, p, lc.clone(), true, 0, 0)?));
-        }
+        let new = self.create_partitions_on_disk(name, current..count, &lc)?;
+        parts.extend(new);
         drop(parts);
         self.write_topic_meta(&t)?;
         Ok(())
@@ -416,7 +467,7 @@ impl LogManager {
             }
             d.clone()
         };
-        write_atomic(&self.data_dir.join(DYNAMIC_CONFIGS), snapshot.to_properties().as_bytes())
+        self.env.disk.write_atomic(&self.data_dir.join(DYNAMIC_CONFIGS), snapshot.to_properties().as_bytes())
             .map_err(|e| crate::config::ConfigError::File { path: DYNAMIC_CONFIGS.into(), reason: e.to_string() })?;
         for t in self.topics() {
             let lc = self.config.log_config(&t.configs.read());
@@ -427,44 +478,49 @@ impl LogManager {
         Ok(())
     }
 
-    /// Writes the recovery-point and log-start-offset checkpoints.
+    /// Writes the recovery-point, log-start-offset and cleaner checkpoints (each atomically and
+    /// durably). The recovery points written are what the partitions' tickets made durable.
     pub fn write_checkpoints(&self) -> io::Result<()> {
         let topics = self.topics();
         let mut rp = Vec::new();
         let mut ls = Vec::new();
         let mut co = Vec::new();
+        let mut written = Vec::new();
         for t in &topics {
             for p in t.partitions.read().iter() {
-                rp.push(format!("{} {} {}", t.name, p.index, p.recovery_point()));
+                let r = p.recovery_point();
+                rp.push(format!("{} {} {}", t.name, p.index, r));
                 ls.push(format!("{} {} {}", t.name, p.index, p.log_start_offset()));
                 if p.cleaner_offset() > 0 {
                     co.push(format!("{} {} {}", t.name, p.index, p.cleaner_offset()));
                 }
+                written.push((p.clone(), r));
             }
         }
         let fmt = |v: &Vec<String>| format!("0\n{}\n{}", v.len(), v.iter().map(|l| format!("{l}\n")).collect::<String>());
-        write_atomic(&self.data_dir.join(RECOVERY_CHECKPOINT), fmt(&rp).as_bytes())?;
-        write_atomic(&self.data_dir.join(CLEANER_CHECKPOINT), fmt(&co).as_bytes())?;
-        write_atomic(&self.data_dir.join(START_CHECKPOINT), fmt(&ls).as_bytes())
+        let disk = &self.env.disk;
+        disk.write_atomic(&self.data_dir.join(RECOVERY_CHECKPOINT), fmt(&rp).as_bytes())?;
+        disk.write_atomic(&self.data_dir.join(CLEANER_CHECKPOINT), fmt(&co).as_bytes())?;
+        disk.write_atomic(&self.data_dir.join(START_CHECKPOINT), fmt(&ls).as_bytes())?;
+        for (p, r) in written {
+            p.set_compaction_limit(r);
+        }
+        Ok(())
     }
 
-    /// Clean shutdown: fsync everything, write indexes, snapshots, checkpoints, then the marker.
+    /// Clean shutdown: let the seal and fsync threads finish, then for every partition its index
+    /// files, txnindex, a producer snapshot and a sync of everything; then the checkpoints, then
+    /// the marker.
     pub fn shutdown(&self) -> io::Result<()> {
+        self.env.background.drain();
         for t in self.topics() {
             for p in t.partitions.read().iter() {
-                let leo = p.with_log(|l| -> io::Result<i64> {
-                    l.close()?;
-                    for f in l.files() {
-                        f.sync_data()?;
-                    }
-                    Ok(l.log_end_offset())
-                })?;
-                p.mark_flushed(leo);
+                p.with_log(|l| l.close())?;
             }
         }
         self.write_checkpoints()?;
         if !self.storage_failed() {
-            write_atomic(&self.data_dir.join(CLEAN_SHUTDOWN), b"")?;
+            self.env.disk.write_atomic(&self.data_dir.join(CLEAN_SHUTDOWN), b"")?;
         }
         Ok(())
     }

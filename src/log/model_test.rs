@@ -31,8 +31,8 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn open(dir: &std::path::Path, clean: bool) -> Partition {
     let cfg = LogConfig { segment_bytes: 1024, index_interval_bytes: 128, ..LogConfig::default() };
-    let (log, _) = PartitionLog::open(dir, cfg, clean, 0, 0, 0, None).unwrap();
-    Partition::new("m".into(), 0, dir.to_path_buf(), log, 0)
+    let (log, _) = PartitionLog::open_standalone(dir, cfg, clean, 0, None).unwrap();
+    Partition::new("m".into(), 0, log)
 }
 
 proptest! {

@@ -1,16 +1,20 @@
-//! One partition's log: an ordered set of segments with offsets, producer state and recovery.
+//! One partition's log: an ordered set of segments with offsets, producer state and its files.
 //!
 //! Owns: the segments of one `<topic>-<partition>` directory, the log start and end offsets, the
-//! idempotent producer state and its snapshots, and the long-poll waiters of fetches.
+//! idempotent producer state and its snapshots, the aborted-transaction index, and the long-poll
+//! waiters of fetches. Opening (recovery) is in recovery.rs; when data is durable is decided by
+//! durability.rs, never by a caller.
 //! Must not: see protocol types; it takes batch bytes and returns domain results.
 //! Concurrency: [`Partition`] is shared; its [`PartitionLog`] sits behind a `parking_lot::Mutex`
 //! held only for short, bounded work (header checks, one vectored `write`, index updates, a few
-//! header reads). The bulk read of a fetch happens after the lock is released, on the segment's
-//! shared file handle. Offsets visible to readers (`high_watermark`, `log_start_offset`) are
-//! mirrored in atomics so metadata and list-offsets never take the lock.
+//! header reads). No fsync and no index or snapshot write happens under it: a roll hands the
+//! sealed segment to the seal thread. The bulk read of a fetch happens after the lock is released,
+//! on the segment's shared file handle. Offsets visible to readers (`high_watermark`,
+//! `log_start_offset`) are mirrored in atomics so metadata and list-offsets never take the lock.
 //!
 //! Files in the directory: `<base>.log`, `<base>.index`, `<base>.timeindex` (see segment.rs),
-//! `<offset>.snapshot` (producer state, see producer_state.rs) and `leader-epoch-checkpoint`.
+//! `<base>.txnindex` (txn_index.rs), `<offset>.snapshot` (producer state, see producer_state.rs)
+//! and `leader-epoch-checkpoint`.
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -21,15 +25,20 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use super::file::{write_atomic, FaultPlan, LogFile};
+use super::durability::{Durability, LogEnv, SyncTicket};
+use super::file::{Disk, FaultPlan, LogFile};
 use super::producer_state::{ProducerStateManager, SequenceCheck, SequenceError};
 use super::segment::{file_stem, Segment};
+pub use super::txn_index::AbortedTxn;
 use crate::config::LogConfig;
 use crate::record::batch::{check_crc, set_base_offset, set_log_append_time, set_partition_leader_epoch, BatchError, BatchHeader, BatchIter, HEADER_LEN};
 
 /// The leader epoch of every partition on this single node. It is stamped into appended batches
 /// and written to the leader-epoch checkpoint.
 pub const LEADER_EPOCH: i32 = 0;
+
+/// Producer snapshots kept per partition (the newest ones).
+const SNAPSHOTS_KEPT: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
@@ -59,8 +68,10 @@ pub enum ReadError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("corruption in {file} at byte {position}, below the recovery point {recovery_point}: {reason}. Refusing to drop acknowledged data; move the file aside to start anyway")]
-    CorruptBelowRecoveryPoint { file: String, position: u64, recovery_point: i64, reason: String },
+    #[error("{what} in {file} at byte {position}, below the recovery point {recovery_point}: {reason}. Refusing to drop acknowledged data; move the file aside to start anyway")]
+    CorruptBelowRecoveryPoint { what: &'static str, file: String, position: u64, recovery_point: i64, reason: String },
+    #[error("acknowledged data is missing in {dir}: the log ends at offset {log_end_offset}, below the recovery point {recovery_point} (a segment file is gone). Refusing to start; restore the files or move the directory aside")]
+    MissingBelowRecoveryPoint { dir: String, log_end_offset: i64, recovery_point: i64 },
     #[error("I/O error opening {dir}: {source}")]
     Io { dir: String, source: io::Error },
 }
@@ -73,8 +84,9 @@ pub struct AppendInfo {
     /// The stamped time for LogAppendTime topics, else -1.
     pub log_append_time: i64,
     pub log_start_offset: i64,
-    /// The file to sync for acks=all (None for a duplicate: already in the log).
-    pub sync: Option<Arc<LogFile>>,
+    /// What makes these offsets durable (acks=all waits for it; a duplicate's too: the original
+    /// append may still be waiting for its sync).
+    pub durable: SyncTicket,
     pub duplicate: bool,
 }
 
@@ -87,15 +99,6 @@ pub struct ReadInfo {
     /// With `read_until(.., with_aborted: true)` and records: the aborted transactions in
     /// `[offset, upper)` as (producer id, first offset), taken under the same lock as the read.
     pub aborted: Vec<(i64, i64)>,
-}
-
-/// An aborted transaction: its data lies in `[first_offset, last_offset)`, its ABORT marker at
-/// `last_offset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AbortedTxn {
-    pub producer_id: i64,
-    pub first_offset: i64,
-    pub last_offset: i64,
 }
 
 /// A sealed segment as the compactor sees it.
@@ -116,180 +119,105 @@ struct ReadPlan {
     end: u32,
 }
 
+/// What a recovery needs to know about the previous run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Recovery {
+    /// The previous run shut down cleanly (everything was synced).
+    pub clean: bool,
+    /// The checkpointed recovery point: every offset below it was acknowledged durable.
+    pub recovery_point: i64,
+    /// The checkpointed log start offset.
+    pub log_start_offset: i64,
+}
+
 pub struct PartitionLog {
-    dir: PathBuf,
-    config: LogConfig,
-    segments: BTreeMap<i64, Segment>,
-    log_start_offset: i64,
-    log_end_offset: i64,
-    producers: ProducerStateManager,
+    pub(super) dir: PathBuf,
+    pub(super) config: LogConfig,
+    pub(super) segments: BTreeMap<i64, Segment>,
+    pub(super) log_start_offset: i64,
+    pub(super) log_end_offset: i64,
+    pub(super) producers: ProducerStateManager,
     /// Aborted transactions, in marker order (the aborted-transaction index).
-    aborted: Vec<AbortedTxn>,
-    unflushed_messages: i64,
-    last_flush_ms: i64,
-    faults: Option<Arc<FaultPlan>>,
+    pub(super) aborted: Vec<AbortedTxn>,
+    pub(super) unflushed_messages: i64,
+    pub(super) last_flush_ms: i64,
+    pub(super) env: LogEnv,
+    pub(super) durability: Arc<Durability>,
 }
 
 /// What opening a log found, for the startup log line.
 #[derive(Debug, Default)]
 pub struct OpenReport {
     pub segments: usize,
-    pub truncated_bytes: u64,
     pub validated_segments: usize,
+    /// Bytes cut from a torn tail.
+    pub truncated_bytes: u64,
+    /// Segments after a torn tail or a hole, removed (never acknowledged as durable).
+    pub discarded_segments: usize,
+}
+
+/// The work a roll hands to the seal thread: make the sealed segment durable, then write what
+/// describes it (index files, txnindex, a producer snapshot at its end).
+struct SealWork {
+    durability: Arc<Durability>,
+    disk: Disk,
+    dir: PathBuf,
+    base: i64,
+    end: i64,
+    index: (Vec<u8>, Vec<u8>),
+    txn_index: Option<Vec<u8>>,
+    snapshot: Vec<u8>,
+    finalized: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SealWork {
+    fn run(self) {
+        if self.durability.make_durable(self.end).is_err() {
+            return; // the log dir is offline; nothing more to write
+        }
+        if let Err(e) = self.write() {
+            self.durability.health().fail(&e);
+            return;
+        }
+        self.finalized.store(true, Ordering::Release);
+    }
+
+    fn write(&self) -> io::Result<()> {
+        let stem = file_stem(self.base);
+        let disk = &self.disk;
+        // Index files are caches that validate themselves: no fsync.
+        disk.write_replacing(&self.dir.join(format!("{stem}.index")), &self.index.0, false)?;
+        disk.write_replacing(&self.dir.join(format!("{stem}.timeindex")), &self.index.1, false)?;
+        // The txnindex is durable before the snapshot that lets a replay start past it.
+        if let Some(t) = &self.txn_index {
+            super::txn_index::write(disk, &self.dir.join(format!("{stem}.txnindex")), Some(t))?;
+        }
+        write_snapshot(disk, &self.dir, self.end, &self.snapshot)
+    }
+}
+
+/// Writes `<offset>.snapshot` durably and keeps only the newest [`SNAPSHOTS_KEPT`].
+fn write_snapshot(disk: &Disk, dir: &Path, offset: i64, body: &[u8]) -> io::Result<()> {
+    disk.write_atomic(&dir.join(format!("{}.snapshot", file_stem(offset))), body)?;
+    let mut snaps = list_snapshots(disk, dir)?;
+    snaps.sort_unstable();
+    let keep = snaps.len().saturating_sub(SNAPSHOTS_KEPT);
+    for s in &snaps[..keep] {
+        disk.remove_if_exists(&dir.join(format!("{}.snapshot", file_stem(*s))))?;
+    }
+    Ok(())
+}
+
+pub(super) fn list_snapshots(disk: &Disk, dir: &Path) -> io::Result<Vec<i64>> {
+    Ok(disk.list_dir(dir)?.into_iter().filter_map(|(n, _)| n.strip_suffix(".snapshot").and_then(|s| s.parse().ok())).collect())
 }
 
 impl PartitionLog {
-    /// Opens or creates the log in `dir`. After an unclean shutdown (`clean == false`), every
-    /// segment holding offsets at or after `recovery_point` is validated batch by batch and a torn
-    /// tail is cut; damage below the recovery point (fsynced, acknowledged data) is an error.
-    pub fn open(
-        dir: &Path,
-        config: LogConfig,
-        clean: bool,
-        recovery_point: i64,
-        log_start_offset: i64,
-        now_ms: i64,
-        faults: Option<Arc<FaultPlan>>,
-    ) -> Result<(PartitionLog, OpenReport), OpenError> {
-        let io_err = |source| OpenError::Io { dir: dir.display().to_string(), source };
-        std::fs::create_dir_all(dir).map_err(io_err)?;
-        let mut bases = vec![];
-        let mut snapshots = vec![];
-        for e in std::fs::read_dir(dir).map_err(io_err)? {
-            let name = e.map_err(io_err)?.file_name().to_string_lossy().to_string();
-            if let Some(stem) = name.strip_suffix(".log") {
-                if let Ok(b) = stem.parse::<i64>() {
-                    bases.push(b);
-                }
-            } else if let Some(stem) = name.strip_suffix(".snapshot") {
-                if let Ok(b) = stem.parse::<i64>() {
-                    snapshots.push(b);
-                }
-            } else if name.ends_with(".tmp") || name.ends_with(".cleaned") {
-                // An interrupted atomic write or compaction: the original is still in place.
-                let _ = std::fs::remove_file(dir.join(&name));
-            }
-        }
-        bases.sort_unstable();
-        snapshots.sort_unstable();
-        let mut report = OpenReport::default();
-        let mut segments = BTreeMap::new();
-        // The segment holding the recovery point is the first that may hold unsynced data.
-        let first_unsafe = bases.iter().rev().find(|b| **b <= recovery_point).copied().unwrap_or(i64::MIN);
-        let mut cut_rest = false;
-        for (i, &base) in bases.iter().enumerate() {
-            let stem = file_stem(base);
-            if cut_rest {
-                // Everything after a truncated segment is beyond the valid log.
-                for ext in ["log", "index", "timeindex"] {
-                    let _ = std::fs::remove_file(dir.join(format!("{stem}.{ext}")));
-                }
-                continue;
-            }
-            let validate = !clean && base >= first_unsafe;
-            let (seg, rep) = Segment::open(dir, base, validate, now_ms, config.index_interval_bytes, faults.clone())
-                .map_err(io_err)?;
-            if validate {
-                report.validated_segments += 1;
-            }
-            if let Some(reason) = &rep.stopped_by {
-                let full = dir.join(format!("{stem}.log"));
-                // Was the damaged byte range acknowledged and synced? Then do not silently drop it.
-                if seg.next_offset() < recovery_point && validate {
-                    return Err(OpenError::CorruptBelowRecoveryPoint {
-                        file: full.display().to_string(),
-                        position: rep.valid_bytes,
-                        recovery_point,
-                        reason: reason.to_string(),
-                    });
-                }
-                tracing::warn!(file = %full.display(), valid_bytes = rep.valid_bytes, %reason, "truncated a torn or invalid tail during recovery");
-                report.truncated_bytes += 1;
-                if i + 1 < bases.len() {
-                    cut_rest = true;
-                }
-            }
-            segments.insert(base, seg);
-        }
-        report.segments = segments.len();
-        let log_end_offset = segments.values().next_back().map(|s| s.next_offset()).unwrap_or(log_start_offset.max(0));
-        let mut log = PartitionLog {
-            dir: dir.to_path_buf(),
-            config,
-            segments,
-            log_start_offset: 0,
-            log_end_offset,
-            producers: ProducerStateManager::default(),
-            aborted: Vec::new(),
-            unflushed_messages: 0,
-            last_flush_ms: now_ms,
-            faults,
-        };
-        log.log_start_offset = log.segments.keys().next().copied().unwrap_or(log_end_offset).max(log_start_offset).min(log_end_offset);
-        if log.segments.is_empty() {
-            let seg = Segment::create(dir, log_end_offset, now_ms, log.config.index_interval_bytes, log.faults.clone()).map_err(io_err)?;
-            log.segments.insert(log_end_offset, seg);
-        }
-        log.load_producer_state(&snapshots).map_err(io_err)?;
-        log.write_leader_epoch_checkpoint().map_err(io_err)?;
-        Ok((log, report))
-    }
-
-    /// Loads the newest usable producer snapshot and replays batch headers after it.
-    fn load_producer_state(&mut self, snapshots: &[i64]) -> io::Result<()> {
-        let mut from = self.log_start_offset;
-        for &s in snapshots.iter().rev() {
-            if s > self.log_end_offset {
-                let _ = std::fs::remove_file(self.dir.join(format!("{}.snapshot", file_stem(s))));
-                continue;
-            }
-            if let Ok(b) = std::fs::read(self.dir.join(format!("{}.snapshot", file_stem(s)))) {
-                if let Some(m) = ProducerStateManager::decode(&b) {
-                    self.producers = m;
-                    from = s;
-                    break;
-                }
-            }
-        }
-        // Aborted transactions whose marker is before the replay point come from the segments'
-        // txnindex files; those after it are found again by the replay below.
-        self.aborted.clear();
-        for base in self.segments.keys() {
-            if let Ok(b) = std::fs::read(self.dir.join(format!("{}.txnindex", file_stem(*base)))) {
-                for c in b.chunks_exact(24) {
-                    let n = |i: usize| i64::from_be_bytes(c[i..i + 8].try_into().unwrap_or([0; 8]));
-                    let a = AbortedTxn { producer_id: n(0), first_offset: n(8), last_offset: n(16) };
-                    if a.last_offset < from && a.first_offset <= a.last_offset {
-                        self.aborted.push(a);
-                    }
-                }
-            }
-        }
-        let (producers, aborted) = (&mut self.producers, &mut self.aborted);
-        for_each_batch_header(&self.segments, from, |h, seg, pos| {
-            if h.is_control() && h.has_producer_id() {
-                let commit = marker_is_commit(seg, pos, h)?;
-                if let Some(first) = producers.close_txn(h.producer_id, h.producer_epoch, 0) {
-                    if !commit {
-                        aborted.push(AbortedTxn { producer_id: h.producer_id, first_offset: first, last_offset: h.base_offset });
-                    }
-                }
-            } else {
-                producers.record(h);
-            }
-            Ok(())
-        })?;
-        self.aborted.sort_by_key(|a| a.last_offset);
-        Ok(())
-    }
-
-    fn write_leader_epoch_checkpoint(&self) -> io::Result<()> {
-        let path = self.dir.join("leader-epoch-checkpoint");
-        let body = format!("0\n1\n{} {}\n", LEADER_EPOCH, self.log_start_offset);
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(body.as_str()) {
-            write_atomic(&path, body.as_bytes())?;
-        }
-        Ok(())
+    /// Opens a log on the operating system's disk with its syncs run inline: for tests and
+    /// benchmarks of one log without a [`super::LogManager`].
+    pub fn open_standalone(dir: &Path, config: LogConfig, clean: bool, recovery_point: i64, faults: Option<Arc<FaultPlan>>) -> Result<(PartitionLog, OpenReport), OpenError> {
+        let env = LogEnv::inline(Disk::os().with_faults(faults), dir);
+        PartitionLog::open(dir, config, Recovery { clean, recovery_point, log_start_offset: 0 }, crate::clock::now_ms(), &env)
     }
 
     pub fn config(&self) -> &LogConfig {
@@ -313,6 +241,12 @@ impl PartitionLog {
     pub fn size_bytes(&self) -> u64 {
         self.segments.values().map(|s| s.size() as u64).sum()
     }
+    pub fn durability(&self) -> &Arc<Durability> {
+        &self.durability
+    }
+    pub fn disk(&self) -> &Disk {
+        &self.env.disk
+    }
 
     fn active(&mut self) -> &mut Segment {
         // Invariant: a log always has at least one segment (open and truncate keep one).
@@ -322,6 +256,7 @@ impl PartitionLog {
     /// Validates every batch in `records`, then assigns offsets and appends them.
     /// Nothing is written unless every batch is valid.
     pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        self.env.health.check()?;
         let mut batches: Vec<(usize, BatchHeader)> = Vec::with_capacity(1);
         let mut it = BatchIter::new(records);
         for (pos, h) in it.by_ref() {
@@ -336,9 +271,7 @@ impl PartitionLog {
             return Err(AppendError::InvalidRecord("the produce request carries no record batch".into()));
         }
         if batches.iter().any(|(_, h)| h.has_producer_id()) && batches.len() > 1 {
-            return Err(AppendError::InvalidRecord(
-                "an idempotent producer must send exactly one batch per partition and request".into(),
-            ));
+            return Err(AppendError::InvalidRecord("an idempotent producer must send exactly one batch per partition and request".into()));
         }
         if let Some((_, h)) = batches.first() {
             if let SequenceCheck::Duplicate(d) = self.producers.check(h)? {
@@ -347,7 +280,7 @@ impl PartitionLog {
                     last_offset: d.last_offset,
                     log_append_time: -1,
                     log_start_offset: self.log_start_offset,
-                    sync: None,
+                    durable: self.durability.ticket(d.last_offset + 1),
                     duplicate: true,
                 });
             }
@@ -375,8 +308,9 @@ impl PartitionLog {
             let seg = self.active();
             let before = seg.size();
             if let Err(e) = seg.append(&header, body) {
-                // Leave no partial batch behind; the log dir is about to go offline anyway.
+                // Leave no partial batch behind; the log dir goes offline.
                 let _ = seg.log_file().truncate(before as u64);
+                self.env.health.fail(&e);
                 return Err(AppendError::Storage(e));
             }
             let written = BatchHeader::parse(&header)?;
@@ -385,13 +319,17 @@ impl PartitionLog {
             count += written.last_offset_delta as i64 + 1;
         }
         self.unflushed_messages += count;
-        let file = self.active().log_file().clone();
+        let durable = self.durability.ticket(self.log_end_offset);
+        if self.flush_due(now_ms) {
+            // flush.messages / flush.ms: a sync in the background, whatever the producer's acks.
+            durable.clone().submit_in_background();
+        }
         Ok(AppendInfo {
             base_offset,
             last_offset: self.log_end_offset - 1,
             log_append_time: stamp,
             log_start_offset: self.log_start_offset,
-            sync: Some(file),
+            durable,
             duplicate: false,
         })
     }
@@ -400,6 +338,7 @@ impl PartitionLog {
     /// `producer_id`, closing its open transaction here. An aborted transaction's offset range is
     /// added to the aborted-transaction index that read_committed fetches return.
     pub fn append_marker(&mut self, producer_id: i64, producer_epoch: i16, commit: bool, coordinator_epoch: i32, now_ms: i64) -> Result<AppendInfo, AppendError> {
+        self.env.health.check()?;
         let batch = crate::record::records::control_batch(producer_id, producer_epoch, commit, coordinator_epoch, now_ms);
         let h = BatchHeader::parse(&batch)?;
         let info = self.write_batches(&batch, &[(0, h)], now_ms)?;
@@ -426,45 +365,21 @@ impl PartitionLog {
         self.aborted.iter().any(|a| a.producer_id == producer_id && a.first_offset <= offset && offset < a.last_offset)
     }
 
-    /// Drops aborted transactions, named by (producer id, marker offset), from the index and
-    /// rewrites the txnindex files of the segments their markers were in. `replace_segment` calls
-    /// it before it swaps in a segment without those markers (their data is long gone), so no
-    /// read_committed fetch is told about an aborted transaction whose ABORT marker it will
-    /// never see: a client would otherwise keep skipping that producer's later batches.
-    fn forget_aborted(&mut self, gone: &[(i64, i64)]) -> io::Result<()> {
-        if gone.is_empty() {
-            return Ok(());
-        }
-        self.aborted.retain(|a| !gone.contains(&(a.producer_id, a.last_offset)));
+    /// The txnindex body of the segment at `base` (None: no aborted transaction ends in it).
+    fn txn_index_bytes(&self, base: i64, except: &[(i64, i64)]) -> Option<Vec<u8>> {
+        let seg = self.segments.get(&base)?;
+        let kept: Vec<AbortedTxn> = self.aborted.iter().filter(|a| !except.contains(&(a.producer_id, a.last_offset))).copied().collect();
+        super::txn_index::encode(&kept, base, seg.next_offset())
+    }
+
+    /// The txnindex files to write before a segment without the ABORT markers in `gone`
+    /// ((producer id, marker offset)) is swapped in: (path, body or None to remove). The
+    /// compactor writes them durably, outside the lock, then calls [`Self::replace_segment`].
+    pub fn txn_index_rewrites(&self, gone: &[(i64, i64)]) -> Vec<(PathBuf, Option<Vec<u8>>)> {
         let mut bases: Vec<i64> = gone.iter().filter_map(|(_, at)| self.segments.range(..=*at).next_back().map(|(b, _)| *b)).collect();
         bases.sort_unstable();
         bases.dedup();
-        for b in bases {
-            self.write_txn_index(b)?;
-        }
-        Ok(())
-    }
-
-    /// Writes `<base>.txnindex` for the segment at `base`: the aborted transactions whose marker
-    /// lies in it. At start the entries before the replay point (the snapshot used) come from
-    /// these files and those after it from replaying the markers, so a txnindex written after a
-    /// crash point is never needed.
-    fn write_txn_index(&self, base: i64) -> io::Result<()> {
-        let Some(seg) = self.segments.get(&base) else { return Ok(()) };
-        let mut out = Vec::new();
-        for a in self.aborted.iter().filter(|a| a.last_offset >= base && a.last_offset < seg.next_offset()) {
-            out.extend_from_slice(&a.producer_id.to_be_bytes());
-            out.extend_from_slice(&a.first_offset.to_be_bytes());
-            out.extend_from_slice(&a.last_offset.to_be_bytes());
-        }
-        let path = self.dir.join(format!("{}.txnindex", file_stem(base)));
-        if out.is_empty() {
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => return Ok(()),
-            }
-        }
-        write_atomic(&path, &out)
+        bases.into_iter().map(|b| (self.dir.join(format!("{}.txnindex", file_stem(b))), self.txn_index_bytes(b, gone))).collect()
     }
 
     /// Per-batch checks that need no record decoding.
@@ -480,10 +395,7 @@ impl PartitionLog {
             return Err(AppendError::InvalidRecord("clients may not produce control batches".into()));
         }
         if h.records_count != h.last_offset_delta + 1 && h.compression() == 0 {
-            return Err(AppendError::InvalidRecord(format!(
-                "record count {} does not match last offset delta {}",
-                h.records_count, h.last_offset_delta
-            )));
+            return Err(AppendError::InvalidRecord(format!("record count {} does not match last offset delta {}", h.records_count, h.last_offset_delta)));
         }
         if h.records_count == 0 {
             return Err(AppendError::InvalidRecord("empty record batch".into()));
@@ -501,9 +413,7 @@ impl PartitionLog {
         }
         if !self.config.log_append_time && h.max_timestamp >= 0 {
             let (before, after) = (self.config.timestamp_before_max_ms, self.config.timestamp_after_max_ms);
-            if h.base_timestamp.min(h.max_timestamp) < now_ms.saturating_sub(before)
-                || h.max_timestamp > now_ms.saturating_add(after)
-            {
+            if h.base_timestamp.min(h.max_timestamp) < now_ms.saturating_sub(before) || h.max_timestamp > now_ms.saturating_add(after) {
                 return Err(AppendError::InvalidTimestamp { timestamp: h.max_timestamp, now: now_ms });
             }
         }
@@ -512,14 +422,15 @@ impl PartitionLog {
 
     /// Rolls to a new segment when the next batch would not fit, or the active one is old.
     fn maybe_roll(&mut self, next_len: u32, now_ms: i64) -> io::Result<()> {
-        let cfg = self.config.clone();
+        let cfg = &self.config;
+        let (segment_bytes, segment_ms) = (cfg.segment_bytes, cfg.segment_ms);
         let leo = self.log_end_offset;
         let seg = self.active();
         if seg.is_empty() {
             return Ok(());
         }
-        let full = seg.size() as u64 + next_len as u64 > cfg.segment_bytes as u64;
-        let old = now_ms.saturating_sub(seg.created_ms) >= cfg.segment_ms;
+        let full = seg.size() as u64 + next_len as u64 > segment_bytes as u64;
+        let old = now_ms.saturating_sub(seg.created_ms) >= segment_ms;
         let offsets = leo - seg.base_offset > i32::MAX as i64 / 2;
         if full || old || offsets {
             self.roll(now_ms)?;
@@ -527,37 +438,41 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Seals the active segment (index files written) and starts a new one at the log end offset.
-    pub fn roll(&mut self, now_ms: i64) -> io::Result<Option<Arc<LogFile>>> {
+    /// Seals the active segment and starts a new one at the log end offset. The sealed segment's
+    /// sync, index files and the producer snapshot at its end are written by the seal thread; the
+    /// recovery point passes the sealed segment only once its file is synced.
+    pub fn roll(&mut self, now_ms: i64) -> io::Result<()> {
         let leo = self.log_end_offset;
         if self.active().is_empty() {
-            return Ok(None);
+            return Ok(());
         }
-        let sealed = {
+        let base = self.active_base();
+        let (index, finalized) = {
             let seg = self.active();
-            seg.write_indexes()?;
-            seg.log_file().clone()
+            (seg.index_files(), seg.finalized().clone())
         };
-        self.write_txn_index(self.active_base())?;
-        let seg = Segment::create(&self.dir, leo, now_ms, self.config.index_interval_bytes, self.faults.clone())?;
+        let work = SealWork {
+            durability: self.durability.clone(),
+            disk: self.env.disk.clone(),
+            dir: self.dir.clone(),
+            base,
+            end: leo,
+            index,
+            txn_index: self.txn_index_bytes(base, &[]),
+            snapshot: self.producers.encode(),
+            finalized,
+        };
+        let seg = match Segment::create(&self.env.disk, &self.dir, leo, now_ms, self.config.index_interval_bytes) {
+            Ok(s) => s,
+            Err(e) => {
+                self.env.health.fail(&e);
+                return Err(e);
+            }
+        };
+        self.durability.track(leo, seg.log_file().clone());
+        self.durability.dir_changed();
         self.segments.insert(leo, seg);
-        self.write_producer_snapshot()?;
-        Ok(Some(sealed))
-    }
-
-    /// Writes `<log end offset>.snapshot` and keeps only the two newest snapshots.
-    pub fn write_producer_snapshot(&self) -> io::Result<()> {
-        let path = self.dir.join(format!("{}.snapshot", file_stem(self.log_end_offset)));
-        write_atomic(&path, &self.producers.encode())?;
-        let mut snaps: Vec<i64> = std::fs::read_dir(&self.dir)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".snapshot").and_then(|s| s.parse().ok()))
-            .collect();
-        snaps.sort_unstable();
-        let keep = snaps.len().saturating_sub(2);
-        for s in &snaps[..keep] {
-            let _ = std::fs::remove_file(self.dir.join(format!("{}.snapshot", file_stem(*s))));
-        }
+        self.env.background.seal(Box::new(move || work.run()));
         Ok(())
     }
 
@@ -566,22 +481,22 @@ impl PartitionLog {
     /// below this: no replay can then start before a marker that is no longer there and leave
     /// its transaction open.
     pub fn oldest_snapshot(&self) -> Option<i64> {
-        std::fs::read_dir(&self.dir)
-            .ok()?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".snapshot").and_then(|s| s.parse().ok()))
-            .min()
+        list_snapshots(&self.env.disk, &self.dir).ok()?.into_iter().min()
     }
 
     /// Whether the flush policy (flush.messages / flush.ms) asks for an fsync now.
     pub fn flush_due(&mut self, now_ms: i64) -> bool {
-        let due = self.unflushed_messages >= self.config.flush_messages
-            || (self.unflushed_messages > 0 && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms);
+        let due = self.unflushed_messages >= self.config.flush_messages || (self.unflushed_messages > 0 && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms);
         if due {
             self.unflushed_messages = 0;
             self.last_flush_ms = now_ms;
         }
         due
+    }
+
+    /// A ticket for everything appended so far (the periodic flush, clean shutdown).
+    pub fn ticket(&self) -> SyncTicket {
+        self.durability.ticket(self.log_end_offset)
     }
 
     fn plan_read(&self, offset: i64, max_bytes: u32) -> Result<Option<ReadPlan>, ReadError> {
@@ -643,71 +558,83 @@ impl PartitionLog {
         Ok(best)
     }
 
-    /// Moves the log start offset forward (DeleteRecords) and drops segments wholly below it.
+    /// Deletes whole segments, by base offset (never the active one). Files go at once; the
+    /// directory entries become durable with the next sync of the directory.
+    fn delete_segments(&mut self, bases: &[i64]) -> io::Result<()> {
+        for b in bases {
+            if let Some(s) = self.segments.remove(b) {
+                self.durability.untrack(*b);
+                s.delete_files(&self.env.disk)?;
+                self.durability.dir_changed();
+            }
+        }
+        Ok(())
+    }
+
+    /// Sealed segments the cleaner may delete or rewrite: their seal job ran (so nothing writes
+    /// their files any more).
+    fn finalized_sealed(&self) -> impl Iterator<Item = (&i64, &Segment)> {
+        let active = self.active_base();
+        self.segments.iter().filter(move |(b, s)| **b != active && s.is_finalized())
+    }
+
+    /// Moves the log start offset forward (DeleteRecords) and drops segments wholly below it
+    /// (those still being sealed go at the next retention pass).
     pub fn delete_records_before(&mut self, offset: i64) -> io::Result<i64> {
         let offset = offset.min(self.log_end_offset);
         if offset <= self.log_start_offset {
             return Ok(self.log_start_offset);
         }
         self.log_start_offset = offset;
-        let doomed: Vec<i64> = self
-            .segments
-            .iter()
-            .filter(|(_, s)| s.next_offset() <= offset && s.base_offset != self.active_base())
-            .map(|(b, _)| *b)
-            .collect();
-        for b in doomed {
-            if let Some(s) = self.segments.remove(&b) {
-                s.delete_files()?;
-            }
+        let doomed: Vec<i64> = self.finalized_sealed().filter(|(_, s)| s.next_offset() <= offset).map(|(b, _)| *b).collect();
+        let r = self.delete_segments(&doomed).and_then(|_| self.write_leader_epoch_checkpoint());
+        if let Err(e) = &r {
+            self.env.health.fail(e);
         }
-        self.write_leader_epoch_checkpoint()?;
-        Ok(self.log_start_offset)
+        r.map(|_| self.log_start_offset)
     }
 
     /// Retention for `cleanup.policy=delete`: removes whole segments (never the active one) whose
     /// newest record is older than `retention.ms`, then oldest segments while the log exceeds
-    /// `retention.bytes`, and moves the log start offset to the first remaining segment.
-    /// Returns how many segments were deleted.
+    /// `retention.bytes`, and moves the log start offset to the first remaining segment. Segments
+    /// wholly below the log start offset (DeleteRecords) go too. Returns how many were deleted.
     pub fn apply_retention(&mut self, now_ms: i64) -> io::Result<usize> {
         let (ms, bytes) = (self.config.retention_ms, self.config.retention_bytes);
         let active = self.active_base();
         let mut size: i64 = self.size_bytes() as i64;
         let mut doomed = Vec::new();
         for (base, seg) in &self.segments {
-            if *base == active {
+            if *base == active || !seg.is_finalized() {
                 break;
             }
             let newest = if seg.max_timestamp() >= 0 { seg.max_timestamp() } else { seg.created_ms };
-            let too_old = ms >= 0 && now_ms.saturating_sub(newest) > ms;
-            let too_big = bytes >= 0 && size - seg.size() as i64 >= bytes;
-            if !(too_old || too_big) {
+            let too_old = self.config.delete && ms >= 0 && now_ms.saturating_sub(newest) > ms;
+            let too_big = self.config.delete && bytes >= 0 && size - seg.size() as i64 >= bytes;
+            let below_start = seg.next_offset() <= self.log_start_offset;
+            if !(too_old || too_big || below_start) {
                 break;
             }
             size -= seg.size() as i64;
             doomed.push(*base);
         }
-        for b in &doomed {
-            if let Some(seg) = self.segments.remove(b) {
-                seg.delete_files()?;
-            }
-        }
+        let r = self.delete_segments(&doomed);
         if let Some(first) = self.segments.keys().next() {
             self.log_start_offset = self.log_start_offset.max(*first);
         }
-        if !doomed.is_empty() {
-            self.write_leader_epoch_checkpoint()?;
+        let r = r.and_then(|_| if doomed.is_empty() { Ok(()) } else { self.write_leader_epoch_checkpoint() });
+        if let Err(e) = &r {
+            self.env.health.fail(e);
         }
-        Ok(doomed.len())
+        r.map(|_| doomed.len())
     }
 
-    /// The sealed (non-active) segments, for the compactor to read without holding the lock.
-    pub fn sealed_segments(&self) -> Vec<SegmentInfo> {
-        let active = self.active_base();
-        self.segments
-            .values()
-            .filter(|s| s.base_offset != active)
-            .map(|s| SegmentInfo {
+    /// The sealed segments the compactor may rewrite, read without holding the lock: finalized,
+    /// and below `durable_below` (the recovery point as checkpointed, so a recovery never has to
+    /// validate a compacted segment, whose offset gaps would look like a hole).
+    pub fn sealed_segments(&self, durable_below: i64) -> Vec<SegmentInfo> {
+        self.finalized_sealed()
+            .filter(|(_, s)| s.next_offset() <= durable_below)
+            .map(|(_, s)| SegmentInfo {
                 base_offset: s.base_offset,
                 next_offset: s.next_offset(),
                 size: s.size(),
@@ -717,58 +644,49 @@ impl PartitionLog {
             .collect()
     }
 
-    /// Swaps in a compacted copy of a sealed segment: `cleaned` (a fully written and fsynced file in
-    /// this directory) is renamed over `<base>.log`, which is atomic, so a crash leaves either the
-    /// old or the new segment. Index files are removed first and rebuilt after, so a stale index
-    /// can never describe the new file. Does nothing (and deletes `cleaned`) if the segment changed
-    /// meanwhile (deleted by retention, or not the file the compactor read).
-    pub fn replace_segment(&mut self, base: i64, expected: &Arc<LogFile>, cleaned: &Path, forget: &[(i64, i64)], now_ms: i64) -> io::Result<bool> {
+    /// Swaps in a compacted copy of a sealed segment: `cleaned` (a fully written and fsynced file
+    /// in this directory, already scanned into `replacement`) is renamed over `<base>.log`, which
+    /// is atomic, so a crash leaves either the old or the new segment. The ABORT markers it drops
+    /// (`forget`) leave the in-memory index here; their txnindex files were rewritten durably
+    /// before (see [`Self::txn_index_rewrites`]). Does nothing (and deletes `cleaned`) if the
+    /// segment changed meanwhile. The caller writes the new index files and syncs the directory
+    /// after releasing the lock.
+    pub fn replace_segment(&mut self, base: i64, expected: &Arc<LogFile>, cleaned: &Path, mut replacement: Segment, forget: &[(i64, i64)]) -> io::Result<bool> {
         let current = self.segments.get(&base).map(|s| s.log_file().clone());
         if current.is_none_or(|f| !Arc::ptr_eq(&f, expected)) || base == self.active_base() {
-            let _ = std::fs::remove_file(cleaned);
+            let _ = self.env.disk.remove_file(cleaned);
             return Ok(false);
         }
-        // ABORT markers the cleaned copy drops leave the aborted index first: a crash in between
-        // leaves a marker no entry points at, which readers pass over.
-        self.forget_aborted(forget)?;
-        let stem = file_stem(base);
-        for ext in ["index", "timeindex"] {
-            match std::fs::remove_file(self.dir.join(format!("{stem}.{ext}"))) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-        }
-        std::fs::rename(cleaned, self.dir.join(format!("{stem}.log")))?;
-        std::fs::File::open(&self.dir)?.sync_all()?;
-        let (seg, _) = Segment::open(&self.dir, base, true, now_ms, self.config.index_interval_bytes, self.faults.clone())?;
-        seg.write_indexes()?;
-        self.segments.insert(base, seg);
+        self.aborted.retain(|a| !forget.contains(&(a.producer_id, a.last_offset)));
+        let path = self.dir.join(format!("{}.log", file_stem(base)));
+        self.env.disk.rename(cleaned, &path)?;
+        self.durability.dir_changed();
+        let file = Arc::new(self.env.disk.open_file(&path)?);
+        file.assume_synced();
+        replacement.set_log_file(file);
+        replacement.finalized().store(true, Ordering::Release);
+        self.durability.untrack(base);
+        self.segments.insert(base, replacement);
         Ok(true)
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-    pub fn faults(&self) -> Option<Arc<FaultPlan>> {
-        self.faults.clone()
-    }
 
-    fn active_base(&self) -> i64 {
+    pub(super) fn active_base(&self) -> i64 {
         self.segments.keys().next_back().copied().unwrap_or(0)
     }
 
     /// Removes every batch at or after `offset` (whole batches; a batch holding `offset` with a
-    /// smaller base offset stays).
+    /// smaller base offset stays). The recovery point comes down with the log end; the next sync
+    /// makes the cut and the removed files durable.
     pub fn truncate_to(&mut self, offset: i64, now_ms: i64) -> io::Result<()> {
         if offset >= self.log_end_offset {
             return Ok(());
         }
         let doomed: Vec<i64> = self.segments.range(offset..).map(|(b, _)| *b).collect();
-        for b in doomed {
-            if let Some(s) = self.segments.remove(&b) {
-                s.delete_files()?;
-            }
-        }
+        self.delete_segments(&doomed)?;
         if let Some((_, seg)) = self.segments.range_mut(..offset).next_back() {
             seg.truncate_to(offset)?;
         }
@@ -776,9 +694,16 @@ impl PartitionLog {
         if self.segments.is_empty() {
             let leo = offset.max(self.log_start_offset);
             self.log_end_offset = leo;
-            let seg = Segment::create(&self.dir, leo, now_ms, self.config.index_interval_bytes, self.faults.clone())?;
+            let seg = Segment::create(&self.env.disk, &self.dir, leo, now_ms, self.config.index_interval_bytes)?;
+            self.durability.dir_changed();
             self.segments.insert(leo, seg);
         }
+        let (base, file) = {
+            let a = self.active();
+            (a.base_offset, a.log_file().clone())
+        };
+        self.durability.track(base, file);
+        self.durability.lower_recovery_point(self.log_end_offset);
         self.log_start_offset = self.log_start_offset.min(self.log_end_offset);
         // Rebuild idempotence and transaction state from what is left (snapshots past the new end
         // are discarded by the loader).
@@ -787,16 +712,31 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Clean shutdown: index files of the active segment and a producer snapshot.
+    /// Clean shutdown (after the seal thread drained): the active segment's index files,
+    /// txnindex and a producer snapshot, every file synced, then the directory; the recovery
+    /// point reaches the log end.
     pub fn close(&mut self) -> io::Result<()> {
-        self.active().write_indexes()?;
-        self.write_txn_index(self.active_base())?;
-        self.write_producer_snapshot()
+        let disk = self.env.disk.clone();
+        let base = self.active_base();
+        self.active().write_indexes(&disk)?;
+        let stem = file_stem(base);
+        super::txn_index::write(&disk, &self.dir.join(format!("{stem}.txnindex")), self.txn_index_bytes(base, &[]).as_deref())?;
+        write_snapshot(&disk, &self.dir, self.log_end_offset, &self.producers.encode())?;
+        for s in self.segments.values() {
+            s.log_file().sync_if_needed()?;
+        }
+        disk.sync_dir(&self.dir)?;
+        self.durability.set_recovery_point(self.log_end_offset);
+        Ok(())
     }
 
-    /// Every segment's log file, for a final fsync.
-    pub fn files(&self) -> Vec<Arc<LogFile>> {
-        self.segments.values().map(|s| s.log_file().clone()).collect()
+    pub(super) fn write_leader_epoch_checkpoint(&self) -> io::Result<()> {
+        let path = self.dir.join("leader-epoch-checkpoint");
+        let body = format!("0\n1\n{} {}\n", LEADER_EPOCH, self.log_start_offset);
+        if self.env.disk.read_to_string(&path).ok().as_deref() != Some(body.as_str()) {
+            self.env.disk.write_atomic(&path, body.as_bytes())?;
+        }
+        Ok(())
     }
 }
 
@@ -811,14 +751,14 @@ fn stamp_log_append_time(header: &mut [u8; HEADER_LEN], body: &[u8], now_ms: i64
 
 /// Whether the control batch at `pos` is a COMMIT marker (else ABORT). The control record key is
 /// `version i16, type i16` with type 1 = COMMIT, 0 = ABORT.
-fn marker_is_commit(seg: &Segment, pos: u32, h: &BatchHeader) -> io::Result<bool> {
+pub(super) fn marker_is_commit(seg: &Segment, pos: u32, h: &BatchHeader) -> io::Result<bool> {
     let mut buf = vec![0u8; h.total_len()];
     seg.log_file().read_exact_at(&mut buf, pos as u64)?;
     crate::record::records::marker_is_commit(&buf, h).ok_or_else(|| io::Error::other("malformed control batch"))
 }
 
 /// Calls `f` with the header, segment and position of every batch at or after `from`.
-fn for_each_batch_header(segments: &BTreeMap<i64, Segment>, from: i64, mut f: impl FnMut(&BatchHeader, &Segment, u32) -> io::Result<()>) -> io::Result<()> {
+pub(super) fn for_each_batch_header(segments: &BTreeMap<i64, Segment>, from: i64, mut f: impl FnMut(&BatchHeader, &Segment, u32) -> io::Result<()>) -> io::Result<()> {
     let start = segments.range(..=from).next_back().map(|(b, _)| *b).unwrap_or(i64::MIN);
     for (_, seg) in segments.range(start..) {
         let mut pos = match seg.find_batch(from.max(seg.base_offset))? {
@@ -845,8 +785,11 @@ pub struct Partition {
     high_watermark: AtomicI64,
     log_start_offset: AtomicI64,
     last_stable_offset: AtomicI64,
-    /// Highest offset known to be fsynced (exclusive): the recovery point.
-    recovery_point: AtomicI64,
+    durability: Arc<Durability>,
+    /// The recovery point as last written to the checkpoint file: the compactor rewrites only
+    /// segments below it. Unlimited for a log without a checkpoint file (standalone), where the
+    /// recovery point itself is the limit.
+    compaction_limit: AtomicI64,
     /// Where the compactor's dirty section starts (the cleaner checkpoint).
     cleaner_offset: AtomicI64,
     /// When the first tombstone kept by the compactor may be removed (i64::MAX: none kept).
@@ -855,18 +798,19 @@ pub struct Partition {
 }
 
 impl Partition {
-    pub fn new(topic: String, index: i32, dir: PathBuf, log: PartitionLog, recovery_point: i64) -> Partition {
+    pub fn new(topic: String, index: i32, log: PartitionLog) -> Partition {
         let (leo, lso) = (log.log_end_offset(), log.log_start_offset());
         let stable = log.last_stable_offset();
         Partition {
             topic,
             index,
-            dir,
+            dir: log.dir().to_path_buf(),
+            durability: log.durability().clone(),
             log: Mutex::new(log),
             high_watermark: AtomicI64::new(leo),
             log_start_offset: AtomicI64::new(lso),
             last_stable_offset: AtomicI64::new(stable),
-            recovery_point: AtomicI64::new(recovery_point.min(leo)),
+            compaction_limit: AtomicI64::new(i64::MAX),
             cleaner_offset: AtomicI64::new(0),
             tombstone_expiry: AtomicI64::new(i64::MAX),
             waiters: Mutex::new(Vec::new()),
@@ -884,8 +828,29 @@ impl Partition {
     pub fn last_stable_offset(&self) -> i64 {
         self.last_stable_offset.load(Ordering::Acquire)
     }
+    /// Every offset below it is on disk (see durability.rs).
     pub fn recovery_point(&self) -> i64 {
-        self.recovery_point.load(Ordering::Acquire)
+        self.durability.recovery_point()
+    }
+    pub fn durability(&self) -> &Arc<Durability> {
+        &self.durability
+    }
+    /// A ticket for everything appended so far.
+    pub fn ticket(&self) -> SyncTicket {
+        self.durability.ticket(self.high_watermark())
+    }
+    /// Below what the compactor may rewrite: the checkpointed recovery point (a log without a
+    /// checkpoint file: its recovery point).
+    pub fn compaction_limit(&self) -> i64 {
+        self.compaction_limit.load(Ordering::Acquire).min(self.recovery_point())
+    }
+    /// Whether the checkpoint file lags the recovery point (a compaction pass then writes it first).
+    pub fn checkpoint_behind(&self) -> bool {
+        self.compaction_limit.load(Ordering::Acquire) < self.recovery_point()
+    }
+    /// The recovery point just written to the checkpoint file.
+    pub fn set_compaction_limit(&self, offset: i64) {
+        self.compaction_limit.store(offset, Ordering::Release);
     }
     pub fn cleaner_offset(&self) -> i64 {
         self.cleaner_offset.load(Ordering::Acquire)
@@ -899,11 +864,6 @@ impl Partition {
     pub fn set_tombstone_expiry(&self, at_ms: i64) {
         self.tombstone_expiry.store(at_ms, Ordering::Release);
     }
-    /// Called after an fsync covering offsets below `offset` succeeded.
-    pub fn mark_flushed(&self, offset: i64) {
-        self.recovery_point.fetch_max(offset, Ordering::AcqRel);
-    }
-
     /// Runs `f` on the locked log (short, bounded work only).
     pub fn with_log<R>(&self, f: impl FnOnce(&mut PartitionLog) -> R) -> R {
         let mut log = self.log.lock();
@@ -987,7 +947,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         // The segment's first three writes succeed, the fourth fails.
         let plan = FaultPlan::new(3, -1);
-        let (mut log, _) = PartitionLog::open(d.path(), LogConfig::default(), true, 0, 0, 0, Some(plan)).unwrap();
+        let (mut log, _) = PartitionLog::open_standalone(d.path(), LogConfig::default(), true, 0, Some(plan)).unwrap();
         for i in 0..3 {
             assert_eq!(log.append(&make_batch(0, 2, 1000, 20), 1000).unwrap().base_offset, i * 2);
         }
@@ -997,7 +957,7 @@ mod tests {
         assert_eq!(log.size_bytes(), size_before);
         drop(log);
         // An unclean reopen finds exactly the three good batches.
-        let (log, rep) = PartitionLog::open(d.path(), LogConfig::default(), false, 0, 0, 0, None).unwrap();
+        let (log, rep) = PartitionLog::open_standalone(d.path(), LogConfig::default(), false, 0, None).unwrap();
         assert_eq!(log.log_end_offset(), 6);
         assert_eq!(rep.truncated_bytes, 0);
     }
@@ -1005,7 +965,7 @@ mod tests {
     #[test]
     fn corruption_below_the_recovery_point_refuses_to_start() {
         let d = tempfile::tempdir().unwrap();
-        let (mut log, _) = PartitionLog::open(d.path(), LogConfig::default(), true, 0, 0, 0, None).unwrap();
+        let (mut log, _) = PartitionLog::open_standalone(d.path(), LogConfig::default(), true, 0, None).unwrap();
         for _ in 0..4 {
             log.append(&make_batch(0, 1, 1000, 50), 1000).unwrap();
         }
@@ -1016,10 +976,10 @@ mod tests {
         bytes[at] ^= 0xff;
         std::fs::write(&path, &bytes).unwrap();
         // Recovery point 4: all four batches were fsynced and acknowledged.
-        let r = PartitionLog::open(d.path(), LogConfig::default(), false, 4, 0, 0, None);
+        let r = PartitionLog::open_standalone(d.path(), LogConfig::default(), false, 4, None);
         assert!(matches!(r, Err(OpenError::CorruptBelowRecoveryPoint { .. })), "{:?}", r.err());
         // With a recovery point of 1 the damage is in unsynced data: cut, log continues at 1.
-        let (log, _) = PartitionLog::open(d.path(), LogConfig::default(), false, 1, 0, 0, None).unwrap();
+        let (log, _) = PartitionLog::open_standalone(d.path(), LogConfig::default(), false, 1, None).unwrap();
         assert_eq!(log.log_end_offset(), 1);
     }
 
@@ -1027,7 +987,7 @@ mod tests {
     fn retention_deletes_old_and_oversized_segments_but_never_the_active_one() {
         let d = tempfile::tempdir().unwrap();
         let cfg = LogConfig { segment_bytes: 200, retention_ms: 1_000, retention_bytes: -1, ..LogConfig::default() };
-        let (mut log, _) = PartitionLog::open(d.path(), cfg.clone(), true, 0, 0, 0, None).unwrap();
+        let (mut log, _) = PartitionLog::open_standalone(d.path(), cfg.clone(), true, 0, None).unwrap();
         for i in 0..6 {
             log.append(&make_batch(0, 1, 10_000 + i * 1_000, 100), 10_000 + i * 1_000).unwrap();
         }
@@ -1043,7 +1003,7 @@ mod tests {
         // Size-based.
         let d2 = tempfile::tempdir().unwrap();
         let cfg = LogConfig { segment_bytes: 200, retention_ms: -1, retention_bytes: 400, ..LogConfig::default() };
-        let (mut log, _) = PartitionLog::open(d2.path(), cfg, true, 0, 0, 0, None).unwrap();
+        let (mut log, _) = PartitionLog::open_standalone(d2.path(), cfg, true, 0, None).unwrap();
         for i in 0..5 {
             log.append(&make_batch(0, 1, 10_000 + i, 100), 10_000).unwrap();
         }
@@ -1057,8 +1017,8 @@ mod tests {
     fn log_append_time_is_stamped_with_a_valid_crc() {
         let d = tempfile::tempdir().unwrap();
         let cfg = LogConfig { log_append_time: true, ..LogConfig::default() };
-        let (log, _) = PartitionLog::open(d.path(), cfg, true, 0, 0, 0, None).unwrap();
-        let p = Partition::new("t".into(), 0, d.path().to_path_buf(), log, 0);
+        let (log, _) = PartitionLog::open_standalone(d.path(), cfg, true, 0, None).unwrap();
+        let p = Partition::new("t".into(), 0, log);
         let info = p.append(&make_batch(0, 3, 5, 40), 777_000).unwrap();
         assert_eq!(info.log_append_time, 777_000);
         let r = p.read(0, 1 << 20, true).unwrap();
@@ -1093,8 +1053,8 @@ mod txn_tests {
     #[test]
     fn markers_move_the_last_stable_offset_and_fill_the_aborted_index() {
         let d = tempfile::tempdir().unwrap();
-        let (log, _) = PartitionLog::open(d.path(), LogConfig::default(), true, 0, 0, 0, None).unwrap();
-        let p = Partition::new("t".into(), 0, d.path().to_path_buf(), log, 0);
+        let (log, _) = PartitionLog::open_standalone(d.path(), LogConfig::default(), true, 0, None).unwrap();
+        let p = Partition::new("t".into(), 0, log);
         p.append(&txn_batch(1, 2, 0), 1000).unwrap(); // 0-1, pid 1
         p.append(&crate::record::batch::tests::make_batch(0, 1, 1000, 10), 1000).unwrap(); // 2
         p.append(&txn_batch(2, 1, 0), 1000).unwrap(); // 3, pid 2
@@ -1114,8 +1074,8 @@ mod txn_tests {
         // Clean restart: snapshot + txnindex.
         p.with_log(|l| l.close()).unwrap();
         drop(p);
-        let (log, _) = PartitionLog::open(d.path(), LogConfig::default(), true, 6, 0, 0, None).unwrap();
-        let p = Partition::new("t".into(), 0, d.path().to_path_buf(), log, 6);
+        let (log, _) = PartitionLog::open_standalone(d.path(), LogConfig::default(), true, 6, None).unwrap();
+        let p = Partition::new("t".into(), 0, log);
         check(&p);
         // Crash without snapshots or indexes: everything is rebuilt from the markers in the log.
         drop(p);
@@ -1125,14 +1085,14 @@ mod txn_tests {
                 std::fs::remove_file(path).unwrap();
             }
         }
-        let (log, _) = PartitionLog::open(d.path(), LogConfig::default(), false, 0, 0, 0, None).unwrap();
-        let p = Partition::new("t".into(), 0, d.path().to_path_buf(), log, 0);
+        let (log, _) = PartitionLog::open_standalone(d.path(), LogConfig::default(), false, 0, None).unwrap();
+        let p = Partition::new("t".into(), 0, log);
         check(&p);
         // An open transaction survives a restart and keeps pinning the LSO.
         p.append(&txn_batch(3, 1, 0), 1000).unwrap(); // 6, pid 3
         p.with_log(|l| l.close()).unwrap();
         drop(p);
-        let (log, _) = PartitionLog::open(d.path(), LogConfig::default(), false, 0, 0, 0, None).unwrap();
+        let (log, _) = PartitionLog::open_standalone(d.path(), LogConfig::default(), false, 0, None).unwrap();
         assert_eq!(log.last_stable_offset(), 6);
     }
 }

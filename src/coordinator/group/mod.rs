@@ -138,16 +138,10 @@ impl GroupCoordinator {
             let part = topic.partition(p).ok_or_else(|| CoordinatorError::Storage(format!("partition {p} missing")))?;
             let batch = encode_batch(&rs, now).map_err(CoordinatorError::Storage)?;
             let info = part.append(&batch, now).map_err(|e| CoordinatorError::Storage(e.to_string()))?;
-            if let Some(f) = info.sync {
-                syncs.push((part, f, info.last_offset + 1));
-            }
+            syncs.push(info.durable.submit());
         }
-        for (part, f, end) in syncs {
-            logs.flusher().sync(f).await.map_err(|e| {
-                logs.fail_storage(&e);
-                CoordinatorError::Storage(e.to_string())
-            })?;
-            part.mark_flushed(end);
+        for durable in syncs {
+            durable.wait().await.map_err(|e| CoordinatorError::Storage(e.to_string()))?;
         }
         Ok(())
     }
@@ -179,13 +173,7 @@ impl GroupCoordinator {
                 last = Some(part.append(&batch, now).map_err(|e| CoordinatorError::Storage(e.to_string()))?);
             }
             let Some(info) = last else { continue };
-            if let Some(f) = info.sync {
-                logs.flusher().sync(f).await.map_err(|e| {
-                    logs.fail_storage(&e);
-                    CoordinatorError::Storage(e.to_string())
-                })?;
-                part.mark_flushed(info.last_offset + 1);
-            }
+            info.durable.submit().wait().await.map_err(|e| CoordinatorError::Storage(e.to_string()))?;
         }
         self.state.lock().add_pending(pid, recs);
         Ok(())

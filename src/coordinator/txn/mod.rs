@@ -98,13 +98,7 @@ impl TxnCoordinator {
         let mut b = BytesMut::new();
         RecordBatchEncoder::encode(&mut b, [&rec], &RecordEncodeOptions { version: 2, compression: Compression::None }).map_err(|e| TxnShellError::Storage(e.to_string()))?;
         let info = part.append(&b, now).map_err(|e| TxnShellError::Storage(e.to_string()))?;
-        if let Some(f) = info.sync {
-            logs.flusher().sync(f).await.map_err(|e| {
-                logs.fail_storage(&e);
-                TxnShellError::Storage(e.to_string())
-            })?;
-            part.mark_flushed(info.last_offset + 1);
-        }
+        info.durable.submit().wait().await.map_err(|e| TxnShellError::Storage(e.to_string()))?;
         self.state.lock().replay(r);
         Ok(())
     }
@@ -119,16 +113,10 @@ impl TxnCoordinator {
             let info = part
                 .with_log(|l| l.append_marker(job.producer_id, job.producer_epoch, job.commit, 0, now))
                 .map_err(|e| TxnShellError::Storage(e.to_string()))?;
-            if let Some(f) = info.sync {
-                syncs.push((part.clone(), f, info.last_offset + 1));
-            }
+            syncs.push(info.durable.submit());
         }
-        for (part, f, end) in syncs {
-            logs.flusher().sync(f).await.map_err(|e| {
-                logs.fail_storage(&e);
-                TxnShellError::Storage(e.to_string())
-            })?;
-            part.mark_flushed(end);
+        for durable in syncs {
+            durable.wait().await.map_err(|e| TxnShellError::Storage(e.to_string()))?;
         }
         if job.partitions.iter().any(|(t, _)| t == crate::coordinator::group::OFFSETS_TOPIC) {
             groups.complete_txn(job.producer_id, job.commit);
