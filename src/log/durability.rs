@@ -151,6 +151,10 @@ impl Durability {
     pub(crate) fn mark_deleted(&self) {
         self.deleted.store(true, Ordering::Release);
     }
+    /// The partition's topic was deleted (its files are going or gone).
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.load(Ordering::Acquire)
+    }
 
     /// A ticket for everything written below `end`.
     pub fn ticket(self: &Arc<Self>, end: i64) -> SyncTicket {
@@ -172,7 +176,9 @@ impl Durability {
             self.sync_dir_if_needed()
         })();
         if let Err(e) = result {
-            self.health.fail(&e);
+            if !self.is_deleted() {
+                self.health.fail(&e);
+            }
             return Err(e);
         }
         self.recovery_point.fetch_max(end, Ordering::AcqRel);

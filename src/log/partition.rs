@@ -172,11 +172,16 @@ struct SealWork {
 
 impl SealWork {
     fn run(self) {
+        if self.durability.is_deleted() {
+            return; // the topic is gone with its directory
+        }
         if self.durability.make_durable(self.end).is_err() {
             return; // the log dir is offline; nothing more to write
         }
         if let Err(e) = self.write() {
-            self.durability.health().fail(&e);
+            if !self.durability.is_deleted() {
+                self.durability.health().fail(&e);
+            }
             return;
         }
         self.finalized.store(true, Ordering::Release);

@@ -92,7 +92,7 @@ impl Default for SimDisk {
 }
 
 fn enoent() -> io::Error {
-    io::Error::from(io::ErrorKind::NotFound)
+    io::Error::from_raw_os_error(libc::ENOENT)
 }
 fn errno(code: i32) -> io::Error {
     io::Error::from_raw_os_error(code)
