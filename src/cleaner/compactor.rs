@@ -255,7 +255,11 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
         let (index, time_index) = replacement.index_files();
         if !forgotten.is_empty() {
             for (path, body) in p.with_log(|l| l.txn_index_rewrites(&forgotten)) {
-                crate::log::txn_index::write(&disk, &path, body.as_deref())?;
+                if let Err(e) = crate::log::txn_index::write(&disk, &path, body.as_deref()) {
+                    // A failed fsync is never retried: the log dir goes offline.
+                    p.durability().fail(&e);
+                    return Err(e);
+                }
             }
         }
         let expected: Arc<LogFile> = seg.file.clone();

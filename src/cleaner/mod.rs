@@ -18,12 +18,9 @@ pub fn retention_pass(logs: &LogManager, now_ms: i64) -> usize {
     let mut moved = false;
     for t in logs.topics() {
         for p in t.partitions.read().iter() {
-            let r = p.with_log(|l| {
-                if !l.config().delete {
-                    return Ok(0);
-                }
-                l.apply_retention(now_ms)
-            });
+            // Time and size retention apply to `delete` logs; segments below the log start offset
+            // (DeleteRecords) go on every log.
+            let r = p.with_log(|l| l.apply_retention(now_ms));
             match r {
                 Ok(n) => {
                     if n > 0 {
@@ -32,7 +29,8 @@ pub fn retention_pass(logs: &LogManager, now_ms: i64) -> usize {
                     }
                     deleted += n;
                 }
-                Err(e) => logs.fail_storage(&e),
+                // The log took the log dir offline itself.
+                Err(e) => tracing::error!(topic = %t.name, partition = p.index, error = %e, "retention failed"),
             }
         }
     }

@@ -80,6 +80,12 @@ pub struct Durability {
     dir_synced: AtomicU64,
     /// The partition was deleted: its directory is gone, syncing it again is not needed.
     deleted: AtomicBool,
+    /// Held by whoever writes files into the directory by name off the partition lock (the seal
+    /// job) and by topic deletion while it renames the directory away.
+    file_writers: Mutex<()>,
+    /// Bumped when the log is truncated: tickets and seal jobs from before cover offsets that are
+    /// gone and must not move the recovery point.
+    truncations: AtomicU64,
     disk: Disk,
     health: Arc<StorageHealth>,
     background: Arc<Background>,
@@ -100,6 +106,8 @@ impl Durability {
             dir_changes: AtomicU64::new(0),
             dir_synced: AtomicU64::new(0),
             deleted: AtomicBool::new(false),
+            file_writers: Mutex::new(()),
+            truncations: AtomicU64::new(0),
             disk: env.disk.clone(),
             health: env.health.clone(),
             background: env.background.clone(),
@@ -119,9 +127,23 @@ impl Durability {
         &self.disk
     }
 
-    /// Lowers the recovery point (the log was truncated below it).
-    pub(crate) fn lower_recovery_point(&self, offset: i64) {
+    /// The log was truncated to `offset`: the recovery point comes down, and tickets issued
+    /// before no longer count.
+    pub(crate) fn truncated(&self, offset: i64) {
+        self.truncations.fetch_add(1, Ordering::AcqRel);
         self.recovery_point.fetch_min(offset, Ordering::AcqRel);
+    }
+
+    /// See `file_writers`.
+    pub(crate) fn lock_files(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.file_writers.lock()
+    }
+
+    /// Takes the log dir offline, unless the error comes from a partition being deleted.
+    pub(crate) fn fail(&self, e: &io::Error) {
+        if !self.is_deleted() {
+            self.health.fail(e);
+        }
     }
 
     /// Declares everything below `offset` durable (after a clean shutdown, or a recovery that
@@ -158,12 +180,15 @@ impl Durability {
 
     /// A ticket for everything written below `end`.
     pub fn ticket(self: &Arc<Self>, end: i64) -> SyncTicket {
-        SyncTicket { durability: self.clone(), end }
+        SyncTicket { durability: self.clone(), end, truncations: self.truncations.load(Ordering::Acquire) }
     }
 
     /// Makes everything below `end` durable, on the calling thread: syncs the files that hold data
     /// below `end` (in offset order), then the directory, then moves the recovery point.
-    pub(crate) fn make_durable(&self, end: i64) -> io::Result<()> {
+    pub(crate) fn make_durable(&self, end: i64, truncations: u64) -> io::Result<()> {
+        if truncations != self.truncations.load(Ordering::Acquire) {
+            return Err(io::Error::other("the log was truncated below these offsets"));
+        }
         if self.recovery_point() >= end {
             return Ok(());
         }
@@ -176,10 +201,11 @@ impl Durability {
             self.sync_dir_if_needed()
         })();
         if let Err(e) = result {
-            if !self.is_deleted() {
-                self.health.fail(&e);
-            }
+            self.fail(&e);
             return Err(e);
+        }
+        if truncations != self.truncations.load(Ordering::Acquire) {
+            return Err(io::Error::other("the log was truncated below these offsets"));
         }
         self.recovery_point.fetch_max(end, Ordering::AcqRel);
         // Sealed files that are now fully synced need no more syncs.
@@ -198,7 +224,11 @@ impl Durability {
         }
         match self.disk.sync_dir(&self.dir) {
             Err(e) if e.kind() == io::ErrorKind::NotFound && self.deleted.load(Ordering::Acquire) => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                // Never retried: a failed directory sync takes the log dir offline.
+                self.fail(&e);
+                return Err(e);
+            }
             Ok(()) => {}
         }
         self.dir_synced.fetch_max(changes, Ordering::AcqRel);
@@ -211,6 +241,7 @@ impl Durability {
 pub struct SyncTicket {
     pub(crate) durability: Arc<Durability>,
     pub(crate) end: i64,
+    pub(crate) truncations: u64,
 }
 
 impl SyncTicket {

@@ -47,14 +47,15 @@ pub struct Background {
 
 /// One group-commit round: every partition once, up to the largest end among its tickets.
 fn run_round(round: Vec<(SyncTicket, Reply)>) {
-    let mut by_partition: HashMap<*const Durability, (Arc<Durability>, i64, Vec<Reply>)> = HashMap::new();
+    // Tickets from before a truncation are answered on their own (with an error).
+    let mut by_partition: HashMap<(*const Durability, u64), (Arc<Durability>, i64, Vec<Reply>)> = HashMap::new();
     for (t, reply) in round {
-        let e = by_partition.entry(Arc::as_ptr(&t.durability)).or_insert_with(|| (t.durability.clone(), t.end, Vec::new()));
+        let e = by_partition.entry((Arc::as_ptr(&t.durability), t.truncations)).or_insert_with(|| (t.durability.clone(), t.end, Vec::new()));
         e.1 = e.1.max(t.end);
         e.2.push(reply);
     }
-    for (_, (d, end, replies)) in by_partition {
-        let r = d.make_durable(end).map_err(|e| (e.kind(), e.to_string()));
+    for ((_, truncations), (d, end, replies)) in by_partition {
+        let r = d.make_durable(end, truncations).map_err(|e| (e.kind(), e.to_string()));
         for reply in replies.into_iter().flatten() {
             let _ = reply.send(r.clone().map_err(|(k, m)| io::Error::new(k, m)));
         }
@@ -108,7 +109,7 @@ impl Background {
 
     pub(crate) fn submit(&self, t: SyncTicket) -> Durable {
         match &self.mode {
-            Mode::Inline => Durable(DurableInner::Ready(t.durability.make_durable(t.end))),
+            Mode::Inline => Durable(DurableInner::Ready(t.durability.make_durable(t.end, t.truncations))),
             Mode::Threaded { fsync, .. } => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 match fsync.lock().as_ref() {
@@ -127,7 +128,7 @@ impl Background {
     pub(crate) fn submit_detached(&self, t: SyncTicket) {
         match &self.mode {
             Mode::Inline => {
-                let _ = t.durability.make_durable(t.end);
+                let _ = t.durability.make_durable(t.end, t.truncations);
             }
             Mode::Threaded { fsync, .. } => {
                 if let Some(s) = fsync.lock().as_ref() {

@@ -128,6 +128,9 @@ pub struct LogManager {
     config: Arc<BrokerConfig>,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     env: LogEnv,
+    /// One checkpoint writer at a time: they share temporary file names, and the compaction
+    /// limits they set must never run ahead of what is on disk.
+    checkpoint_lock: parking_lot::Mutex<()>,
     pub cluster_id: String,
     pub node_id: i32,
     /// Whether the previous run shut down cleanly (recovery skipped).
@@ -138,18 +141,31 @@ fn now_ms() -> i64 {
     crate::clock::now_ms()
 }
 
-fn read_checkpoint(disk: &Disk, path: &Path) -> HashMap<(String, i32), i64> {
+/// Reads a checkpoint file (Kafka's format). A missing file is empty; one that does not parse
+/// refuses to start: recovery points read as 0 would make recovery cut compacted segments.
+fn read_checkpoint(disk: &Disk, path: &Path) -> Result<HashMap<(String, i32), i64>, TopicError> {
     let mut out = HashMap::new();
-    let Ok(text) = disk.read_to_string(path) else { return out };
-    for line in text.lines().skip(2) {
-        let mut it = line.split_whitespace();
-        if let (Some(t), Some(p), Some(o)) = (it.next(), it.next(), it.next()) {
-            if let (Ok(p), Ok(o)) = (p.parse(), o.parse()) {
-                out.insert((t.to_string(), p), o);
-            }
-        }
+    let text = match disk.read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e.into()),
+    };
+    let bad = |why: &str| TopicError::InvalidTopic(format!("the checkpoint file {} is damaged ({why}); refusing to start", path.display()));
+    let mut lines = text.lines();
+    if lines.next() != Some("0") {
+        return Err(bad("unknown version"));
     }
-    out
+    let count: usize = lines.next().and_then(|l| l.trim().parse().ok()).ok_or_else(|| bad("no entry count"))?;
+    for line in lines.by_ref().take(count) {
+        let mut it = line.split_whitespace();
+        let (Some(t), Some(p), Some(o)) = (it.next(), it.next(), it.next()) else { return Err(bad("short line")) };
+        let (Ok(p), Ok(o)) = (p.parse(), o.parse()) else { return Err(bad("not a number")) };
+        out.insert((t.to_string(), p), o);
+    }
+    if out.len() != count {
+        return Err(bad("fewer entries than its count"));
+    }
+    Ok(out)
 }
 
 /// A Kafka-style cluster id: 16 random bytes, URL-safe base64 without padding (22 chars).
@@ -215,10 +231,10 @@ impl LogManager {
             None => Background::threaded()?,
         };
         let env = LogEnv { disk: disk.clone(), background, health: StorageHealth::new(&dir) };
-        let mgr = LogManager { data_dir: dir.clone(), config: config.clone(), topics: RwLock::new(HashMap::new()), env, cluster_id, node_id, recovered_cleanly: clean };
-        let recovery = read_checkpoint(&disk, &dir.join(RECOVERY_CHECKPOINT));
-        let starts = read_checkpoint(&disk, &dir.join(START_CHECKPOINT));
-        let cleaned = read_checkpoint(&disk, &dir.join(CLEANER_CHECKPOINT));
+        let mgr = LogManager { data_dir: dir.clone(), config: config.clone(), topics: RwLock::new(HashMap::new()), env, checkpoint_lock: parking_lot::Mutex::new(()), cluster_id, node_id, recovered_cleanly: clean };
+        let recovery = read_checkpoint(&disk, &dir.join(RECOVERY_CHECKPOINT))?;
+        let starts = read_checkpoint(&disk, &dir.join(START_CHECKPOINT))?;
+        let cleaned = read_checkpoint(&disk, &dir.join(CLEANER_CHECKPOINT))?;
         // Topics deleted while a crash interrupted the removal of their directories.
         for (name, is_dir) in disk.list_dir(&dir)? {
             if is_dir && name.ends_with("-delete") {
@@ -388,6 +404,9 @@ impl LogManager {
         });
         self.write_topic_meta(&t)?;
         topics.insert(name.to_string(), t.clone());
+        drop(topics);
+        // Entries for the new partitions replace whatever an older topic of this name left.
+        self.write_checkpoints()?;
         Ok(Some(t))
     }
 
@@ -397,8 +416,14 @@ impl LogManager {
         let meta = self.data_dir.join(TOPIC_META_DIR);
         self.env.disk.remove_file(&meta.join(format!("{name}.properties")))?;
         self.env.disk.sync_dir(&meta)?;
+        // No checkpoint entry of this topic may outlive it: a topic created later under the same
+        // name would inherit its recovery point and log start.
+        self.write_checkpoints()?;
         for p in t.partitions.read().iter() {
-            p.durability().mark_deleted();
+            // From here on nothing of the old partition writes into the directory by its name
+            // (a new topic of that name may take it).
+            let _files = p.durability().lock_files();
+            p.with_log(|l| l.mark_deleted());
             let doomed = self.data_dir.join(format!("{}-{}.{}-delete", name, p.index, t.id.simple()));
             if self.env.disk.rename(&p.dir, &doomed).is_ok() {
                 let _ = self.env.disk.remove_dir_all(&doomed);
@@ -428,6 +453,7 @@ impl LogManager {
         parts.extend(new);
         drop(parts);
         self.write_topic_meta(&t)?;
+        self.write_checkpoints()?;
         Ok(())
     }
 
@@ -481,6 +507,7 @@ impl LogManager {
     /// Writes the recovery-point, log-start-offset and cleaner checkpoints (each atomically and
     /// durably). The recovery points written are what the partitions' tickets made durable.
     pub fn write_checkpoints(&self) -> io::Result<()> {
+        let _one_writer = self.checkpoint_lock.lock();
         let topics = self.topics();
         let mut rp = Vec::new();
         let mut ls = Vec::new();

@@ -56,6 +56,10 @@ pub enum AppendError {
     Sequence(#[from] SequenceError),
     #[error("storage error: {0}")]
     Storage(#[from] io::Error),
+    #[error("the topic was deleted")]
+    Deleted,
+    #[error("the broker is shutting down")]
+    ShuttingDown,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +147,8 @@ pub struct PartitionLog {
     pub(super) last_flush_ms: i64,
     pub(super) env: LogEnv,
     pub(super) durability: Arc<Durability>,
+    /// Closed for a clean shutdown (or deleted): no more appends.
+    pub(super) closed: bool,
 }
 
 /// What opening a log found, for the startup log line.
@@ -159,11 +165,11 @@ pub struct OpenReport {
 /// The work a roll hands to the seal thread: make the sealed segment durable, then write what
 /// describes it (index files, txnindex, a producer snapshot at its end).
 struct SealWork {
-    durability: Arc<Durability>,
+    /// Everything below the sealed segment's end.
+    ticket: SyncTicket,
     disk: Disk,
     dir: PathBuf,
     base: i64,
-    end: i64,
     index: (Vec<u8>, Vec<u8>),
     txn_index: Option<Vec<u8>>,
     snapshot: Vec<u8>,
@@ -172,16 +178,17 @@ struct SealWork {
 
 impl SealWork {
     fn run(self) {
-        if self.durability.is_deleted() {
-            return; // the topic is gone with its directory
+        let d = &self.ticket.durability;
+        if d.is_deleted() || d.make_durable(self.ticket.end, self.ticket.truncations).is_err() {
+            return; // deleted, truncated, or the log dir is offline: nothing more to write
         }
-        if self.durability.make_durable(self.end).is_err() {
-            return; // the log dir is offline; nothing more to write
+        // Files are written by name: not while the topic's deletion renames the directory away.
+        let _files = d.lock_files();
+        if d.is_deleted() {
+            return;
         }
         if let Err(e) = self.write() {
-            if !self.durability.is_deleted() {
-                self.durability.health().fail(&e);
-            }
+            d.fail(&e);
             return;
         }
         self.finalized.store(true, Ordering::Release);
@@ -197,7 +204,7 @@ impl SealWork {
         if let Some(t) = &self.txn_index {
             super::txn_index::write(disk, &self.dir.join(format!("{stem}.txnindex")), Some(t))?;
         }
-        write_snapshot(disk, &self.dir, self.end, &self.snapshot)
+        write_snapshot(disk, &self.dir, self.ticket.end, &self.snapshot)
     }
 }
 
@@ -260,8 +267,26 @@ impl PartitionLog {
 
     /// Validates every batch in `records`, then assigns offsets and appends them.
     /// Nothing is written unless every batch is valid.
-    pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+    /// Appends are refused once the log is closed or its topic deleted.
+    fn check_open(&self) -> Result<(), AppendError> {
+        if self.durability.is_deleted() {
+            return Err(AppendError::Deleted);
+        }
+        if self.closed {
+            return Err(AppendError::ShuttingDown);
+        }
         self.env.health.check()?;
+        Ok(())
+    }
+
+    /// The topic is being deleted: nothing more is written by this log (under its lock, so no
+    /// operation that started before touches the directory after the caller renames it).
+    pub fn mark_deleted(&mut self) {
+        self.durability.mark_deleted();
+    }
+
+    pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        self.check_open()?;
         let mut batches: Vec<(usize, BatchHeader)> = Vec::with_capacity(1);
         let mut it = BatchIter::new(records);
         for (pos, h) in it.by_ref() {
@@ -315,7 +340,7 @@ impl PartitionLog {
             if let Err(e) = seg.append(&header, body) {
                 // Leave no partial batch behind; the log dir goes offline.
                 let _ = seg.log_file().truncate(before as u64);
-                self.env.health.fail(&e);
+                self.durability.fail(&e);
                 return Err(AppendError::Storage(e));
             }
             let written = BatchHeader::parse(&header)?;
@@ -343,7 +368,7 @@ impl PartitionLog {
     /// `producer_id`, closing its open transaction here. An aborted transaction's offset range is
     /// added to the aborted-transaction index that read_committed fetches return.
     pub fn append_marker(&mut self, producer_id: i64, producer_epoch: i16, commit: bool, coordinator_epoch: i32, now_ms: i64) -> Result<AppendInfo, AppendError> {
-        self.env.health.check()?;
+        self.check_open()?;
         let batch = crate::record::records::control_batch(producer_id, producer_epoch, commit, coordinator_epoch, now_ms);
         let h = BatchHeader::parse(&batch)?;
         let info = self.write_batches(&batch, &[(0, h)], now_ms)?;
@@ -457,11 +482,10 @@ impl PartitionLog {
             (seg.index_files(), seg.finalized().clone())
         };
         let work = SealWork {
-            durability: self.durability.clone(),
+            ticket: self.durability.ticket(leo),
             disk: self.env.disk.clone(),
             dir: self.dir.clone(),
             base,
-            end: leo,
             index,
             txn_index: self.txn_index_bytes(base, &[]),
             snapshot: self.producers.encode(),
@@ -470,7 +494,7 @@ impl PartitionLog {
         let seg = match Segment::create(&self.env.disk, &self.dir, leo, now_ms, self.config.index_interval_bytes) {
             Ok(s) => s,
             Err(e) => {
-                self.env.health.fail(&e);
+                self.durability.fail(&e);
                 return Err(e);
             }
         };
@@ -587,14 +611,14 @@ impl PartitionLog {
     /// (those still being sealed go at the next retention pass).
     pub fn delete_records_before(&mut self, offset: i64) -> io::Result<i64> {
         let offset = offset.min(self.log_end_offset);
-        if offset <= self.log_start_offset {
+        if offset <= self.log_start_offset || self.durability.is_deleted() {
             return Ok(self.log_start_offset);
         }
         self.log_start_offset = offset;
         let doomed: Vec<i64> = self.finalized_sealed().filter(|(_, s)| s.next_offset() <= offset).map(|(b, _)| *b).collect();
-        let r = self.delete_segments(&doomed).and_then(|_| self.write_leader_epoch_checkpoint());
+        let r = self.delete_segments(&doomed);
         if let Err(e) = &r {
-            self.env.health.fail(e);
+            self.durability.fail(e);
         }
         r.map(|_| self.log_start_offset)
     }
@@ -604,18 +628,24 @@ impl PartitionLog {
     /// `retention.bytes`, and moves the log start offset to the first remaining segment. Segments
     /// wholly below the log start offset (DeleteRecords) go too. Returns how many were deleted.
     pub fn apply_retention(&mut self, now_ms: i64) -> io::Result<usize> {
+        if self.durability.is_deleted() {
+            return Ok(0);
+        }
         let (ms, bytes) = (self.config.retention_ms, self.config.retention_bytes);
         let active = self.active_base();
         let mut size: i64 = self.size_bytes() as i64;
         let mut doomed = Vec::new();
-        for (base, seg) in &self.segments {
+        let bases: Vec<i64> = self.segments.keys().copied().collect();
+        for (i, (base, seg)) in self.segments.iter().enumerate() {
             if *base == active || !seg.is_finalized() {
                 break;
             }
+            // Wholly below the log start: the next segment starts at or before it (a compacted
+            // segment may end early or be empty; its offsets still reach the next base).
+            let below_start = bases.get(i + 1).is_some_and(|next| *next <= self.log_start_offset);
             let newest = if seg.max_timestamp() >= 0 { seg.max_timestamp() } else { seg.created_ms };
             let too_old = self.config.delete && ms >= 0 && now_ms.saturating_sub(newest) > ms;
             let too_big = self.config.delete && bytes >= 0 && size - seg.size() as i64 >= bytes;
-            let below_start = seg.next_offset() <= self.log_start_offset;
             if !(too_old || too_big || below_start) {
                 break;
             }
@@ -626,9 +656,8 @@ impl PartitionLog {
         if let Some(first) = self.segments.keys().next() {
             self.log_start_offset = self.log_start_offset.max(*first);
         }
-        let r = r.and_then(|_| if doomed.is_empty() { Ok(()) } else { self.write_leader_epoch_checkpoint() });
         if let Err(e) = &r {
-            self.env.health.fail(e);
+            self.durability.fail(e);
         }
         r.map(|_| doomed.len())
     }
@@ -637,8 +666,11 @@ impl PartitionLog {
     /// and below `durable_below` (the recovery point as checkpointed, so a recovery never has to
     /// validate a compacted segment, whose offset gaps would look like a hole).
     pub fn sealed_segments(&self, durable_below: i64) -> Vec<SegmentInfo> {
+        // The rule recovery trusts a segment by: the segment after it starts at or below the
+        // checkpointed recovery point.
+        let next_base = |b: i64| self.segments.range(b + 1..).next().map(|(n, _)| *n).unwrap_or(i64::MAX);
         self.finalized_sealed()
-            .filter(|(_, s)| s.next_offset() <= durable_below)
+            .filter(|(b, _)| next_base(**b) <= durable_below)
             .map(|(_, s)| SegmentInfo {
                 base_offset: s.base_offset,
                 next_offset: s.next_offset(),
@@ -658,7 +690,7 @@ impl PartitionLog {
     /// after releasing the lock.
     pub fn replace_segment(&mut self, base: i64, expected: &Arc<LogFile>, cleaned: &Path, mut replacement: Segment, forget: &[(i64, i64)]) -> io::Result<bool> {
         let current = self.segments.get(&base).map(|s| s.log_file().clone());
-        if current.is_none_or(|f| !Arc::ptr_eq(&f, expected)) || base == self.active_base() {
+        if current.is_none_or(|f| !Arc::ptr_eq(&f, expected)) || base == self.active_base() || self.durability.is_deleted() {
             let _ = self.env.disk.remove_file(cleaned);
             return Ok(false);
         }
@@ -708,7 +740,7 @@ impl PartitionLog {
             (a.base_offset, a.log_file().clone())
         };
         self.durability.track(base, file);
-        self.durability.lower_recovery_point(self.log_end_offset);
+        self.durability.truncated(self.log_end_offset);
         self.log_start_offset = self.log_start_offset.min(self.log_end_offset);
         // Rebuild idempotence and transaction state from what is left (snapshots past the new end
         // are discarded by the loader).
@@ -721,6 +753,10 @@ impl PartitionLog {
     /// txnindex and a producer snapshot, every file synced, then the directory; the recovery
     /// point reaches the log end.
     pub fn close(&mut self) -> io::Result<()> {
+        self.closed = true;
+        if self.durability.is_deleted() {
+            return Ok(());
+        }
         let disk = self.env.disk.clone();
         let base = self.active_base();
         self.active().write_indexes(&disk)?;
@@ -730,6 +766,7 @@ impl PartitionLog {
         for s in self.segments.values() {
             s.log_file().sync_if_needed()?;
         }
+        self.write_leader_epoch_checkpoint()?;
         disk.sync_dir(&self.dir)?;
         self.durability.set_recovery_point(self.log_end_offset);
         Ok(())

@@ -91,7 +91,7 @@ impl PartitionLog {
             }
             let trusted = rec.clean || bases.get(i + 1).is_some_and(|next| *next <= r);
             let mode = if trusted { OpenMode::Trust } else { OpenMode::Validate };
-            let (seg, rep) = Segment::open(disk, dir, base, mode, now_ms, config.index_interval_bytes).map_err(io_err)?;
+            let (mut seg, rep) = Segment::open(disk, dir, base, mode, now_ms, config.index_interval_bytes).map_err(io_err)?;
             if mode == OpenMode::Validate {
                 report.validated_segments += 1;
                 validated.push(base);
@@ -105,6 +105,7 @@ impl PartitionLog {
                 }
                 tracing::warn!(file = %path.display(), valid_bytes = rep.valid_bytes, cut_bytes = rep.file_bytes - rep.valid_bytes, %reason, "truncated a torn or invalid tail during recovery (never acknowledged as durable)");
                 report.truncated_bytes += rep.file_bytes - rep.valid_bytes;
+                seg.cut_to_valid(&rep).map_err(io_err)?;
                 segments.insert(base, seg);
                 if i + 1 < bases.len() {
                     cut_at = Some(i + 1);
@@ -151,6 +152,7 @@ impl PartitionLog {
             last_flush_ms: now_ms,
             env: env.clone(),
             durability,
+            closed: false,
         };
         log.log_start_offset = log.segments.keys().next().copied().unwrap_or(log_end_offset).max(log_start_ckpt).min(log_end_offset);
         if log.segments.is_empty() {

@@ -120,11 +120,18 @@ impl Segment {
             seg.max_timestamp = -1;
         }
         seg.rescan_from(start, mode == OpenMode::Validate, !loaded, &mut report)?;
-        if report.valid_bytes < len {
-            seg.log.truncate(report.valid_bytes)?;
-            seg.size = report.valid_bytes as u32;
-        }
+        // A scan that stopped early leaves the file as it is: the caller either refuses to start
+        // (the bytes stay for inspection) or cuts the tail with `cut_to_valid`.
         Ok((seg, report))
+    }
+
+    /// Cuts the file after the last valid batch a scan found (a torn tail).
+    pub fn cut_to_valid(&mut self, report: &ScanReport) -> io::Result<()> {
+        if report.valid_bytes < self.size as u64 {
+            self.log.truncate(report.valid_bytes)?;
+            self.size = report.valid_bytes as u32;
+        }
+        Ok(())
     }
 
     fn load_indexes(&mut self, disk: &Disk) -> bool {
@@ -466,8 +473,10 @@ mod tests {
         let good = s.size();
         s.log_file().append(&[&make_batch(1, 1, 1, 30)[..40]]).unwrap();
         drop(s);
-        let (s2, rep) = Segment::open(&disk, d.path(), 0, OpenMode::Validate, 0, 4096).unwrap();
+        let (mut s2, rep) = Segment::open(&disk, d.path(), 0, OpenMode::Validate, 0, 4096).unwrap();
         assert!(matches!(rep.stopped_by, Some(BatchError::Truncated { .. })));
+        assert!(s2.size() > good, "the scan alone cuts nothing");
+        s2.cut_to_valid(&rep).unwrap();
         assert_eq!(s2.size(), good);
         assert_eq!(s2.next_offset(), 1);
     }

@@ -94,6 +94,8 @@ pub fn append_error(e: &AppendError) -> i16 {
         AppendError::InvalidTimestamp { .. } => code::INVALID_TIMESTAMP,
         AppendError::Sequence(s) => sequence_error(s),
         AppendError::Storage(_) => code::KAFKA_STORAGE_ERROR,
+        AppendError::Deleted => code::UNKNOWN_TOPIC_OR_PARTITION,
+        AppendError::ShuttingDown => code::NOT_LEADER_OR_FOLLOWER,
     }
 }
 
