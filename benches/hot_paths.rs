@@ -53,7 +53,10 @@ fn main() {
         std::hint::black_box(idx.lookup((i as u32).wrapping_mul(7919) % 1_000_000));
     });
     let dir = tempfile::tempdir().unwrap();
-    let (log, _) = PartitionLog::open_standalone(dir.path(), LogConfig::default(), true, 0, None).unwrap();
+    // The broker's own setup: fsync and seal threads in the background (a roll's sync of the
+    // sealed segment runs there, not inside the append that rolled).
+    let env = odradek::log::LogEnv { disk: odradek::log::file::Disk::os(), background: odradek::log::flusher::Background::threaded().unwrap(), health: odradek::log::StorageHealth::new(dir.path()) };
+    let (log, _) = PartitionLog::open(dir.path(), LogConfig::default(), odradek::log::Recovery::default(), odradek::clock::now_ms(), &env).unwrap();
     let p = Partition::new("bench".into(), 0, log);
     let b1k = batch(1, 1024);
     let now = odradek::clock::now_ms();
