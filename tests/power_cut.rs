@@ -6,9 +6,10 @@
 //! volatile dropped or partly kept (a torn prefix, or random pages). The load: librdkafka
 //! producers with acks=all and acks=1 on the same partitions, and a raw client sending acks=all
 //! produce requests with several batches for one partition, with 16 KiB segments so requests
-//! span rolls. After each cut the broker restarts on what is left and a consumer reads every
+//! span rolls. Just before each kill a consumer group commits offsets (answered only once
+//! durable). After each cut the broker restarts on what is left and a consumer reads every
 //! partition: offsets dense from 0, every acks=all acknowledged record at its offset, byte for
-//! byte.
+//! byte; the group's committed offsets and the topic's config are what they were.
 //!
 //! Needs /dev/fuse and root (the machines this project runs on have both). POWER_CUT_CYCLES sets
 //! the number of cycles (default 8); POWER_CUT_BIN another broker binary.
@@ -35,6 +36,8 @@ use rdkafka::Offset;
 const TTL: Duration = Duration::ZERO;
 const TOPIC: &str = "cuts";
 const PARTITIONS: i32 = 3;
+const GROUP: &str = "cuts-group";
+const RETENTION: &str = "987654321";
 
 /// A FUSE filesystem over the simulated disk.
 struct LazyFs {
@@ -257,8 +260,9 @@ async fn acknowledged_records_survive_power_cuts() {
         let mut child = spawn(&data, port, &log);
         if cycle == 0 {
             let admin = create_topic_admin(&bootstrap);
-            let t = rdkafka::admin::NewTopic::new(TOPIC, PARTITIONS, rdkafka::admin::TopicReplication::Fixed(1));
-            admin.create_topics(&[t], &rdkafka::admin::AdminOptions::new()).await.unwrap();
+            let t = rdkafka::admin::NewTopic::new(TOPIC, PARTITIONS, rdkafka::admin::TopicReplication::Fixed(1)).set("retention.ms", RETENTION);
+            let r = admin.create_topics(&[t], &rdkafka::admin::AdminOptions::new()).await.unwrap();
+            assert!(r[0].is_ok(), "{r:?}");
         }
         // Load: acks=all and acks=1 producers on the same partitions, and multi-batch requests.
         let stop = Arc::new(AtomicBool::new(false));
@@ -285,7 +289,19 @@ async fn acknowledged_records_survive_power_cuts() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
-        // The cut: the process dies with requests in flight, then the power goes.
+        // A group commits (the answer comes once the commit is durable), then the process dies
+        // with produce requests still in flight, then the power goes.
+        let committed: Vec<(i32, i64)> = {
+            let a = acked.lock().unwrap();
+            (0..PARTITIONS).map(|p| (p, a.keys().filter(|(q, _)| *q == p).map(|(_, o)| *o + 1).max().unwrap_or(0))).collect()
+        };
+        let g = consumer(&bootstrap, &[("group.id", GROUP)]);
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for (p, o) in &committed {
+            tpl.add_partition_offset(TOPIC, *p, Offset::Offset(*o)).unwrap();
+        }
+        rdkafka::consumer::Consumer::commit(&g, &tpl, rdkafka::consumer::CommitMode::Sync).expect("offset commit");
+        drop(g);
         child.kill().unwrap();
         child.wait().unwrap();
         stop.store(true, Ordering::Relaxed);
@@ -310,6 +326,19 @@ async fn acknowledged_records_survive_power_cuts() {
         let c = consumer(&bootstrap, &[]);
         let meta = rdkafka::consumer::Consumer::fetch_metadata(&c, Some(TOPIC), Duration::from_secs(10)).unwrap();
         assert_eq!(meta.topics()[0].partitions().len(), PARTITIONS as usize, "cycle {cycle}: the topic survived");
+        let g = consumer(&bootstrap, &[("group.id", GROUP)]);
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for p in 0..PARTITIONS {
+            tpl.add_partition(TOPIC, p);
+        }
+        let got: Vec<(i32, i64)> = rdkafka::consumer::Consumer::committed_offsets(&g, tpl, Duration::from_secs(20)).unwrap().elements().iter().map(|e| (e.partition(), e.offset().to_raw().unwrap_or(-1))).collect();
+        assert_eq!(got, committed, "cycle {cycle} ({cut:?}): the group's committed offsets");
+        drop(g);
+        let admin = create_topic_admin(&bootstrap);
+        let cfg = admin.describe_configs(&[rdkafka::admin::ResourceSpecifier::Topic(TOPIC)], &rdkafka::admin::AdminOptions::new()).await.unwrap();
+        let retention = cfg[0].as_ref().ok().and_then(|c| c.get("retention.ms")).and_then(|e| e.value.clone());
+        assert_eq!(retention.as_deref(), Some(RETENTION), "cycle {cycle} ({cut:?}): the topic's config");
+        drop(admin);
         for part in 0..PARTITIONS {
             let (low, high) = rdkafka::consumer::Consumer::fetch_watermarks(&c, TOPIC, part, Duration::from_secs(10)).unwrap();
             assert_eq!(low, 0);
