@@ -253,8 +253,16 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
         // points at, which readers pass over).
         let (replacement, _) = Segment::open_file(&disk, &dir, seg.base_offset, out, OpenMode::Trust, now_ms, cfg.index_interval_bytes)?;
         let (index, time_index) = replacement.index_files();
+        // Files are written by name, never while a deletion renames the directory away (the
+        // file-writer lock is never held while taking the partition lock).
         if !forgotten.is_empty() {
-            for (path, body) in p.with_log(|l| l.txn_index_rewrites(&forgotten)) {
+            let rewrites = p.with_log(|l| l.txn_index_rewrites(&forgotten));
+            let _files = p.durability().lock_files();
+            if p.durability().is_deleted() {
+                let _ = disk.remove_if_exists(&cleaned_path);
+                return Ok(None);
+            }
+            for (path, body) in rewrites {
                 if let Err(e) = crate::log::txn_index::write(&disk, &path, body.as_deref()) {
                     // A failed fsync is never retried: the log dir goes offline.
                     p.durability().fail(&e);
@@ -264,6 +272,10 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
         }
         let expected: Arc<LogFile> = seg.file.clone();
         if p.with_log(|l| l.replace_segment(seg.base_offset, &expected, &cleaned_path, replacement, &forgotten))? {
+            let _files = p.durability().lock_files();
+            if p.durability().is_deleted() {
+                return Ok(None);
+            }
             let stem = file_stem(seg.base_offset);
             disk.write_replacing(&dir.join(format!("{stem}.index")), &index, false)?;
             disk.write_replacing(&dir.join(format!("{stem}.timeindex")), &time_index, false)?;

@@ -131,6 +131,9 @@ pub struct LogManager {
     /// One checkpoint writer at a time: they share temporary file names, and the compaction
     /// limits they set must never run ahead of what is on disk.
     checkpoint_lock: parking_lot::Mutex<()>,
+    /// Topic creation, deletion and partition creation one at a time: a topic deleted and
+    /// created again under its name must not share a partition directory half way.
+    admin_lock: parking_lot::Mutex<()>,
     pub cluster_id: String,
     pub node_id: i32,
     /// Whether the previous run shut down cleanly (recovery skipped).
@@ -231,7 +234,7 @@ impl LogManager {
             None => Background::threaded()?,
         };
         let env = LogEnv { disk: disk.clone(), background, health: StorageHealth::new(&dir) };
-        let mgr = LogManager { data_dir: dir.clone(), config: config.clone(), topics: RwLock::new(HashMap::new()), env, checkpoint_lock: parking_lot::Mutex::new(()), cluster_id, node_id, recovered_cleanly: clean };
+        let mgr = LogManager { data_dir: dir.clone(), config: config.clone(), topics: RwLock::new(HashMap::new()), env, checkpoint_lock: parking_lot::Mutex::new(()), admin_lock: parking_lot::Mutex::new(()), cluster_id, node_id, recovered_cleanly: clean };
         let recovery = read_checkpoint(&disk, &dir.join(RECOVERY_CHECKPOINT))?;
         let starts = read_checkpoint(&disk, &dir.join(START_CHECKPOINT))?;
         let cleaned = read_checkpoint(&disk, &dir.join(CLEANER_CHECKPOINT))?;
@@ -380,6 +383,7 @@ impl LogManager {
             return Err(TopicError::InvalidPartitions(format!("Number of partitions {partitions} is above the limit of 100000.")));
         }
         crate::config::validate_topic_configs(&configs)?;
+        let _admin = self.admin_lock.lock();
         let mut topics = self.topics.write();
         if topics.contains_key(name) {
             return Err(TopicError::TopicAlreadyExists(name.into()));
@@ -412,6 +416,7 @@ impl LogManager {
 
     /// Deletes a topic: metadata first (so a crash never resurrects half a topic), then files.
     pub fn delete_topic(&self, name: &str) -> Result<Uuid, TopicError> {
+        let _admin = self.admin_lock.lock();
         let t = self.topics.write().remove(name).ok_or_else(|| TopicError::UnknownTopicOrPartition(name.into()))?;
         let meta = self.data_dir.join(TOPIC_META_DIR);
         self.env.disk.remove_file(&meta.join(format!("{name}.properties")))?;
@@ -447,6 +452,7 @@ impl LogManager {
         if validate_only {
             return Ok(());
         }
+        let _admin = self.admin_lock.lock();
         let lc = self.config.log_config(&t.configs.read());
         let mut parts = t.partitions.write();
         let new = self.create_partitions_on_disk(name, current..count, &lc)?;
@@ -539,6 +545,12 @@ impl LogManager {
     /// files, txnindex, a producer snapshot and a sync of everything; then the checkpoints, then
     /// the marker.
     pub fn shutdown(&self) -> io::Result<()> {
+        // No more appends (so no more rolls and seal jobs), then the background work, then close.
+        for t in self.topics() {
+            for p in t.partitions.read().iter() {
+                p.with_log(|l| l.stop_appends());
+            }
+        }
         self.env.background.drain();
         for t in self.topics() {
             for p in t.partitions.read().iter() {

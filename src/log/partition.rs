@@ -752,6 +752,11 @@ impl PartitionLog {
     /// Clean shutdown (after the seal thread drained): the active segment's index files,
     /// txnindex and a producer snapshot, every file synced, then the directory; the recovery
     /// point reaches the log end.
+    /// Refuses appends from now on (a clean shutdown begins).
+    pub fn stop_appends(&mut self) {
+        self.closed = true;
+    }
+
     pub fn close(&mut self) -> io::Result<()> {
         self.closed = true;
         if self.durability.is_deleted() {
