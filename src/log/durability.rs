@@ -120,12 +120,6 @@ impl Durability {
     pub fn health(&self) -> &Arc<StorageHealth> {
         &self.health
     }
-    pub fn background(&self) -> &Arc<Background> {
-        &self.background
-    }
-    pub fn disk(&self) -> &Disk {
-        &self.disk
-    }
 
     /// The log was truncated to `offset`: the recovery point comes down, and tickets issued
     /// before no longer count.
@@ -245,9 +239,6 @@ pub struct SyncTicket {
 }
 
 impl SyncTicket {
-    pub fn end(&self) -> i64 {
-        self.end
-    }
     /// Whether the data is already known durable (nothing to wait for).
     pub fn is_durable(&self) -> bool {
         self.durability.recovery_point() >= self.end

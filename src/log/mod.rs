@@ -324,9 +324,6 @@ impl LogManager {
     pub fn disk(&self) -> &Disk {
         &self.env.disk
     }
-    pub fn background(&self) -> &Arc<Background> {
-        &self.env.background
-    }
     pub fn storage_failed(&self) -> bool {
         self.env.health.failed()
     }

@@ -77,7 +77,6 @@ enum Node {
 struct State {
     nodes: HashMap<u64, Node>,
     next_ino: u64,
-    fsyncs: u64,
 }
 
 #[derive(Debug)]
@@ -146,12 +145,7 @@ impl SimDisk {
     pub fn new() -> SimDisk {
         let mut nodes = HashMap::new();
         nodes.insert(ROOT, Node::Dir(DirNode::default()));
-        SimDisk { state: Mutex::new(State { nodes, next_ino: ROOT + 1, fsyncs: 0 }) }
-    }
-
-    /// How many file and directory syncs have run (for tests that count them).
-    pub fn fsyncs(&self) -> u64 {
-        self.state.lock().fsyncs
+        SimDisk { state: Mutex::new(State { nodes, next_ino: ROOT + 1 }) }
     }
 
     // --- inode operations (what a FUSE filesystem needs) -------------------------------------
@@ -301,7 +295,6 @@ impl SimDisk {
     /// fsync / fdatasync of a file: its data and length become durable (its name does not).
     pub fn sync_file(&self, ino: u64) -> io::Result<()> {
         let mut st = self.state.lock();
-        st.fsyncs += 1;
         let f = st.file(ino)?;
         f.durable.resize(f.data.len(), 0);
         for p in std::mem::take(&mut f.dirty) {
@@ -319,7 +312,6 @@ impl SimDisk {
     /// fsync of a directory: its entries become durable.
     pub fn sync_dir(&self, ino: u64) -> io::Result<()> {
         let mut st = self.state.lock();
-        st.fsyncs += 1;
         let d = st.dir(ino)?;
         d.durable = d.entries.clone();
         d.pending.clear();
