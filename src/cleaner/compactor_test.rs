@@ -190,7 +190,8 @@ fn a_crash_between_write_and_swap_keeps_the_original() {
 #[test]
 fn keyless_records_are_rejected_on_compacted_topics() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut log, _) = PartitionLog::open_standalone(dir.path(), compacted_config(), true, 0, None).unwrap();
+    let (log, _) = PartitionLog::open_standalone(dir.path(), compacted_config(), true, 0, None).unwrap();
+    let log = Partition::new("c".into(), 0, log);
     let recs = vec![Record {
         transactional: false,
         control: false,
@@ -210,7 +211,7 @@ fn keyless_records_are_rejected_on_compacted_topics() {
     RecordBatchEncoder::encode(&mut b, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
     let e = log.append(&b, 0).unwrap_err();
     assert!(e.to_string().contains("without key"), "{e}");
-    assert_eq!(log.log_end_offset(), 0);
+    assert_eq!(log.high_watermark(), 0);
 }
 
 

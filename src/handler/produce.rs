@@ -3,13 +3,14 @@
 //! covers is the log's decision: an append returns a ticket, acks=all awaits it.
 use std::sync::Arc;
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::s;
 use crate::broker::BrokerState;
 use crate::log::{AppendError, Durable, SyncTicket};
 use crate::protocol::error::{append_error, code};
+use crate::record::validate::Invalid;
 
 fn failed(index: i32, err: i16, msg: Option<String>, v: i16) -> PartitionProduceResponse {
     let mut r = PartitionProduceResponse::default().with_index(index).with_error_code(err).with_base_offset(-1);
@@ -106,7 +107,18 @@ pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16, refused: &s
                     if !matches!(e, AppendError::Storage(_)) {
                         tracing::debug!(topic = %p.topic, partition = idx, error = %e, "produce rejected");
                     }
-                    parts_out.push(failed(idx, append_error(&e), Some(e.to_string()), v));
+                    let mut r = failed(idx, append_error(&e), Some(e.to_string()), v);
+                    if v >= 8 {
+                        // Which record of the batch was refused, as Kafka reports it.
+                        let index = match &e {
+                            AppendError::Invalid(Invalid::Record { index: Some(i), .. } | Invalid::Timestamp { index: i, .. }) => Some(*i),
+                            _ => None,
+                        };
+                        if let Some(i) = index {
+                            r.record_errors = vec![BatchIndexAndErrorMessage::default().with_batch_index(i as i32).with_batch_index_error_message(Some(s(e.to_string())))];
+                        }
+                    }
+                    parts_out.push(r);
                 }
             }
         }

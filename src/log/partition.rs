@@ -37,6 +37,13 @@ use crate::record::batch::{check_crc, set_base_offset, set_log_append_time, set_
 /// and written to the leader-epoch checkpoint.
 pub const LEADER_EPOCH: i32 = 0;
 
+/// The most one batch's records may decompress to: 64 times `max.message.bytes`, at least
+/// 64 MiB. Far above what any producer's batch inflates to, and it bounds what a small
+/// compressed batch can cost the broker to check.
+pub fn max_decompressed(max_message_bytes: u32) -> u64 {
+    (max_message_bytes as u64).max(1 << 20) * 64
+}
+
 /// Producer snapshots kept per partition (the newest ones).
 const SNAPSHOTS_KEPT: usize = 2;
 
@@ -50,6 +57,9 @@ pub enum AppendError {
     RecordListTooLarge { size: usize, max: u32 },
     #[error("invalid record: {0}")]
     InvalidRecord(String),
+    /// A batch's records failed produce-time validation (see `record::validate`).
+    #[error(transparent)]
+    Invalid(#[from] crate::record::validate::Invalid),
     #[error("timestamp {timestamp} of the batch is out of range (now {now})")]
     InvalidTimestamp { timestamp: i64, now: i64 },
     #[error(transparent)]
@@ -232,6 +242,16 @@ impl PartitionLog {
         PartitionLog::open(dir, config, Recovery { clean, recovery_point, log_start_offset: 0 }, crate::clock::now_ms(), &env)
     }
 
+    /// What produce-time validation checks records against, from this log's config at `now_ms`.
+    pub fn validation_rules(&self, now_ms: i64) -> crate::record::validate::Rules {
+        let c = &self.config;
+        crate::record::validate::Rules {
+            need_key: c.compact,
+            timestamps: (!c.log_append_time).then(|| (now_ms.saturating_sub(c.timestamp_before_max_ms), now_ms.saturating_add(c.timestamp_after_max_ms))),
+            max_decompressed: max_decompressed(c.max_message_bytes),
+        }
+    }
+
     pub fn config(&self) -> &LogConfig {
         &self.config
     }
@@ -286,11 +306,19 @@ impl PartitionLog {
     }
 
     pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        self.append_checked(records, now_ms, false)
+    }
+
+    /// [`PartitionLog::append`]; `crc_checked` says the caller already verified every batch's CRC
+    /// (the broker's produce path does, with the record validation, before taking the lock).
+    fn append_checked(&mut self, records: &[u8], now_ms: i64, crc_checked: bool) -> Result<AppendInfo, AppendError> {
         self.check_open()?;
         let mut batches: Vec<(usize, BatchHeader)> = Vec::with_capacity(1);
         let mut it = BatchIter::new(records);
         for (pos, h) in it.by_ref() {
-            check_crc(&records[pos..pos + h.total_len()], &h)?;
+            if !crc_checked {
+                check_crc(&records[pos..pos + h.total_len()], &h)?;
+            }
             self.check_batch(&records[pos..pos + h.total_len()], &h, now_ms)?;
             batches.push((pos, h));
         }
@@ -424,23 +452,10 @@ impl PartitionLog {
         if h.is_control() {
             return Err(AppendError::InvalidRecord("clients may not produce control batches".into()));
         }
-        if h.records_count != h.last_offset_delta + 1 && h.compression() == 0 {
-            return Err(AppendError::InvalidRecord(format!("record count {} does not match last offset delta {}", h.records_count, h.last_offset_delta)));
-        }
-        if h.records_count == 0 {
-            return Err(AppendError::InvalidRecord("empty record batch".into()));
-        }
-        if self.config.compact {
-            // The one produce-path check that reads records: compaction needs a key on every one.
-            let raw = crate::record::records::decompressed_records(batch, h).map_err(AppendError::InvalidRecord)?;
-            let recs = crate::record::records::parse_records(&raw).ok_or_else(|| AppendError::InvalidRecord("malformed records".into()))?;
-            if recs.iter().any(|r| r.key.is_none()) {
-                return Err(AppendError::InvalidRecord(format!(
-                    "Compacted topic cannot accept message without key in topic partition {}.",
-                    self.dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
-                )));
-            }
-        }
+        // The header's own consistency; the records themselves are checked by `record::validate`
+        // before the lock is taken (`Partition::append`).
+        crate::record::validate::check_header(h)?;
+        let _ = batch;
         if !self.config.log_append_time && h.max_timestamp >= 0 {
             let (before, after) = (self.config.timestamp_before_max_ms, self.config.timestamp_after_max_ms);
             if h.base_timestamp.min(h.max_timestamp) < now_ms.saturating_sub(before) || h.max_timestamp > now_ms.saturating_add(after) {
@@ -921,8 +936,17 @@ impl Partition {
         r
     }
 
+    /// Appends a producer's batches: every record is validated first, without the lock (Kafka's
+    /// produce-time checks: see `record::validate`), then the batches are appended under it.
     pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
-        let r = self.with_log(|l| l.append(records, now_ms));
+        let rules = self.log.lock().validation_rules(now_ms);
+        for (pos, h) in BatchIter::new(records) {
+            let batch = &records[pos..pos + h.total_len()];
+            check_crc(batch, &h)?;
+            crate::record::validate::validate(batch, &h, &rules)?;
+        }
+        // A malformed tail (or no batch at all) is reported by the append itself.
+        let r = self.with_log(|l| l.append_checked(records, now_ms, true));
         if matches!(r, Ok(AppendInfo { duplicate: false, .. })) {
             self.wake_waiters();
         }

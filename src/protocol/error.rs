@@ -6,6 +6,7 @@ use crate::coordinator::group::state::GroupError;
 use crate::coordinator::txn::state::TxnError;
 use crate::log::producer_state::SequenceError;
 use crate::log::{AppendError, ReadError, TopicError};
+use crate::record::validate::Invalid;
 use crate::record::BatchError;
 
 /// Kafka error codes used by Odradek (names as in Kafka's `Errors` enum).
@@ -91,6 +92,11 @@ pub fn append_error(e: &AppendError) -> i16 {
         AppendError::MessageTooLarge { .. } => code::MESSAGE_TOO_LARGE,
         AppendError::RecordListTooLarge { .. } => code::RECORD_LIST_TOO_LARGE,
         AppendError::InvalidRecord(_) => code::INVALID_RECORD,
+        AppendError::Invalid(i) => match i {
+            Invalid::Malformed(_) => code::INVALID_RECORD,
+            Invalid::Record { .. } => code::INVALID_RECORD,
+            Invalid::Timestamp { .. } => code::INVALID_TIMESTAMP,
+        },
         AppendError::InvalidTimestamp { .. } => code::INVALID_TIMESTAMP,
         AppendError::Sequence(s) => sequence_error(s),
         AppendError::Storage(_) => code::KAFKA_STORAGE_ERROR,

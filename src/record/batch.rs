@@ -244,7 +244,9 @@ pub(crate) mod tests {
         epoch: i16,
         seq: i32,
     ) -> Vec<u8> {
-        let mut b = vec![0u8; HEADER_LEN + payload_len];
+        let records = records_section(count, payload_len);
+        let mut b = vec![0u8; HEADER_LEN];
+        b.extend_from_slice(&records);
         let len = (b.len() - LOG_OVERHEAD) as i32;
         b[0..8].copy_from_slice(&base_offset.to_be_bytes());
         b[8..12].copy_from_slice(&len.to_be_bytes());
@@ -257,12 +259,48 @@ pub(crate) mod tests {
         b[51..53].copy_from_slice(&epoch.to_be_bytes());
         b[53..57].copy_from_slice(&seq.to_be_bytes());
         b[57..61].copy_from_slice(&count.to_be_bytes());
-        for (i, x) in b[HEADER_LEN..].iter_mut().enumerate() {
-            *x = (i % 251) as u8;
-        }
         let crc = compute_crc(&b);
         b[17..21].copy_from_slice(&crc.to_be_bytes());
         b
+    }
+
+    fn zigzag(v: i64, out: &mut Vec<u8>) {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        loop {
+            let b = (z & 0x7f) as u8;
+            z >>= 7;
+            if z == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    /// `count` well-formed keyless records (timestamp delta 0, offset deltas 0..count) taking
+    /// about `payload_len` bytes: every record but the last has a null value, the last carries
+    /// the rest as its value (bytes `i % 251`).
+    fn records_section(count: i32, payload_len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(payload_len + 16);
+        for i in 0..count {
+            let last = i == count - 1;
+            let mut body = vec![0u8, 0]; // attributes, timestamp delta 0
+            zigzag(i as i64, &mut body);
+            zigzag(-1, &mut body); // null key
+            if last {
+                // Fill up to payload_len: value bytes = what is left after the fixed fields.
+                let fixed = body.len() + 1 /* header count */ + 2 /* length varints, about */;
+                let v = payload_len.saturating_sub(out.len() + fixed + 2);
+                zigzag(v as i64, &mut body);
+                body.extend((0..v).map(|j| (j % 251) as u8));
+            } else {
+                zigzag(-1, &mut body);
+            }
+            body.push(0); // no headers
+            zigzag(body.len() as i64, &mut out);
+            out.extend_from_slice(&body);
+        }
+        out
     }
 
     #[test]

