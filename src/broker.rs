@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -26,6 +25,10 @@ pub struct BrokerState {
     pub producer_ids: ProducerIdManager,
     pub groups: GroupCoordinator,
     pub txns: TxnCoordinator,
+    /// Bytes of requests in flight and answers not yet written (queued.max.request.bytes).
+    pub memory: crate::memory::MemoryPool,
+    /// Connection bounds (max.connections, per IP, idle and read timeouts).
+    pub net: crate::config::NetLimits,
     advertised: (String, i32),
 }
 
@@ -117,7 +120,9 @@ impl Broker {
 
     /// Opens storage, binds the listener and starts serving.
     pub async fn start(mut config: BrokerConfig) -> Result<Broker, StartError> {
-        let listener = TcpListener::bind(&config.listen)
+        let net = config.net_limits()?;
+        crate::server::raise_file_limit();
+        let listener = crate::server::listen(&config.listen, net.backlog)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen.clone(), source })?;
         let addr = listener.local_addr()?;
@@ -135,7 +140,8 @@ impl Broker {
         let max_txn_timeout = config.get("transaction.max.timeout.ms").and_then(|v| v.parse().ok()).unwrap_or(900_000);
         let txn_partitions = config.get("transaction.state.log.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
         let txns = TxnCoordinator::open(&logs, max_txn_timeout, txn_partitions).map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
-        let state = Arc::new(BrokerState { logs, config: config.clone(), producer_ids, groups, txns, advertised });
+        let memory = crate::memory::MemoryPool::new(net.queued_bytes);
+        let state = Arc::new(BrokerState { logs, config: config.clone(), producer_ids, groups, txns, memory, net, advertised });
         // Transactions a crash left half-ended get their markers before anyone is served.
         state.txns.recover(&state.logs, &state.groups).await;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);

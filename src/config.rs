@@ -79,6 +79,15 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     key("min.insync.replicas", Int, Some("1"), Some(1.0), "Minimum in-sync replicas for acks=all."),
     key("message.max.bytes", Int, Some("1048588"), Some(0.0), "Largest record batch accepted."),
     ro(key("socket.request.max.bytes", Int, Some("104857600"), Some(1.0), "Largest request frame accepted.")),
+    ro(key("queued.max.request.bytes", Long, Some("268435456"), Some(-1.0), "Bytes of requests in flight and answers not yet written, over all connections, before the broker stops reading sockets (-1: no bound, Kafka's default; Odradek's default is 256 MiB).")),
+    ro(key("max.connections", Int, Some("2147483647"), Some(0.0), "Connections accepted at once; past it the broker stops accepting until one closes.")),
+    ro(key("max.connections.per.ip", Int, Some("2147483647"), Some(0.0), "Connections from one IP address; past it new ones are closed at once.")),
+    ro(key("max.connections.per.ip.overrides", Str, Some(""), None, "Per-IP limits, as ip:count,ip:count (IP addresses only).")),
+    ro(key("connections.max.idle.ms", Long, Some("600000"), Some(-1.0), "Close a connection with no request and no answer written for this long (-1: never).")),
+    ro(key("socket.listen.backlog.size", Int, Some("50"), Some(1.0), "Pending connections the listen socket queues.")),
+    ro(key("socket.request.read.timeout.ms", Long, Some("30000"), Some(1.0), "Odradek's own: a request frame must arrive whole within this long of its first byte, or the connection closes.")),
+    ro(key("max.broker.partitions", Int, None, Some(1.0), "Partitions this broker holds at most (KIP-578's name); unset: what the file-descriptor limit allows.")),
+    ro(key("max.partitions.per.request", Int, Some("100000"), Some(1.0), "Odradek's own: new partitions one CreateTopics or CreatePartitions request may ask for, in all.")),
     key("log.segment.bytes", Int, Some("1073741824"), Some(14.0), "Segment size before a roll."),
     key("log.roll.ms", Long, None, Some(1.0), "Segment age before a roll (overrides log.roll.hours)."),
     key("log.roll.hours", Int, Some("168"), Some(1.0), "Segment age before a roll, in hours."),
@@ -167,6 +176,25 @@ pub enum ConfigError {
     InvalidValue { key: String, value: String, reason: String },
     #[error("cannot read config file {path}: {reason}")]
     File { path: String, reason: String },
+}
+
+/// Bounds of the network layer (see [`BrokerConfig::net_limits`]).
+#[derive(Debug, Clone)]
+pub struct NetLimits {
+    pub max_connections: usize,
+    pub per_ip: usize,
+    pub per_ip_overrides: std::collections::HashMap<std::net::IpAddr, usize>,
+    pub idle: Option<std::time::Duration>,
+    pub read_timeout: std::time::Duration,
+    pub backlog: u32,
+    /// `None`: unbounded (queued.max.request.bytes=-1).
+    pub queued_bytes: Option<usize>,
+}
+
+impl NetLimits {
+    pub fn per_ip_limit(&self, ip: std::net::IpAddr) -> usize {
+        self.per_ip_overrides.get(&ip).copied().unwrap_or(self.per_ip)
+    }
 }
 
 /// Checks `value` against the key's type, minimum and allowed values.
@@ -371,6 +399,47 @@ impl BrokerConfig {
     }
     pub fn socket_request_max_bytes(&self) -> usize {
         self.num("socket.request.max.bytes", 104_857_600usize)
+    }
+    /// The connection and memory bounds of the network layer, checked at start: a bound that
+    /// cannot be honoured stops the broker instead of being ignored.
+    pub fn net_limits(&self) -> Result<NetLimits, ConfigError> {
+        let bad = |key: &str, value: String, reason: String| ConfigError::InvalidValue { key: key.into(), value, reason };
+        let queued: i64 = self.num("queued.max.request.bytes", 268_435_456);
+        let frame = self.socket_request_max_bytes();
+        let queued_bytes = if queued < 0 { None } else { Some(queued as usize) };
+        if let Some(q) = queued_bytes {
+            if q < frame {
+                return Err(bad("queued.max.request.bytes", q.to_string(), format!("must be at least socket.request.max.bytes ({frame}), or the largest request could never be read")));
+            }
+        }
+        let mut per_ip_overrides = std::collections::HashMap::new();
+        let raw = self.get("max.connections.per.ip.overrides").unwrap_or_default();
+        for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let parsed = item.rsplit_once(':').and_then(|(h, n)| Some((h.trim().trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok()?, n.trim().parse::<usize>().ok()?)));
+            match parsed {
+                Some((ip, n)) => {
+                    per_ip_overrides.insert(ip, n);
+                }
+                None => return Err(bad("max.connections.per.ip.overrides", raw.clone(), format!("'{item}' is not ip:count (host names are not supported; give the IP address)"))),
+            }
+        }
+        let idle: i64 = self.num("connections.max.idle.ms", 600_000);
+        Ok(NetLimits {
+            max_connections: self.num::<i64>("max.connections", i32::MAX as i64).max(0) as usize,
+            per_ip: self.num::<i64>("max.connections.per.ip", i32::MAX as i64).max(0) as usize,
+            per_ip_overrides,
+            idle: (idle >= 0).then(|| std::time::Duration::from_millis(idle as u64)),
+            read_timeout: std::time::Duration::from_millis(self.num::<u64>("socket.request.read.timeout.ms", 30_000).max(1)),
+            backlog: self.num::<u32>("socket.listen.backlog.size", 50).max(1),
+            queued_bytes,
+        })
+    }
+    /// `max.broker.partitions` when set.
+    pub fn max_broker_partitions(&self) -> Option<usize> {
+        self.get("max.broker.partitions").and_then(|v| v.trim().parse::<usize>().ok())
+    }
+    pub fn max_partitions_per_request(&self) -> usize {
+        self.num("max.partitions.per.request", 100_000usize)
     }
     pub fn fetch_max_bytes(&self) -> i32 {
         self.num("fetch.max.bytes", 57_671_680)

@@ -10,6 +10,7 @@ pub mod config;
 pub mod coordinator;
 pub mod handler;
 pub mod log;
+pub mod memory;
 pub mod protocol;
 pub mod record;
 pub mod server;

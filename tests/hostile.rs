@@ -149,3 +149,127 @@ async fn a_keyless_record_on_a_compacted_topic_is_named_in_record_errors() {
     assert_eq!(b.state().logs.topic("table").unwrap().partition(0).unwrap().high_watermark(), 0);
     assert_eq!(produce(&mut r, "table", encoded(3, true, Compression::Lz4).freeze()).await.error_code, 0);
 }
+
+fn rss_bytes() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn greedy_fetch(topic: &str) -> FetchRequest {
+    FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(300_000)
+        .with_min_bytes(i32::MAX)
+        .with_max_bytes(i32::MAX)
+        .with_topics(vec![fetch_request::FetchTopic::default()
+            .with_topic(TopicName(StrBytes::from_string(topic.into())))
+            .with_partitions(vec![fetch_request::FetchPartition::default().with_partition(0).with_fetch_offset(0).with_partition_max_bytes(i32::MAX)])])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_maximum_fetches_hold_no_data_and_go_away_with_their_connections() {
+    let b = broker().await;
+    let mut r = Raw::connect(&b.bootstrap()).await;
+    assert_eq!(create(&mut r, "big", 1, &[]).await, 0);
+    // About 8 MB in the partition: under the old code every parked fetch read all of it.
+    let value = "x".repeat(900);
+    let values: Vec<&str> = (0..1000).map(|_| value.as_str()).collect();
+    for _ in 0..9 {
+        let pr = produce(&mut r, "big", common::raw::batch(&values, -1, -1, -1, now())).await;
+        assert_eq!(pr.error_code, 0, "{:?}", pr.error_message);
+    }
+    let hw = b.state().logs.topic("big").unwrap().partition(0).unwrap().high_watermark();
+    assert_eq!(hw, 9000);
+    let pool = b.state().memory.clone();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (fds0, rss0) = (open_fds(), rss_bytes());
+    let mut parked = Vec::new();
+    for _ in 0..200 {
+        let mut c = Raw::connect(&b.bootstrap()).await;
+        c.send_request(ApiKey::Fetch, 12, &greedy_fetch("big")).await.unwrap();
+        parked.push(c);
+    }
+    // A healthy producer alongside: acks=all answers stay fast.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let p = producer(&b.bootstrap(), &[("acks", "all"), ("linger.ms", "0")]);
+    let mut lat = Vec::new();
+    for i in 0..50 {
+        let t = std::time::Instant::now();
+        send(&p, "big", Some(0), b"k", format!("healthy {i}").as_bytes()).await;
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    let grown = rss_bytes().saturating_sub(rss0);
+    println!("200 parked fetches: RSS grew {} MiB; healthy acks=all p99 {:?}; pool free {} of {}", grown >> 20, lat[49], pool.available(), pool.total());
+    assert!(grown < 150 << 20, "RSS grew {} MiB with 200 parked fetches", grown >> 20);
+    assert!(lat[49] < Duration::from_secs(2), "healthy p99 {:?}", lat[49]);
+    assert!(pool.total() - pool.available() < 64 << 10, "parked fetches hold only their request frames: {} bytes leased", pool.total() - pool.available());
+    // Close them all: their tasks (and the broker's side of each socket) go away at once.
+    drop(parked);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while open_fds() > fds0 + 5 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(open_fds() <= fds0 + 5, "descriptors after close: {} (baseline {fds0})", open_fds());
+    while pool.available() < pool.total() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(pool.available(), pool.total(), "every lease returned once the connections closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_limits_and_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker_in(
+        dir.path(),
+        &[("max.connections.per.ip", "3"), ("socket.request.read.timeout.ms", "300"), ("connections.max.idle.ms", "1500")],
+    )
+    .await;
+    let addr = b.bootstrap();
+    async fn closed_within(c: &mut Raw, d: Duration) -> bool {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 16];
+        matches!(tokio::time::timeout(d, c.s.read(&mut buf)).await, Ok(Ok(0)) | Ok(Err(_)))
+    }
+    // Half a size prefix, then nothing: closed after the read timeout.
+    let mut half = Raw::connect(&addr).await;
+    half.send_bytes(&[0, 0]).await.unwrap();
+    // A size and half the body, then nothing: closed too.
+    let mut half_body = Raw::connect(&addr).await;
+    half_body.send_bytes(&[0, 0, 0, 100, 1, 2, 3]).await.unwrap();
+    assert!(closed_within(&mut half, Duration::from_secs(3)).await, "half a size prefix is timed out");
+    assert!(closed_within(&mut half_body, Duration::from_secs(3)).await, "half a frame is timed out");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Three connections from 127.0.0.1 are served; a fourth is closed at once.
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        let mut c = Raw::connect(&addr).await;
+        let m: MetadataResponse = c.request(ApiKey::Metadata, 12, &MetadataRequest::default()).await.expect("served");
+        assert_eq!(m.brokers.len(), 1);
+        conns.push(c);
+    }
+    let mut fourth = Raw::connect(&addr).await;
+    assert!(closed_within(&mut fourth, Duration::from_secs(2)).await, "max.connections.per.ip");
+    // Idle ones are closed after connections.max.idle.ms; then there is room again.
+    for c in &mut conns {
+        assert!(closed_within(c, Duration::from_secs(5)).await, "idle connection closed");
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut again = Raw::connect(&addr).await;
+    let m: Option<MetadataResponse> = again.request(ApiKey::Metadata, 12, &MetadataRequest::default()).await;
+    assert!(m.is_some(), "a slot is free once the idle ones closed");
+}
+
+#[tokio::test]
+async fn memory_and_connection_settings_that_cannot_work_stop_the_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = odradek::Broker::builder().data_dir(dir.path()).set("queued.max.request.bytes", "1000").start().await.err().expect("refused");
+    assert!(e.to_string().contains("socket.request.max.bytes"), "{e}");
+    let e = odradek::Broker::builder().data_dir(dir.path()).set("max.connections.per.ip.overrides", "somehost:5").start().await.err().expect("refused");
+    assert!(e.to_string().contains("host names are not supported"), "{e}");
+}

@@ -1,5 +1,9 @@
 //! Fetch: read batch bytes from each partition, long-poll until `min_bytes` or `max_wait_ms`.
 //!
+//! Memory is the broker's, not the client's: the response is capped by `fetch.max.bytes`, a
+//! parked fetch only counts bytes (it reads once, when it answers), buffers are sized by what is
+//! there to read, and the data is leased from the broker's pool until written.
+//!
 //! Sessionless: every answer carries session id 0, which clients treat as "no incremental
 //! session" and keep sending full requests (KIP-227 allows it). The first batch is returned whole
 //! even when it exceeds the byte limits, so a consumer always makes progress (KIP-74).
@@ -25,7 +29,7 @@ struct Slot {
     error: i16,
 }
 
-pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16) -> FetchResponse {
+pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16, ctx: &mut super::RequestCtx) -> FetchResponse {
     if v >= 7 && req.session_id != 0 {
         return FetchResponse::default().with_error_code(code::FETCH_SESSION_ID_NOT_FOUND);
     }
@@ -70,8 +74,10 @@ pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16) -> Fetc
     let max_bytes = if v >= 3 { req.max_bytes.clamp(0, state.config.fetch_max_bytes()) } else { state.config.fetch_max_bytes() };
     let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.clamp(0, 300_000) as u64);
     let read_committed = v >= 4 && req.isolation_level == READ_COMMITTED;
-    loop {
-        // Register before reading, so an append between the read and the wait is not missed.
+    // Park until min_bytes have arrived or max_wait passes, counting bytes without reading them:
+    // a parked fetch holds no data, and it ends as soon as its connection closes.
+    let planned = loop {
+        // Register before counting, so an append between the count and the wait is not missed.
         let notify = Arc::new(Notify::new());
         for (_, slots) in &topics {
             for s in slots.iter() {
@@ -80,17 +86,54 @@ pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16) -> Fetc
                 }
             }
         }
-        let (resp, bytes, errors) = read_all(state, &topics, max_bytes, read_committed, v);
+        let (bytes, errors) = count_all(&topics, max_bytes, read_committed);
         let now = tokio::time::Instant::now();
         if req.min_bytes <= 0 || bytes >= req.min_bytes as usize || errors || now >= deadline || topics.is_empty() {
-            return resp;
+            break bytes;
         }
-        if tokio::time::timeout_at(deadline, notify.notified()).await.is_err() {
-            // Timed out: answer with whatever is there now (possibly nothing).
-            let (resp, _, _) = read_all(state, &topics, max_bytes, read_committed, v);
-            return resp;
+        tokio::select! {
+            r = tokio::time::timeout_at(deadline, notify.notified()) => {
+                if r.is_err() {
+                    // Timed out: answer with whatever is there now (possibly nothing).
+                    break count_all(&topics, max_bytes, read_committed).0;
+                }
+            }
+            _ = ctx.gone() => return FetchResponse::default(),
+        }
+    };
+    // The answer's data comes out of the broker's memory budget and goes back once the answer
+    // is written. Reads are capped by what was leased; when the budget stays spent for half a
+    // second the answer carries less (possibly nothing) rather than wait behind the requests
+    // queued on other connections.
+    let lease = state.memory.lease_by(planned, tokio::time::Instant::now() + Duration::from_millis(500)).await;
+    let budget = (lease.bytes() as i32).min(max_bytes);
+    ctx.lease = Some(lease);
+    read_all(state, &topics, budget, read_committed, v).0
+}
+
+/// The bytes [`read_all`] would return now, and whether any partition has an error.
+fn count_all(topics: &[(FetchableTopicResponse, Vec<Slot>)], max_bytes: i32, read_committed: bool) -> (usize, bool) {
+    let mut total = 0usize;
+    let mut any_error = false;
+    for (_, slots) in topics {
+        for s in slots {
+            let Some(p) = s.partition.as_ref().filter(|_| s.error == code::NONE) else {
+                any_error = true;
+                continue;
+            };
+            let budget = (max_bytes as usize).saturating_sub(total).min(s.max_bytes.max(0) as usize) as u32;
+            let min_one = total == 0;
+            if budget == 0 && !min_one {
+                continue;
+            }
+            let upper = if read_committed { p.last_stable_offset() } else { i64::MAX };
+            match p.readable_bytes(s.fetch_offset, budget, min_one, upper) {
+                Ok(n) => total += n as usize,
+                Err(_) => any_error = true,
+            }
         }
     }
+    (total, any_error)
 }
 
 fn read_all(

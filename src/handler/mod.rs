@@ -35,8 +35,30 @@ pub enum Reply {
     Later(Pin<Box<dyn Future<Output = Result<Bytes, FrameError>> + Send>>),
 }
 
+/// What a handler knows about the connection its request came on.
+pub struct RequestCtx {
+    pub peer: std::net::SocketAddr,
+    /// Changes (or errors) when the connection's reader has stopped: the client closed it, timed
+    /// out or sent garbage. A parked fetch stops waiting then; nobody will read its answer.
+    pub closed: tokio::sync::watch::Receiver<bool>,
+    /// Memory the answer holds from the broker's pool (a fetch's data), returned once written.
+    pub lease: Option<crate::memory::Lease>,
+}
+
+impl RequestCtx {
+    /// Resolves when the connection is gone.
+    pub async fn gone(&mut self) {
+        while !*self.closed.borrow_and_update() {
+            if self.closed.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
 /// Handles one decoded request header + body.
-pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, peer: std::net::SocketAddr) -> Result<Reply, FrameError> {
+pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, ctx: &mut RequestCtx) -> Result<Reply, FrameError> {
+    let peer = ctx.peer;
     let v = header.api_version;
     let hv = header.api_key.response_header_version(v);
     let cid = header.correlation_id;
@@ -63,7 +85,12 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
             }
             Ok(Reply::Later(Box::pin(async move { encode_response(cid, hv, v, &pending.finish().await) })))
         }
-        ApiKey::Fetch => call!(FetchRequest, fetch::handle),
+        ApiKey::Fetch => {
+            let req: FetchRequest = decode_body(&mut body, v)?;
+            drop(body);
+            let resp = fetch::handle(state, req, v, ctx).await;
+            Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
+        }
         ApiKey::ListOffsets => call!(ListOffsetsRequest, list_offsets::handle),
         ApiKey::Metadata => call!(MetadataRequest, metadata::handle),
         ApiKey::OffsetForLeaderEpoch => call!(OffsetForLeaderEpochRequest, list_offsets::handle_leader_epoch),

@@ -961,27 +961,10 @@ impl Partition {
     /// Like [`Partition::read`], stopping before the batch holding `upper` (read_committed reads
     /// stop at the last stable offset).
     pub fn read_until(&self, offset: i64, max_bytes: u32, min_one: bool, upper: i64, with_aborted: bool) -> Result<ReadInfo, ReadError> {
-        let (plan, hw, lso, aborted) = {
-            let log = self.log.lock();
-            let mut plan = log.plan_read(offset, max_bytes)?;
-            if upper <= offset {
-                plan = None;
-            } else if let Some(p) = plan.as_mut() {
-                if let Some(end) = log.position_of(upper, &p.file)? {
-                    p.end = p.end.min(end);
-                    if p.end <= p.position {
-                        plan = None;
-                    }
-                }
-            }
-            // Under the same lock as the plan: the compactor may remove an aborted transaction's
-            // entry (once its data and marker are gone) right after this.
-            let aborted = if with_aborted && plan.is_some() { log.aborted_between(offset, upper) } else { Vec::new() };
-            (plan, log.log_end_offset(), log.log_start_offset(), aborted)
-        };
+        let (plan, want, hw, lso, aborted) = self.plan_read_until(offset, max_bytes, min_one, upper, with_aborted)?;
         let records = match plan {
-            Some(p) if min_one || p.first_len <= max_bytes => {
-                let want = max_bytes.max(if min_one { p.first_len } else { 0 }).min(p.end.saturating_sub(p.position));
+            Some(p) if want > 0 => {
+                // Allocated for what is there to read, never for what was asked.
                 let mut buf = bytes::BytesMut::zeroed(want as usize);
                 let n = p.file.read_at(&mut buf, p.position as u64)?;
                 buf.truncate(n);
@@ -990,6 +973,36 @@ impl Partition {
             _ => Bytes::new(),
         };
         Ok(ReadInfo { records, high_watermark: hw, log_start_offset: lso, aborted })
+    }
+
+    /// How many bytes [`Partition::read_until`] would return now, without reading them (a parked
+    /// fetch counts what has arrived this way and reads once, when it answers).
+    pub fn readable_bytes(&self, offset: i64, max_bytes: u32, min_one: bool, upper: i64) -> Result<u32, ReadError> {
+        Ok(self.plan_read_until(offset, max_bytes, min_one, upper, false)?.1)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn plan_read_until(&self, offset: i64, max_bytes: u32, min_one: bool, upper: i64, with_aborted: bool) -> Result<(Option<ReadPlan>, u32, i64, i64, Vec<(i64, i64)>), ReadError> {
+        let log = self.log.lock();
+        let mut plan = log.plan_read(offset, max_bytes)?;
+        if upper <= offset {
+            plan = None;
+        } else if let Some(p) = plan.as_mut() {
+            if let Some(end) = log.position_of(upper, &p.file)? {
+                p.end = p.end.min(end);
+                if p.end <= p.position {
+                    plan = None;
+                }
+            }
+        }
+        // Under the same lock as the plan: the compactor may remove an aborted transaction's
+        // entry (once its data and marker are gone) right after this.
+        let aborted = if with_aborted && plan.is_some() { log.aborted_between(offset, upper) } else { Vec::new() };
+        let want = match &plan {
+            Some(p) if min_one || p.first_len <= max_bytes => max_bytes.max(if min_one { p.first_len } else { 0 }).min(p.end.saturating_sub(p.position)),
+            _ => 0,
+        };
+        Ok((plan, want, log.log_end_offset(), log.log_start_offset(), aborted))
     }
 
     /// Registers a waiter woken by the next append.

@@ -1,30 +1,41 @@
 //! One client connection: read size-prefixed frames (bounded by `socket.request.max.bytes`),
 //! decode the header, hand the body to the handlers, write responses in request order.
 //!
-//! Requests on one connection are handled one at a time, in order, as Kafka does. One exception
-//! keeps acks=all producers fast: a produce request's batches are appended in order, and only its
-//! answer waits for the fsync, on the connection's writer task, while the reader goes on to the
-//! next request (so pipelined produce requests share a group commit). The writer sends answers
-//! strictly in request order. Errors that mean the
-//! byte stream cannot be trusted (a size over the limit, an unknown API, an undecodable header or
-//! body) close this connection only; every other connection keeps being served.
+//! Three tasks per connection. The reader reads frames, each only after leasing its size from
+//! the broker's memory pool (so a spent budget stops reading sockets), at most one frame ahead of
+//! the handling; it closes the connection when a frame stops arriving half way
+//! (`socket.request.read.timeout.ms`) or nothing has happened for `connections.max.idle.ms`, and
+//! when it ends the handlers learn it at once (a parked fetch stops waiting). The handling loop
+//! runs requests one at a time, in order, as Kafka does. One exception keeps acks=all producers
+//! fast: a produce request's batches are appended in order, and only its answer waits for the
+//! fsync, on the writer task, while the next request is handled (so pipelined produce requests
+//! share a group commit). An answer holding leased memory (a fetch's data) is written before the
+//! next request is handled, so one connection holds at most one such answer. The writer sends
+//! answers strictly in request order. Errors that mean the byte stream cannot be trusted (a size
+//! over the limit, an unknown API, an undecodable header or body) close this connection only;
+//! every other connection keeps being served.
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 
+use super::Admitted;
 use crate::broker::BrokerState;
-use crate::handler::{self, Reply};
+use crate::handler::{self, Reply, RequestCtx};
+use crate::memory::{Lease, MemoryPool};
 use crate::protocol::{self, FrameError};
 
 /// How much of a claimed frame size is allocated up front; the rest grows as bytes arrive, so a
 /// lying length prefix cannot make us allocate memory the peer never sends.
 const FRAME_PREALLOC_MAX: usize = 64 * 1024;
 
-async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R, max: usize) -> std::io::Result<Option<Bytes>> {
+/// Reads a frame's size prefix; `None` at a clean end of stream.
+async fn read_size<R: AsyncReadExt + Unpin>(r: &mut R, max: usize) -> std::io::Result<Option<usize>> {
     let size = match r.read_i32().await {
         Ok(n) => n,
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
@@ -36,7 +47,10 @@ async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R, max: usize) -> std::io::
             format!("request size {size} is outside 0..={max} (socket.request.max.bytes)"),
         ));
     }
-    let size = size as usize;
+    Ok(Some(size as usize))
+}
+
+async fn read_body<R: AsyncReadExt + Unpin>(r: &mut R, size: usize) -> std::io::Result<Bytes> {
     let mut buf = BytesMut::with_capacity(size.min(FRAME_PREALLOC_MAX));
     while buf.len() < size {
         let want = (size - buf.len()).min(FRAME_PREALLOC_MAX.max(buf.capacity() - buf.len()));
@@ -46,15 +60,41 @@ async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R, max: usize) -> std::io::
             return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed mid-frame"));
         }
     }
-    Ok(Some(buf.freeze()))
+    Ok(buf.freeze())
+}
+
+#[cfg(test)]
+async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R, max: usize) -> std::io::Result<Option<Bytes>> {
+    match read_size(r, max).await? {
+        Some(n) => read_body(r, n).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Milliseconds since `epoch` of the connection's last activity (a frame read, an answer written).
+struct Activity {
+    epoch: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn touch(&self) {
+        self.last_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+    fn idle_for(&self) -> Duration {
+        Duration::from_millis((self.epoch.elapsed().as_millis() as u64).saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    }
 }
 
 /// Answers waiting to be written, in request order. Bounded: when the client pipelines more than
-/// this many requests, the reader waits for the writer.
+/// this many requests, the handling loop waits for the writer.
 const REPLIES_IN_FLIGHT_MAX: usize = 64;
 
-async fn write_replies(mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: tokio::sync::mpsc::Receiver<Reply>, peer: SocketAddr) {
-    while let Some(r) = rx.recv().await {
+/// One answer for the writer: the reply, the memory it holds, and who wants to know it was written.
+type Outgoing = (Reply, Option<Lease>, Option<oneshot::Sender<()>>);
+
+async fn write_replies(mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>, peer: SocketAddr, activity: Arc<Activity>, stall: Option<Duration>) {
+    while let Some((r, lease, written)) = rx.recv().await {
         let bytes = match r {
             Reply::None => continue,
             Reply::Now(b) => b,
@@ -66,51 +106,155 @@ async fn write_replies(mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: tokio::s
                 }
             },
         };
-        if let Err(e) = wr.write_all(&bytes).await {
+        let write = wr.write_all(&bytes);
+        let done = match stall {
+            Some(d) => tokio::time::timeout(d, write).await.unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client has not read its answer for connections.max.idle.ms"))),
+            None => write.await,
+        };
+        if let Err(e) = done {
             tracing::debug!(%peer, error = %e, "write failed; closing connection");
             return;
+        }
+        activity.touch();
+        drop(lease);
+        if let Some(w) = written {
+            let _ = w.send(());
         }
     }
 }
 
-pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>, place: Admitted) {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
-    let (tx, rx) = tokio::sync::mpsc::channel(REPLIES_IN_FLIGHT_MAX);
-    let writer = tokio::spawn(write_replies(wr, rx, peer));
-    serve_requests(&state, rd, peer, &mut shutdown, tx).await;
+    let activity = Arc::new(Activity { epoch: Instant::now(), last_ms: AtomicU64::new(0) });
+    let (tx, rx) = mpsc::channel(REPLIES_IN_FLIGHT_MAX);
+    let writer = tokio::spawn(write_replies(wr, rx, peer, activity.clone(), state.net.idle));
+    // One frame read ahead of the handling, at most.
+    let (frames_tx, frames_rx) = mpsc::channel(1);
+    let (closed_tx, closed_rx) = watch::channel(false);
+    let reader = tokio::spawn(read_frames(state.clone(), rd, peer, shutdown.clone(), frames_tx, closed_tx, activity));
+    serve_requests(&state, frames_rx, peer, shutdown, closed_rx, tx).await;
+    reader.abort();
     // Let the writer flush answers already queued (the sender is dropped), then end.
     let _ = writer.await;
+    drop(place);
+}
+
+/// Why the reader stopped, for the log.
+enum Stop {
+    Eof,
+    Shutdown,
+    Idle(Duration),
+    Stalled(Duration),
+    Bad(std::io::Error),
+}
+
+async fn read_frames(
+    state: Arc<BrokerState>,
+    rd: tokio::net::tcp::OwnedReadHalf,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+    frames: mpsc::Sender<(Bytes, Lease)>,
+    closed: watch::Sender<bool>,
+    activity: Arc<Activity>,
+) {
+    let stop = tokio::select! {
+        _ = shutdown.changed() => Stop::Shutdown,
+        s = read_loop(&state.memory, rd, &state, &frames, &activity) => s,
+    };
+    match stop {
+        Stop::Eof | Stop::Shutdown => {}
+        Stop::Idle(d) => tracing::debug!(%peer, idle_ms = d.as_millis() as u64, "closing idle connection (connections.max.idle.ms)"),
+        Stop::Stalled(d) => tracing::warn!(%peer, timeout_ms = d.as_millis() as u64, "closing connection: a request frame stopped arriving half way (socket.request.read.timeout.ms)"),
+        Stop::Bad(e) => tracing::warn!(%peer, error = %e, "closing connection: bad frame"),
+    }
+    let _ = closed.send(true);
+}
+
+async fn read_loop(pool: &MemoryPool, rd: tokio::net::tcp::OwnedReadHalf, state: &BrokerState, frames: &mpsc::Sender<(Bytes, Lease)>, activity: &Activity) -> Stop {
+    let mut rd = BufReader::with_capacity(16 * 1024, rd);
+    let max = state.config.socket_request_max_bytes();
+    let (idle, stall) = (state.net.idle, state.net.read_timeout);
+    loop {
+        // Wait for the next frame's first byte; idle is measured from the last read or write, so
+        // a long answer being written or a long-poll keeps the connection alive.
+        loop {
+            let wait = idle.map(|d| d.saturating_sub(activity.idle_for()));
+            let ready = match wait {
+                Some(w) => match tokio::time::timeout(w, rd.fill_buf_ready()).await {
+                    Ok(r) => r,
+                    Err(_) if activity.idle_for() >= idle.unwrap_or_default() => return Stop::Idle(activity.idle_for()),
+                    Err(_) => continue,
+                },
+                None => rd.fill_buf_ready().await,
+            };
+            match ready {
+                Ok(true) => break,
+                Ok(false) => return Stop::Eof,
+                Err(e) => return Stop::Bad(e),
+            }
+        }
+        let size = match tokio::time::timeout(stall, read_size(&mut rd, max)).await {
+            Err(_) => return Stop::Stalled(stall),
+            Ok(Ok(Some(n))) => n,
+            Ok(Ok(None)) => return Stop::Eof,
+            Ok(Err(e)) => return Stop::Bad(e),
+        };
+        // Waiting for memory is the broker's doing, not the client's: not timed.
+        let lease = pool.lease(size).await;
+        let body = match tokio::time::timeout(stall, read_body(&mut rd, size)).await {
+            Err(_) => return Stop::Stalled(stall),
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Stop::Eof,
+            Ok(Err(e)) => return Stop::Bad(e),
+        };
+        activity.touch();
+        if frames.send((body, lease)).await.is_err() {
+            return Stop::Eof;
+        }
+    }
+}
+
+/// `fill_buf` that only says whether bytes are there (true) or the stream ended (false).
+trait FillReady {
+    async fn fill_buf_ready(&mut self) -> std::io::Result<bool>;
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> FillReady for BufReader<R> {
+    async fn fill_buf_ready(&mut self) -> std::io::Result<bool> {
+        use tokio::io::AsyncBufReadExt;
+        Ok(!self.fill_buf().await?.is_empty())
+    }
 }
 
 async fn serve_requests(
     state: &Arc<BrokerState>,
-    rd: tokio::net::tcp::OwnedReadHalf,
+    mut frames: mpsc::Receiver<(Bytes, Lease)>,
     peer: SocketAddr,
-    shutdown: &mut watch::Receiver<bool>,
-    tx: tokio::sync::mpsc::Sender<Reply>,
+    mut shutdown: watch::Receiver<bool>,
+    closed: watch::Receiver<bool>,
+    tx: mpsc::Sender<Outgoing>,
 ) {
-    let mut rd = BufReader::with_capacity(64 * 1024, rd);
-    let max = state.config.socket_request_max_bytes();
+    let mut previous_written: Option<oneshot::Receiver<()>> = None;
     loop {
-        let frame = tokio::select! {
+        let next = tokio::select! {
             _ = shutdown.changed() => return,
-            f = read_frame(&mut rd, max) => f,
+            f = frames.recv() => f,
         };
-        let mut frame = match frame {
-            Ok(Some(f)) => f,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(%peer, error = %e, "closing connection: bad frame");
+        let Some((mut frame, frame_lease)) = next else { return };
+        if let Some(w) = previous_written.take() {
+            // The last answer held leased memory: it is written before more is taken.
+            if w.await.is_err() {
                 return;
             }
-        };
+        }
+        let mut ctx = RequestCtx { peer, closed: closed.clone(), lease: None };
         let reply = match protocol::decode_header(&mut frame) {
             Ok(header) => {
                 // One line per request at trace level (`RUST_LOG=odradek::server=trace`): which
                 // client uses which API at which version, as collected in compat-tests/*/FINDINGS.md.
                 tracing::trace!(%peer, api = ?header.api_key, version = header.api_version, client = ?header.client_id, "request");
-                match handler::handle(state, &header, frame, peer).await {
+                match handler::handle(state, &header, frame, &mut ctx).await {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::warn!(%peer, api = ?header.api_key, version = header.api_version, client = ?header.client_id, error = %e, "closing connection");
@@ -134,7 +278,14 @@ async fn serve_requests(
                 return;
             }
         };
-        if tx.send(reply).await.is_err() {
+        // The request's own bytes are handled (a produce's batches are in the log).
+        drop(frame_lease);
+        let written = ctx.lease.as_ref().filter(|l| l.bytes() > 0).map(|_| {
+            let (w, r) = oneshot::channel();
+            previous_written = Some(r);
+            w
+        });
+        if tx.send((reply, ctx.lease.take(), written)).await.is_err() {
             return;
         }
     }

@@ -1,30 +1,147 @@
 //! Sockets and frames. Knows a frame's length, the request header and the correlation id; never an
 //! API's meaning (it hands the frame to `handler::handle`).
+//!
+//! Bounds (see README "Limits"): `max.connections` (past it the accept loop waits for a slot),
+//! `max.connections.per.ip` and its overrides (past it a new connection is closed at once),
+//! `socket.listen.backlog.size`; per connection see connection.rs.
 pub mod connection;
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use parking_lot::Mutex;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{watch, Semaphore};
 
 use crate::broker::BrokerState;
 
-/// Accepts connections until `shutdown` flips, one task per connection.
-pub async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            r = listener.accept() => match r {
-                Ok((stream, peer)) => {
-                    let (st, sd) = (state.clone(), shutdown.clone());
-                    tokio::spawn(async move { connection::serve(st, stream, peer, sd).await });
-                }
-                Err(e) => {
-                    // EMFILE and friends: back off briefly instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
+/// Binds `addr` with the given listen backlog.
+pub async fn listen(addr: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let sock = if a.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        sock.set_reuseaddr(true)?;
+        match sock.bind(a).and_then(|_| sock.listen(backlog)) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, format!("{addr} resolves to no address"))))
+}
+
+/// Raises the soft limit on open files to the hard limit, as most servers do: partitions and
+/// connections each hold descriptors. Returns the limit in force.
+pub fn raise_file_limit() -> u64 {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    unsafe {
+        let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 1024;
+        }
+        if r.rlim_cur < r.rlim_max {
+            let raised = libc::rlimit { rlim_cur: r.rlim_max, rlim_max: r.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                r.rlim_cur = r.rlim_max;
+            }
+        }
+        r.rlim_cur
+    }
+}
+
+/// Live connections per IP address.
+#[derive(Default)]
+struct PerIp(Mutex<HashMap<IpAddr, usize>>);
+
+/// Holds a connection's place (its `max.connections` slot and its per-IP count) until dropped.
+pub struct Admitted {
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    ip: IpAddr,
+    per_ip: Arc<PerIp>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut m = self.per_ip.0.lock();
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
             }
         }
     }
 }
+
+/// Logs a repeated condition at most once per interval, with how often it happened meanwhile.
+struct RateLimitedLog {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimitedLog {
+    const EVERY: Duration = Duration::from_secs(10);
+    fn hit(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self.last.is_some_and(|t| now.duration_since(t) < Self::EVERY) {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
+/// Accepts connections until `shutdown` flips, one task per connection.
+pub async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(state.net.max_connections.min(Semaphore::MAX_PERMITS)));
+    let per_ip = Arc::new(PerIp::default());
+    let mut accept_errors = RateLimitedLog { last: None, suppressed: 0 };
+    let mut refused = RateLimitedLog { last: None, suppressed: 0 };
+    loop {
+        // At max.connections, stop accepting (new connections wait in the backlog) until one closes.
+        let slot = tokio::select! {
+            _ = shutdown.changed() => break,
+            s = slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => break },
+        };
+        let accepted = tokio::select! {
+            _ = shutdown.changed() => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let ip = peer.ip();
+                let limit = state.net.per_ip_limit(ip);
+                let admitted = {
+                    let mut m = per_ip.0.lock();
+                    let n = m.entry(ip).or_insert(0);
+                    if *n >= limit {
+                        false
+                    } else {
+                        *n += 1;
+                        true
+                    }
+                };
+                if !admitted {
+                    if let Some(more) = refused.hit() {
+                        tracing::warn!(%peer, limit, also_refused_since_last_log = more, "closing new connection: max.connections.per.ip reached for this address");
+                    }
+                    drop(stream);
+                    continue;
+                }
+                let place = Admitted { _slot: slot, ip, per_ip: per_ip.clone() };
+                let (st, sd) = (state.clone(), shutdown.clone());
+                tokio::spawn(async move { connection::serve(st, stream, peer, sd, place).await });
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning, and say so once per interval.
+                if let Some(more) = accept_errors.hit() {
+                    tracing::warn!(error = %e, also_failed_since_last_log = more, "accept failed; retrying in 100 ms");
+                }
+                drop(slot);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+

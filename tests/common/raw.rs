@@ -30,6 +30,24 @@ impl Raw {
         Some(Bytes::from(buf))
     }
 
+    /// Sends a request without waiting for its answer.
+    pub async fn send_request<Req: Encodable>(&mut self, api: ApiKey, v: i16, req: &Req) -> std::io::Result<()> {
+        self.cid += 1;
+        let mut b = BytesMut::new();
+        b.put_i32(0);
+        RequestHeader::default()
+            .with_request_api_key(api as i16)
+            .with_request_api_version(v)
+            .with_correlation_id(self.cid)
+            .with_client_id(Some(StrBytes::from_static_str("raw-test")))
+            .encode(&mut b, api.request_header_version(v))
+            .unwrap();
+        req.encode(&mut b, v).unwrap();
+        let len = (b.len() - 4) as i32;
+        b[..4].copy_from_slice(&len.to_be_bytes());
+        self.s.write_all(&b).await
+    }
+
     pub async fn request<Req: Encodable, Resp: Decodable>(&mut self, api: ApiKey, v: i16, req: &Req) -> Option<Resp> {
         self.cid += 1;
         let mut b = BytesMut::new();
