@@ -273,3 +273,64 @@ async fn memory_and_connection_settings_that_cannot_work_stop_the_broker() {
     let e = odradek::Broker::builder().data_dir(dir.path()).set("max.connections.per.ip.overrides", "somehost:5").start().await.err().expect("refused");
     assert!(e.to_string().contains("host names are not supported"), "{e}");
 }
+
+fn soft_file_limit() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let l = s.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    l.split_whitespace().nth(3).unwrap().parse().unwrap_or(u64::MAX)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_bomb_is_refused_up_front_and_nothing_is_made() {
+    use rdkafka::admin::{AdminOptions, NewPartitions, NewTopic, TopicReplication};
+    // The limit stated, so the test means the same on every machine; below, the default (from
+    // the file limit) is checked too where the file limit makes 100,000 too many.
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker_in(dir.path(), &[("max.broker.partitions", "20000")]).await;
+    let admin = create_topic_admin(&b.bootstrap());
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let r = admin.create_topics(&[NewTopic::new("bomb", 1, TopicReplication::Fixed(1))], &opts).await.unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
+    let before = b.state().logs.partition_count();
+    let fds0 = open_fds();
+    let t = std::time::Instant::now();
+    let r = admin.create_partitions(&[NewPartitions::new("bomb", 100_000)], &opts).await.unwrap();
+    assert_eq!(r[0].as_ref().err().map(|e| e.1), Some(rdkafka::types::RDKafkaErrorCode::PolicyViolation), "{r:?}");
+    let r = admin.create_topics(&[NewTopic::new("bomb2", 100_000, TopicReplication::Fixed(1))], &opts).await.unwrap();
+    assert_eq!(r[0].as_ref().err().map(|e| e.1), Some(rdkafka::types::RDKafkaErrorCode::PolicyViolation), "{r:?}");
+    assert!(t.elapsed() < Duration::from_secs(5), "refused up front, took {:?}", t.elapsed());
+    if soft_file_limit() < 133_000 {
+        let d2 = tempfile::tempdir().unwrap();
+        let dflt = broker_in(d2.path(), &[]).await;
+        let e = dflt.state().logs.create_topic("bomb3", 100_000, Default::default(), false).err().expect("refused by the default limit");
+        assert!(e.to_string().contains("max.broker.partitions"), "{e}");
+        assert!(dflt.state().logs.topic("bomb3").is_none());
+    }
+    // Nothing was made, no descriptor is held, the broker serves as before.
+    assert_eq!(b.state().logs.partition_count(), before);
+    assert_eq!(b.state().logs.topic("bomb").unwrap().partition_count(), 1);
+    assert!(b.state().logs.topic("bomb2").is_none());
+    assert!(open_fds() <= fds0 + 2, "{} open, {fds0} before", open_fds());
+    // A request that fits completes.
+    let r = admin.create_partitions(&[NewPartitions::new("bomb", 200)], &opts).await.unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
+    assert_eq!(b.state().logs.topic("bomb").unwrap().partition_count(), 200);
+    let p = producer(&b.bootstrap(), &[]);
+    assert_eq!(send(&p, "bomb", Some(199), b"k", b"v").await, (199, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_partitions_per_request_counts_the_whole_request() {
+    use rdkafka::admin::{AdminOptions, NewTopic, TopicReplication};
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker_in(dir.path(), &[("max.partitions.per.request", "100")]).await;
+    let admin = create_topic_admin(&b.bootstrap());
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let r = admin.create_topics(&[NewTopic::new("x", 60, TopicReplication::Fixed(1)), NewTopic::new("y", 60, TopicReplication::Fixed(1))], &opts).await.unwrap();
+    for t in &r {
+        assert_eq!(t.as_ref().err().map(|e| e.1), Some(rdkafka::types::RDKafkaErrorCode::PolicyViolation), "{r:?}");
+    }
+    assert!(b.state().logs.topic("x").is_none() && b.state().logs.topic("y").is_none());
+    let r = admin.create_topics(&[NewTopic::new("x", 60, TopicReplication::Fixed(1)), NewTopic::new("y", 40, TopicReplication::Fixed(1))], &opts).await.unwrap();
+    assert!(r.iter().all(|t| t.is_ok()), "{r:?}");
+}

@@ -23,6 +23,14 @@ fn replication_error(rf: i16) -> String {
 pub async fn create_topics(state: &Arc<BrokerState>, req: CreateTopicsRequest, v: i16) -> CreateTopicsResponse {
     let mut out = Vec::with_capacity(req.topics.len());
     let mut seen = std::collections::HashSet::new();
+    // max.partitions.per.request: counted over the whole request, refused up front.
+    let asked: i64 = req
+        .topics
+        .iter()
+        .map(|t| if !t.assignments.is_empty() { t.assignments.len() as i64 } else if t.num_partitions == -1 { state.config.num_partitions() as i64 } else { t.num_partitions.max(0) as i64 })
+        .sum();
+    let per_request = state.config.max_partitions_per_request();
+    let over = asked > per_request as i64;
     for t in req.topics {
         let name = t.name.0.to_string();
         let mut r = CreatableTopicResult::default().with_name(t.name.clone());
@@ -82,7 +90,17 @@ pub async fn create_topics(state: &Arc<BrokerState>, req: CreateTopicsRequest, v
             out.push(err(r, code::INVALID_CONFIG, format!("Null value not supported for topic configs: {k}")));
             continue;
         }
-        match state.logs.create_topic(&name, partitions, configs.clone(), req.validate_only) {
+        if over {
+            out.push(err(r, code::POLICY_VIOLATION, format!("The request asks for {asked} partitions in all, above max.partitions.per.request ({per_request}).")));
+            continue;
+        }
+        // Creating partitions syncs files and directories: on the blocking pool, not an async worker.
+        let st = state.clone();
+        let (n, cfgs, validate_only) = (name.clone(), configs.clone(), req.validate_only);
+        let created = tokio::task::spawn_blocking(move || st.logs.create_topic(&n, partitions, cfgs, validate_only))
+            .await
+            .unwrap_or_else(|e| Err(crate::log::TopicError::Storage(std::io::Error::other(e))));
+        match created {
             Ok(created) => {
                 if let Some(t) = &created {
                     tracing::info!(topic = %name, partitions, "created topic");
@@ -162,13 +180,27 @@ pub async fn delete_topics(state: &Arc<BrokerState>, req: DeleteTopicsRequest, v
 
 pub async fn create_partitions(state: &Arc<BrokerState>, req: CreatePartitionsRequest, _v: i16) -> CreatePartitionsResponse {
     let mut out = Vec::with_capacity(req.topics.len());
+    // max.partitions.per.request, over the whole request (new partitions only).
+    let asked: i64 = req.topics.iter().map(|t| (t.count as i64 - state.logs.topic(&t.name.0).map(|x| x.partition_count() as i64).unwrap_or(0)).max(0)).sum();
+    let per_request = state.config.max_partitions_per_request();
     for t in req.topics {
         let mut r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+        if asked > per_request as i64 {
+            r.error_code = code::POLICY_VIOLATION;
+            r.error_message = Some(s(format!("The request asks for {asked} new partitions in all, above max.partitions.per.request ({per_request}).")));
+            out.push(r);
+            continue;
+        }
         let bad_assignment = t.assignments.as_ref().is_some_and(|a| a.iter().any(|x| x.broker_ids.iter().any(|b| b.0 != state.node_id()) || x.broker_ids.len() != 1));
         let res = if bad_assignment {
             Err((code::INVALID_REPLICA_ASSIGNMENT, "Replica assignment must name only this broker, once.".to_string()))
         } else {
-            state.logs.create_partitions(&t.name.0, t.count, req.validate_only).map_err(|e| (topic_error(&e), e.to_string()))
+            let st = state.clone();
+            let (name, count, validate_only) = (t.name.0.to_string(), t.count, req.validate_only);
+            tokio::task::spawn_blocking(move || st.logs.create_partitions(&name, count, validate_only))
+                .await
+                .unwrap_or_else(|e| Err(crate::log::TopicError::Storage(std::io::Error::other(e))))
+                .map_err(|e| (topic_error(&e), e.to_string()))
         };
         if let Err((c, m)) = res {
             r.error_code = c;

@@ -85,6 +85,9 @@ pub enum TopicError {
     UnknownTopicOrPartition(String),
     #[error("{0}")]
     InvalidPartitions(String),
+    /// A resource bound refuses the request up front (partitions per broker, file descriptors).
+    #[error("{0}")]
+    PolicyViolation(String),
     #[error(transparent)]
     InvalidConfig(#[from] crate::config::ConfigError),
     #[error("storage error: {0}")]
@@ -138,6 +141,21 @@ pub struct LogManager {
     pub node_id: i32,
     /// Whether the previous run shut down cleanly (recovery skipped).
     pub recovered_cleanly: bool,
+}
+
+/// The process's open-file limit (soft).
+fn file_limit() -> u64 {
+    let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes only the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+        return 1024;
+    }
+    r.rlim_cur
+}
+
+/// Descriptors this process has open now (Linux), if it can tell.
+fn open_files() -> Option<u64> {
+    std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as u64)
 }
 
 fn now_ms() -> i64 {
@@ -298,21 +316,71 @@ impl LogManager {
         Ok(Partition::new(topic.to_string(), p, log))
     }
 
-    /// Creates the directories of new partitions, their entries durable in the data dir.
+    /// Creates the directories of new partitions, their entries durable in the data dir. All or
+    /// nothing: when one fails, the ones this call made are removed again.
     fn create_partitions_on_disk(&self, topic: &str, range: std::ops::Range<i32>, lc: &LogConfig) -> Result<Vec<Arc<Partition>>, TopicError> {
         let mut parts = Vec::new();
-        for p in range {
-            let pdir = self.data_dir.join(format!("{topic}-{p}"));
-            if self.env.disk.exists(&pdir) {
-                self.env.disk.remove_dir_all(&pdir)?;
+        let made = (|| {
+            for p in range.clone() {
+                let pdir = self.data_dir.join(format!("{topic}-{p}"));
+                if self.env.disk.exists(&pdir) {
+                    self.env.disk.remove_dir_all(&pdir)?;
+                }
+                parts.push(Arc::new(self.open_partition(topic, p, lc.clone(), Recovery { clean: true, recovery_point: 0, log_start_offset: 0 })?));
             }
-            parts.push(Arc::new(self.open_partition(topic, p, lc.clone(), Recovery { clean: true, recovery_point: 0, log_start_offset: 0 })?));
+            self.env.disk.sync_dir(&self.data_dir)?;
+            Ok::<(), TopicError>(())
+        })();
+        if let Err(e) = made {
+            self.remove_new_partitions(&parts);
+            return Err(e);
         }
-        self.env.disk.sync_dir(&self.data_dir)?;
         for p in &parts {
             p.set_compaction_limit(0);
         }
         Ok(parts)
+    }
+
+    /// Undoes [`LogManager::create_partitions_on_disk`] for partitions nobody has seen yet.
+    fn remove_new_partitions(&self, parts: &[Arc<Partition>]) {
+        for p in parts {
+            let _files = p.durability().lock_files();
+            p.with_log(|l| l.mark_deleted());
+            if let Err(e) = self.env.disk.remove_dir_all(&p.dir) {
+                tracing::warn!(dir = %p.dir.display(), error = %e, "could not remove a partition directory while undoing a failed create");
+            }
+        }
+        let _ = self.env.disk.sync_dir(&self.data_dir);
+    }
+
+    /// Partitions on this broker, over all topics (internal ones included).
+    pub fn partition_count(&self) -> usize {
+        self.topics.read().values().map(|t| t.partition_count() as usize).sum()
+    }
+
+    /// Whether `new` more partitions fit: `max.broker.partitions` (by default what the file limit
+    /// allows, a quarter of it kept for connections and everything else), and the descriptors
+    /// actually free now, since each partition keeps its active segment open.
+    pub fn check_capacity(&self, new: usize) -> Result<(), TopicError> {
+        let limit = file_limit();
+        let reserve = (limit / 4).max(256);
+        let max = self.config.max_broker_partitions().unwrap_or_else(|| limit.saturating_sub(reserve) as usize);
+        let have = self.partition_count();
+        if have + new > max {
+            return Err(TopicError::PolicyViolation(format!(
+                "Creating {new} partitions would put {} on this broker, above its limit of {max} (max.broker.partitions{}).",
+                have + new,
+                if self.config.max_broker_partitions().is_some() { "" } else { ", by default three quarters of the open-file limit" }
+            )));
+        }
+        if let Some(open) = open_files() {
+            if open + new as u64 + reserve > limit {
+                return Err(TopicError::PolicyViolation(format!(
+                    "Creating {new} partitions needs {new} more file descriptors; {open} of the limit of {limit} are open and {reserve} are kept free."
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -381,17 +449,23 @@ impl LogManager {
         }
         crate::config::validate_topic_configs(&configs)?;
         let _admin = self.admin_lock.lock();
-        let mut topics = self.topics.write();
-        if topics.contains_key(name) {
-            return Err(TopicError::TopicAlreadyExists(name.into()));
+        {
+            // Creators and deleters are serialized by the admin lock, so the name stays free
+            // while the partitions are made without holding the topics lock (which every
+            // produce and fetch takes to look a topic up).
+            let topics = self.topics.read();
+            if topics.contains_key(name) {
+                return Err(TopicError::TopicAlreadyExists(name.into()));
+            }
+            // Kafka refuses names that collide once '.' and '_' are treated alike (metric names).
+            let norm = |s: &str| s.replace('.', "_");
+            if let Some(other) = topics.keys().find(|k| norm(k) == norm(name)) {
+                return Err(TopicError::InvalidTopic(format!(
+                    "Topic '{name}' collides with existing topic: {other}"
+                )));
+            }
         }
-        // Kafka refuses names that collide once '.' and '_' are treated alike (metric names).
-        let norm = |s: &str| s.replace('.', "_");
-        if let Some(other) = topics.keys().find(|k| norm(k) == norm(name)) {
-            return Err(TopicError::InvalidTopic(format!(
-                "Topic '{name}' collides with existing topic: {other}"
-            )));
-        }
+        self.check_capacity(partitions as usize)?;
         if validate_only {
             return Ok(None);
         }
@@ -403,9 +477,11 @@ impl LogManager {
             partitions: RwLock::new(parts),
             configs: RwLock::new(configs),
         });
-        self.write_topic_meta(&t)?;
-        topics.insert(name.to_string(), t.clone());
-        drop(topics);
+        if let Err(e) = self.write_topic_meta(&t) {
+            self.remove_new_partitions(&t.partitions.read());
+            return Err(e.into());
+        }
+        self.topics.write().insert(name.to_string(), t.clone());
         // Entries for the new partitions replace whatever an older topic of this name left.
         self.write_checkpoints()?;
         Ok(Some(t))
@@ -446,16 +522,24 @@ impl LogManager {
         if count > 100_000 {
             return Err(TopicError::InvalidPartitions(format!("Number of partitions {count} is above the limit of 100000.")));
         }
+        self.check_capacity((count - current) as usize)?;
         if validate_only {
             return Ok(());
         }
         let _admin = self.admin_lock.lock();
+        if t.partition_count() != current {
+            return Err(TopicError::InvalidPartitions(format!("Topic {name} changed while its partitions were being added; retry.")));
+        }
         let lc = self.config.log_config(&t.configs.read());
-        let mut parts = t.partitions.write();
+        // Made without the topic's partition lock held, so producers to the existing partitions
+        // are not stopped; visible all at once, and only once the metadata names them.
         let new = self.create_partitions_on_disk(name, current..count, &lc)?;
-        parts.extend(new);
-        drop(parts);
-        self.write_topic_meta(&t)?;
+        t.partitions.write().extend(new.iter().cloned());
+        if let Err(e) = self.write_topic_meta(&t) {
+            t.partitions.write().truncate(current as usize);
+            self.remove_new_partitions(&new);
+            return Err(e.into());
+        }
         self.write_checkpoints()?;
         Ok(())
     }
@@ -565,6 +649,36 @@ impl LogManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_create_that_fails_part_way_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Arc::new(BrokerConfig { data_dir: dir.path().into(), ..Default::default() });
+        let logs = LogManager::open(config, LogOptions { disk: Disk::os(), background: Some(super::flusher::Background::manual()) }).unwrap();
+        // A plain file where partition 7's directory goes: the create fails there, after seven
+        // partitions were made.
+        std::fs::write(dir.path().join("half-7"), b"in the way").unwrap();
+        let e = logs.create_topic("half", 20, BTreeMap::new(), false).err().expect("the create fails part way");
+        assert!(matches!(e, TopicError::Storage(_) | TopicError::Open(_)), "{e}");
+        assert!(logs.topic("half").is_none());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| n.starts_with("half") && n != "half-7").collect();
+        assert!(left.is_empty(), "directories left behind: {left:?}");
+    }
+
+    #[test]
+    fn partitions_beyond_the_broker_limit_are_refused_up_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = BrokerConfig { data_dir: dir.path().into(), ..Default::default() };
+        config.set_key("max.broker.partitions", "30").unwrap();
+        let logs = LogManager::open(Arc::new(config), LogOptions { disk: Disk::os(), background: Some(super::flusher::Background::manual()) }).unwrap();
+        logs.create_topic("a", 20, BTreeMap::new(), false).unwrap();
+        assert!(matches!(logs.create_topic("b", 11, BTreeMap::new(), false), Err(TopicError::PolicyViolation(_))));
+        assert!(matches!(logs.create_partitions("a", 31, false), Err(TopicError::PolicyViolation(_))));
+        assert_eq!(logs.topic("a").unwrap().partition_count(), 20);
+        assert!(logs.topic("b").is_none());
+        logs.create_partitions("a", 30, false).unwrap();
+        assert_eq!(logs.partition_count(), 30);
+    }
 
     #[test]
     fn topic_names() {

@@ -35,6 +35,7 @@ pub mod code {
     pub const UNSUPPORTED_VERSION: i16 = 35;
     pub const TOPIC_ALREADY_EXISTS: i16 = 36;
     pub const INVALID_PARTITIONS: i16 = 37;
+    pub const POLICY_VIOLATION: i16 = 44;
     pub const INVALID_REPLICATION_FACTOR: i16 = 38;
     pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
     pub const INVALID_CONFIG: i16 = 40;
@@ -126,6 +127,7 @@ pub fn topic_error(e: &TopicError) -> i16 {
         TopicError::InvalidTopic(_) => code::INVALID_TOPIC_EXCEPTION,
         TopicError::UnknownTopicOrPartition(_) => code::UNKNOWN_TOPIC_OR_PARTITION,
         TopicError::InvalidPartitions(_) => code::INVALID_PARTITIONS,
+        TopicError::PolicyViolation(_) => code::POLICY_VIOLATION,
         TopicError::InvalidConfig(c) => config_error(c),
         TopicError::Storage(_) => code::KAFKA_STORAGE_ERROR,
         TopicError::Open(_) => code::KAFKA_STORAGE_ERROR,
