@@ -210,6 +210,11 @@ impl Durability {
         Ok(())
     }
 
+    /// Whether an entry of the partition directory changed since its last sync.
+    pub(crate) fn dir_pending(&self) -> bool {
+        self.dir_synced.load(Ordering::Acquire) < self.dir_changes.load(Ordering::Acquire)
+    }
+
     /// Syncs the partition directory when an entry changed since its last sync.
     pub(crate) fn sync_dir_if_needed(&self) -> io::Result<()> {
         let changes = self.dir_changes.load(Ordering::Acquire);

@@ -126,6 +126,16 @@ pub struct SegmentInfo {
 }
 
 /// A read planned under the lock and executed outside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct AtRest {
+    log_start_offset: i64,
+    log_end_offset: i64,
+    segments: Vec<i64>,
+    size: u64,
+    aborted: usize,
+    producers: Vec<u8>,
+}
+
 struct ReadPlan {
     file: Arc<LogFile>,
     position: u32,
@@ -159,6 +169,9 @@ pub struct PartitionLog {
     pub(super) durability: Arc<Durability>,
     /// Closed for a clean shutdown (or deleted): no more appends.
     pub(super) closed: bool,
+    /// What the log looked like when its files on disk were last complete (a clean open that
+    /// changed nothing, or a close). A clean shutdown skips rewriting a log that still matches.
+    pub(super) at_rest: Option<AtRest>,
 }
 
 /// What opening a log found, for the startup log line.
@@ -777,6 +790,12 @@ impl PartitionLog {
         if self.durability.is_deleted() {
             return Ok(());
         }
+        let now = self.at_rest_state();
+        if self.at_rest.as_ref() == Some(&now) && self.segments.values().all(|s| s.log_file().is_synced()) && !self.durability.dir_pending() {
+            // Nothing changed since its files were last complete: nothing to write or sync.
+            self.durability.set_recovery_point(self.log_end_offset);
+            return Ok(());
+        }
         let disk = self.env.disk.clone();
         let base = self.active_base();
         self.active().write_indexes(&disk)?;
@@ -789,7 +808,21 @@ impl PartitionLog {
         self.write_leader_epoch_checkpoint()?;
         disk.sync_dir(&self.dir)?;
         self.durability.set_recovery_point(self.log_end_offset);
+        self.at_rest = Some(now);
         Ok(())
+    }
+
+    /// The fingerprint [`PartitionLog::close`] compares: offsets, segments, sizes, aborted
+    /// transactions and producer state, everything the files written at close hold.
+    pub(super) fn at_rest_state(&self) -> AtRest {
+        AtRest {
+            log_start_offset: self.log_start_offset,
+            log_end_offset: self.log_end_offset,
+            segments: self.segments.keys().copied().collect(),
+            size: self.size_bytes(),
+            aborted: self.aborted.len(),
+            producers: self.producers.encode(),
+        }
     }
 
     pub(super) fn write_leader_epoch_checkpoint(&self) -> io::Result<()> {

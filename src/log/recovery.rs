@@ -153,6 +153,7 @@ impl PartitionLog {
             env: env.clone(),
             durability,
             closed: false,
+            at_rest: None,
         };
         log.log_start_offset = log.segments.keys().next().copied().unwrap_or(log_end_offset).max(log_start_ckpt).min(log_end_offset);
         if log.segments.is_empty() {
@@ -163,6 +164,10 @@ impl PartitionLog {
         log.load_producer_state(&snapshots).map_err(io_err)?;
         log.settle(&validated, &rebuilt, dir_changed).map_err(io_err)?;
         log.write_leader_epoch_checkpoint().map_err(io_err)?;
+        if rec.clean && validated.is_empty() && rebuilt.is_empty() && !dir_changed && !snapshots.is_empty() {
+            // Opened from the files a clean shutdown left, and nothing had to be redone.
+            log.at_rest = Some(log.at_rest_state());
+        }
         Ok((log, report))
     }
 
