@@ -8,6 +8,7 @@ pub mod cleaner;
 pub mod clock;
 pub mod config;
 pub mod coordinator;
+pub mod fuzz;
 pub mod handler;
 pub mod log;
 pub mod memory;
