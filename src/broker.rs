@@ -88,12 +88,23 @@ impl BrokerBuilder {
         self
     }
     /// Sets a broker config key (Kafka's name), validated at start.
+    /// The address Metadata tells clients to connect to (`advertised.listeners`).
+    pub fn advertise(mut self, addr: impl Into<String>) -> Self {
+        self.config.advertised_listener = Some(addr.into());
+        self
+    }
     pub fn set(mut self, key: &str, value: &str) -> Self {
         self.config.set.insert(key.to_string(), value.to_string());
         self
     }
     pub async fn start(self) -> Result<Broker, StartError> {
-        let mut config = BrokerConfig { listen: self.config.listen.clone(), data_dir: self.config.data_dir.clone(), dev: self.config.dev, ..Default::default() };
+        let mut config = BrokerConfig {
+            listen: self.config.listen.clone(),
+            data_dir: self.config.data_dir.clone(),
+            dev: self.config.dev,
+            advertised_listener: self.config.advertised_listener.clone(),
+            ..Default::default()
+        };
         for (k, v) in &self.config.set {
             config.set_key(k, v)?;
         }

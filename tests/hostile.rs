@@ -334,3 +334,47 @@ async fn max_partitions_per_request_counts_the_whole_request() {
     let r = admin.create_topics(&[NewTopic::new("x", 60, TopicReplication::Fixed(1)), NewTopic::new("y", 40, TopicReplication::Fixed(1))], &opts).await.unwrap();
     assert!(r.iter().all(|t| t.is_ok()), "{r:?}");
 }
+
+/// A transactional batch from a producer whose transaction does not hold the partition (a
+/// replayed or forged frame) would open a transaction nobody ends: the last stable offset would
+/// stay behind it and every read_committed consumer would stall there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transactional_batch_outside_any_transaction_is_refused() {
+    let b = broker().await;
+    let mut r = Raw::connect(&b.bootstrap()).await;
+    assert_eq!(create(&mut r, "txn-forged", 1, &[]).await, 0);
+    let recs: Vec<Record> = (0..2)
+        .map(|i| Record {
+            transactional: true,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: 4242,
+            producer_epoch: 0,
+            timestamp_type: TimestampType::Creation,
+            offset: i,
+            sequence: i as i32,
+            timestamp: now(),
+            key: Some(Bytes::from_static(b"k")),
+            value: Some(Bytes::from_static(b"forged")),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut batch = BytesMut::new();
+    RecordBatchEncoder::encode(&mut batch, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    let batch = batch.freeze();
+    let p = || b.state().logs.topic("txn-forged").unwrap().partition(0).unwrap();
+    // With a transactional id nobody initialized: INVALID_TXN_STATE (Kafka's partition verification).
+    let mut req = produce_req("txn-forged", batch.clone());
+    req.transactional_id = Some(TransactionalId(StrBytes::from_static_str("nobody")));
+    let resp: ProduceResponse = r.request(ApiKey::Produce, 9, &req).await.unwrap();
+    assert_eq!(resp.responses[0].partition_responses[0].error_code, 48, "INVALID_TXN_STATE");
+    // Without one: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka answers.
+    let resp: ProduceResponse = r.request(ApiKey::Produce, 9, &produce_req("txn-forged", batch)).await.unwrap();
+    assert_eq!(resp.responses[0].partition_responses[0].error_code, 53);
+    assert_eq!((p().high_watermark(), p().last_stable_offset()), (0, 0));
+    // A plain batch after them is readable by a read_committed stock consumer at once.
+    assert_eq!(produce(&mut r, "txn-forged", encoded(3, true, Compression::None).freeze()).await.error_code, 0);
+    let c = consumer(&b.bootstrap(), &[("isolation.level", "read_committed")]);
+    assert_eq!(read(&c, "txn-forged", &[0], rdkafka::Offset::Beginning, 3, Duration::from_secs(10)).len(), 3);
+}

@@ -292,15 +292,20 @@ async fn a_hanging_transaction_is_aborted_with_write_txn_markers_and_leaders_can
     let bs = b.bootstrap();
     create(&bs, "hang", 1).await;
     let mut raw = common::raw::Raw::connect(&bs).await;
-    // A producer id the coordinator never saw leaves an open transaction in the partition.
+    // A producer id the coordinator never saw. A produce request can no longer open a
+    // transaction for it (the partition is verified against the coordinator, see
+    // tests/hostile.rs), so the hanging transaction that operators clean up with
+    // WriteTxnMarkers (as left by brokers before that check) is planted in the log directly.
     let ip: InitProducerIdResponse = raw.request(ApiKey::InitProducerId, 4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60000)).await.unwrap();
     let pid = ip.producer_id.0;
     let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default()
         .with_name(TopicName(StrBytes::from_static_str("hang")))
         .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(txn_batch(&["stuck"], pid, 0, 0)))])]);
     let pr: ProduceResponse = raw.request(ApiKey::Produce, 9, &req).await.unwrap();
-    assert_eq!(pr.responses[0].partition_responses[0].error_code, 0);
+    assert_eq!(pr.responses[0].partition_responses[0].error_code, 53, "no transactional id: refused");
     let part = b.state().logs.topic("hang").unwrap().partition(0).unwrap();
+    assert_eq!(part.high_watermark(), 0);
+    part.append(&txn_batch(&["stuck"], pid, 0, 0), odradek::clock::now_ms()).unwrap();
     assert_eq!(part.last_stable_offset(), 0, "the hanging transaction pins the LSO");
     let marker = |epoch: i16| {
         WriteTxnMarkersRequest::default().with_markers(vec![write_txn_markers_request::WritableTxnMarker::default()

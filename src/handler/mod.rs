@@ -73,8 +73,8 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
         ApiKey::Produce => {
             let req: ProduceRequest = decode_body(&mut body, v)?;
             let acks = req.acks;
-            // Transactions version 2: the request enrolls its partitions in the transaction.
-            let refused = if v >= 12 && req.transactional_id.is_some() { txn::enroll_produce_partitions(state, &req, v).await } else { Default::default() };
+            // Transactional batches: enrolled (version 2) or verified (version 1) first.
+            let refused = txn::enroll_produce_partitions(state, &req, v).await;
             let pending = produce::append(state, req, v, &refused);
             if acks == 0 {
                 if pending.acks0_failed() {

@@ -142,9 +142,15 @@ pub async fn end_txn(state: &Arc<BrokerState>, req: EndTxnRequest, v: i16) -> En
 /// Transactions version 2: a Produce (v12+) with a transactional id enrolls its partitions in the
 /// producer's transaction itself (no AddPartitionsToTxn). Returns the partitions that could not be
 /// enrolled with the error to answer (CONCURRENT_TRANSACTIONS makes the client retry).
+/// The transaction check of a produce request's transactional batches, before anything is
+/// appended. Version 2 (produce v12+, KIP-890): the request enrolls its partitions in the
+/// producer's transaction. Version 1: the partition must already be in the producer's ongoing
+/// transaction (added by AddPartitionsToTxn), as Kafka's partition verification requires (KIP-890
+/// part 1): a transactional batch from anyone else would open a transaction nobody ends and pin
+/// the last stable offset, stalling every read_committed consumer of the partition. Transactional
+/// batches without a transactional id are refused as Kafka refuses them.
 pub async fn enroll_produce_partitions(state: &Arc<BrokerState>, req: &ProduceRequest, v: i16) -> std::collections::HashMap<(String, i32), i16> {
     let mut errors = std::collections::HashMap::new();
-    let Some(txn_id) = req.transactional_id.as_ref() else { return errors };
     let mut parts = Vec::new();
     let mut producer: Option<(i64, i16)> = None;
     for td in &req.topic_data {
@@ -153,21 +159,41 @@ pub async fn enroll_produce_partitions(state: &Arc<BrokerState>, req: &ProduceRe
         for pd in &td.partition_data {
             let Some(records) = pd.records.as_ref() else { continue };
             let Ok(h) = crate::record::BatchHeader::parse(records) else { continue };
-            if h.is_transactional() && h.has_producer_id() {
+            if h.is_transactional() {
                 producer.get_or_insert((h.producer_id, h.producer_epoch));
                 parts.push((name.clone(), pd.index));
             }
         }
     }
     let Some((pid, epoch)) = producer else { return errors };
-    if parts.is_empty() {
+    let Some(txn_id) = req.transactional_id.as_ref() else {
+        for p in parts {
+            errors.insert(p, code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+        }
+        return errors;
+    };
+    let code_of = |e: &TxnError| match e {
+        TxnError::ProducerFenced | TxnError::InvalidProducerEpoch => code::INVALID_PRODUCER_EPOCH,
+        TxnError::ConcurrentTransactions => code::CONCURRENT_TRANSACTIONS,
+        _ => code::INVALID_TXN_STATE,
+    };
+    if v < 12 {
+        for p in parts {
+            match state.txns.with_state(|s| s.has_partition(&txn_id.0, pid, epoch, &p)) {
+                Ok(true) => {}
+                Ok(false) => {
+                    errors.insert(p, code::INVALID_TXN_STATE);
+                }
+                Err(e) => {
+                    errors.insert(p, code_of(&e));
+                }
+            }
+        }
         return errors;
     }
     if let Err(e) = state.txns.add_partitions(&state.logs, &txn_id.0, pid, epoch, &parts).await {
         let c = match &e {
-            TxnShellError::Txn(TxnError::ProducerFenced | TxnError::InvalidProducerEpoch) => code::INVALID_PRODUCER_EPOCH,
-            TxnShellError::Txn(TxnError::ConcurrentTransactions) => code::CONCURRENT_TRANSACTIONS,
-            TxnShellError::Txn(_) => code::INVALID_TXN_STATE,
+            TxnShellError::Txn(t) => code_of(t),
             TxnShellError::Storage(_) => code::COORDINATOR_NOT_AVAILABLE,
         };
         for p in parts {

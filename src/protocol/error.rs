@@ -43,6 +43,7 @@ pub mod code {
     pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
     pub const INVALID_PRODUCER_EPOCH: i16 = 47;
     pub const INVALID_TXN_STATE: i16 = 48;
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
     pub const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
     pub const CONCURRENT_TRANSACTIONS: i16 = 51;
     pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
