@@ -269,6 +269,7 @@ async fn background(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>
             _ = tick.tick() => {}
         }
         state.logs.flush_due_partitions(crate::clock::now_ms());
+        crate::server::trim_after_closes();
         if last_checkpoint.elapsed() >= Duration::from_millis(checkpoint_every) {
             last_checkpoint = tokio::time::Instant::now();
             let st = state.clone();

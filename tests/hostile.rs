@@ -378,3 +378,32 @@ async fn a_transactional_batch_outside_any_transaction_is_refused() {
     let c = consumer(&b.bootstrap(), &[("isolation.level", "read_committed")]);
     assert_eq!(read(&c, "txn-forged", &[0], rdkafka::Offset::Beginning, 3, Duration::from_secs(10)).len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_of_closed_connections_is_given_back() {
+    let b = broker().await;
+    let addr = b.bootstrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rss0 = rss_bytes();
+    // 3,000 connections at once, each served a Metadata request (its buffers grow), then all closed.
+    let mut conns = Vec::new();
+    for _ in 0..3000 {
+        let mut c = Raw::connect(&addr).await;
+        c.send_request(ApiKey::Metadata, 12, &MetadataRequest::default()).await.unwrap();
+        conns.push(c);
+    }
+    for c in &mut conns {
+        assert!(c.read_frame().await.is_some(), "served");
+    }
+    let peak = rss_bytes().saturating_sub(rss0);
+    drop(conns);
+    // The background loop trims once many have closed (every second).
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut kept = rss_bytes().saturating_sub(rss0);
+    while kept > peak / 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        kept = rss_bytes().saturating_sub(rss0);
+    }
+    println!("3,000 connections: RSS +{} MiB while open, +{} MiB after they closed", peak >> 20, kept >> 20);
+    assert!(kept <= peak / 3 + (8 << 20), "closed connections kept {} MiB of {} MiB", kept >> 20, peak >> 20);
+}
