@@ -227,7 +227,10 @@ fn encode_records(recs: &[&GroupRecord], now: i64, txn: Option<(i64, i16)>) -> R
                 producer_epoch: txn.map(|t| t.1).unwrap_or(-1),
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                sequence: -1,
+                // The encoder starts a new batch wherever offset - sequence changes: keeping it
+                // constant (base sequence -1, "none") makes one batch of all, so a commit is
+                // stored whole or not at all, as Kafka stores it.
+                sequence: i as i32 - 1,
                 timestamp: now,
                 key: Some(k),
                 value: v,
@@ -238,4 +241,21 @@ fn encode_records(recs: &[&GroupRecord], now: i64, txn: Option<(i64, i16)>) -> R
     let mut b = BytesMut::new();
     RecordBatchEncoder::encode(&mut b, &records, &RecordEncodeOptions { version: 2, compression: Compression::None }).map_err(|e| e.to_string())?;
     Ok(b.freeze())
+}
+
+#[cfg(test)]
+mod one_batch_test {
+    use super::*;
+    use crate::record::BatchHeader;
+
+    #[test]
+    fn a_commit_of_many_offsets_is_one_batch() {
+        let recs: Vec<GroupRecord> =
+            (0..5).map(|p| GroupRecord::Offset { group: "g".into(), topic: "t".into(), partition: p, value: None }).collect();
+        let refs: Vec<&GroupRecord> = recs.iter().collect();
+        for b in [encode_batch(&refs, 1).unwrap(), encode_txn_batch(&refs, 7, 0, 1).unwrap()] {
+            let h = BatchHeader::parse(&b).unwrap();
+            assert_eq!((h.records_count, h.total_len(), h.base_sequence), (5, b.len(), -1));
+        }
+    }
 }
