@@ -29,7 +29,10 @@ pub struct BrokerState {
     pub memory: crate::memory::MemoryPool,
     /// Connection bounds (max.connections, per IP, idle and read timeouts).
     pub net: crate::config::NetLimits,
-    advertised: (String, i32),
+    /// The bound listeners, in the order configured (`listeners`).
+    pub listeners: Vec<Arc<crate::security::Listener>>,
+    /// SCRAM credentials (salted and hashed), durable in the data dir.
+    pub scram: crate::security::scram::CredentialStore,
 }
 
 impl BrokerState {
@@ -39,8 +42,9 @@ impl BrokerState {
     pub fn cluster_id(&self) -> String {
         self.logs.cluster_id.clone()
     }
+    /// The first listener's advertised address (each connection answers with its own listener's).
     pub fn advertised(&self) -> (String, i32) {
-        self.advertised.clone()
+        self.listeners[0].advertised.clone()
     }
 }
 
@@ -97,12 +101,18 @@ impl BrokerBuilder {
         self.config.set.insert(key.to_string(), value.to_string());
         self
     }
+    /// A SCRAM credential made at start, as `--add-scram 'SCRAM-SHA-512=[name=alice,password=secret]'`.
+    pub fn add_scram(mut self, spec: &str) -> Self {
+        self.config.add_scram.push(spec.to_string());
+        self
+    }
     pub async fn start(self) -> Result<Broker, StartError> {
         let mut config = BrokerConfig {
             listen: self.config.listen.clone(),
             data_dir: self.config.data_dir.clone(),
             dev: self.config.dev,
             advertised_listener: self.config.advertised_listener.clone(),
+            add_scram: self.config.add_scram.clone(),
             ..Default::default()
         };
         for (k, v) in &self.config.set {
@@ -132,12 +142,17 @@ impl Broker {
     /// Opens storage, binds the listener and starts serving.
     pub async fn start(mut config: BrokerConfig) -> Result<Broker, StartError> {
         let net = config.net_limits()?;
+        let specs = crate::security::listeners::resolve(&config)?;
+        crate::security::check_supported(&config, &specs)?;
         crate::server::raise_file_limit();
-        let listener = crate::server::listen(&config.listen, net.backlog)
-            .await
-            .map_err(|source| StartError::Bind { addr: config.listen.clone(), source })?;
-        let addr = listener.local_addr()?;
-        let advertised = advertised_address(config.advertised_listener.as_deref(), addr);
+        let mut bound = Vec::new();
+        for spec in specs {
+            let addr = spec.bind_addr();
+            let l = crate::server::listen(&addr, net.backlog).await.map_err(|source| StartError::Bind { addr: format!("{} ({})", addr, spec.name), source })?;
+            let at = l.local_addr()?;
+            bound.push((l, Arc::new(crate::security::Listener::build(spec, at, &config)?)));
+        }
+        let addr = bound[0].1.bound;
         config.listen = addr.to_string();
         let config = Arc::new(config);
         let c2 = config.clone();
@@ -152,11 +167,25 @@ impl Broker {
         let txn_partitions = config.get("transaction.state.log.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
         let txns = TxnCoordinator::open(&logs, max_txn_timeout, txn_partitions).map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
         let memory = crate::memory::MemoryPool::new(net.queued_bytes);
-        let state = Arc::new(BrokerState { logs, config: config.clone(), producer_ids, groups, txns, memory, net, advertised });
+        let scram = crate::security::scram::CredentialStore::open(logs.disk().clone(), logs.data_dir()).map_err(|e| StartError::Io(std::io::Error::other(e)))?;
+        if !config.add_scram.is_empty() {
+            let mut ups = Vec::new();
+            for a in &config.add_scram {
+                let (u, m, c) = crate::security::scram::parse_add_scram(a).map_err(|e| StartError::Io(std::io::Error::other(e)))?;
+                ups.push((u, m, c));
+            }
+            scram.alter(ups, vec![]).map_err(|e| StartError::Io(std::io::Error::other(format!("--add-scram: {e:?}"))))?;
+        }
+        let listeners = bound.iter().map(|(_, l)| l.clone()).collect();
+        let state = Arc::new(BrokerState { logs, config: config.clone(), producer_ids, groups, txns, memory, net, listeners, scram });
         // Transactions a crash left half-ended get their markers before anyone is served.
         state.txns.recover(&state.logs, &state.groups).await;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
-        let accept = tokio::spawn(crate::server::accept_loop(listener, state.clone(), shutdown_rx.clone()));
+        let admission = Arc::new(crate::server::Admission::new(&state.net));
+        let mut tasks = Vec::new();
+        for (sock, l) in bound {
+            tasks.push(tokio::spawn(crate::server::accept_loop(sock, l, admission.clone(), state.clone(), shutdown_rx.clone())));
+        }
         let timers = tokio::spawn(group_timer(state.clone(), shutdown_rx.clone()));
         let retention_every = config.get("log.retention.check.interval.ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(300_000).max(10);
         let compact_every = config.get("log.cleaner.backoff.ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(15_000).max(10);
@@ -169,16 +198,21 @@ impl Broker {
             shutdown_rx.clone(),
         ));
         let background = tokio::spawn(background(state.clone(), shutdown_rx));
+        let shown: Vec<String> = state
+            .listeners
+            .iter()
+            .map(|l| format!("{}://{} (advertised {}:{}, {})", l.spec.name, l.bound, l.advertised.0, l.advertised.1, l.spec.protocol.name()))
+            .collect();
         tracing::info!(
             node_id = state.node_id(),
             cluster_id = %state.cluster_id(),
-            listen = %addr,
-            advertised = %format!("{}:{}", state.advertised.0, state.advertised.1),
+            listeners = %shown.join(", "),
             data_dir = %config.data_dir.display(),
             recovered_cleanly = state.logs.recovered_cleanly,
             "odradek started"
         );
-        Ok(Broker { state, addr, shutdown_tx, tasks: vec![accept, timers, cleaner, background], stopped: false, _temp: None })
+        tasks.extend([timers, cleaner, background]);
+        Ok(Broker { state, addr, shutdown_tx, tasks, stopped: false, _temp: None })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -188,6 +222,10 @@ impl Broker {
     pub fn bootstrap(&self) -> String {
         let (h, p) = self.state.advertised();
         format!("{h}:{p}")
+    }
+    /// `host:port` advertised by the listener of that name (e.g. `SASL_SSL`), if there is one.
+    pub fn bootstrap_for(&self, listener: &str) -> Option<String> {
+        self.state.listeners.iter().find(|l| l.spec.name.eq_ignore_ascii_case(listener)).map(|l| format!("{}:{}", l.advertised.0, l.advertised.1))
     }
     pub fn state(&self) -> &Arc<BrokerState> {
         &self.state
@@ -223,21 +261,6 @@ impl Drop for Broker {
     }
 }
 
-/// The address clients are told to use: the configured advertised listener, else the bound one
-/// (with 0.0.0.0 / :: replaced by loopback, which is only right for local use: set
-/// --advertised-listener for remote clients).
-fn advertised_address(configured: Option<&str>, bound: SocketAddr) -> (String, i32) {
-    if let Some(a) = configured {
-        let a = a.strip_prefix("PLAINTEXT://").unwrap_or(a);
-        if let Some((h, p)) = a.rsplit_once(':') {
-            if let Ok(p) = p.parse::<i32>() {
-                return (h.trim_matches(['[', ']']).to_string(), p);
-            }
-        }
-    }
-    let host = if bound.ip().is_unspecified() { "127.0.0.1".to_string() } else { bound.ip().to_string() };
-    (host, bound.port() as i32)
-}
 
 /// The group coordinator's clock: session expiry and rebalance deadlines, every 100 ms.
 async fn group_timer(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
@@ -270,6 +293,11 @@ async fn background(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>
         }
         state.logs.flush_due_partitions(crate::clock::now_ms());
         crate::server::trim_after_closes();
+        for l in &state.listeners {
+            if let Some(t) = &l.tls {
+                t.reload_if_changed();
+            }
+        }
         if last_checkpoint.elapsed() >= Duration::from_millis(checkpoint_every) {
             last_checkpoint = tokio::time::Instant::now();
             let st = state.clone();

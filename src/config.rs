@@ -71,8 +71,35 @@ pub const BROKER_KEYS: &[KeyDef] = &[
     ro(key("broker.id", Int, Some("1"), Some(0.0), "Synonym of node.id.")),
     ro(key("process.roles", List, Some("broker,controller"), None, "A single combined node.")),
     ro(key("log.dirs", Str, None, None, "The data directory (--data-dir).")),
-    ro(key("listeners", Str, None, None, "The listen address (--listen).")),
-    ro(key("advertised.listeners", Str, None, None, "The address advertised to clients.")),
+    ro(key("listeners", Str, None, None, "Listeners to bind, NAME://HOST:PORT,... (--listen is the shorthand for one PLAINTEXT listener).")),
+    ro(key("advertised.listeners", Str, None, None, "Addresses advertised to clients, per listener name.")),
+    ro(key("listener.security.protocol.map", Str, Some("CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"), None, "Listener name to security protocol.")),
+    ro(key("controller.listener.names", Str, None, None, "Controller listeners: not bound (no KRaft controller here).")),
+    ro(key("inter.broker.listener.name", Str, None, None, "Accepted; one node has no inter-broker traffic.")),
+    ro(key("security.inter.broker.protocol", Str, Some("PLAINTEXT"), None, "Accepted; one node has no inter-broker traffic.")),
+    ro(key("sasl.enabled.mechanisms", List, Some("GSSAPI"), None, "SASL mechanisms of SASL listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (GSSAPI, Kafka's default, is refused).")),
+    ro(key("sasl.mechanism.inter.broker.protocol", Str, Some("GSSAPI"), None, "Accepted; one node has no inter-broker traffic.")),
+    ro(key("sasl.jaas.config", Password, None, None, "JAAS line; on a broker only the listener- and mechanism-prefixed form is read.")),
+    ro(key("connections.max.reauth.ms", Long, Some("0"), Some(0.0), "SASL session lifetime; clients re-authenticate before it ends (KIP-368). 0: no limit.")),
+    ro(key("connection.failed.authentication.delay.ms", Int, Some("100"), Some(0.0), "Delay of the answer and the close after a failed login.")),
+    ro(key("ssl.keystore.type", Str, Some("JKS"), None, "PEM or PKCS12 (JKS files are refused; unset or JKS: told apart by content).")),
+    ro(key("ssl.keystore.location", Str, None, None, "The listener's certificate and key (PEM or PKCS12 file).")),
+    ro(key("ssl.keystore.password", Password, None, None, "Password of a PKCS12 keystore.")),
+    ro(key("ssl.key.password", Password, None, None, "Password of an encrypted PKCS#8 key.")),
+    ro(key("ssl.keystore.certificate.chain", Password, None, None, "Inline PEM certificate chain.")),
+    ro(key("ssl.keystore.key", Password, None, None, "Inline PEM private key.")),
+    ro(key("ssl.truststore.type", Str, Some("JKS"), None, "PEM or PKCS12.")),
+    ro(key("ssl.truststore.location", Str, None, None, "CA certificates that sign client certificates.")),
+    ro(key("ssl.truststore.password", Password, None, None, "Password of a PKCS12 truststore.")),
+    ro(key("ssl.truststore.certificates", Password, None, None, "Inline PEM trusted certificates.")),
+    ro(one_of(key("ssl.client.auth", Str, Some("none"), None, "Client certificates: none, requested or required."), &["none", "requested", "required"])),
+    ro(key("ssl.enabled.protocols", List, Some("TLSv1.2,TLSv1.3"), None, "TLSv1.2 and/or TLSv1.3 (older ones are refused).")),
+    ro(key("ssl.protocol", Str, Some("TLSv1.3"), None, "Accepted; ssl.enabled.protocols decides.")),
+    ro(key("ssl.cipher.suites", List, Some(""), None, "IANA names of suites rustls offers; empty: all of them.")),
+    ro(key("ssl.principal.mapping.rules", Str, Some("DEFAULT"), None, "RULE:pattern/replacement/[LU],...,DEFAULT for client-certificate principals.")),
+    ro(key("ssl.endpoint.identification.algorithm", Str, Some("https"), None, "Accepted; for clients (the broker makes no TLS connections).")),
+    ro(key("super.users", Str, None, None, "Principals allowed everything once an authorizer is on (ACLs are not implemented yet).")),
+    ro(key("authorizer.class.name", Str, Some(""), None, "Not implemented yet: setting it stops the start.")),
     key("num.partitions", Int, Some("1"), Some(1.0), "Default partitions for new topics."),
     key("auto.create.topics.enable", Boolean, Some("true"), None, "Create topics on Metadata requests."),
     key("default.replication.factor", Int, Some("1"), Some(1.0), "Default replication factor."),
@@ -283,6 +310,12 @@ impl DynamicConfigs {
     }
 }
 
+/// A `listener.name.<listener>.[<mechanism>.]<key>` override of a known broker key.
+fn listener_key(k: &str) -> Option<&'static KeyDef> {
+    let rest = k.strip_prefix("listener.name.")?.split_once('.')?.1;
+    broker_key(rest).or_else(|| broker_key(rest.split_once('.')?.1))
+}
+
 /// Whether a broker key may be changed at run time: the log configs every topic inherits (Kafka's
 /// reconfigurable log configs).
 pub fn is_dynamic_broker_key(k: &str) -> bool {
@@ -303,6 +336,8 @@ pub struct BrokerConfig {
     /// `--dev`: a development profile (replication factors above 1 are clamped to 1, with a
     /// warning, so tools that default to 3 work on one node). Never for production data.
     pub dev: bool,
+    /// `--add-scram` credentials applied at start (`SCRAM-SHA-256=[name=...,password=...]`).
+    pub add_scram: Vec<String>,
 }
 
 impl BrokerConfig {
@@ -318,6 +353,8 @@ impl BrokerConfig {
     /// Sets one key after validating it. Unknown keys are accepted with a warning.
     pub fn set_key(&mut self, k: &str, v: &str) -> Result<(), ConfigError> {
         if let Some(def) = broker_key(k) {
+            validate(def, v)?;
+        } else if let Some(def) = listener_key(k) {
             validate(def, v)?;
         } else {
             tracing::warn!(key = k, "the configuration {k} was supplied but isn't a known config");

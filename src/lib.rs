@@ -14,6 +14,7 @@ pub mod log;
 pub mod memory;
 pub mod protocol;
 pub mod record;
+pub mod security;
 pub mod server;
 
 pub use broker::{Broker, BrokerBuilder, StartError};

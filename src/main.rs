@@ -9,9 +9,11 @@ struct Args {
     /// Directory holding the partition logs and metadata.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Address to listen on, HOST:PORT.
-    #[arg(long, default_value = "127.0.0.1:9092")]
-    listen: String,
+    /// Address to listen on, HOST:PORT: one PLAINTEXT listener (default 127.0.0.1:9092). For
+    /// several listeners or TLS/SASL use Kafka's `listeners` (and `advertised.listeners`,
+    /// `listener.security.protocol.map`) in --config or --set instead.
+    #[arg(long)]
+    listen: Option<String>,
     /// Address advertised to clients in Metadata, HOST:PORT (default: the listen address).
     #[arg(long)]
     advertised_listener: Option<String>,
@@ -26,6 +28,16 @@ struct Args {
     /// no initial rebalance delay. Never use it for data you want to keep.
     #[arg(long)]
     dev: bool,
+    /// Add or replace a SCRAM credential at start, as kafka-storage's --add-scram:
+    /// 'SCRAM-SHA-512=[name=admin,password=admin-secret]' (repeatable; stored salted and hashed).
+    /// With --dev: TLS and SASL from nothing. Generates a CA and certificates, SCRAM and PLAIN
+    /// users (admin/admin-secret, alice/alice-secret), a SASL_SSL listener on the listen port and
+    /// an mTLS (SSL, client certificate required) listener next to it, and writes ready client
+    /// configs to <data dir>/secure/.
+    #[arg(long, requires = "dev")]
+    secure: bool,
+    #[arg(long = "add-scram", value_name = "MECHANISM=[name=USER,password=PASSWORD]")]
+    add_scram: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,7 +55,7 @@ fn main() -> anyhow::Result<()> {
         (None, Some(d)) => d.clone(),
         (None, None) => PathBuf::from("./data"),
     };
-    let mut config = odradek::BrokerConfig { data_dir, listen: args.listen, advertised_listener: args.advertised_listener, dev: args.dev, ..Default::default() };
+    let mut config = odradek::BrokerConfig { data_dir, listen: args.listen.clone().unwrap_or_default(), advertised_listener: args.advertised_listener.clone(), dev: args.dev, add_scram: args.add_scram.clone(), ..Default::default() };
     if args.dev {
         config.set_key("auto.create.topics.enable", "true")?;
         config.set_key("group.initial.rebalance.delay.ms", "0")?;
@@ -60,10 +72,25 @@ fn main() -> anyhow::Result<()> {
         };
         config.set_key(k.trim(), v)?;
     }
+    let secure_dir = if args.secure { Some(odradek::security::devmode::prepare(&mut config).map_err(|e| anyhow::anyhow!("--secure: {e}"))?) } else { None };
+    if args.listen.is_some() && config.set.contains_key("listeners") && !args.secure {
+        anyhow::bail!("both --listen and the listeners config are given: use one (--listen is the shorthand for listeners=PLAINTEXT://HOST:PORT)");
+    }
+    if args.advertised_listener.is_some() && config.set.contains_key("listeners") && !args.secure {
+        anyhow::bail!("--advertised-listener goes with --listen; with the listeners config, set advertised.listeners");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("odradek").build()?;
     rt.block_on(async move {
         let broker = odradek::Broker::start(config).await?;
         tracing::info!(startup_ms = started.elapsed().as_secs_f64() * 1000.0, bootstrap = %broker.bootstrap(), "accepting connections");
+        if let Some(dir) = &secure_dir {
+            let (sasl, ssl) = (broker.bootstrap_for("SASL_SSL").unwrap_or_default(), broker.bootstrap_for("SSL").unwrap_or_default());
+            let files = odradek::security::devmode::write_client_configs(dir, &sasl, &ssl).map_err(|e| anyhow::anyhow!("--secure: {e}"))?;
+            tracing::warn!(sasl_ssl = %sasl, mtls = %ssl, users = "admin/admin-secret, alice/alice-secret (SCRAM-SHA-256, SCRAM-SHA-512, PLAIN)", "SECURE DEVELOPMENT MODE: client configs in {}", dir.display());
+            for f in files {
+                println!("client config: {}", f.display());
+            }
+        }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}

@@ -252,8 +252,8 @@ pub async fn delete_records(state: &Arc<BrokerState>, req: DeleteRecordsRequest,
     DeleteRecordsResponse::default().with_topics(out)
 }
 
-pub async fn describe_cluster(state: &Arc<BrokerState>, req: DescribeClusterRequest, v: i16) -> DescribeClusterResponse {
-    let (host, port) = state.advertised();
+pub async fn describe_cluster(state: &Arc<BrokerState>, req: DescribeClusterRequest, v: i16, advertised: &(String, i32)) -> DescribeClusterResponse {
+    let (host, port) = advertised.clone();
     let broker = DescribeClusterBroker::default().with_broker_id(BrokerId(state.node_id())).with_host(s(host)).with_port(port);
     let mut r = DescribeClusterResponse::default()
         .with_cluster_id(s(state.cluster_id()))

@@ -92,17 +92,26 @@ fn broker_configs(state: &BrokerState, keys: Option<&[String]>, synonyms: bool, 
             }
             continue;
         }
-        let layers = state.config.layers(def.name);
-        let value = state.config.get(def.name);
+        let mut layers = state.config.layers(def.name);
+        let mut value = state.config.get(def.name);
+        let sensitive = def.ty == crate::config::ConfigType::Password;
+        if sensitive {
+            // Passwords and keys are never sent back, as Kafka hides them.
+            value = None;
+            for l in &mut layers {
+                l.0.clear();
+            }
+        }
         let src = layers.first().map(|l| l.1).unwrap_or(source::DEFAULT_CONFIG);
         let mut r = DescribeConfigsResourceResult::default()
             .with_name(s(def.name))
             .with_value(value.clone().map(s))
             .with_read_only(def.read_only)
+            .with_is_sensitive(sensitive)
             .with_config_source(src)
             .with_config_type(def.ty.code());
         if synonyms {
-            let mut chain: Vec<DescribeConfigsSynonym> = layers.into_iter().map(|(v, src)| synonym(def.name, Some(v), src)).collect();
+            let mut chain: Vec<DescribeConfigsSynonym> = layers.into_iter().map(|(v, src)| synonym(def.name, (!sensitive).then_some(v), src)).collect();
             chain.push(synonym(def.name, def.default.map(str::to_string), source::DEFAULT_CONFIG));
             r.synonyms = chain;
         }

@@ -26,8 +26,8 @@ fn gerr(e: Option<GroupError>) -> i16 {
 const KEY_GROUP: i8 = 0;
 const KEY_TRANSACTION: i8 = 1;
 
-pub async fn find_coordinator(state: &Arc<BrokerState>, req: FindCoordinatorRequest, v: i16) -> FindCoordinatorResponse {
-    let (host, port) = state.advertised();
+pub async fn find_coordinator(state: &Arc<BrokerState>, req: FindCoordinatorRequest, v: i16, advertised: &(String, i32)) -> FindCoordinatorResponse {
+    let (host, port) = advertised.clone();
     let node = BrokerId(state.node_id());
     let answer = |key_type: i8| -> (i16, Option<String>) {
         let ready = match key_type {

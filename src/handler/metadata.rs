@@ -63,7 +63,7 @@ fn error_entry(name: Option<String>, id: uuid::Uuid, err: i16, v: i16) -> Metada
     e
 }
 
-pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16) -> MetadataResponse {
+pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, advertised: &(String, i32)) -> MetadataResponse {
     let topic_ops = v >= 8 && req.include_topic_authorized_operations;
     let mut topics = Vec::new();
     match req.topics {
@@ -123,7 +123,7 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16) -> M
             }
         }
     }
-    let (host, port) = state.advertised();
+    let (host, port) = advertised.clone();
     let broker = MetadataResponseBroker::default().with_node_id(BrokerId(state.node_id())).with_host(s(host)).with_port(port);
     let mut resp = MetadataResponse::default().with_brokers(vec![broker]).with_topics(topics);
     if v >= 1 {

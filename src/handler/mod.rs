@@ -12,6 +12,7 @@ pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
 pub mod producer_id;
+pub mod sasl;
 pub mod txn;
 
 use std::future::Future;
@@ -38,11 +39,17 @@ pub enum Reply {
 /// What a handler knows about the connection its request came on.
 pub struct RequestCtx {
     pub peer: std::net::SocketAddr,
+    /// The listener the connection came in on: its advertised address is the one answered.
+    pub listener: Arc<crate::security::Listener>,
     /// Changes (or errors) when the connection's reader has stopped: the client closed it, timed
     /// out or sent garbage. A parked fetch stops waiting then; nobody will read its answer.
     pub closed: tokio::sync::watch::Receiver<bool>,
     /// Memory the answer holds from the broker's pool (a fetch's data), returned once written.
     pub lease: Option<crate::memory::Lease>,
+    /// SASL state on a SASL listener (idle elsewhere).
+    pub session: crate::security::sasl::Session,
+    /// Who the client is: `ANONYMOUS`, its certificate's mapped subject, or its SASL user.
+    pub principal: crate::security::principal::Principal,
 }
 
 impl RequestCtx {
@@ -69,7 +76,26 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }};
     }
+    if ctx.listener.sasl.is_some() {
+        let api = header.api_key;
+        let gate = ctx.session.gate(&format!("{api:?}"), api == ApiKey::ApiVersions, api == ApiKey::SaslHandshake, api == ApiKey::SaslAuthenticate);
+        if let crate::security::sasl::Gate::Close(why) = gate {
+            return Err(FrameError::Refused(why));
+        }
+    }
     match header.api_key {
+        ApiKey::SaslHandshake => {
+            let req: SaslHandshakeRequest = decode_body(&mut body, v)?;
+            let resp = sasl::handshake(req, v, ctx);
+            Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
+        }
+        ApiKey::SaslAuthenticate => {
+            let req: SaslAuthenticateRequest = decode_body(&mut body, v)?;
+            let resp = sasl::authenticate(state, req, v, ctx);
+            Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
+        }
+        ApiKey::DescribeUserScramCredentials => call!(DescribeUserScramCredentialsRequest, sasl::describe_user_scram_credentials),
+        ApiKey::AlterUserScramCredentials => call!(AlterUserScramCredentialsRequest, sasl::alter_user_scram_credentials),
         ApiKey::Produce => {
             let req: ProduceRequest = decode_body(&mut body, v)?;
             let acks = req.acks;
@@ -92,7 +118,11 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::ListOffsets => call!(ListOffsetsRequest, list_offsets::handle),
-        ApiKey::Metadata => call!(MetadataRequest, metadata::handle),
+        ApiKey::Metadata => {
+            let req: MetadataRequest = decode_body(&mut body, v)?;
+            let resp = metadata::handle(state, req, v, &ctx.listener.advertised).await;
+            Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
+        }
         ApiKey::OffsetForLeaderEpoch => call!(OffsetForLeaderEpochRequest, list_offsets::handle_leader_epoch),
         ApiKey::InitProducerId => call!(InitProducerIdRequest, producer_id::handle),
         ApiKey::ApiVersions => call!(ApiVersionsRequest, api_versions::handle),
@@ -100,7 +130,11 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
         ApiKey::DeleteTopics => call!(DeleteTopicsRequest, admin::delete_topics),
         ApiKey::DeleteRecords => call!(DeleteRecordsRequest, admin::delete_records),
         ApiKey::CreatePartitions => call!(CreatePartitionsRequest, admin::create_partitions),
-        ApiKey::DescribeCluster => call!(DescribeClusterRequest, admin::describe_cluster),
+        ApiKey::DescribeCluster => {
+            let req: DescribeClusterRequest = decode_body(&mut body, v)?;
+            let resp = admin::describe_cluster(state, req, v, &ctx.listener.advertised).await;
+            Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
+        }
         ApiKey::DescribeConfigs => call!(DescribeConfigsRequest, configs::describe_configs),
         ApiKey::AddPartitionsToTxn => call!(AddPartitionsToTxnRequest, txn::add_partitions_to_txn),
         ApiKey::AddOffsetsToTxn => call!(AddOffsetsToTxnRequest, txn::add_offsets_to_txn),
@@ -113,7 +147,11 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
         ApiKey::IncrementalAlterConfigs => call!(IncrementalAlterConfigsRequest, configs::incremental_alter_configs),
         ApiKey::AlterConfigs => call!(AlterConfigsRequest, configs::alter_configs),
         ApiKey::DescribeLogDirs => call!(DescribeLogDirsRequest, configs::describe_log_dirs),
-        ApiKey::FindCoordinator => call!(FindCoordinatorRequest, group::find_coordinator),
+        ApiKey::FindCoordinator => {
+            let req: FindCoordinatorRequest = decode_body(&mut body, v)?;
+            let resp = group::find_coordinator(state, req, v, &ctx.listener.advertised).await;
+            Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
+        }
         ApiKey::JoinGroup => {
             let req: JoinGroupRequest = decode_body(&mut body, v)?;
             let client_id = header.client_id.clone().unwrap_or_default();
@@ -143,6 +181,10 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
 /// Decodes a body of any served API without handling it (fuzzing and tests).
 pub fn decode_any(api: ApiKey, v: i16, body: &mut Bytes) -> Result<(), FrameError> {
     match api {
+        ApiKey::SaslHandshake => decode_body::<SaslHandshakeRequest>(body, v).map(drop),
+        ApiKey::SaslAuthenticate => decode_body::<SaslAuthenticateRequest>(body, v).map(drop),
+        ApiKey::DescribeUserScramCredentials => decode_body::<DescribeUserScramCredentialsRequest>(body, v).map(drop),
+        ApiKey::AlterUserScramCredentials => decode_body::<AlterUserScramCredentialsRequest>(body, v).map(drop),
         ApiKey::Produce => decode_body::<ProduceRequest>(body, v).map(drop),
         ApiKey::Fetch => decode_body::<FetchRequest>(body, v).map(drop),
         ApiKey::ListOffsets => decode_body::<ListOffsetsRequest>(body, v).map(drop),

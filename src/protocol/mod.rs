@@ -29,6 +29,10 @@ pub enum FrameError {
     UnsupportedVersion { api: ApiKey, version: i16, min: i16, max: i16, correlation_id: i32 },
     #[error("cannot decode the {0}: {1}")]
     Malformed(&'static str, String),
+    /// The request is well formed but the connection must close (SASL: a request before
+    /// authentication, an expired session).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Reads the request header from the front of `frame`, leaving the body in `frame`.

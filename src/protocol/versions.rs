@@ -65,6 +65,14 @@ pub const SERVED: &[(ApiKey, (i16, i16))] = &[
     // member ids and regular-expression subscriptions.
     (ApiKey::ConsumerGroupHeartbeat, (0, 1)),
     (ApiKey::ConsumerGroupDescribe, (0, 1)),
+    // SASL (security/sasl.rs): v0 handshakes are followed by raw tokens; SaslAuthenticate v1+
+    // carries the session lifetime (KIP-368). On a listener without SASL both answer
+    // ILLEGAL_SASL_STATE, as Kafka does.
+    (ApiKey::SaslHandshake, (0, 1)),
+    (ApiKey::SaslAuthenticate, (0, 2)),
+    // SCRAM credentials (kafka-configs.sh --entity-type users, Admin.alterUserScramCredentials).
+    (ApiKey::DescribeUserScramCredentials, (0, 0)),
+    (ApiKey::AlterUserScramCredentials, (0, 0)),
 ];
 
 /// The served range of `api`, if we serve it.
@@ -117,6 +125,10 @@ mod tests {
             ApiKey::OffsetDelete => OffsetDeleteRequest::VERSIONS,
             ApiKey::ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest::VERSIONS,
             ApiKey::ConsumerGroupDescribe => ConsumerGroupDescribeRequest::VERSIONS,
+            ApiKey::SaslHandshake => SaslHandshakeRequest::VERSIONS,
+            ApiKey::SaslAuthenticate => SaslAuthenticateRequest::VERSIONS,
+            ApiKey::DescribeUserScramCredentials => DescribeUserScramCredentialsRequest::VERSIONS,
+            ApiKey::AlterUserScramCredentials => AlterUserScramCredentialsRequest::VERSIONS,
             other => panic!("add {other:?} to this test"),
         }
     }

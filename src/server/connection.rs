@@ -1,6 +1,12 @@
 //! One client connection: read size-prefixed frames (bounded by `socket.request.max.bytes`),
 //! decode the header, hand the body to the handlers, write responses in request order.
 //!
+//! On a TLS listener the handshake comes first (within `socket.request.read.timeout.ms`; a
+//! failure is logged, rate-limited, and closes only this connection) and gives the principal of
+//! a client certificate. On a SASL listener the handlers gate every request on the connection's
+//! SASL session; after a v0 handshake the next frames are raw tokens, answered here; a failed
+//! login's answer and close wait `connection.failed.authentication.delay.ms`.
+//!
 //! Three tasks per connection. The reader reads frames, each only after leasing its size from
 //! the broker's memory pool (so a spent budget stops reading sockets), at most one frame ahead of
 //! the handling; it closes the connection when a frame stops arriving half way
@@ -20,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -29,6 +35,8 @@ use crate::broker::BrokerState;
 use crate::handler::{self, Reply, RequestCtx};
 use crate::memory::{Lease, MemoryPool};
 use crate::protocol::{self, FrameError};
+use crate::security::principal::Principal;
+use crate::security::Listener;
 
 /// How much of a claimed frame size is allocated up front; the rest grows as bytes arrive, so a
 /// lying length prefix cannot make us allocate memory the peer never sends.
@@ -93,7 +101,7 @@ const REPLIES_IN_FLIGHT_MAX: usize = 64;
 /// One answer for the writer: the reply, the memory it holds, and who wants to know it was written.
 type Outgoing = (Reply, Option<Lease>, Option<oneshot::Sender<()>>);
 
-async fn write_replies(mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Receiver<Outgoing>, peer: SocketAddr, activity: Arc<Activity>, stall: Option<Duration>) {
+async fn write_replies<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::Receiver<Outgoing>, peer: SocketAddr, activity: Arc<Activity>, stall: Option<Duration>) {
     while let Some((r, lease, written)) = rx.recv().await {
         let bytes = match r {
             Reply::None => continue,
@@ -106,7 +114,11 @@ async fn write_replies(mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Re
                 }
             },
         };
-        let write = wr.write_all(&bytes);
+        // flush: a TLS stream may hold encrypted bytes back until asked (a no-op on TCP).
+        let write = async {
+            wr.write_all(&bytes).await?;
+            wr.flush().await
+        };
         let done = match stall {
             Some(d) => tokio::time::timeout(d, write).await.unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client has not read its answer for connections.max.idle.ms"))),
             None => write.await,
@@ -123,9 +135,53 @@ async fn write_replies(mut wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Re
     }
 }
 
-pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>, place: Admitted) {
+pub async fn serve(state: Arc<BrokerState>, listener: Arc<Listener>, stream: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>, place: Admitted) {
     let _ = stream.set_nodelay(true);
-    let (rd, wr) = stream.into_split();
+    let Some(tls) = &listener.tls else {
+        // Plain TCP splits without a lock (the hot path); a TLS stream through tokio's split.
+        let (rd, wr) = stream.into_split();
+        return serve_split(state, listener, rd, wr, peer, shutdown, place, Principal::anonymous()).await;
+    };
+    // The handshake must finish within the half-frame timeout: a client that sends nothing, or
+    // plaintext Kafka bytes, or garbage, is closed and logged; nobody else notices.
+    let acceptor = tls.acceptor();
+    let stream = match tokio::time::timeout(state.net.read_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            crate::security::log_failed_login(peer, &listener.spec.name, &format!("TLS handshake failed: {e}"));
+            return;
+        }
+        Err(_) => {
+            crate::security::log_failed_login(peer, &listener.spec.name, "TLS handshake did not finish within socket.request.read.timeout.ms");
+            return;
+        }
+    };
+    let principal = match stream.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+        None => Principal::anonymous(),
+        Some(cert) => match crate::security::principal::subject_dn(cert) {
+            Some(dn) => match listener.mapping.apply(&dn) {
+                Some(name) => Principal::user(name),
+                None => {
+                    crate::security::log_failed_login(peer, &listener.spec.name, &format!("no ssl.principal.mapping.rules rule applies to {dn}"));
+                    return;
+                }
+            },
+            None => {
+                crate::security::log_failed_login(peer, &listener.spec.name, "the client certificate's subject cannot be read");
+                return;
+            }
+        },
+    };
+    let (rd, wr) = tokio::io::split(stream);
+    serve_split(state, listener, rd, wr, peer, shutdown, place, principal).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_split<R, W>(state: Arc<BrokerState>, listener: Arc<Listener>, rd: R, wr: W, peer: SocketAddr, shutdown: watch::Receiver<bool>, place: Admitted, principal: Principal)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Arc::new(Activity { epoch: Instant::now(), last_ms: AtomicU64::new(0) });
     let (tx, rx) = mpsc::channel(REPLIES_IN_FLIGHT_MAX);
     let writer = tokio::spawn(write_replies(wr, rx, peer, activity.clone(), state.net.idle));
@@ -133,7 +189,8 @@ pub async fn serve(state: Arc<BrokerState>, stream: TcpStream, peer: SocketAddr,
     let (frames_tx, frames_rx) = mpsc::channel(1);
     let (closed_tx, closed_rx) = watch::channel(false);
     let reader = tokio::spawn(read_frames(state.clone(), rd, peer, shutdown.clone(), frames_tx, closed_tx, activity));
-    serve_requests(&state, frames_rx, peer, shutdown, closed_rx, tx).await;
+    let ctx = RequestCtx { peer, listener, closed: closed_rx, lease: None, session: Default::default(), principal };
+    serve_requests(&state, ctx, frames_rx, shutdown, tx).await;
     reader.abort();
     // Let the writer flush answers already queued (the sender is dropped), then end.
     let _ = writer.await;
@@ -149,9 +206,9 @@ enum Stop {
     Bad(std::io::Error),
 }
 
-async fn read_frames(
+async fn read_frames<R: AsyncRead + Unpin>(
     state: Arc<BrokerState>,
-    rd: tokio::net::tcp::OwnedReadHalf,
+    rd: R,
     peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
     frames: mpsc::Sender<(Bytes, Lease)>,
@@ -171,7 +228,7 @@ async fn read_frames(
     let _ = closed.send(true);
 }
 
-async fn read_loop(pool: &MemoryPool, rd: tokio::net::tcp::OwnedReadHalf, state: &BrokerState, frames: &mpsc::Sender<(Bytes, Lease)>, activity: &Activity) -> Stop {
+async fn read_loop<R: AsyncRead + Unpin>(pool: &MemoryPool, rd: R, state: &BrokerState, frames: &mpsc::Sender<(Bytes, Lease)>, activity: &Activity) -> Stop {
     let mut rd = BufReader::with_capacity(16 * 1024, rd);
     let max = state.config.socket_request_max_bytes();
     let (idle, stall) = (state.net.idle, state.net.read_timeout);
@@ -191,6 +248,8 @@ async fn read_loop(pool: &MemoryPool, rd: tokio::net::tcp::OwnedReadHalf, state:
             match ready {
                 Ok(true) => break,
                 Ok(false) => return Stop::Eof,
+                // A TLS peer that closes without close_notify has simply gone, like a TCP EOF.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof || e.kind() == std::io::ErrorKind::ConnectionReset => return Stop::Eof,
                 Err(e) => return Stop::Bad(e),
             }
         }
@@ -227,14 +286,8 @@ impl<R: tokio::io::AsyncRead + Unpin> FillReady for BufReader<R> {
     }
 }
 
-async fn serve_requests(
-    state: &Arc<BrokerState>,
-    mut frames: mpsc::Receiver<(Bytes, Lease)>,
-    peer: SocketAddr,
-    mut shutdown: watch::Receiver<bool>,
-    closed: watch::Receiver<bool>,
-    tx: mpsc::Sender<Outgoing>,
-) {
+async fn serve_requests(state: &Arc<BrokerState>, mut ctx: RequestCtx, mut frames: mpsc::Receiver<(Bytes, Lease)>, mut shutdown: watch::Receiver<bool>, tx: mpsc::Sender<Outgoing>) {
+    let peer = ctx.peer;
     let mut previous_written: Option<oneshot::Receiver<()>> = None;
     loop {
         let next = tokio::select! {
@@ -248,7 +301,23 @@ async fn serve_requests(
                 return;
             }
         }
-        let mut ctx = RequestCtx { peer, closed: closed.clone(), lease: None };
+        if ctx.session.expects_raw_token() {
+            // SASL after a v0 handshake: the frame is a bare token, and so is the answer.
+            let answer = handler::sasl::raw_token(state, &mut ctx, &frame);
+            drop(frame_lease);
+            match (answer, ctx.session.close_after.take()) {
+                (Some(b), None) => {
+                    if tx.send((Reply::Now(b), None, None)).await.is_err() {
+                        return;
+                    }
+                }
+                (_, delay) => {
+                    tokio::time::sleep(delay.unwrap_or_default()).await;
+                    return;
+                }
+            }
+            continue;
+        }
         let reply = match protocol::decode_header(&mut frame) {
             Ok(header) => {
                 // One line per request at trace level (`RUST_LOG=odradek::server=trace`): which
@@ -280,6 +349,12 @@ async fn serve_requests(
         };
         // The request's own bytes are handled (a produce's batches are in the log).
         drop(frame_lease);
+        if let Some(delay) = ctx.session.close_after.take() {
+            // A failed login: the answer and the close both wait (connection.failed.authentication.delay.ms).
+            tokio::time::sleep(delay).await;
+            let _ = tx.send((reply, None, None)).await;
+            return;
+        }
         let written = ctx.lease.as_ref().filter(|l| l.bytes() > 0).map(|_| {
             let (w, r) = oneshot::channel();
             previous_written = Some(r);

@@ -1,6 +1,9 @@
 //! Sockets and frames. Knows a frame's length, the request header and the correlation id; never an
 //! API's meaning (it hands the frame to `handler::handle`).
 //!
+//! One accept loop per listener (`security::Listener`: its protocol, TLS and SASL settings);
+//! connection slots and per-IP counts are shared by all of them.
+//!
 //! Bounds (see README "Limits"): `max.connections` (past it the accept loop waits for a slot),
 //! `max.connections.per.ip` and its overrides (past it a new connection is closed at once),
 //! `socket.listen.backlog.size`; per connection see connection.rs.
@@ -111,10 +114,21 @@ impl RateLimitedLog {
     }
 }
 
-/// Accepts connections until `shutdown` flips, one task per connection.
-pub async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(state.net.max_connections.min(Semaphore::MAX_PERMITS)));
-    let per_ip = Arc::new(PerIp::default());
+/// Connection places shared by every listener: `max.connections` slots and per-IP counts.
+pub struct Admission {
+    slots: Arc<Semaphore>,
+    per_ip: Arc<PerIp>,
+}
+
+impl Admission {
+    pub fn new(net: &crate::config::NetLimits) -> Admission {
+        Admission { slots: Arc::new(Semaphore::new(net.max_connections.min(Semaphore::MAX_PERMITS))), per_ip: Arc::new(PerIp::default()) }
+    }
+}
+
+/// Accepts connections on one listener until `shutdown` flips, one task per connection.
+pub async fn accept_loop(listener: TcpListener, info: Arc<crate::security::Listener>, admission: Arc<Admission>, state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
+    let (slots, per_ip) = (admission.slots.clone(), admission.per_ip.clone());
     let mut accept_errors = RateLimitedLog { last: None, suppressed: 0 };
     let mut refused = RateLimitedLog { last: None, suppressed: 0 };
     loop {
@@ -149,8 +163,8 @@ pub async fn accept_loop(listener: TcpListener, state: Arc<BrokerState>, mut shu
                     continue;
                 }
                 let place = Admitted { _slot: slot, ip, per_ip: per_ip.clone() };
-                let (st, sd) = (state.clone(), shutdown.clone());
-                tokio::spawn(async move { connection::serve(st, stream, peer, sd, place).await });
+                let (st, sd, l) = (state.clone(), shutdown.clone(), info.clone());
+                tokio::spawn(async move { connection::serve(st, l, stream, peer, sd, place).await });
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning, and say so once per interval.

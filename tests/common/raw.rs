@@ -8,18 +8,28 @@ use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEnc
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// A byte stream: TCP, or TLS over it.
+pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
 pub struct Raw {
-    pub s: TcpStream,
+    pub s: Box<dyn Stream>,
     cid: i32,
 }
 
 impl Raw {
     pub async fn connect(addr: &str) -> Raw {
-        Raw { s: TcpStream::connect(addr).await.unwrap(), cid: 0 }
+        Raw { s: Box::new(TcpStream::connect(addr).await.unwrap()), cid: 0 }
+    }
+
+    /// Over an established stream (e.g. a TLS session).
+    pub fn over(s: impl Stream + 'static) -> Raw {
+        Raw { s: Box::new(s), cid: 0 }
     }
 
     pub async fn send_bytes(&mut self, b: &[u8]) -> std::io::Result<()> {
-        self.s.write_all(b).await
+        self.s.write_all(b).await?;
+        self.s.flush().await
     }
 
     /// Reads one response frame; None if the broker closed the connection.
@@ -45,7 +55,8 @@ impl Raw {
         req.encode(&mut b, v).unwrap();
         let len = (b.len() - 4) as i32;
         b[..4].copy_from_slice(&len.to_be_bytes());
-        self.s.write_all(&b).await
+        self.s.write_all(&b).await?;
+        self.s.flush().await
     }
 
     pub async fn request<Req: Encodable, Resp: Decodable>(&mut self, api: ApiKey, v: i16, req: &Req) -> Option<Resp> {
@@ -63,6 +74,7 @@ impl Raw {
         let len = (b.len() - 4) as i32;
         b[..4].copy_from_slice(&len.to_be_bytes());
         self.s.write_all(&b).await.ok()?;
+        self.s.flush().await.ok()?;
         let mut f = self.read_frame().await?;
         let h = ResponseHeader::decode(&mut f, api.response_header_version(v)).unwrap();
         assert_eq!(h.correlation_id, self.cid);

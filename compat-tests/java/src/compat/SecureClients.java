@@ -1,0 +1,126 @@
+package compat;
+
+import java.io.FileInputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.ScramCredentialInfo;
+import org.apache.kafka.clients.admin.ScramMechanism;
+import org.apache.kafka.clients.admin.UserScramCredentialDeletion;
+import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
+import org.apache.kafka.clients.admin.UserScramCredentialsDescription;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.SaslAuthenticationException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+import static compat.Common.check;
+import static compat.Common.checkEq;
+
+/**
+ * The Java client over the listeners `odradek --dev --secure` makes, with the configs it writes:
+ * SASL_SSL with SCRAM-SHA-512 and PLAIN, mutual TLS, a wrong password, and SCRAM users made and
+ * removed with Admin.alterUserScramCredentials.
+ *   args: SECURE_DIR SCENARIO   (scram | plain | mtls | wrong-password | scram-admin)
+ */
+public final class SecureClients {
+    static Properties load(String dir, String file) throws Exception {
+        Properties p = new Properties();
+        try (FileInputStream in = new FileInputStream(dir + "/" + file)) { p.load(in); }
+        return p;
+    }
+
+    static Properties with(Properties base, String k, String v) {
+        Properties p = new Properties();
+        p.putAll(base);
+        p.put(k, v);
+        return p;
+    }
+
+    /** Creates the topic, produces n records (acks=all, idempotent), reads them back from the start. */
+    static void roundTrip(Properties client, String topic, int n) throws Exception {
+        try (Admin admin = Admin.create(client)) {
+            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
+        }
+        Properties pp = with(client, ProducerConfig.ACKS_CONFIG, "all");
+        pp.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        pp.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(pp)) {
+            for (int i = 0; i < n; i++) {
+                p.send(new ProducerRecord<>(topic, 0, ("k" + i).getBytes(StandardCharsets.UTF_8), (topic + " value " + i).getBytes(StandardCharsets.UTF_8))).get();
+            }
+        }
+        Properties cp = with(client, ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        cp.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        List<String> got = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(cp)) {
+            TopicPartition tp = new TopicPartition(topic, 0);
+            c.assign(List.of(tp));
+            c.seekToBeginning(List.of(tp));
+            long deadline = System.currentTimeMillis() + 20_000;
+            while (got.size() < n && System.currentTimeMillis() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) {
+                    got.add(new String(r.value(), StandardCharsets.UTF_8));
+                }
+            }
+        }
+        checkEq(n, got.size(), "records read back from " + topic);
+        for (int i = 0; i < n; i++) checkEq(topic + " value " + i, got.get(i), "record " + i);
+    }
+
+    static void refused(Properties client, String what) throws Exception {
+        Properties p = with(client, "request.timeout.ms", "5000");
+        p.put("default.api.timeout.ms", "8000");
+        try (Admin admin = Admin.create(p)) {
+            admin.describeCluster().clusterId().get();
+            throw new Common.Mismatch(what + ": the broker served a client that did not authenticate");
+        } catch (ExecutionException e) {
+            check(e.getCause() instanceof SaslAuthenticationException, what + ": expected SaslAuthenticationException, got " + e.getCause());
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        String dir = args[0];
+        switch (args[1]) {
+            case "scram" -> roundTrip(load(dir, "client-scram.properties"), "java-scram", 20);
+            case "plain" -> roundTrip(load(dir, "client-plain.properties"), "java-plain", 20);
+            case "mtls" -> roundTrip(load(dir, "client-mtls.properties"), "java-mtls", 20);
+            case "wrong-password" -> {
+                Properties p = load(dir, "client-scram.properties");
+                refused(with(p, "sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"not-it\";"), "SCRAM, wrong password");
+                refused(with(load(dir, "client-plain.properties"), "sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"alice\" password=\"guess\";"), "PLAIN, wrong password");
+            }
+            case "scram-admin" -> {
+                Properties admin = load(dir, "client-scram.properties");
+                try (Admin a = Admin.create(admin)) {
+                    a.alterUserScramCredentials(List.of(new UserScramCredentialUpsertion("carol", new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 8192), "carol-secret"))).all().get();
+                    Map<String, UserScramCredentialsDescription> d = a.describeUserScramCredentials(List.of("carol")).all().get();
+                    checkEq(ScramMechanism.SCRAM_SHA_256, d.get("carol").credentialInfos().get(0).mechanism(), "carol's mechanism");
+                    checkEq(8192, d.get("carol").credentialInfos().get(0).iterations(), "carol's iterations");
+                }
+                Properties carol = with(admin, "sasl.mechanism", "SCRAM-SHA-256");
+                carol.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"carol\" password=\"carol-secret\";");
+                roundTrip(carol, "java-carol", 5);
+                try (Admin a = Admin.create(admin)) {
+                    a.alterUserScramCredentials(List.of(new UserScramCredentialDeletion("carol", ScramMechanism.SCRAM_SHA_256))).all().get();
+                }
+                refused(carol, "a deleted SCRAM user");
+            }
+            default -> throw new IllegalArgumentException("unknown scenario " + args[1]);
+        }
+        System.out.println("[java/secure] " + args[1] + " PASS");
+    }
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Stock clients over TLS and SASL, against `odradek --dev --secure` (which makes the CA,
+# certificates, users, a SASL_SSL listener and an mTLS listener, and writes client configs):
+#   Java kafka-clients: SASL_SSL SCRAM-SHA-512 and PLAIN, mTLS, wrong passwords refused,
+#     SCRAM users made and deleted with Admin.alterUserScramCredentials
+#   kafka-python and confluent-kafka (librdkafka): SASL_SSL SCRAM-SHA-512 and PLAIN, mTLS,
+#     a wrong password refused
+#   KafkaJS: SASL_SSL SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN, a wrong password refused
+# Starts its own broker (like restart/), so it takes no BOOTSTRAP.
+#   env: ODRADEK_BIN, ODRADEK_CACHE, COMPAT_RESULTS, COMPAT_KEEP
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+export BIN="${ODRADEK_BIN:-$ROOT/../target/debug/odradek}"
+# shellcheck source=../broker.sh
+. "$ROOT/broker.sh"
+# shellcheck source=../java/lib.sh
+. "$ROOT/java/lib.sh"
+java_compile
+CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
+PY="$CACHE/venv/bin/python"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/odradek-compat-security.XXXXXX")"
+LOG="$WORK/broker.log"
+cleanup() {
+  broker_stop KILL >/dev/null 2>&1 || true
+  if [ "${COMPAT_KEEP:-0}" = 1 ]; then echo "[security] kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+verdict() {  # verdict NAME RC
+  if [ "$2" -eq 0 ]; then echo "PASS $1"; else echo "FAIL $1 (exit $2)"; fi
+  [ -n "${COMPAT_RESULTS:-}" ] && { if [ "$2" -eq 0 ]; then echo "PASS $1"; else echo "FAIL $1"; fi >>"$COMPAT_RESULTS"; }
+  return 0
+}
+
+if ! broker_start "$WORK/data" "$LOG" --dev --secure; then
+  verdict security/broker-start 1
+  exit 1
+fi
+SECURE="$WORK/data/secure"
+for _ in $(seq 1 100); do [ -f "$SECURE/kafkajs.json" ] && break; sleep 0.1; done
+if [ ! -f "$SECURE/kafkajs.json" ]; then
+  echo "[security] no client configs in $SECURE"; tail -n 20 "$LOG"
+  verdict security/client-configs 1
+  exit 1
+fi
+verdict security/client-configs 0
+
+fails=0
+for s in scram plain mtls wrong-password scram-admin; do
+  rc=0
+  java_scenario SecureClients "$SECURE" "$s" || rc=$?
+  verdict "security/java/$s" "$rc"
+  [ "$rc" -eq 0 ] || fails=$((fails + 1))
+done
+for client in kafka-python confluent-kafka; do
+  for s in scram plain mtls wrong-password; do
+    rc=0
+    timeout --kill-after=5 60 "$PY" -u "$HERE/secure.py" "$SECURE" "$client" "$s" || rc=$?
+    verdict "security/$client/$s" "$rc"
+    [ "$rc" -eq 0 ] || fails=$((fails + 1))
+  done
+done
+export NODE_PATH="$CACHE/node/node_modules"
+for s in scram-sha-512 scram-sha-256 plain wrong-password; do
+  rc=0
+  timeout --kill-after=5 60 node "$HERE/secure.js" "$SECURE" "$s" || rc=$?
+  verdict "security/kafkajs/$s" "$rc"
+  [ "$rc" -eq 0 ] || fails=$((fails + 1))
+done
+if ! broker_stop TERM; then
+  verdict security/broker-crashed 1
+  fails=$((fails + 1))
+fi
+[ "$fails" -eq 0 ] || { echo "[security] broker log tail:"; tail -n 30 "$LOG" | sed 's/^/    /'; }
+[ "$fails" -eq 0 ]

@@ -1,0 +1,368 @@
+//! Listeners, TLS, mTLS and SASL (PLAIN, SCRAM) end to end: librdkafka over SASL_PLAINTEXT
+//! PLAIN, and the exact exchanges over TLS with a rustls client (SCRAM by hand, as the RFC
+//! describes it), the SCRAM admin APIs, bad input on every layer, certificate reload, and the
+//! settings that must stop the broker at start.
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use common::raw::Raw;
+use common::*;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+use odradek::security::devcerts;
+use rdkafka::consumer::Consumer;
+use rdkafka::producer::FutureRecord;
+use tokio::io::AsyncReadExt;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+fn pki() -> devcerts::DevPki {
+    devcerts::generate(&["localhost".into(), "127.0.0.1".into()], &["alice", "bob"]).unwrap()
+}
+
+async fn start(dir: &std::path::Path, sets: &[(&str, &str)], scram: &[&str]) -> Result<odradek::Broker, odradek::StartError> {
+    let mut b = odradek::Broker::builder().data_dir(dir);
+    for (k, v) in sets {
+        b = b.set(k, v);
+    }
+    for s in scram {
+        b = b.add_scram(s);
+    }
+    b.start().await
+}
+
+fn tls_client(ca_pem: &str, client: Option<&devcerts::Pem>) -> tokio_rustls::TlsConnector {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let b = rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions().unwrap().with_root_certificates(roots);
+    let cfg = match client {
+        Some(p) => b
+            .with_client_auth_cert(vec![CertificateDer::from_pem_slice(p.cert.as_bytes()).unwrap()], PrivateKeyDer::from_pem_slice(p.key.as_bytes()).unwrap())
+            .unwrap(),
+        None => b.with_no_client_auth(),
+    };
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
+}
+
+async fn tls_connect(addr: &str, c: &tokio_rustls::TlsConnector) -> std::io::Result<Raw> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let s = c.connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp).await?;
+    Ok(Raw::over(s))
+}
+
+/// The broker closes the connection (whatever it sent first, e.g. a TLS alert) within 5 s.
+async fn closed(r: &mut Raw) -> bool {
+    let mut b = [0u8; 256];
+    let until_eof = async {
+        loop {
+            match r.s.read(&mut b).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), until_eof).await.is_ok()
+}
+
+async fn metadata(r: &mut Raw) -> Option<MetadataResponse> {
+    r.request(ApiKey::Metadata, 12, &MetadataRequest::default()).await
+}
+
+/// The client side of SCRAM (RFC 5802), for the test: returns the error of the final step.
+async fn scram_login(r: &mut Raw, mech: &str, user: &str, password: &str) -> (i16, Option<String>, i64) {
+    let hs: SaslHandshakeResponse = r.request(ApiKey::SaslHandshake, 1, &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_string(mech.into()))).await.unwrap();
+    assert_eq!(hs.error_code, 0, "{:?}", hs.mechanisms);
+    let bare = format!("n={user},r=clientnonce123");
+    let first: SaslAuthenticateResponse = r.request(ApiKey::SaslAuthenticate, 2, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(format!("n,,{bare}")))).await.unwrap();
+    if first.error_code != 0 {
+        return (first.error_code, first.error_message.map(|m| m.to_string()), 0);
+    }
+    let sf = String::from_utf8(first.auth_bytes.to_vec()).unwrap();
+    let attrs: std::collections::HashMap<&str, &str> = sf.split(',').filter_map(|a| a.split_once('=')).collect();
+    let salt = B64.decode(attrs["s"]).unwrap();
+    let iters: u32 = attrs["i"].parse().unwrap();
+    let m = odradek::security::scram::Mechanism::parse(mech).unwrap();
+    let salted = m.salted_password(password.as_bytes(), &salt, iters);
+    let hmac = |k: &[u8], d: &[u8]| -> Vec<u8> {
+        use hmac::{KeyInit, Mac};
+        if mech.ends_with("512") {
+            let mut x = <hmac::Hmac<sha2::Sha512> as KeyInit>::new_from_slice(k).unwrap();
+            x.update(d);
+            x.finalize().into_bytes().to_vec()
+        } else {
+            let mut x = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(k).unwrap();
+            x.update(d);
+            x.finalize().into_bytes().to_vec()
+        }
+    };
+    let client_key = hmac(&salted, b"Client Key");
+    let stored: Vec<u8> = if mech.ends_with("512") {
+        use sha2::Digest;
+        sha2::Sha512::digest(&client_key).to_vec()
+    } else {
+        use sha2::Digest;
+        sha2::Sha256::digest(&client_key).to_vec()
+    };
+    let without = format!("c=biws,r={}", attrs["r"]);
+    let auth = format!("{bare},{sf},{without}");
+    let proof: Vec<u8> = client_key.iter().zip(hmac(&stored, auth.as_bytes())).map(|(a, b)| a ^ b).collect();
+    let fin: SaslAuthenticateResponse = r
+        .request(ApiKey::SaslAuthenticate, 2, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(format!("{without},p={}", B64.encode(proof)))))
+        .await
+        .unwrap();
+    if fin.error_code == 0 {
+        let server_sig = hmac(&hmac(&salted, b"Server Key"), auth.as_bytes());
+        assert_eq!(String::from_utf8(fin.auth_bytes.to_vec()).unwrap(), format!("v={}", B64.encode(server_sig)), "the server proves it knows the credential");
+    }
+    (fin.error_code, fin.error_message.map(|m| m.to_string()).filter(|m| !m.is_empty()), fin.session_lifetime_ms)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_listener_answers_with_its_own_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = start(
+        dir.path(),
+        &[
+            ("listeners", "PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0,CONTROLLER://127.0.0.1:0"),
+            ("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT"),
+            ("controller.listener.names", "CONTROLLER"),
+        ],
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(b.state().listeners.len(), 2, "the controller listener is not bound");
+    for name in ["PLAINTEXT", "INTERNAL"] {
+        let addr = b.bootstrap_for(name).unwrap();
+        let c = consumer(&addr, &[]);
+        let md = tokio::task::spawn_blocking(move || c.fetch_metadata(None, Duration::from_secs(10)).unwrap()).await.unwrap();
+        let port: i32 = addr.rsplit_once(':').unwrap().1.parse().unwrap();
+        assert_eq!(md.brokers()[0].port(), port, "{name} answers with its own port");
+    }
+    assert_ne!(b.bootstrap_for("PLAINTEXT"), b.bootstrap_for("INTERNAL"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn librdkafka_over_sasl_plain() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = start(
+        dir.path(),
+        &[
+            ("listeners", "SASL_PLAINTEXT://127.0.0.1:0"),
+            ("sasl.enabled.mechanisms", "PLAIN"),
+            (
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config",
+                r#"org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret" user_bob="bob-secret";"#,
+            ),
+            ("auto.create.topics.enable", "true"),
+            ("connection.failed.authentication.delay.ms", "10"),
+        ],
+        &[],
+    )
+    .await
+    .unwrap();
+    let addr = b.bootstrap();
+    let auth = [("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "PLAIN"), ("sasl.username", "alice"), ("sasl.password", "alice-secret")];
+    let p = producer(&addr, &auth);
+    for i in 0..20 {
+        let payload = format!("secret record {i}");
+        p.send(FutureRecord::<str, str>::to("sasl-topic").partition(0).key("k").payload(&payload), Duration::from_secs(10)).await.unwrap();
+    }
+    let c = consumer(&addr, &auth);
+    let got = tokio::task::spawn_blocking(move || read(&c, "sasl-topic", &[0], rdkafka::Offset::Beginning, 20, Duration::from_secs(20))).await.unwrap();
+    assert_eq!(got.len(), 20);
+    assert_eq!(got[7].value.as_deref(), Some(&b"secret record 7"[..]));
+    // A wrong password: librdkafka reports the authentication failure, nothing is served.
+    let bad = consumer(&addr, &[("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "PLAIN"), ("sasl.username", "alice"), ("sasl.password", "nope")]);
+    let err = tokio::task::spawn_blocking(move || bad.fetch_metadata(Some("sasl-topic"), Duration::from_secs(5)).err()).await.unwrap();
+    assert!(err.is_some(), "metadata without a valid login");
+    // Raw: a request before authenticating closes the connection; so does garbage in a token.
+    let mut r = Raw::connect(&addr).await;
+    assert!(metadata(&mut r).await.is_none());
+    let mut r = Raw::connect(&addr).await;
+    let v: Option<ApiVersionsResponse> = r.request(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default()).await;
+    assert!(v.unwrap().api_keys.iter().any(|k| k.api_key == ApiKey::SaslHandshake as i16));
+    let hs: SaslHandshakeResponse = r.request(ApiKey::SaslHandshake, 1, &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("SCRAM-SHA-256"))).await.unwrap();
+    assert_eq!(hs.error_code, 33, "UNSUPPORTED_SASL_MECHANISM");
+    assert_eq!(hs.mechanisms.iter().map(|m| m.to_string()).collect::<Vec<_>>(), vec!["PLAIN"]);
+    assert!(closed(&mut r).await, "closed after an unsupported mechanism");
+    let mut r = Raw::connect(&addr).await;
+    let _: SaslHandshakeResponse = r.request(ApiKey::SaslHandshake, 1, &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN"))).await.unwrap();
+    let a: SaslAuthenticateResponse = r.request(ApiKey::SaslAuthenticate, 2, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from_static(b"\xff\x00garbage"))).await.unwrap();
+    assert_eq!(a.error_code, 58);
+    assert!(closed(&mut r).await);
+    // v0 handshake: raw tokens.
+    let mut r = Raw::connect(&addr).await;
+    let _: SaslHandshakeResponse = r.request(ApiKey::SaslHandshake, 0, &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN"))).await.unwrap();
+    let token = b"\0bob\0bob-secret";
+    r.send_bytes(&[&(token.len() as i32).to_be_bytes()[..], &token[..]].concat()).await.unwrap();
+    let tok = r.read_frame().await.expect("an empty token answers a PLAIN login");
+    assert!(tok.is_empty());
+    assert!(metadata(&mut r).await.is_some(), "served after a v0 login");
+    // The healthy client was never disturbed.
+    let payload = "after the noise";
+    p.send(FutureRecord::<str, str>::to("sasl-topic").partition(0).key("k").payload(payload), Duration::from_secs(10)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scram_over_tls_and_the_credential_apis() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki();
+    std::fs::write(dir.path().join("server.pem"), format!("{}{}", pki.server.key, pki.server.cert)).unwrap();
+    let ks = dir.path().join("server.pem").display().to_string();
+    let data = dir.path().join("data");
+    let sets = [
+        ("listeners", "SASL_SSL://127.0.0.1:0"),
+        ("sasl.enabled.mechanisms", "SCRAM-SHA-256,SCRAM-SHA-512"),
+        ("ssl.keystore.type", "PEM"),
+        ("ssl.keystore.location", ks.as_str()),
+        ("connection.failed.authentication.delay.ms", "10"),
+        ("connections.max.reauth.ms", "60000"),
+    ];
+    let b = start(&data, &sets, &["SCRAM-SHA-512=[name=admin,password=admin-secret]"]).await.unwrap();
+    let addr = b.bootstrap();
+    let tls = tls_client(&pki.ca.cert, None);
+    let mut admin = tls_connect(&addr, &tls).await.unwrap();
+    let (code, msg, lifetime) = scram_login(&mut admin, "SCRAM-SHA-512", "admin", "admin-secret").await;
+    assert_eq!((code, msg), (0, None));
+    assert_eq!(lifetime, 60000, "session lifetime from connections.max.reauth.ms");
+    assert!(metadata(&mut admin).await.is_some());
+    // Wrong password, unknown user, wrong mechanism for the user: Kafka's one message, then closed.
+    for (mech, user, pw) in [("SCRAM-SHA-512", "admin", "wrong"), ("SCRAM-SHA-512", "nobody", "x"), ("SCRAM-SHA-256", "admin", "admin-secret")] {
+        let mut r = tls_connect(&addr, &tls).await.unwrap();
+        let (code, msg, _) = scram_login(&mut r, mech, user, pw).await;
+        assert_eq!(code, 58, "{mech} {user}");
+        assert_eq!(msg.as_deref(), Some(format!("Authentication failed during authentication due to invalid credentials with SASL mechanism {mech}").as_str()));
+        assert!(closed(&mut r).await);
+    }
+    // A new user through AlterUserScramCredentials (the client sends the salted password).
+    let salt = b"0123456789abcdef".to_vec();
+    let salted = odradek::security::scram::Mechanism::Sha256.salted_password(b"bob-secret", &salt, 8192);
+    let up = alter_user_scram_credentials_request::ScramCredentialUpsertion::default()
+        .with_name(StrBytes::from_static_str("bob"))
+        .with_mechanism(1)
+        .with_iterations(8192)
+        .with_salt(Bytes::from(salt))
+        .with_salted_password(Bytes::from(salted));
+    let weak = up.clone().with_name(StrBytes::from_static_str("weak")).with_iterations(1000);
+    let del = alter_user_scram_credentials_request::ScramCredentialDeletion::default().with_name(StrBytes::from_static_str("ghost")).with_mechanism(1);
+    let r: AlterUserScramCredentialsResponse =
+        admin.request(ApiKey::AlterUserScramCredentials, 0, &AlterUserScramCredentialsRequest::default().with_upsertions(vec![up, weak]).with_deletions(vec![del])).await.unwrap();
+    let codes: Vec<(String, i16)> = r.results.iter().map(|x| (x.user.to_string(), x.error_code)).collect();
+    assert_eq!(codes, vec![("ghost".into(), 91), ("bob".into(), 0), ("weak".into(), 93)]);
+    let d: DescribeUserScramCredentialsResponse = admin.request(ApiKey::DescribeUserScramCredentials, 0, &DescribeUserScramCredentialsRequest::default()).await.unwrap();
+    let described: Vec<(String, Vec<(i8, i32)>)> = d.results.iter().map(|x| (x.user.to_string(), x.credential_infos.iter().map(|c| (c.mechanism, c.iterations)).collect())).collect();
+    assert_eq!(described, vec![("admin".into(), vec![(2, 4096)]), ("bob".into(), vec![(1, 8192)])]);
+    let mut bob = tls_connect(&addr, &tls).await.unwrap();
+    assert_eq!(scram_login(&mut bob, "SCRAM-SHA-256", "bob", "bob-secret").await.0, 0);
+    // Re-authentication on the same connection (KIP-368), same principal: served on.
+    assert_eq!(scram_login(&mut bob, "SCRAM-SHA-256", "bob", "bob-secret").await.0, 0);
+    assert!(metadata(&mut bob).await.is_some());
+    // Plaintext Kafka bytes on the TLS port: closed; TLS still served to others.
+    let mut plain = Raw::connect(&addr).await;
+    let _ = plain.send_request(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default()).await;
+    assert!(closed(&mut plain).await);
+    drop(b);
+    // Credentials survive a restart (salted and hashed on disk: no password in the file).
+    let stored = std::fs::read_to_string(data.join("scram-credentials")).unwrap();
+    assert!(!stored.contains("bob-secret") && !stored.contains("admin-secret"));
+    let b = start(&data, &sets, &[]).await.unwrap();
+    let mut bob = tls_connect(&b.bootstrap(), &tls).await.unwrap();
+    assert_eq!(scram_login(&mut bob, "SCRAM-SHA-256", "bob", "bob-secret").await.0, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_and_certificate_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki();
+    let (chain, key, ca) = (dir.path().join("chain.pem"), dir.path().join("key.pem"), dir.path().join("ca.pem"));
+    std::fs::write(&chain, &pki.server.cert).unwrap();
+    std::fs::write(&key, &pki.server.key).unwrap();
+    std::fs::write(&ca, &pki.ca.cert).unwrap();
+    // PEM keystore file with key and chain together, a PEM truststore, client auth required.
+    let ks = dir.path().join("ks.pem");
+    std::fs::write(&ks, format!("{}{}", pki.server.cert, pki.server.key)).unwrap();
+    let (ks_s, ca_s) = (ks.display().to_string(), ca.display().to_string());
+    let b = start(
+        &dir.path().join("data"),
+        &[
+            ("listeners", "SSL://127.0.0.1:0"),
+            ("ssl.keystore.location", ks_s.as_str()),
+            ("ssl.truststore.type", "PEM"),
+            ("ssl.truststore.location", ca_s.as_str()),
+            ("ssl.client.auth", "required"),
+            ("ssl.principal.mapping.rules", "RULE:^CN=([a-z]+),O=Odradek dev$/$1/,DEFAULT"),
+        ],
+        &[],
+    )
+    .await
+    .unwrap();
+    let addr = b.bootstrap();
+    let alice = tls_client(&pki.ca.cert, Some(&pki.clients[0].1));
+    let mut r = tls_connect(&addr, &alice).await.unwrap();
+    assert!(metadata(&mut r).await.is_some(), "a client certificate signed by the trusted CA is served");
+    // No client certificate: the handshake fails (TLS 1.3 reports it on the first read).
+    let anon = tls_client(&pki.ca.cert, None);
+    match tls_connect(&addr, &anon).await {
+        Err(_) => {}
+        Ok(mut r) => assert!(metadata(&mut r).await.is_none(), "served without a client certificate"),
+    }
+    // A certificate from another CA is refused too.
+    let other = devcerts::generate(&["localhost".into()], &["mallory"]).unwrap();
+    let mallory = tls_client(&pki.ca.cert, Some(&other.clients[0].1));
+    match tls_connect(&addr, &mallory).await {
+        Err(_) => {}
+        Ok(mut r) => assert!(metadata(&mut r).await.is_none(), "served with an untrusted client certificate"),
+    }
+    // Replace the keystore with a certificate from a new CA (and trust it): new connections
+    // get it within a few seconds, without a restart.
+    let next = devcerts::generate(&["localhost".into(), "127.0.0.1".into()], &["carol"]).unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    std::fs::write(&ca, format!("{}{}", pki.ca.cert, next.ca.cert)).unwrap();
+    std::fs::write(&ks, format!("{}{}", next.server.cert, next.server.key)).unwrap();
+    let carol = tls_client(&next.ca.cert, Some(&next.clients[0].1));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut r) = tls_connect(&addr, &carol).await {
+            if metadata(&mut r).await.is_some() {
+                break;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the new certificate was not loaded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The connection made before the reload keeps working.
+    assert!(metadata(&mut r).await.is_some());
+}
+
+#[tokio::test]
+async fn security_settings_that_cannot_be_honoured_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki();
+    let ks = dir.path().join("ks.pem");
+    std::fs::write(&ks, format!("{}{}", pki.server.cert, pki.server.key)).unwrap();
+    let ks = ks.display().to_string();
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![("listeners", "SASL_PLAINTEXT://127.0.0.1:0")], "GSSAPI"),
+        (vec![("listeners", "SASL_PLAINTEXT://127.0.0.1:0"), ("sasl.enabled.mechanisms", "PLAIN")], "sasl.jaas.config"),
+        (vec![("listeners", "SSL://127.0.0.1:0")], "ssl.keystore.location"),
+        (vec![("listeners", "SSL://127.0.0.1:0"), ("ssl.keystore.location", &ks), ("ssl.enabled.protocols", "TLSv1.1,TLSv1.2")], "TLSv1.1"),
+        (vec![("listeners", "SSL://127.0.0.1:0"), ("ssl.keystore.location", &ks), ("ssl.cipher.suites", "TLS_RSA_WITH_AES_128_CBC_SHA")], "TLS_RSA_WITH_AES_128_CBC_SHA"),
+        (vec![("listeners", "SSL://127.0.0.1:0"), ("ssl.keystore.location", &ks), ("ssl.client.auth", "required")], "truststore"),
+        (vec![("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer")], "authorizer.class.name"),
+        (vec![("listeners", "SECRET://127.0.0.1:0")], "No security protocol defined for listener SECRET"),
+        (vec![("principal.builder.class", "com.example.Principals")], "principal.builder.class"),
+    ];
+    for (sets, expect) in cases {
+        let d = tempfile::tempdir().unwrap();
+        let e = start(d.path(), &sets, &[]).await.err().unwrap_or_else(|| panic!("{sets:?} started")).to_string();
+        assert!(e.contains(expect), "{sets:?}: {e}");
+    }
+}
