@@ -33,6 +33,8 @@ pub struct BrokerState {
     pub listeners: Vec<Arc<crate::security::Listener>>,
     /// SCRAM credentials (salted and hashed), durable in the data dir.
     pub scram: crate::security::scram::CredentialStore,
+    /// ACLs, when `authorizer.class.name` switches them on.
+    pub acl: Option<crate::security::acl::Authorizer>,
 }
 
 impl BrokerState {
@@ -168,6 +170,18 @@ impl Broker {
         let txns = TxnCoordinator::open(&logs, max_txn_timeout, txn_partitions).map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
         let memory = crate::memory::MemoryPool::new(net.queued_bytes);
         let scram = crate::security::scram::CredentialStore::open(logs.disk().clone(), logs.data_dir()).map_err(|e| StartError::Io(std::io::Error::other(e)))?;
+        let acl = match config.set.get("authorizer.class.name").filter(|v| !v.trim().is_empty()) {
+            None => None,
+            Some(_) => Some(
+                crate::security::acl::Authorizer::open(
+                    logs.disk().clone(),
+                    logs.data_dir(),
+                    &config.get("super.users").unwrap_or_default(),
+                    config.get("allow.everyone.if.no.acl.found").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+                )
+                .map_err(|e| StartError::Io(std::io::Error::other(e)))?,
+            ),
+        };
         if !config.add_scram.is_empty() {
             let mut ups = Vec::new();
             for a in &config.add_scram {
@@ -177,7 +191,7 @@ impl Broker {
             scram.alter(ups, vec![]).map_err(|e| StartError::Io(std::io::Error::other(format!("--add-scram: {e:?}"))))?;
         }
         let listeners = bound.iter().map(|(_, l)| l.clone()).collect();
-        let state = Arc::new(BrokerState { logs, config: config.clone(), producer_ids, groups, txns, memory, net, listeners, scram });
+        let state = Arc::new(BrokerState { logs, config: config.clone(), producer_ids, groups, txns, memory, net, listeners, scram, acl });
         // Transactions a crash left half-ended get their markers before anyone is served.
         state.txns.recover(&state.logs, &state.groups).await;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);

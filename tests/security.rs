@@ -298,7 +298,9 @@ async fn mutual_tls_and_certificate_reload() {
             ("ssl.truststore.type", "PEM"),
             ("ssl.truststore.location", ca_s.as_str()),
             ("ssl.client.auth", "required"),
-            ("ssl.principal.mapping.rules", "RULE:^CN=([a-z]+),O=Odradek dev$/$1/,DEFAULT"),
+            ("ssl.principal.mapping.rules", "RULE:^CN=([a-z]+),O=Odradek dev$/$1/U,DEFAULT"),
+            ("authorizer.class.name", "acl"),
+            ("super.users", "User:ALICE"),
         ],
         &[],
     )
@@ -308,6 +310,16 @@ async fn mutual_tls_and_certificate_reload() {
     let alice = tls_client(&pki.ca.cert, Some(&pki.clients[0].1));
     let mut r = tls_connect(&addr, &alice).await.unwrap();
     assert!(metadata(&mut r).await.is_some(), "a client certificate signed by the trusted CA is served");
+    // The principal is the certificate subject through the mapping rule: CN=alice -> User:ALICE,
+    // a super user; bob's certificate maps to User:BOB, who may not create topics.
+    let create = CreateTopicsRequest::default()
+        .with_topics(vec![create_topics_request::CreatableTopic::default().with_name(TopicName(StrBytes::from_static_str("mtls"))).with_num_partitions(1).with_replication_factor(1)])
+        .with_timeout_ms(5000);
+    let mut bob = tls_connect(&addr, &tls_client(&pki.ca.cert, Some(&pki.clients[1].1))).await.unwrap();
+    let c: CreateTopicsResponse = bob.request(ApiKey::CreateTopics, 5, &create).await.unwrap();
+    assert_eq!(c.topics[0].error_code, 29, "User:BOB may not create topics");
+    let c: CreateTopicsResponse = r.request(ApiKey::CreateTopics, 5, &create).await.unwrap();
+    assert_eq!(c.topics[0].error_code, 0, "User:ALICE is a super user");
     // No client certificate: the handshake fails (TLS 1.3 reports it on the first read).
     let anon = tls_client(&pki.ca.cert, None);
     match tls_connect(&addr, &anon).await {
@@ -356,7 +368,8 @@ async fn security_settings_that_cannot_be_honoured_stop_the_start() {
         (vec![("listeners", "SSL://127.0.0.1:0"), ("ssl.keystore.location", &ks), ("ssl.enabled.protocols", "TLSv1.1,TLSv1.2")], "TLSv1.1"),
         (vec![("listeners", "SSL://127.0.0.1:0"), ("ssl.keystore.location", &ks), ("ssl.cipher.suites", "TLS_RSA_WITH_AES_128_CBC_SHA")], "TLS_RSA_WITH_AES_128_CBC_SHA"),
         (vec![("listeners", "SSL://127.0.0.1:0"), ("ssl.keystore.location", &ks), ("ssl.client.auth", "required")], "truststore"),
-        (vec![("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer")], "authorizer.class.name"),
+        (vec![("authorizer.class.name", "com.example.MyAuthorizer")], "authorizer.class.name"),
+        (vec![("authorizer.class.name", "acl"), ("super.users", "admin")], "super.users"),
         (vec![("listeners", "SECRET://127.0.0.1:0")], "No security protocol defined for listener SECRET"),
         (vec![("principal.builder.class", "com.example.Principals")], "principal.builder.class"),
     ];
@@ -365,4 +378,144 @@ async fn security_settings_that_cannot_be_honoured_stop_the_start() {
         let e = start(d.path(), &sets, &[]).await.err().unwrap_or_else(|| panic!("{sets:?} started")).to_string();
         assert!(e.contains(expect), "{sets:?}: {e}");
     }
+}
+
+fn plain_users() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("listeners", "SASL_PLAINTEXT://127.0.0.1:0"),
+        ("sasl.enabled.mechanisms", "PLAIN"),
+        (
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config",
+            r#"org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-secret" user_alice="alice-secret" user_bob="bob-secret";"#,
+        ),
+        ("connection.failed.authentication.delay.ms", "0"),
+    ]
+}
+
+async fn plain_login(addr: &str, user: &str, password: &str) -> Raw {
+    let mut r = Raw::connect(addr).await;
+    let _: SaslHandshakeResponse = r.request(ApiKey::SaslHandshake, 1, &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN"))).await.unwrap();
+    let a: SaslAuthenticateResponse =
+        r.request(ApiKey::SaslAuthenticate, 2, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(format!("\0{user}\0{password}")))).await.unwrap();
+    assert_eq!(a.error_code, 0, "{user} logs in");
+    r
+}
+
+fn acl(rt: i8, name: &str, pattern: i8, principal: &str, op: i8, perm: i8) -> create_acls_request::AclCreation {
+    create_acls_request::AclCreation::default()
+        .with_resource_type(rt)
+        .with_resource_name(StrBytes::from_string(name.into()))
+        .with_resource_pattern_type(pattern)
+        .with_principal(StrBytes::from_string(principal.into()))
+        .with_host(StrBytes::from_static_str("*"))
+        .with_operation(op)
+        .with_permission_type(perm)
+}
+
+fn sasl(user: &'static str, pw: &'static str) -> [(&'static str, &'static str); 4] {
+    [("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanism", "PLAIN"), ("sasl.username", user), ("sasl.password", pw)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acls_as_kafka_enforces_them() {
+    use odradek::security::acl::{op, pattern, perm, resource};
+    let dir = tempfile::tempdir().unwrap();
+    let mut sets = plain_users();
+    sets.push(("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"));
+    sets.push(("super.users", "User:admin"));
+    let b = start(dir.path(), &sets, &[]).await.unwrap();
+    let addr = b.bootstrap();
+    let mut admin = plain_login(&addr, "admin", "admin-secret").await;
+    for t in ["orders", "secret"] {
+        let c: CreateTopicsResponse = admin
+            .request(ApiKey::CreateTopics, 5, &CreateTopicsRequest::default().with_topics(vec![create_topics_request::CreatableTopic::default().with_name(TopicName(StrBytes::from_static_str(t))).with_num_partitions(1).with_replication_factor(1)]).with_timeout_ms(5000))
+            .await
+            .unwrap();
+        assert_eq!(c.topics[0].error_code, 0);
+    }
+    // bob has no ACL: Metadata hides both topics, and a named one is TOPIC_AUTHORIZATION_FAILED.
+    let mut bob = plain_login(&addr, "bob", "bob-secret").await;
+    let all = metadata(&mut bob).await.unwrap();
+    assert!(all.topics.is_empty(), "bob sees no topic: {:?}", all.topics.iter().map(|t| t.name.clone()).collect::<Vec<_>>());
+    let named: MetadataResponse =
+        bob.request(ApiKey::Metadata, 12, &MetadataRequest::default().with_topics(Some(vec![metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_static_str("orders"))))]))).await.unwrap();
+    assert_eq!(named.topics[0].error_code, 29);
+    // A stock producer as bob is refused; the admin's view is whole.
+    let p = producer(&addr, &sasl("bob", "bob-secret"));
+    let err = p.send(FutureRecord::<str, str>::to("orders").partition(0).payload("x"), Duration::from_secs(5)).await.err().map(|e| format!("{:?}", e.0));
+    assert!(err.as_deref().is_some_and(|e| e.contains("TopicAuthorization")), "{err:?}");
+    // Grant bob WRITE on orders (literal) and READ on topics prefixed "ord", and his group.
+    let r: CreateAclsResponse = admin
+        .request(ApiKey::CreateAcls, 3, &CreateAclsRequest::default().with_creations(vec![
+            acl(resource::TOPIC, "orders", pattern::LITERAL, "User:bob", op::WRITE, perm::ALLOW),
+            acl(resource::TOPIC, "ord", pattern::PREFIXED, "User:bob", op::READ, perm::ALLOW),
+            acl(resource::GROUP, "bobs", pattern::LITERAL, "User:bob", op::READ, perm::ALLOW),
+            acl(resource::CLUSTER, "other-name", pattern::LITERAL, "User:bob", op::ALTER, perm::ALLOW),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(r.results.iter().map(|x| x.error_code).collect::<Vec<_>>(), vec![0, 0, 0, 42]);
+    let p = producer(&addr, &sasl("bob", "bob-secret"));
+    for i in 0..5 {
+        let v = format!("order {i}");
+        p.send(FutureRecord::<str, str>::to("orders").partition(0).key("k").payload(&v), Duration::from_secs(10)).await.unwrap();
+    }
+    let err = p.send(FutureRecord::<str, str>::to("secret").partition(0).payload("x"), Duration::from_secs(5)).await.err().map(|e| format!("{:?}", e.0));
+    assert!(err.as_deref().is_some_and(|e| e.contains("TopicAuthorization")), "secret stays closed: {err:?}");
+    let mut cfg = sasl("bob", "bob-secret").to_vec();
+    cfg.push(("group.id", "bobs"));
+    let c = consumer(&addr, &cfg);
+    let got = tokio::task::spawn_blocking(move || read(&c, "orders", &[0], rdkafka::Offset::Beginning, 5, Duration::from_secs(20))).await.unwrap();
+    assert_eq!(got.iter().map(|g| g.value.clone().unwrap()).collect::<Vec<_>>(), (0..5).map(|i| format!("order {i}").into_bytes()).collect::<Vec<_>>());
+    // Committing offsets needs READ on the group: "other" is refused.
+    let commit = |g: &str| {
+        OffsetCommitRequest::default().with_group_id(GroupId(StrBytes::from_string(g.into()))).with_generation_id_or_member_epoch(-1).with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default()
+            .with_name(TopicName(StrBytes::from_static_str("orders")))
+            .with_partitions(vec![offset_commit_request::OffsetCommitRequestPartition::default().with_partition_index(0).with_committed_offset(3)])])
+    };
+    let ok: OffsetCommitResponse = bob.request(ApiKey::OffsetCommit, 8, &commit("bobs")).await.unwrap();
+    assert_eq!(ok.topics[0].partitions[0].error_code, 0);
+    let no: OffsetCommitResponse = bob.request(ApiKey::OffsetCommit, 8, &commit("other")).await.unwrap();
+    assert_eq!(no.topics[0].partitions[0].error_code, 30, "GROUP_AUTHORIZATION_FAILED");
+    // ACL admin is for ALTER on the cluster: bob cannot grant himself more.
+    let r: CreateAclsResponse = bob.request(ApiKey::CreateAcls, 3, &CreateAclsRequest::default().with_creations(vec![acl(resource::TOPIC, "*", pattern::LITERAL, "User:bob", op::ALL, perm::ALLOW)])).await.unwrap();
+    assert_eq!(r.results[0].error_code, 31);
+    // A DENY wins over the prefixed READ.
+    let _: CreateAclsResponse = admin.request(ApiKey::CreateAcls, 3, &CreateAclsRequest::default().with_creations(vec![acl(resource::TOPIC, "orders", pattern::LITERAL, "User:bob", op::READ, perm::DENY)])).await.unwrap();
+    let fetch = FetchRequest::default().with_max_wait_ms(0).with_max_bytes(1 << 20).with_topics(vec![fetch_request::FetchTopic::default()
+        .with_topic(TopicName(StrBytes::from_static_str("orders")))
+        .with_partitions(vec![fetch_request::FetchPartition::default().with_partition(0).with_fetch_offset(0).with_partition_max_bytes(1 << 20)])]);
+    let f: FetchResponse = bob.request(ApiKey::Fetch, 12, &fetch).await.unwrap();
+    assert_eq!(f.responses[0].partitions[0].error_code, 29);
+    assert!(f.responses[0].partitions[0].records.as_ref().is_none_or(|r| r.is_empty()), "no data for a denied fetch");
+    // DescribeAcls with a MATCH filter lists what applies to orders; DeleteAcls removes bob's.
+    let d: DescribeAclsResponse = admin
+        .request(ApiKey::DescribeAcls, 3, &DescribeAclsRequest::default().with_resource_type_filter(resource::TOPIC).with_resource_name_filter(Some(StrBytes::from_static_str("orders"))).with_pattern_type_filter(pattern::MATCH).with_principal_filter(None).with_host_filter(None).with_operation(op::ANY).with_permission_type(perm::ANY))
+        .await
+        .unwrap();
+    let n: usize = d.resources.iter().map(|r| r.acls.len()).sum();
+    assert_eq!(n, 3, "literal WRITE, literal DENY READ, prefixed READ");
+    let del: DeleteAclsResponse = admin
+        .request(ApiKey::DeleteAcls, 3, &DeleteAclsRequest::default().with_filters(vec![delete_acls_request::DeleteAclsFilter::default()
+            .with_resource_type_filter(resource::ANY)
+            .with_resource_name_filter(None)
+            .with_pattern_type_filter(pattern::ANY)
+            .with_host_filter(None)
+            .with_principal_filter(Some(StrBytes::from_static_str("User:bob")))
+            .with_operation(op::ANY)
+            .with_permission_type(perm::ANY)]))
+        .await
+        .unwrap();
+    assert_eq!(del.filter_results[0].matching_acls.len(), 4);
+    drop(b);
+    // ACLs are durable: after a restart bob is refused again (none left), admin still super.
+    let b = start(dir.path(), &sets, &[]).await.unwrap();
+    let mut bob = plain_login(&b.bootstrap(), "bob", "bob-secret").await;
+    let f: FetchResponse = bob.request(ApiKey::Fetch, 12, &fetch).await.unwrap();
+    assert_eq!(f.responses[0].partitions[0].error_code, 29);
+    // Without an authorizer the ACL APIs say so.
+    let plain = start(tempfile::tempdir().unwrap().path(), &plain_users(), &[]).await.unwrap();
+    let mut a = plain_login(&plain.bootstrap(), "alice", "alice-secret").await;
+    let r: DescribeAclsResponse = a.request(ApiKey::DescribeAcls, 3, &DescribeAclsRequest::default().with_resource_type_filter(1).with_pattern_type_filter(1).with_operation(1).with_permission_type(1)).await.unwrap();
+    assert_eq!(r.error_code, 54, "SECURITY_DISABLED");
 }

@@ -2,7 +2,8 @@
 # Stock clients over TLS and SASL, against `odradek --dev --secure` (which makes the CA,
 # certificates, users, a SASL_SSL listener and an mTLS listener, and writes client configs):
 #   Java kafka-clients: SASL_SSL SCRAM-SHA-512 and PLAIN, mTLS, wrong passwords refused,
-#     SCRAM users made and deleted with Admin.alterUserScramCredentials
+#     SCRAM users made and deleted with Admin.alterUserScramCredentials, ACLs made, described and
+#     deleted with Admin (produce, consume in a group, transactional id refused then allowed)
 #   kafka-python and confluent-kafka (librdkafka): SASL_SSL SCRAM-SHA-512 and PLAIN, mTLS,
 #     a wrong password refused
 #   KafkaJS: SASL_SSL SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN, a wrong password refused
@@ -48,7 +49,7 @@ fi
 verdict security/client-configs 0
 
 fails=0
-for s in scram plain mtls wrong-password scram-admin; do
+for s in scram plain mtls wrong-password scram-admin acls; do
   rc=0
   java_scenario SecureClients "$SECURE" "$s" || rc=$?
   verdict "security/java/$s" "$rc"

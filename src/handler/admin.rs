@@ -12,6 +12,7 @@ use kafka_protocol::messages::*;
 
 use super::s;
 use crate::broker::BrokerState;
+use crate::security::acl;
 use crate::protocol::error::{code, topic_error};
 
 fn replication_error(rf: i16) -> String {
@@ -20,7 +21,7 @@ fn replication_error(rf: i16) -> String {
     )
 }
 
-pub async fn create_topics(state: &Arc<BrokerState>, req: CreateTopicsRequest, v: i16) -> CreateTopicsResponse {
+pub async fn create_topics(state: &Arc<BrokerState>, req: CreateTopicsRequest, v: i16, who: &super::Who<'_>) -> CreateTopicsResponse {
     let mut out = Vec::with_capacity(req.topics.len());
     let mut seen = std::collections::HashSet::new();
     // max.partitions.per.request: counted over the whole request, refused up front.
@@ -47,6 +48,10 @@ pub async fn create_topics(state: &Arc<BrokerState>, req: CreateTopicsRequest, v
         };
         if !seen.insert(name.clone()) {
             out.push(err(r, code::INVALID_REQUEST, format!("Create topics request from client contains topic {name} more than once")));
+            continue;
+        }
+        if !who.may_cluster(acl::op::CREATE) && !who.may(acl::op::CREATE, acl::resource::TOPIC, &name) {
+            out.push(err(r, code::TOPIC_AUTHORIZATION_FAILED, "Authorization failed.".into()));
             continue;
         }
         let rf = if t.replication_factor == -1 { state.config.default_replication_factor() } else { t.replication_factor };
@@ -134,7 +139,7 @@ pub async fn create_topics(state: &Arc<BrokerState>, req: CreateTopicsRequest, v
     CreateTopicsResponse::default().with_topics(out)
 }
 
-pub async fn delete_topics(state: &Arc<BrokerState>, req: DeleteTopicsRequest, v: i16) -> DeleteTopicsResponse {
+pub async fn delete_topics(state: &Arc<BrokerState>, req: DeleteTopicsRequest, v: i16, who: &super::Who<'_>) -> DeleteTopicsResponse {
     // v0-5 name topics; v6 names or ids.
     let wanted: Vec<(Option<String>, uuid::Uuid)> = if v >= 6 {
         req.topics.iter().map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id)).collect()
@@ -154,7 +159,10 @@ pub async fn delete_topics(state: &Arc<BrokerState>, req: DeleteTopicsRequest, v
         } else {
             r.name = Some(TopicName(s(name.clone().unwrap_or_default())));
         }
+        let by_name = name.clone().or_else(|| topic.as_ref().map(|t| t.name.clone()));
+        let denied = by_name.as_deref().is_some_and(|n| !who.may(acl::op::DELETE, acl::resource::TOPIC, n));
         let (c, msg) = match topic {
+            _ if denied => (code::TOPIC_AUTHORIZATION_FAILED, Some("Authorization failed.".to_string())),
             None => (if name.is_none() { code::UNKNOWN_TOPIC_ID } else { code::UNKNOWN_TOPIC_OR_PARTITION }, Some("This server does not host this topic.".to_string())),
             Some(_) if !state.config.delete_topic_enable() => (code::TOPIC_DELETION_DISABLED, Some("Topic deletion is disabled.".into())),
             Some(t) => match state.logs.delete_topic(&t.name) {
@@ -178,13 +186,19 @@ pub async fn delete_topics(state: &Arc<BrokerState>, req: DeleteTopicsRequest, v
     DeleteTopicsResponse::default().with_responses(out)
 }
 
-pub async fn create_partitions(state: &Arc<BrokerState>, req: CreatePartitionsRequest, _v: i16) -> CreatePartitionsResponse {
+pub async fn create_partitions(state: &Arc<BrokerState>, req: CreatePartitionsRequest, _v: i16, who: &super::Who<'_>) -> CreatePartitionsResponse {
     let mut out = Vec::with_capacity(req.topics.len());
     // max.partitions.per.request, over the whole request (new partitions only).
     let asked: i64 = req.topics.iter().map(|t| (t.count as i64 - state.logs.topic(&t.name.0).map(|x| x.partition_count() as i64).unwrap_or(0)).max(0)).sum();
     let per_request = state.config.max_partitions_per_request();
     for t in req.topics {
         let mut r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+        if !who.may(acl::op::ALTER, acl::resource::TOPIC, &t.name.0) {
+            r.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+            r.error_message = Some(s("Authorization failed."));
+            out.push(r);
+            continue;
+        }
         if asked > per_request as i64 {
             r.error_code = code::POLICY_VIOLATION;
             r.error_message = Some(s(format!("The request asks for {asked} new partitions in all, above max.partitions.per.request ({per_request}).")));
@@ -213,15 +227,17 @@ pub async fn create_partitions(state: &Arc<BrokerState>, req: CreatePartitionsRe
     CreatePartitionsResponse::default().with_results(out)
 }
 
-pub async fn delete_records(state: &Arc<BrokerState>, req: DeleteRecordsRequest, _v: i16) -> DeleteRecordsResponse {
+pub async fn delete_records(state: &Arc<BrokerState>, req: DeleteRecordsRequest, _v: i16, who: &super::Who<'_>) -> DeleteRecordsResponse {
     let mut out = Vec::with_capacity(req.topics.len());
     let mut moved = false;
     for t in req.topics {
         let topic = state.logs.topic(&t.name.0);
+        let denied = !who.may(acl::op::DELETE, acl::resource::TOPIC, &t.name.0);
         let mut parts = Vec::with_capacity(t.partitions.len());
         for rp in t.partitions {
             let mut r = DeleteRecordsPartitionResult::default().with_partition_index(rp.partition_index).with_low_watermark(-1);
             match topic.as_ref().and_then(|x| x.partition(rp.partition_index)) {
+                _ if denied => r.error_code = code::TOPIC_AUTHORIZATION_FAILED,
                 None => r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
                 Some(p) => {
                     let hw = p.high_watermark();
@@ -252,7 +268,7 @@ pub async fn delete_records(state: &Arc<BrokerState>, req: DeleteRecordsRequest,
     DeleteRecordsResponse::default().with_topics(out)
 }
 
-pub async fn describe_cluster(state: &Arc<BrokerState>, req: DescribeClusterRequest, v: i16, advertised: &(String, i32)) -> DescribeClusterResponse {
+pub async fn describe_cluster(state: &Arc<BrokerState>, req: DescribeClusterRequest, v: i16, advertised: &(String, i32), who: &super::Who<'_>) -> DescribeClusterResponse {
     let (host, port) = advertised.clone();
     let broker = DescribeClusterBroker::default().with_broker_id(BrokerId(state.node_id())).with_host(s(host)).with_port(port);
     let mut r = DescribeClusterResponse::default()
@@ -260,7 +276,7 @@ pub async fn describe_cluster(state: &Arc<BrokerState>, req: DescribeClusterRequ
         .with_controller_id(BrokerId(state.node_id()))
         .with_brokers(vec![broker])
         .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
-            super::metadata::CLUSTER_OPERATIONS
+            super::metadata::allowed_ops(who, acl::resource::CLUSTER, acl::CLUSTER_NAME, super::metadata::CLUSTER_OPERATIONS)
         } else {
             super::metadata::OPERATIONS_OMITTED
         });

@@ -21,7 +21,7 @@ pub fn table() -> Vec<ApiVersion> {
 /// 2 tells KIP-890 clients they may use transactions version 2; older clients keep version 1.
 pub const TRANSACTION_VERSION: i16 = 2;
 
-pub async fn handle(state: &Arc<BrokerState>, _req: ApiVersionsRequest, v: i16) -> ApiVersionsResponse {
+pub async fn handle(state: &Arc<BrokerState>, _req: ApiVersionsRequest, v: i16, _who: &super::Who<'_>) -> ApiVersionsResponse {
     use kafka_protocol::messages::api_versions_response::{FinalizedFeatureKey, SupportedFeatureKey};
     let mut r = ApiVersionsResponse::default().with_error_code(code::NONE).with_api_keys(table());
     if v >= 3 {

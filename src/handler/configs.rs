@@ -8,6 +8,7 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::s;
 use crate::broker::BrokerState;
+use crate::security::acl;
 use crate::config::{BROKER_KEYS, TOPIC_KEYS};
 use crate::protocol::error::code;
 
@@ -123,12 +124,18 @@ fn broker_configs(state: &BrokerState, keys: Option<&[String]>, synonyms: bool, 
     out
 }
 
-pub async fn describe_configs(state: &Arc<BrokerState>, req: DescribeConfigsRequest, v: i16) -> DescribeConfigsResponse {
+pub async fn describe_configs(state: &Arc<BrokerState>, req: DescribeConfigsRequest, v: i16, who: &super::Who<'_>) -> DescribeConfigsResponse {
     let docs = v >= 3 && req.include_documentation;
     let mut results = Vec::with_capacity(req.resources.len());
     for res in req.resources {
         let keys: Option<Vec<String>> = res.configuration_keys.as_ref().map(|k| k.iter().map(|x| x.to_string()).collect());
         let mut r = DescribeConfigsResult::default().with_resource_type(res.resource_type).with_resource_name(res.resource_name.clone());
+        if let Some((c, m)) = config_authz(who, res.resource_type, &res.resource_name, acl::op::DESCRIBE_CONFIGS) {
+            r.error_code = c;
+            r.error_message = Some(s(m));
+            results.push(r);
+            continue;
+        }
         match res.resource_type {
             RESOURCE_TOPIC => match state.logs.topic(&res.resource_name) {
                 Some(t) => {
@@ -157,6 +164,16 @@ pub async fn describe_configs(state: &Arc<BrokerState>, req: DescribeConfigsRequ
         results.push(r);
     }
     DescribeConfigsResponse::default().with_results(results)
+}
+
+/// DESCRIBE_CONFIGS / ALTER_CONFIGS on a topic (TOPIC_AUTHORIZATION_FAILED) or on the cluster
+/// for a broker resource (CLUSTER_AUTHORIZATION_FAILED); `None` when allowed.
+fn config_authz(who: &super::Who<'_>, rtype: i8, name: &str, op: i8) -> Option<(i16, &'static str)> {
+    match rtype {
+        RESOURCE_TOPIC if !who.may(op, acl::resource::TOPIC, name) => Some((code::TOPIC_AUTHORIZATION_FAILED, "Topic authorization failed.")),
+        RESOURCE_BROKER if !who.may_cluster(op) => Some((code::CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed.")),
+        _ => None,
+    }
 }
 
 const OP_SET: i8 = 0;
@@ -301,12 +318,17 @@ pub async fn incremental_alter_configs(
     state: &Arc<BrokerState>,
     req: kafka_protocol::messages::IncrementalAlterConfigsRequest,
     _v: i16,
+    who: &super::Who<'_>,
 ) -> kafka_protocol::messages::IncrementalAlterConfigsResponse {
     use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
     let mut out = Vec::with_capacity(req.resources.len());
     for r in &req.resources {
         let changes: Vec<(String, i8, Option<String>)> = r.configs.iter().map(|c| (c.name.to_string(), c.config_operation, c.value.as_ref().map(|v| v.to_string()))).collect();
         let (c, m) = match r.resource_type {
+            t if config_authz(who, t, &r.resource_name, acl::op::ALTER_CONFIGS).is_some() => {
+                let (c, m) = config_authz(who, t, &r.resource_name, acl::op::ALTER_CONFIGS).unwrap_or_default();
+                (c, Some(m.to_string()))
+            }
             RESOURCE_TOPIC => incremental_topic(state, &r.resource_name, &changes, req.validate_only),
             RESOURCE_BROKER => incremental_broker(state, &r.resource_name, &changes, req.validate_only),
             other => (code::INVALID_REQUEST, Some(format!("Unsupported resource type {other}"))),
@@ -323,11 +345,15 @@ pub async fn incremental_alter_configs(
 }
 
 /// AlterConfigs (the legacy, non-incremental API): the given set replaces all overrides.
-pub async fn alter_configs(state: &Arc<BrokerState>, req: kafka_protocol::messages::AlterConfigsRequest, _v: i16) -> kafka_protocol::messages::AlterConfigsResponse {
+pub async fn alter_configs(state: &Arc<BrokerState>, req: kafka_protocol::messages::AlterConfigsRequest, _v: i16, who: &super::Who<'_>) -> kafka_protocol::messages::AlterConfigsResponse {
     use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
     let mut out = Vec::with_capacity(req.resources.len());
     for r in &req.resources {
         let (c, m) = match r.resource_type {
+            t if config_authz(who, t, &r.resource_name, acl::op::ALTER_CONFIGS).is_some() => {
+                let (c, m) = config_authz(who, t, &r.resource_name, acl::op::ALTER_CONFIGS).unwrap_or_default();
+                (c, Some(m.to_string()))
+            }
             RESOURCE_TOPIC => match state.logs.topic(&r.resource_name) {
                 None => (code::UNKNOWN_TOPIC_OR_PARTITION, Some(format!("Topic {} does not exist.", r.resource_name))),
                 Some(_) => {
@@ -377,9 +403,17 @@ pub async fn alter_configs(state: &Arc<BrokerState>, req: kafka_protocol::messag
 }
 
 /// DescribeLogDirs: the one data directory with real partition sizes and the disk's totals.
-pub async fn describe_log_dirs(state: &Arc<BrokerState>, req: kafka_protocol::messages::DescribeLogDirsRequest, v: i16) -> kafka_protocol::messages::DescribeLogDirsResponse {
+pub async fn describe_log_dirs(state: &Arc<BrokerState>, req: kafka_protocol::messages::DescribeLogDirsRequest, v: i16, who: &super::Who<'_>) -> kafka_protocol::messages::DescribeLogDirsResponse {
     use kafka_protocol::messages::describe_log_dirs_response::{DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic};
     use kafka_protocol::messages::TopicName;
+    if !who.may_cluster(acl::op::DESCRIBE) {
+        // v3+ carry the error; older versions get no directories, as Kafka answers.
+        let mut r = kafka_protocol::messages::DescribeLogDirsResponse::default();
+        if v >= 3 {
+            r.error_code = code::CLUSTER_AUTHORIZATION_FAILED;
+        }
+        return r;
+    }
     let wanted: Option<std::collections::HashMap<String, Vec<i32>>> =
         req.topics.as_ref().map(|ts| ts.iter().map(|t| (t.topic.0.to_string(), t.partitions.clone())).collect());
     let mut topics = Vec::new();

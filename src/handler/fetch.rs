@@ -29,7 +29,7 @@ struct Slot {
     error: i16,
 }
 
-pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16, ctx: &mut super::RequestCtx) -> FetchResponse {
+pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16, ctx: &mut super::RequestCtx, who: &super::Who<'_>) -> FetchResponse {
     if v >= 7 && req.session_id != 0 {
         return FetchResponse::default().with_error_code(code::FETCH_SESSION_ID_NOT_FOUND);
     }
@@ -50,12 +50,18 @@ pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16, ctx: &m
         } else {
             head.topic = ft.topic.clone();
         }
+        // READ on the topic, by name (Kafka answers TOPIC_AUTHORIZATION_FAILED before it says
+        // whether a topic named by name exists).
+        let name: Option<String> = if v >= 13 { topic.as_ref().map(|t| t.name.clone()) } else { Some(ft.topic.0.to_string()) };
+        let denied = name.as_deref().is_some_and(|n| !who.may(crate::security::acl::op::READ, crate::security::acl::resource::TOPIC, n));
         let slots = ft
             .partitions
             .iter()
             .map(|fp| {
-                let partition = topic.as_ref().and_then(|t| t.partition(fp.partition));
-                let error = if topic.is_none() && v >= 13 {
+                let partition = if denied { None } else { topic.as_ref().and_then(|t| t.partition(fp.partition)) };
+                let error = if denied {
+                    code::TOPIC_AUTHORIZATION_FAILED
+                } else if topic.is_none() && v >= 13 {
                     code::UNKNOWN_TOPIC_ID
                 } else if partition.is_none() {
                     code::UNKNOWN_TOPIC_OR_PARTITION

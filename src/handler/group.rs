@@ -15,6 +15,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::s;
 use crate::broker::BrokerState;
+use crate::security::acl;
 use crate::coordinator::group::records::CommittedOffset;
 use crate::coordinator::group::state::{GroupError, JoinInput, JoinResult, Reply, SyncInput, SyncResult};
 use crate::protocol::error::{code, group_error};
@@ -26,10 +27,15 @@ fn gerr(e: Option<GroupError>) -> i16 {
 const KEY_GROUP: i8 = 0;
 const KEY_TRANSACTION: i8 = 1;
 
-pub async fn find_coordinator(state: &Arc<BrokerState>, req: FindCoordinatorRequest, v: i16, advertised: &(String, i32)) -> FindCoordinatorResponse {
+pub async fn find_coordinator(state: &Arc<BrokerState>, req: FindCoordinatorRequest, v: i16, advertised: &(String, i32), who: &super::Who<'_>) -> FindCoordinatorResponse {
     let (host, port) = advertised.clone();
     let node = BrokerId(state.node_id());
-    let answer = |key_type: i8| -> (i16, Option<String>) {
+    let answer = |key_type: i8, key: &str| -> (i16, Option<String>) {
+        match key_type {
+            KEY_GROUP if !who.may(acl::op::DESCRIBE, acl::resource::GROUP, key) => return (code::GROUP_AUTHORIZATION_FAILED, None),
+            KEY_TRANSACTION if !who.may(acl::op::DESCRIBE, acl::resource::TRANSACTIONAL_ID, key) => return (code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, None),
+            _ => {}
+        }
         let ready = match key_type {
             KEY_GROUP => state.groups.offsets_topic(&state.logs).map(drop).map_err(|e| e.to_string()),
             KEY_TRANSACTION => state.txns.txn_topic(&state.logs).map(drop).map_err(|e| e.to_string()),
@@ -46,7 +52,7 @@ pub async fn find_coordinator(state: &Arc<BrokerState>, req: FindCoordinatorRequ
             .coordinator_keys
             .iter()
             .map(|k| {
-                let (err, msg) = answer(req.key_type);
+                let (err, msg) = answer(req.key_type, k);
                 let c = Coordinator::default().with_key(k.clone()).with_error_code(err).with_error_message(msg.map(s));
                 if err == code::NONE {
                     c.with_node_id(node).with_host(s(host.clone())).with_port(port)
@@ -57,7 +63,7 @@ pub async fn find_coordinator(state: &Arc<BrokerState>, req: FindCoordinatorRequ
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
-    let (err, msg) = answer(if v >= 1 { req.key_type } else { KEY_GROUP });
+    let (err, msg) = answer(if v >= 1 { req.key_type } else { KEY_GROUP }, &req.key);
     let mut r = FindCoordinatorResponse::default().with_error_code(err);
     if v >= 1 {
         r.error_message = msg.map(s);
@@ -82,7 +88,14 @@ async fn wait_reply(state: &Arc<BrokerState>, out: crate::coordinator::group::st
     }
 }
 
-pub async fn join_group(state: &Arc<BrokerState>, req: JoinGroupRequest, v: i16, client_id: &str, client_host: &str) -> JoinGroupResponse {
+pub async fn join_group(state: &Arc<BrokerState>, req: JoinGroupRequest, v: i16, client_id: &str, client_host: &str, who: &super::Who<'_>) -> JoinGroupResponse {
+    if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
+        let mut r = JoinGroupResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED).with_generation_id(-1).with_member_id(req.member_id.clone());
+        if v < 7 {
+            r.protocol_name = Some(s(""));
+        }
+        return r;
+    }
     let input = JoinInput {
         group_id: req.group_id.0.to_string(),
         member_id: req.member_id.to_string(),
@@ -131,7 +144,10 @@ pub async fn join_group(state: &Arc<BrokerState>, req: JoinGroupRequest, v: i16,
     resp
 }
 
-pub async fn sync_group(state: &Arc<BrokerState>, req: SyncGroupRequest, v: i16) -> SyncGroupResponse {
+pub async fn sync_group(state: &Arc<BrokerState>, req: SyncGroupRequest, v: i16, who: &super::Who<'_>) -> SyncGroupResponse {
+    if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
+        return SyncGroupResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED);
+    }
     let input = SyncInput {
         group_id: req.group_id.0.to_string(),
         generation: req.generation_id,
@@ -155,14 +171,20 @@ pub async fn sync_group(state: &Arc<BrokerState>, req: SyncGroupRequest, v: i16)
     resp
 }
 
-pub async fn heartbeat(state: &Arc<BrokerState>, req: HeartbeatRequest, _v: i16) -> HeartbeatResponse {
+pub async fn heartbeat(state: &Arc<BrokerState>, req: HeartbeatRequest, _v: i16, who: &super::Who<'_>) -> HeartbeatResponse {
+    if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
+        return HeartbeatResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED);
+    }
     let r = state.groups.with_state(|g| {
         g.heartbeat(&req.group_id.0, &req.member_id, req.group_instance_id.as_deref(), req.generation_id, crate::clock::now_ms())
     });
     HeartbeatResponse::default().with_error_code(gerr(r.err()))
 }
 
-pub async fn leave_group(state: &Arc<BrokerState>, req: LeaveGroupRequest, v: i16) -> LeaveGroupResponse {
+pub async fn leave_group(state: &Arc<BrokerState>, req: LeaveGroupRequest, v: i16, who: &super::Who<'_>) -> LeaveGroupResponse {
+    if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
+        return LeaveGroupResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED);
+    }
     let members: Vec<(String, Option<String>)> = if v >= 3 {
         req.members.iter().map(|m| (m.member_id.to_string(), m.group_instance_id.as_ref().map(|x| x.to_string()))).collect()
     } else {
@@ -184,7 +206,7 @@ pub async fn leave_group(state: &Arc<BrokerState>, req: LeaveGroupRequest, v: i1
     resp
 }
 
-pub async fn offset_commit(state: &Arc<BrokerState>, req: OffsetCommitRequest, v: i16) -> OffsetCommitResponse {
+pub async fn offset_commit(state: &Arc<BrokerState>, req: OffsetCommitRequest, v: i16, who: &super::Who<'_>) -> OffsetCommitResponse {
     let mut offsets = Vec::new();
     for t in &req.topics {
         for p in &t.partitions {
@@ -197,7 +219,21 @@ pub async fn offset_commit(state: &Arc<BrokerState>, req: OffsetCommitRequest, v
             ));
         }
     }
-    let (results, out) = state.groups.with_state(|g| {
+    // READ on the group (every partition refused), then READ on each topic (those not committed).
+    let group_ok = who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0);
+    let mut refused: Vec<(String, i32, i16)> = Vec::new();
+    offsets.retain(|(t, p, ..)| {
+        let c = if !group_ok {
+            code::GROUP_AUTHORIZATION_FAILED
+        } else if !who.may(acl::op::READ, acl::resource::TOPIC, t) {
+            code::TOPIC_AUTHORIZATION_FAILED
+        } else {
+            return true;
+        };
+        refused.push((t.clone(), *p, c));
+        false
+    });
+    let (results, out) = if offsets.is_empty() && !refused.is_empty() { (Vec::new(), Default::default()) } else { state.groups.with_state(|g| {
         g.commit_offsets(
             &req.group_id.0,
             req.generation_id_or_member_epoch,
@@ -206,11 +242,16 @@ pub async fn offset_commit(state: &Arc<BrokerState>, req: OffsetCommitRequest, v
             offsets,
             crate::clock::now_ms(),
         )
-    });
+    }) };
     let write_failed = state.groups.apply(&state.logs, out).await.is_err();
     let mut topics: Vec<OffsetCommitResponseTopic> = Vec::new();
-    for (t, p, e) in results {
-        let c = if write_failed && e.is_none() { code::COORDINATOR_NOT_AVAILABLE } else { gerr(e) };
+    let refused = refused.into_iter().map(|(t, p, c)| (t, p, Err(c)));
+    for (t, p, e) in results.into_iter().map(|(t, p, e)| (t, p, Ok(e))).chain(refused) {
+        let c = match e {
+            Err(c) => c,
+            Ok(e) if write_failed && e.is_none() => code::COORDINATOR_NOT_AVAILABLE,
+            Ok(e) => gerr(e),
+        };
         let unknown = state.logs.topic(&t).is_none_or(|x| x.partition(p).is_none());
         let c = if c == code::NONE && unknown { code::UNKNOWN_TOPIC_OR_PARTITION } else { c };
         let part = OffsetCommitResponsePartition::default().with_partition_index(p).with_error_code(c);
@@ -229,7 +270,7 @@ fn fetched(c: Option<CommittedOffset>) -> (i64, i32, Option<StrBytes>) {
     }
 }
 
-pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: i16) -> OffsetFetchResponse {
+pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: i16, who: &super::Who<'_>) -> OffsetFetchResponse {
     type Asked = Option<Vec<(String, i32)>>;
     let lookup = |group: &str, asked: Asked| state.groups.with_state(|g| g.fetch_offsets(group, asked.as_deref()));
     if v >= 8 {
@@ -238,6 +279,9 @@ pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: 
             .iter()
             .map(|rg| {
                 let asked: Asked = rg.topics.as_ref().map(|ts| ts.iter().flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.0.to_string(), *p))).collect());
+                if !who.may(acl::op::DESCRIBE, acl::resource::GROUP, &rg.group_id.0) {
+                    return OffsetFetchResponseGroup::default().with_group_id(rg.group_id.clone()).with_error_code(code::GROUP_AUTHORIZATION_FAILED);
+                }
                 if v >= 9 {
                     if let Some(mid) = rg.member_id.as_ref().filter(|m| !m.is_empty()) {
                         let check = state.groups.with_state(|g| {
@@ -252,9 +296,15 @@ pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: 
                 let unstable = req.require_stable && state.groups.with_state(|g| g.has_pending(&rg.group_id.0));
                 let mut topics: Vec<OffsetFetchResponseTopics> = Vec::new();
                 for (t, p, c) in rows {
-                    let (o, e, m) = fetched(c);
+                    let topic_ok = who.may(acl::op::DESCRIBE, acl::resource::TOPIC, &t);
+                    if !topic_ok && rg.topics.is_none() {
+                        continue; // all offsets asked: only topics this client may describe
+                    }
+                    let (o, e, m) = if topic_ok { fetched(c) } else { fetched(None) };
                     let mut part = OffsetFetchResponsePartitions::default().with_partition_index(p).with_committed_offset(o).with_committed_leader_epoch(e).with_metadata(m);
-                    if unstable {
+                    if !topic_ok {
+                        part.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+                    } else if unstable {
                         // A transaction holds offsets for this group: the client retries.
                         part.error_code = code::UNSTABLE_OFFSET_COMMIT;
                     }
@@ -269,16 +319,28 @@ pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: 
         return OffsetFetchResponse::default().with_groups(groups);
     }
     let asked: Asked = req.topics.as_ref().map(|ts| ts.iter().flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.0.to_string(), *p))).collect());
+    if !who.may(acl::op::DESCRIBE, acl::resource::GROUP, &req.group_id.0) {
+        let mut r = OffsetFetchResponse::default();
+        if v >= 2 {
+            r.error_code = code::GROUP_AUTHORIZATION_FAILED;
+        }
+        return r;
+    }
     let rows = lookup(&req.group_id.0, asked);
     let unstable = v >= 7 && req.require_stable && state.groups.with_state(|g| g.has_pending(&req.group_id.0));
     let mut topics: Vec<OffsetFetchResponseTopic> = Vec::new();
     for (t, p, c) in rows {
-        let (o, mut e, m) = fetched(c);
+        let topic_ok = who.may(acl::op::DESCRIBE, acl::resource::TOPIC, &t);
+        if !topic_ok && req.topics.is_none() {
+            continue;
+        }
+        let (o, mut e, m) = if topic_ok { fetched(c) } else { fetched(None) };
         if v < 5 {
             e = -1;
         }
+        let err = if !topic_ok { code::TOPIC_AUTHORIZATION_FAILED } else if unstable { code::UNSTABLE_OFFSET_COMMIT } else { code::NONE };
         let part = OffsetFetchResponsePartition::default()
-            .with_error_code(if unstable { code::UNSTABLE_OFFSET_COMMIT } else { code::NONE }).with_partition_index(p).with_committed_offset(o).with_committed_leader_epoch(e).with_metadata(m);
+            .with_error_code(err).with_partition_index(p).with_committed_offset(o).with_committed_leader_epoch(e).with_metadata(m);
         match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
             Some(x) => x.partitions.push(part),
             None => topics.push(OffsetFetchResponseTopic::default().with_name(TopicName(s(t))).with_partitions(vec![part])),
@@ -287,7 +349,7 @@ pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: 
     OffsetFetchResponse::default().with_topics(topics)
 }
 
-pub async fn list_groups(state: &Arc<BrokerState>, req: ListGroupsRequest, v: i16) -> ListGroupsResponse {
+pub async fn list_groups(state: &Arc<BrokerState>, req: ListGroupsRequest, v: i16, who: &super::Who<'_>) -> ListGroupsResponse {
     let states: Vec<String> = if v >= 4 { req.states_filter.iter().map(|x| x.to_lowercase()).collect() } else { vec![] };
     let types: Vec<String> = if v >= 5 { req.types_filter.iter().map(|x| x.to_lowercase()).collect() } else { vec![] };
     let groups = state.groups.with_state(|gs| {
@@ -304,6 +366,8 @@ pub async fn list_groups(state: &Arc<BrokerState>, req: ListGroupsRequest, v: i1
             }
             all.push((g.group_id.clone(), g.protocol_type.clone().unwrap_or_default(), g.state.name(), "classic"));
         }
+        let everything = who.may_cluster(acl::op::DESCRIBE);
+        all.retain(|(id, _, _, _)| everything || who.may(acl::op::DESCRIBE, acl::resource::GROUP, id));
         all.retain(|(_, _, st, ty)| (states.is_empty() || states.contains(&st.to_lowercase())) && (types.is_empty() || types.iter().any(|t| t == ty)));
         all.sort();
         all
@@ -324,13 +388,20 @@ pub async fn list_groups(state: &Arc<BrokerState>, req: ListGroupsRequest, v: i1
     ListGroupsResponse::default().with_groups(listed)
 }
 
-pub async fn describe_groups(state: &Arc<BrokerState>, req: DescribeGroupsRequest, v: i16) -> DescribeGroupsResponse {
+pub async fn describe_groups(state: &Arc<BrokerState>, req: DescribeGroupsRequest, v: i16, who: &super::Who<'_>) -> DescribeGroupsResponse {
     let groups = req
         .groups
         .iter()
         .map(|gid| {
             let (d, is_consumer) = state.groups.with_state(|gs| (gs.group(&gid.0).cloned(), gs.consumer.groups.contains_key(gid.0.as_str())));
             let mut out = describe_groups_response::DescribedGroup::default().with_group_id(gid.clone());
+            if !who.may(acl::op::DESCRIBE, acl::resource::GROUP, &gid.0) {
+                out.error_code = code::GROUP_AUTHORIZATION_FAILED;
+                if v >= 3 {
+                    out.authorized_operations = i32::MIN;
+                }
+                return out;
+            }
             if is_consumer {
                 out.group_state = s("Dead");
                 if v >= 6 {
@@ -340,7 +411,7 @@ pub async fn describe_groups(state: &Arc<BrokerState>, req: DescribeGroupsReques
                 return out;
             }
             if v >= 3 {
-                out.authorized_operations = if req.include_authorized_operations { super::metadata::GROUP_OPERATIONS } else { i32::MIN };
+                out.authorized_operations = if req.include_authorized_operations { super::metadata::allowed_ops(who, acl::resource::GROUP, &gid.0, super::metadata::GROUP_OPERATIONS) } else { i32::MIN };
             }
             match d {
                 None => {
@@ -379,9 +450,13 @@ pub async fn describe_groups(state: &Arc<BrokerState>, req: DescribeGroupsReques
     DescribeGroupsResponse::default().with_groups(groups)
 }
 
-pub async fn delete_groups(state: &Arc<BrokerState>, req: DeleteGroupsRequest, _v: i16) -> DeleteGroupsResponse {
+pub async fn delete_groups(state: &Arc<BrokerState>, req: DeleteGroupsRequest, _v: i16, who: &super::Who<'_>) -> DeleteGroupsResponse {
     let mut results = Vec::new();
     for gid in &req.groups_names {
+        if !who.may(acl::op::DELETE, acl::resource::GROUP, &gid.0) {
+            results.push(delete_groups_response::DeletableGroupResult::default().with_group_id(gid.clone()).with_error_code(code::GROUP_AUTHORIZATION_FAILED));
+            continue;
+        }
         let r = state.groups.with_state(|g| g.delete_group(&gid.0));
         let c = match r {
             Ok(out) => match state.groups.apply(&state.logs, out).await {
@@ -395,7 +470,10 @@ pub async fn delete_groups(state: &Arc<BrokerState>, req: DeleteGroupsRequest, _
     DeleteGroupsResponse::default().with_results(results)
 }
 
-pub async fn offset_delete(state: &Arc<BrokerState>, req: OffsetDeleteRequest, _v: i16) -> OffsetDeleteResponse {
+pub async fn offset_delete(state: &Arc<BrokerState>, req: OffsetDeleteRequest, _v: i16, who: &super::Who<'_>) -> OffsetDeleteResponse {
+    if !who.may(acl::op::DELETE, acl::resource::GROUP, &req.group_id.0) {
+        return OffsetDeleteResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED);
+    }
     let asked: Vec<(String, i32)> = req.topics.iter().flat_map(|t| t.partitions.iter().map(|p| (t.name.0.to_string(), p.partition_index))).collect();
     let subscribed = subscribed_topics(state, &req.group_id.0);
     let r = state.groups.with_state(|g| g.delete_offsets(&req.group_id.0, &asked, &subscribed));
@@ -444,7 +522,7 @@ fn subscribed_topics(state: &Arc<BrokerState>, group: &str) -> HashSet<String> {
 }
 
 /// KIP-848 ConsumerGroupHeartbeat: join (epoch 0), heartbeat, leave (epoch -1/-2).
-pub async fn consumer_group_heartbeat(state: &Arc<BrokerState>, req: ConsumerGroupHeartbeatRequest, v: i16, client_id: &str, client_host: &str) -> ConsumerGroupHeartbeatResponse {
+pub async fn consumer_group_heartbeat(state: &Arc<BrokerState>, req: ConsumerGroupHeartbeatRequest, v: i16, client_id: &str, client_host: &str, who: &super::Who<'_>) -> ConsumerGroupHeartbeatResponse {
     use crate::coordinator::group::consumer::{Assignment, ConsumerGroupError, HeartbeatInput};
     use crate::protocol::error::consumer_group_error;
     let fail = |e: ConsumerGroupError| {
@@ -453,6 +531,9 @@ pub async fn consumer_group_heartbeat(state: &Arc<BrokerState>, req: ConsumerGro
             .with_error_message(Some(s(e.to_string())))
             .with_member_epoch(-1)
     };
+    if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
+        return ConsumerGroupHeartbeatResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED).with_error_message(Some(s("Group authorization failed."))).with_member_epoch(-1);
+    }
     if v >= 1 && req.member_id.is_empty() {
         return fail(ConsumerGroupError::InvalidRequest("MemberId can't be empty."));
     }
@@ -507,7 +588,7 @@ pub async fn consumer_group_heartbeat(state: &Arc<BrokerState>, req: ConsumerGro
     }
 }
 
-pub async fn consumer_group_describe(state: &Arc<BrokerState>, req: ConsumerGroupDescribeRequest, _v: i16) -> ConsumerGroupDescribeResponse {
+pub async fn consumer_group_describe(state: &Arc<BrokerState>, req: ConsumerGroupDescribeRequest, _v: i16, who: &super::Who<'_>) -> ConsumerGroupDescribeResponse {
     let names: std::collections::HashMap<uuid::Uuid, String> = state.logs.topics().iter().map(|t| (t.id, t.name.clone())).collect();
     let conv = |a: &crate::coordinator::group::consumer::Assignment| {
         consumer_group_describe_response::Assignment::default().with_topic_partitions(
@@ -528,6 +609,10 @@ pub async fn consumer_group_describe(state: &Arc<BrokerState>, req: ConsumerGrou
         .map(|gid| {
             let d = state.groups.with_state(|gs| gs.consumer.groups.get(gid.0.as_str()).cloned());
             let mut out = consumer_group_describe_response::DescribedGroup::default().with_group_id(gid.clone());
+            if !who.may(acl::op::DESCRIBE, acl::resource::GROUP, &gid.0) {
+                out.error_code = code::GROUP_AUTHORIZATION_FAILED;
+                return out;
+            }
             out.authorized_operations = if req.include_authorized_operations { super::metadata::GROUP_OPERATIONS } else { i32::MIN };
             match d {
                 None => {

@@ -30,6 +30,17 @@ pub const GROUP_OPERATIONS: i32 = ops(&[3, 6, 8]);
 /// "Not requested" in an authorized-operations field.
 pub const OPERATIONS_OMITTED: i32 = i32::MIN;
 
+/// The operations of `all` this client may do on the resource, as bits (KIP-430).
+pub(crate) fn allowed_ops(who: &super::Who<'_>, rtype: i8, name: &str, all: i32) -> i32 {
+    if !who.checked() {
+        return all;
+    }
+    if rtype == crate::security::acl::resource::CLUSTER && !who.may(crate::security::acl::op::DESCRIBE, rtype, name) {
+        return 0;
+    }
+    (0..32).filter(|b| all & (1 << b) != 0).filter(|b| who.may(*b as i8, rtype, name)).fold(0, |acc, b| acc | (1 << b))
+}
+
 pub(crate) fn topic_entry(state: &BrokerState, t: &Topic, v: i16, with_ops: bool) -> MetadataResponseTopic {
     let node = BrokerId(state.node_id());
     let partitions = (0..t.partition_count())
@@ -63,19 +74,29 @@ fn error_entry(name: Option<String>, id: uuid::Uuid, err: i16, v: i16) -> Metada
     e
 }
 
-pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, advertised: &(String, i32)) -> MetadataResponse {
+pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, advertised: &(String, i32), who: &super::Who<'_>) -> MetadataResponse {
+    use crate::security::acl::{op, resource};
     let topic_ops = v >= 8 && req.include_topic_authorized_operations;
+    let describable = |name: &str| who.may(op::DESCRIBE, resource::TOPIC, name);
+    let entry = |t: &Topic| {
+        let mut e = topic_entry(state, t, v, topic_ops);
+        if topic_ops {
+            e.topic_authorized_operations = allowed_ops(who, resource::TOPIC, &t.name, TOPIC_OPERATIONS);
+        }
+        e
+    };
     let mut topics = Vec::new();
     match req.topics {
         None => {
-            for t in state.logs.topics() {
-                topics.push(topic_entry(state, &t, v, topic_ops));
+            // All topics: those this client may describe.
+            for t in state.logs.topics().into_iter().filter(|t| describable(&t.name)) {
+                topics.push(entry(&t));
             }
         }
         Some(list) if v == 0 && list.is_empty() => {
             // v0: an empty list means all topics.
-            for t in state.logs.topics() {
-                topics.push(topic_entry(state, &t, v, topic_ops));
+            for t in state.logs.topics().into_iter().filter(|t| describable(&t.name)) {
+                topics.push(entry(&t));
             }
         }
         Some(list) => {
@@ -86,8 +107,12 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, adve
                 match rt.name.filter(|_| !by_id) {
                     Some(name) => {
                         let name = name.0.to_string();
+                        if !describable(&name) {
+                            topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::TOPIC_AUTHORIZATION_FAILED, v));
+                            continue;
+                        }
                         if let Some(t) = state.logs.topic(&name) {
-                            topics.push(topic_entry(state, &t, v, topic_ops));
+                            topics.push(entry(&t));
                             continue;
                         }
                         if let Err(e) = crate::log::validate_topic_name(&name) {
@@ -98,15 +123,19 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, adve
                             topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION, v));
                             continue;
                         }
+                        if !who.may_cluster(op::CREATE) && !who.may(op::CREATE, resource::TOPIC, &name) {
+                            topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::TOPIC_AUTHORIZATION_FAILED, v));
+                            continue;
+                        }
                         let n = state.config.num_partitions();
                         match state.logs.create_topic(&name, n, BTreeMap::new(), false) {
                             Ok(Some(t)) => {
                                 tracing::info!(topic = %name, partitions = n, "auto-created topic");
-                                topics.push(topic_entry(state, &t, v, topic_ops));
+                                topics.push(entry(&t));
                             }
                             Ok(None) => topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION, v)),
                             Err(TopicError::TopicAlreadyExists(_)) => match state.logs.topic(&name) {
-                                Some(t) => topics.push(topic_entry(state, &t, v, topic_ops)),
+                                Some(t) => topics.push(entry(&t)),
                                 None => topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION, v)),
                             },
                             Err(e) => {
@@ -116,7 +145,8 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, adve
                         }
                     }
                     None => match state.logs.topic_by_id(rt.topic_id) {
-                        Some(t) => topics.push(topic_entry(state, &t, v, topic_ops)),
+                        Some(t) if !describable(&t.name) => topics.push(error_entry(None, rt.topic_id, code::TOPIC_AUTHORIZATION_FAILED, v)),
+                        Some(t) => topics.push(entry(&t)),
                         None => topics.push(error_entry(None, rt.topic_id, code::UNKNOWN_TOPIC_ID, v)),
                     },
                 }
@@ -133,7 +163,7 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, adve
         resp.cluster_id = Some(s(state.cluster_id()));
     }
     if (8..=10).contains(&v) && req.include_cluster_authorized_operations {
-        resp.cluster_authorized_operations = CLUSTER_OPERATIONS;
+        resp.cluster_authorized_operations = allowed_ops(who, resource::CLUSTER, crate::security::acl::CLUSTER_NAME, CLUSTER_OPERATIONS);
     }
     resp
 }

@@ -3,6 +3,7 @@
 //!
 //! Concurrency: handlers are async and run on the connection's task; they never hold a
 //! `parking_lot` lock across an `.await` (the domain calls take and drop locks internally).
+pub mod acls;
 pub mod admin;
 pub mod api_versions;
 pub mod configs;
@@ -49,7 +50,7 @@ pub struct RequestCtx {
     /// SASL state on a SASL listener (idle elsewhere).
     pub session: crate::security::sasl::Session,
     /// Who the client is: `ANONYMOUS`, its certificate's mapped subject, or its SASL user.
-    pub principal: crate::security::principal::Principal,
+    pub principal: Arc<crate::security::principal::Principal>,
 }
 
 impl RequestCtx {
@@ -63,16 +64,51 @@ impl RequestCtx {
     }
 }
 
+/// Who sent the request, for authorization: `who.may(op, resource_type, name)` is true when no
+/// authorizer is configured.
+#[derive(Clone, Copy)]
+pub struct Who<'a> {
+    pub principal: &'a crate::security::principal::Principal,
+    pub host: std::net::IpAddr,
+    state: &'a BrokerState,
+}
+
+impl Who<'_> {
+    /// Whether this client may do `op` on the resource (ACLs; always, without an authorizer).
+    pub fn may(&self, op: i8, rtype: i8, name: &str) -> bool {
+        match &self.state.acl {
+            None => true,
+            Some(a) => a.authorize(self.principal, self.host, op, rtype, name),
+        }
+    }
+    /// ACLs are on.
+    pub fn checked(&self) -> bool {
+        self.state.acl.is_some()
+    }
+    /// Kafka's `authorizeByResourceType`: some ALLOW binding of `op` on a resource of this type.
+    pub fn may_any(&self, op: i8, rtype: i8) -> bool {
+        match &self.state.acl {
+            None => true,
+            Some(a) => a.authorize_any(self.principal, self.host, op, rtype),
+        }
+    }
+    pub fn may_cluster(&self, op: i8) -> bool {
+        self.may(op, crate::security::acl::resource::CLUSTER, crate::security::acl::CLUSTER_NAME)
+    }
+}
+
 /// Handles one decoded request header + body.
 pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, ctx: &mut RequestCtx) -> Result<Reply, FrameError> {
     let peer = ctx.peer;
     let v = header.api_version;
     let hv = header.api_key.response_header_version(v);
     let cid = header.correlation_id;
+    let principal = ctx.principal.clone();
+    let who = Who { principal: &principal, host: ctx.peer.ip(), state };
     macro_rules! call {
         ($req:ty, $f:path) => {{
             let req: $req = decode_body(&mut body, v)?;
-            let resp = $f(state, req, v).await;
+            let resp = $f(state, req, v, &who).await;
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }};
     }
@@ -94,13 +130,20 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
             let resp = sasl::authenticate(state, req, v, ctx);
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
+        ApiKey::CreateAcls => call!(CreateAclsRequest, acls::create_acls),
+        ApiKey::DescribeAcls => call!(DescribeAclsRequest, acls::describe_acls),
+        ApiKey::DeleteAcls => call!(DeleteAclsRequest, acls::delete_acls),
         ApiKey::DescribeUserScramCredentials => call!(DescribeUserScramCredentialsRequest, sasl::describe_user_scram_credentials),
         ApiKey::AlterUserScramCredentials => call!(AlterUserScramCredentialsRequest, sasl::alter_user_scram_credentials),
         ApiKey::Produce => {
             let req: ProduceRequest = decode_body(&mut body, v)?;
             let acks = req.acks;
             // Transactional batches: enrolled (version 2) or verified (version 1) first.
-            let refused = txn::enroll_produce_partitions(state, &req, v).await;
+            // Authorized first (Kafka's order), then transactional batches enrolled (version 2)
+            // or verified (version 1); a refused partition is neither.
+            let mut refused = produce::authorize(state, &req, v, &who);
+            let enrolled = txn::enroll_produce_partitions(state, &req, v, &refused).await;
+            refused.extend(enrolled);
             let pending = produce::append(state, req, v, &refused);
             if acks == 0 {
                 if pending.acks0_failed() {
@@ -114,13 +157,13 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
         ApiKey::Fetch => {
             let req: FetchRequest = decode_body(&mut body, v)?;
             drop(body);
-            let resp = fetch::handle(state, req, v, ctx).await;
+            let resp = fetch::handle(state, req, v, ctx, &who).await;
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::ListOffsets => call!(ListOffsetsRequest, list_offsets::handle),
         ApiKey::Metadata => {
             let req: MetadataRequest = decode_body(&mut body, v)?;
-            let resp = metadata::handle(state, req, v, &ctx.listener.advertised).await;
+            let resp = metadata::handle(state, req, v, &ctx.listener.advertised, &who).await;
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::OffsetForLeaderEpoch => call!(OffsetForLeaderEpochRequest, list_offsets::handle_leader_epoch),
@@ -132,7 +175,7 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
         ApiKey::CreatePartitions => call!(CreatePartitionsRequest, admin::create_partitions),
         ApiKey::DescribeCluster => {
             let req: DescribeClusterRequest = decode_body(&mut body, v)?;
-            let resp = admin::describe_cluster(state, req, v, &ctx.listener.advertised).await;
+            let resp = admin::describe_cluster(state, req, v, &ctx.listener.advertised, &who).await;
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::DescribeConfigs => call!(DescribeConfigsRequest, configs::describe_configs),
@@ -149,13 +192,13 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
         ApiKey::DescribeLogDirs => call!(DescribeLogDirsRequest, configs::describe_log_dirs),
         ApiKey::FindCoordinator => {
             let req: FindCoordinatorRequest = decode_body(&mut body, v)?;
-            let resp = group::find_coordinator(state, req, v, &ctx.listener.advertised).await;
+            let resp = group::find_coordinator(state, req, v, &ctx.listener.advertised, &who).await;
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::JoinGroup => {
             let req: JoinGroupRequest = decode_body(&mut body, v)?;
             let client_id = header.client_id.clone().unwrap_or_default();
-            let resp = group::join_group(state, req, v, &client_id, &format!("/{}", peer.ip())).await;
+            let resp = group::join_group(state, req, v, &client_id, &format!("/{}", peer.ip()), &who).await;
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::SyncGroup => call!(SyncGroupRequest, group::sync_group),
@@ -170,7 +213,7 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
         ApiKey::ConsumerGroupHeartbeat => {
             let req: ConsumerGroupHeartbeatRequest = decode_body(&mut body, v)?;
             let client_id = header.client_id.clone().unwrap_or_default();
-            let resp = group::consumer_group_heartbeat(state, req, v, &client_id, &format!("/{}", peer.ip())).await;
+            let resp = group::consumer_group_heartbeat(state, req, v, &client_id, &format!("/{}", peer.ip()), &who).await;
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::ConsumerGroupDescribe => call!(ConsumerGroupDescribeRequest, group::consumer_group_describe),
@@ -181,6 +224,9 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
 /// Decodes a body of any served API without handling it (fuzzing and tests).
 pub fn decode_any(api: ApiKey, v: i16, body: &mut Bytes) -> Result<(), FrameError> {
     match api {
+        ApiKey::CreateAcls => decode_body::<CreateAclsRequest>(body, v).map(drop),
+        ApiKey::DescribeAcls => decode_body::<DescribeAclsRequest>(body, v).map(drop),
+        ApiKey::DeleteAcls => decode_body::<DeleteAclsRequest>(body, v).map(drop),
         ApiKey::SaslHandshake => decode_body::<SaslHandshakeRequest>(body, v).map(drop),
         ApiKey::SaslAuthenticate => decode_body::<SaslAuthenticateRequest>(body, v).map(drop),
         ApiKey::DescribeUserScramCredentials => decode_body::<DescribeUserScramCredentialsRequest>(body, v).map(drop),

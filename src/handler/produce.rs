@@ -12,6 +12,10 @@ use crate::log::{AppendError, Durable, SyncTicket};
 use crate::protocol::error::{append_error, code};
 use crate::record::validate::Invalid;
 
+fn is_authz(c: i16) -> bool {
+    matches!(c, code::TOPIC_AUTHORIZATION_FAILED | code::CLUSTER_AUTHORIZATION_FAILED | code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+}
+
 fn failed(index: i32, err: i16, msg: Option<String>, v: i16) -> PartitionProduceResponse {
     let mut r = PartitionProduceResponse::default().with_index(index).with_error_code(err).with_base_offset(-1);
     if v >= 8 {
@@ -48,6 +52,32 @@ impl Pending {
     }
 }
 
+/// Kafka's checks before anything is appended, as (topic, partition) -> error: WRITE on the
+/// transactional id of a transactional request (all partitions refused), then WRITE on each
+/// topic. (An idempotent producer's right is checked at InitProducerId, as in Kafka.)
+pub fn authorize(state: &BrokerState, req: &ProduceRequest, v: i16, who: &super::Who<'_>) -> std::collections::HashMap<(String, i32), i16> {
+    use crate::security::acl::{op, resource};
+    let mut refused = std::collections::HashMap::new();
+    if !who.checked() {
+        return refused;
+    }
+    let whole = match &req.transactional_id {
+        Some(id) => (!who.may(op::WRITE, resource::TRANSACTIONAL_ID, id)).then_some(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+        None => None,
+    };
+    for td in &req.topic_data {
+        let name = if v >= 13 { state.logs.topic_by_id(td.topic_id).map(|t| t.name.clone()) } else { Some(td.name.0.to_string()) };
+        let Some(name) = name else { continue };
+        let c = whole.or_else(|| (!who.may(op::WRITE, resource::TOPIC, &name)).then_some(code::TOPIC_AUTHORIZATION_FAILED));
+        if let Some(c) = c {
+            for pd in &td.partition_data {
+                refused.insert((name.clone(), pd.index), c);
+            }
+        }
+    }
+    refused
+}
+
 /// Appends every batch now (in request order) and queues the fsyncs acks=all needs; the caller
 /// awaits [`Pending::finish`] for the response, so the connection can read the next request while
 /// this one waits for its group commit.
@@ -67,12 +97,17 @@ pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16, refused: &s
                 parts_out.push(failed(idx, code::INVALID_REQUIRED_ACKS, None, v));
                 continue;
             }
+            if let Some(c) = topic.as_ref().and_then(|t| refused.get(&(t.name.clone(), idx))).filter(|c| is_authz(**c)) {
+                parts_out.push(failed(idx, *c, None, v));
+                continue;
+            }
             let Some(p) = topic.as_ref().and_then(|t| t.partition(idx)) else {
                 parts_out.push(failed(idx, if topic.is_some() { code::UNKNOWN_TOPIC_OR_PARTITION } else { unknown }, None, v));
                 continue;
             };
             if let Some(c) = refused.get(&(p.topic.clone(), idx)) {
-                parts_out.push(failed(idx, *c, Some("the partition could not join the producer's transaction".into()), v));
+                let msg = (!is_authz(*c)).then(|| "the partition could not join the producer's transaction".to_string());
+                parts_out.push(failed(idx, *c, msg, v));
                 continue;
             }
             let min_isr = p.with_log(|l| l.config().min_insync_replicas);

@@ -40,7 +40,7 @@ fn token(state: &BrokerState, ctx: &mut RequestCtx, bytes: &[u8]) -> Result<(Vec
         TokenResult::Continue(t) => Ok((t, None)),
         TokenResult::Done(t, lifetime) => {
             if let Some(p) = &ctx.session.principal {
-                ctx.principal = p.clone();
+                ctx.principal = Arc::new(p.clone());
                 tracing::debug!(peer = %ctx.peer, listener = %ctx.listener.spec.name, principal = %p, "authenticated");
             }
             Ok((t, Some(lifetime)))
@@ -84,7 +84,10 @@ pub fn raw_token(state: &Arc<BrokerState>, ctx: &mut RequestCtx, frame: &[u8]) -
     }
 }
 
-pub async fn describe_user_scram_credentials(state: &Arc<BrokerState>, req: DescribeUserScramCredentialsRequest, _v: i16) -> DescribeUserScramCredentialsResponse {
+pub async fn describe_user_scram_credentials(state: &Arc<BrokerState>, req: DescribeUserScramCredentialsRequest, _v: i16, who: &super::Who<'_>) -> DescribeUserScramCredentialsResponse {
+    if !who.may_cluster(crate::security::acl::op::DESCRIBE) {
+        return DescribeUserScramCredentialsResponse::default().with_error_code(code::CLUSTER_AUTHORIZATION_FAILED).with_error_message(Some(s("Cluster authorization failed.")));
+    }
     let mut by_user: BTreeMap<String, Vec<CredentialInfo>> = BTreeMap::new();
     for (u, m, iterations) in state.scram.describe() {
         by_user.entry(u).or_default().push(CredentialInfo::default().with_mechanism(m.wire()).with_iterations(iterations));
@@ -117,7 +120,18 @@ pub async fn describe_user_scram_credentials(state: &Arc<BrokerState>, req: Desc
     DescribeUserScramCredentialsResponse::default().with_results(results)
 }
 
-pub async fn alter_user_scram_credentials(state: &Arc<BrokerState>, req: AlterUserScramCredentialsRequest, _v: i16) -> AlterUserScramCredentialsResponse {
+pub async fn alter_user_scram_credentials(state: &Arc<BrokerState>, req: AlterUserScramCredentialsRequest, _v: i16, who: &super::Who<'_>) -> AlterUserScramCredentialsResponse {
+    if !who.may_cluster(crate::security::acl::op::ALTER) {
+        let mut users: Vec<String> = Vec::new();
+        for u in req.deletions.iter().map(|d| d.name.to_string()).chain(req.upsertions.iter().map(|u| u.name.to_string())) {
+            if !users.contains(&u) {
+                users.push(u);
+            }
+        }
+        return AlterUserScramCredentialsResponse::default().with_results(
+            users.into_iter().map(|u| AlterUserScramCredentialsResult::default().with_user(s(u)).with_error_code(code::CLUSTER_AUTHORIZATION_FAILED).with_error_message(Some(s("Cluster authorization failed.")))).collect(),
+        );
+    }
     // Per user, in the order first named: every change of one user applies together or not at all.
     let mut order: Vec<String> = Vec::new();
     let mut changes: BTreeMap<String, (Vec<(Mechanism, Credential)>, Vec<Mechanism>, Option<(i16, String)>)> = BTreeMap::new();

@@ -8,6 +8,7 @@ use kafka_protocol::messages::*;
 
 use super::s;
 use crate::broker::BrokerState;
+use crate::security::acl;
 use crate::coordinator::group::records::partition_for;
 use crate::coordinator::group::OFFSETS_TOPIC;
 use crate::coordinator::txn::state::TxnError;
@@ -32,23 +33,37 @@ pub async fn init_producer_id(state: &Arc<BrokerState>, req: &InitProducerIdRequ
     }
 }
 
-pub async fn add_partitions_to_txn(state: &Arc<BrokerState>, req: AddPartitionsToTxnRequest, v: i16) -> AddPartitionsToTxnResponse {
+pub async fn add_partitions_to_txn(state: &Arc<BrokerState>, req: AddPartitionsToTxnRequest, v: i16, who: &super::Who<'_>) -> AddPartitionsToTxnResponse {
     if v >= 4 {
+        // The batched form is sent by partition leaders: CLUSTER_ACTION.
+        if !who.may_cluster(acl::op::CLUSTER_ACTION) {
+            return AddPartitionsToTxnResponse::default().with_error_code(code::CLUSTER_AUTHORIZATION_FAILED);
+        }
         return add_partitions_batched(state, req).await;
     }
     let mut parts = Vec::new();
     let mut unknown = Vec::new();
+    let id_denied = !who.may(acl::op::WRITE, acl::resource::TRANSACTIONAL_ID, &req.v3_and_below_transactional_id.0);
+    let mut denied: Vec<(String, i32)> = Vec::new();
     for t in &req.v3_and_below_topics {
         for p in &t.partitions {
-            if state.logs.topic(&t.name.0).is_some_and(|x| x.partition(*p).is_some()) {
+            if id_denied {
+                denied.push((t.name.0.to_string(), *p));
+            } else if !who.may(acl::op::WRITE, acl::resource::TOPIC, &t.name.0) {
+                denied.push((t.name.0.to_string(), *p));
+            } else if state.logs.topic(&t.name.0).is_some_and(|x| x.partition(*p).is_some()) {
                 parts.push((t.name.0.to_string(), *p));
             } else {
                 unknown.push((t.name.0.to_string(), *p));
             }
         }
     }
-    // All or nothing, as Kafka: one unknown partition fails the others with OPERATION_NOT_ATTEMPTED.
-    let (ok_code, bad_code) = if !unknown.is_empty() {
+    // All or nothing, as Kafka: one unknown or unauthorized partition fails the others with
+    // OPERATION_NOT_ATTEMPTED.
+    let denied_code = if id_denied { code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED } else { code::TOPIC_AUTHORIZATION_FAILED };
+    let (ok_code, bad_code) = if !denied.is_empty() {
+        (if id_denied { code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED } else { code::OPERATION_NOT_ATTEMPTED }, if id_denied { denied_code } else { code::OPERATION_NOT_ATTEMPTED })
+    } else if !unknown.is_empty() {
         (code::OPERATION_NOT_ATTEMPTED, code::UNKNOWN_TOPIC_OR_PARTITION)
     } else {
         let r = state.txns.add_partitions(&state.logs, &req.v3_and_below_transactional_id.0, req.v3_and_below_producer_id.0, req.v3_and_below_producer_epoch, &parts).await;
@@ -58,7 +73,7 @@ pub async fn add_partitions_to_txn(state: &Arc<BrokerState>, req: AddPartitionsT
         (r.as_ref().err().map(|e| shell_error(e, v >= 2)).unwrap_or(code::NONE), code::NONE)
     };
     let mut topics: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
-    for (list, c) in [(&parts, ok_code), (&unknown, bad_code)] {
+    for (list, c) in [(&parts, ok_code), (&unknown, bad_code), (&denied, denied_code)] {
         for (t, p) in list {
             let pr = AddPartitionsToTxnPartitionResult::default().with_partition_index(*p).with_partition_error_code(c);
             match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
@@ -113,7 +128,13 @@ async fn add_partitions_batched(state: &Arc<BrokerState>, req: AddPartitionsToTx
     AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
 }
 
-pub async fn add_offsets_to_txn(state: &Arc<BrokerState>, req: AddOffsetsToTxnRequest, v: i16) -> AddOffsetsToTxnResponse {
+pub async fn add_offsets_to_txn(state: &Arc<BrokerState>, req: AddOffsetsToTxnRequest, v: i16, who: &super::Who<'_>) -> AddOffsetsToTxnResponse {
+    if !who.may(acl::op::WRITE, acl::resource::TRANSACTIONAL_ID, &req.transactional_id.0) {
+        return AddOffsetsToTxnResponse::default().with_error_code(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    }
+    if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
+        return AddOffsetsToTxnResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED);
+    }
     let topic = match state.groups.offsets_topic(&state.logs) {
         Ok(t) => t,
         Err(_) => return AddOffsetsToTxnResponse::default().with_error_code(code::COORDINATOR_NOT_AVAILABLE),
@@ -124,8 +145,12 @@ pub async fn add_offsets_to_txn(state: &Arc<BrokerState>, req: AddOffsetsToTxnRe
 }
 
 /// EndTxn v5+ is transactions version 2 (KIP-890): the answer carries the bumped epoch.
-pub async fn end_txn(state: &Arc<BrokerState>, req: EndTxnRequest, v: i16) -> EndTxnResponse {
+pub async fn end_txn(state: &Arc<BrokerState>, req: EndTxnRequest, v: i16, who: &super::Who<'_>) -> EndTxnResponse {
     let v2 = v >= 5;
+    if !who.may(acl::op::WRITE, acl::resource::TRANSACTIONAL_ID, &req.transactional_id.0) {
+        let resp = EndTxnResponse::default().with_error_code(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+        return if v2 { resp.with_producer_id(ProducerId(-1)).with_producer_epoch(-1) } else { resp };
+    }
     let r = state.txns.end_txn(&state.logs, &state.groups, &req.transactional_id.0, req.producer_id.0, req.producer_epoch, req.committed, v2).await;
     match r {
         Ok((pid, epoch)) => {
@@ -149,7 +174,7 @@ pub async fn end_txn(state: &Arc<BrokerState>, req: EndTxnRequest, v: i16) -> En
 /// part 1): a transactional batch from anyone else would open a transaction nobody ends and pin
 /// the last stable offset, stalling every read_committed consumer of the partition. Transactional
 /// batches without a transactional id are refused as Kafka refuses them.
-pub async fn enroll_produce_partitions(state: &Arc<BrokerState>, req: &ProduceRequest, v: i16) -> std::collections::HashMap<(String, i32), i16> {
+pub async fn enroll_produce_partitions(state: &Arc<BrokerState>, req: &ProduceRequest, v: i16, skip: &std::collections::HashMap<(String, i32), i16>) -> std::collections::HashMap<(String, i32), i16> {
     let mut errors = std::collections::HashMap::new();
     let mut parts = Vec::new();
     let mut producer: Option<(i64, i16)> = None;
@@ -159,7 +184,7 @@ pub async fn enroll_produce_partitions(state: &Arc<BrokerState>, req: &ProduceRe
         for pd in &td.partition_data {
             let Some(records) = pd.records.as_ref() else { continue };
             let Ok(h) = crate::record::BatchHeader::parse(records) else { continue };
-            if h.is_transactional() {
+            if h.is_transactional() && !skip.contains_key(&(name.clone(), pd.index)) {
                 producer.get_or_insert((h.producer_id, h.producer_epoch));
                 parts.push((name.clone(), pd.index));
             }
@@ -203,7 +228,7 @@ pub async fn enroll_produce_partitions(state: &Arc<BrokerState>, req: &ProduceRe
     errors
 }
 
-pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitRequest, v: i16) -> TxnOffsetCommitResponse {
+pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitRequest, v: i16, who: &super::Who<'_>) -> TxnOffsetCommitResponse {
     let mut offsets = Vec::new();
     for t in &req.topics {
         for p in &t.partitions {
@@ -211,9 +236,32 @@ pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitReq
         }
     }
     let all = |c: i16, offsets: &[(String, i32, i64, i32, Option<String>)]| -> Vec<(String, i32, i16)> { offsets.iter().map(|(t, p, ..)| (t.clone(), *p, c)).collect() };
+    // Kafka: WRITE on the transactional id, READ on the group, then READ on each topic.
+    let refused = if !who.may(acl::op::WRITE, acl::resource::TRANSACTIONAL_ID, &req.transactional_id.0) {
+        Some(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    } else if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
+        Some(code::GROUP_AUTHORIZATION_FAILED)
+    } else {
+        None
+    };
+    let mut denied_topics: Vec<(String, i32, i16)> = Vec::new();
+    if let Some(c) = refused {
+        denied_topics = all(c, &offsets);
+        offsets.clear();
+    } else {
+        offsets.retain(|(t, p, ..)| {
+            let ok = who.may(acl::op::READ, acl::resource::TOPIC, t);
+            if !ok {
+                denied_topics.push((t.clone(), *p, code::TOPIC_AUTHORIZATION_FAILED));
+            }
+            ok
+        });
+    }
     // The group's offsets partition must be part of the transaction: added by AddOffsetsToTxn in
     // version 1, by this request itself in version 2 (v5+, KIP-890).
     let rows: Vec<(String, i32, i16)> = match state.groups.offsets_topic(&state.logs) {
+        // Nothing authorized: the transaction is not touched.
+        _ if offsets.is_empty() && !denied_topics.is_empty() => Vec::new(),
         Err(_) => all(code::COORDINATOR_NOT_AVAILABLE, &offsets),
         Ok(topic) => {
             let part = (OFFSETS_TOPIC.to_string(), partition_for(&req.group_id.0, topic.partition_count()));
@@ -249,7 +297,7 @@ pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitReq
         }
     };
     let mut topics: Vec<TxnOffsetCommitResponseTopic> = Vec::new();
-    for (t, p, c) in rows {
+    for (t, p, c) in rows.into_iter().chain(denied_topics) {
         let pr = TxnOffsetCommitResponsePartition::default().with_partition_index(p).with_error_code(c);
         match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
             Some(x) => x.partitions.push(pr),
@@ -262,7 +310,7 @@ pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitReq
 /// Kafka's transaction state names (ListTransactions filters, DescribeTransactions).
 const STATE_NAMES: &[&str] = &["Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort", "Dead", "PrepareEpochFence"];
 
-pub async fn list_transactions(state: &Arc<BrokerState>, req: ListTransactionsRequest, v: i16) -> ListTransactionsResponse {
+pub async fn list_transactions(state: &Arc<BrokerState>, req: ListTransactionsRequest, v: i16, who: &super::Who<'_>) -> ListTransactionsResponse {
     use kafka_protocol::messages::list_transactions_response::TransactionState;
     let unknown: Vec<_> = req.state_filters.iter().filter(|f| !STATE_NAMES.contains(&f.as_str())).cloned().collect();
     let pattern = if v >= 2 { req.transactional_id_pattern.as_ref().filter(|p| !p.is_empty()).map(|p| regex::Regex::new(&format!("^(?:{})$", p.as_str()))) } else { None };
@@ -278,6 +326,7 @@ pub async fn list_transactions(state: &Arc<BrokerState>, req: ListTransactionsRe
             .filter(|m| req.producer_id_filters.is_empty() || req.producer_id_filters.iter().any(|p| p.0 == m.producer_id))
             .filter(|m| v < 1 || req.duration_filter < 0 || (m.start_ms >= 0 && now - m.start_ms >= req.duration_filter))
             .filter(|m| pattern.as_ref().is_none_or(|r| r.is_match(&m.transactional_id)))
+            .filter(|m| who.may(acl::op::DESCRIBE, acl::resource::TRANSACTIONAL_ID, &m.transactional_id))
             .map(|m| {
                 TransactionState::default()
                     .with_transactional_id(TransactionalId(s(m.transactional_id.clone())))
@@ -290,14 +339,17 @@ pub async fn list_transactions(state: &Arc<BrokerState>, req: ListTransactionsRe
     ListTransactionsResponse::default().with_unknown_state_filters(unknown).with_transaction_states(rows)
 }
 
-pub async fn describe_transactions(state: &Arc<BrokerState>, req: DescribeTransactionsRequest, _v: i16) -> DescribeTransactionsResponse {
+pub async fn describe_transactions(state: &Arc<BrokerState>, req: DescribeTransactionsRequest, _v: i16, who: &super::Who<'_>) -> DescribeTransactionsResponse {
     use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
     let states = req
         .transactional_ids
         .iter()
         .map(|id| {
-            let m = state.txns.with_state(|t| t.get(&id.0).cloned());
             let r = TransactionState::default().with_transactional_id(id.clone());
+            if !who.may(acl::op::DESCRIBE, acl::resource::TRANSACTIONAL_ID, &id.0) {
+                return r.with_error_code(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED).with_transaction_state(s("")).with_producer_id(ProducerId(-1)).with_producer_epoch(-1).with_transaction_start_time_ms(-1);
+            }
+            let m = state.txns.with_state(|t| t.get(&id.0).cloned());
             match m {
                 None => r.with_error_code(code::TRANSACTIONAL_ID_NOT_FOUND).with_transaction_state(s("")).with_producer_id(ProducerId(-1)).with_producer_epoch(-1).with_transaction_start_time_ms(-1),
                 Some(m) => {
@@ -321,18 +373,22 @@ pub async fn describe_transactions(state: &Arc<BrokerState>, req: DescribeTransa
     DescribeTransactionsResponse::default().with_transaction_states(states)
 }
 
-pub async fn describe_producers(state: &Arc<BrokerState>, req: DescribeProducersRequest, _v: i16) -> DescribeProducersResponse {
+pub async fn describe_producers(state: &Arc<BrokerState>, req: DescribeProducersRequest, _v: i16, who: &super::Who<'_>) -> DescribeProducersResponse {
     use kafka_protocol::messages::describe_producers_response::{PartitionResponse, ProducerState, TopicResponse};
     let topics = req
         .topics
         .iter()
         .map(|t| {
             let topic = state.logs.topic(&t.name.0);
+            let denied = !who.may(acl::op::READ, acl::resource::TOPIC, &t.name.0);
             let partitions = t
                 .partition_indexes
                 .iter()
                 .map(|idx| {
                     let r = PartitionResponse::default().with_partition_index(*idx);
+                    if denied {
+                        return r.with_error_code(code::TOPIC_AUTHORIZATION_FAILED);
+                    }
                     match topic.as_ref().and_then(|x| x.partition(*idx)) {
                         None => r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION),
                         Some(p) => {
@@ -364,11 +420,25 @@ pub async fn describe_producers(state: &Arc<BrokerState>, req: DescribeProducers
 /// WriteTxnMarkers: write COMMIT/ABORT markers directly (what `kafka-transactions.sh abort` sends
 /// to a partition leader to end a hanging transaction). A marker older than the producer's epoch
 /// in that partition is refused with INVALID_PRODUCER_EPOCH.
-pub async fn write_txn_markers(state: &Arc<BrokerState>, req: WriteTxnMarkersRequest, _v: i16) -> WriteTxnMarkersResponse {
+pub async fn write_txn_markers(state: &Arc<BrokerState>, req: WriteTxnMarkersRequest, _v: i16, who: &super::Who<'_>) -> WriteTxnMarkersResponse {
     use kafka_protocol::messages::write_txn_markers_response::{WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult};
     let now = crate::clock::now_ms();
     let mut out = Vec::with_capacity(req.markers.len());
+    let allowed = who.may_cluster(acl::op::CLUSTER_ACTION);
     for m in &req.markers {
+        if !allowed {
+            let topics = m
+                .topics
+                .iter()
+                .map(|t| {
+                    WritableTxnMarkerTopicResult::default().with_name(t.name.clone()).with_partitions(
+                        t.partition_indexes.iter().map(|i| WritableTxnMarkerPartitionResult::default().with_partition_index(*i).with_error_code(code::CLUSTER_AUTHORIZATION_FAILED)).collect(),
+                    )
+                })
+                .collect();
+            out.push(WritableTxnMarkerResult::default().with_producer_id(m.producer_id).with_topics(topics));
+            continue;
+        }
         let mut topics = Vec::new();
         let mut syncs = Vec::new();
         for t in &m.topics {

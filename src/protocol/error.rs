@@ -12,7 +12,11 @@ use crate::record::BatchError;
 /// Kafka error codes used by Odradek (names as in Kafka's `Errors` enum).
 pub mod code {
     pub const NONE: i16 = 0;
+    pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+    pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+    pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
     pub const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+    pub const SECURITY_DISABLED: i16 = 54;
     pub const ILLEGAL_SASL_STATE: i16 = 34;
     pub const SASL_AUTHENTICATION_FAILED: i16 = 58;
     pub const RESOURCE_NOT_FOUND: i16 = 91;

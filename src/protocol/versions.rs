@@ -73,6 +73,10 @@ pub const SERVED: &[(ApiKey, (i16, i16))] = &[
     // SCRAM credentials (kafka-configs.sh --entity-type users, Admin.alterUserScramCredentials).
     (ApiKey::DescribeUserScramCredentials, (0, 0)),
     (ApiKey::AlterUserScramCredentials, (0, 0)),
+    // ACLs (security/acl.rs), Kafka 4's range; SECURITY_DISABLED without an authorizer.
+    (ApiKey::CreateAcls, (1, 3)),
+    (ApiKey::DescribeAcls, (1, 3)),
+    (ApiKey::DeleteAcls, (1, 3)),
 ];
 
 /// The served range of `api`, if we serve it.
@@ -126,6 +130,9 @@ mod tests {
             ApiKey::ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest::VERSIONS,
             ApiKey::ConsumerGroupDescribe => ConsumerGroupDescribeRequest::VERSIONS,
             ApiKey::SaslHandshake => SaslHandshakeRequest::VERSIONS,
+            ApiKey::CreateAcls => CreateAclsRequest::VERSIONS,
+            ApiKey::DescribeAcls => DescribeAclsRequest::VERSIONS,
+            ApiKey::DeleteAcls => DeleteAclsRequest::VERSIONS,
             ApiKey::SaslAuthenticate => SaslAuthenticateRequest::VERSIONS,
             ApiKey::DescribeUserScramCredentials => DescribeUserScramCredentialsRequest::VERSIONS,
             ApiKey::AlterUserScramCredentials => AlterUserScramCredentialsRequest::VERSIONS,

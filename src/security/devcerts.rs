@@ -26,16 +26,20 @@ pub fn generate(hosts: &[String], clients: &[&str]) -> Result<DevPki, String> {
     let ca_key = KeyPair::generate().map_err(e)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "Odradek development CA");
+    ca_params.distinguished_name = rcgen::DistinguishedName::new();
     ca_params.distinguished_name.push(DnType::OrganizationName, "Odradek dev");
+    ca_params.distinguished_name.push(DnType::CommonName, "Odradek development CA");
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca_key_pem = ca_key.serialize_pem();
     let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(e)?;
     let leaf = |sans: Vec<String>, cn: &str, usage: ExtendedKeyUsagePurpose| -> Result<Pem, String> {
         let key = KeyPair::generate().map_err(e)?;
         let mut p = CertificateParams::new(sans).map_err(e)?;
-        p.distinguished_name.push(DnType::CommonName, cn);
+        // Most general first, as certificates conventionally are: RFC 2253 text (what Kafka
+        // principals are made of) then reads CN=<name>,O=Odradek dev.
+        p.distinguished_name = rcgen::DistinguishedName::new();
         p.distinguished_name.push(DnType::OrganizationName, "Odradek dev");
+        p.distinguished_name.push(DnType::CommonName, cn);
         p.extended_key_usages = vec![usage];
         p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         let c = p.signed_by(&key, &ca).map_err(e)?;

@@ -1,8 +1,10 @@
-//! `odradek --dev --secure`: from nothing to SASL_SSL and mutual TLS in one command. Makes a CA,
-//! a server certificate (localhost, 127.0.0.1 and the listen host), client certificates for
-//! `admin` and `alice`, SCRAM-SHA-256/512 and PLAIN users `admin`/`admin-secret` and
-//! `alice`/`alice-secret`, and two listeners: SASL_SSL on the listen port (PLAIN and SCRAM) and
-//! SSL with required client certificates on the next free port. Once the broker is up, ready
+//! `odradek --dev --secure`: from nothing to SASL_SSL, mutual TLS and ACLs in one command. Makes a
+//! CA, a server certificate (localhost, 127.0.0.1 and the listen host), client certificates for
+//! `admin` and `alice`, SCRAM-SHA-256/512 and PLAIN users `admin`/`admin-secret`,
+//! `alice`/`alice-secret` and `bob`/`bob-secret`, two listeners: SASL_SSL on the listen port
+//! (PLAIN and SCRAM) and SSL with required client certificates on the next free port, and ACLs on
+//! (StandardAuthorizer): `User:admin` is a super user, `User:alice` may do everything on every
+//! topic, group and transactional id, `User:bob` nothing until ACLs grant it. Once the broker is up, ready
 //! client configs are written to `<data dir>/secure/`: Java `client-*.properties`, librdkafka
 //! `librdkafka-*.conf`, kafka-python and KafkaJS JSON. Development only: the keys are not
 //! encrypted.
@@ -10,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::BrokerConfig;
 
-pub const USERS: &[(&str, &str)] = &[("admin", "admin-secret"), ("alice", "alice-secret")];
+pub const USERS: &[(&str, &str)] = &[("admin", "admin-secret"), ("alice", "alice-secret"), ("bob", "bob-secret")];
 
 /// Generates the PKI into `<data dir>/secure/` and sets the listeners and users on `config`.
 pub fn prepare(config: &mut BrokerConfig) -> Result<PathBuf, String> {
@@ -48,10 +50,17 @@ pub fn prepare(config: &mut BrokerConfig) -> Result<PathBuf, String> {
         ("listener.name.ssl.ssl.client.auth", "required".to_string()),
         ("ssl.principal.mapping.rules", "RULE:^CN=([^,]+),O=Odradek dev$/$1/,DEFAULT".to_string()),
         ("super.users", "User:admin".to_string()),
+        ("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer".to_string()),
     ];
     for (k, v) in sets {
         config.set_key(k, &v).map_err(|e| e.to_string())?;
     }
+    use super::acl::{op, pattern, perm, resource, Binding};
+    let alice: Vec<Binding> = [resource::TOPIC, resource::GROUP, resource::TRANSACTIONAL_ID]
+        .into_iter()
+        .map(|rt| Binding { resource_type: rt, name: "*".into(), pattern: pattern::LITERAL, principal: "User:alice".into(), host: "*".into(), operation: op::ALL, permission: perm::ALLOW })
+        .collect();
+    super::acl::seed(&config.data_dir, &alice)?;
     config.listen.clear();
     config.advertised_listener = None;
     for (u, p) in USERS {

@@ -1,6 +1,7 @@
 //! Security: listeners and their protocols (TLS in `tls.rs`, SASL in `sasl.rs` and `scram.rs`),
 //! who a connection is (`principal.rs`), and the rule that a security setting Odradek does not
 //! honour stops the broker at start (fail closed) instead of being ignored.
+pub mod acl;
 pub mod devcerts;
 pub mod devmode;
 pub mod listeners;
@@ -109,7 +110,9 @@ const CLASS_KEYS: &[&str] = &[
 pub fn check_supported(config: &BrokerConfig, listeners: &[ListenerSpec]) -> Result<(), ConfigError> {
     let _ = listeners;
     if let Some(a) = config.set.get("authorizer.class.name").filter(|v| !v.trim().is_empty()) {
-        return Err(refuse("authorizer.class.name", a, "ACL authorization is not implemented yet; refusing to start rather than let every client do everything"));
+        if !acl::Authorizer::recognised(a) {
+            return Err(refuse("authorizer.class.name", a, "Odradek implements org.apache.kafka.metadata.authorizer.StandardAuthorizer (or `acl`); it cannot load other authorizer classes"));
+        }
     }
     for (k, v) in &config.set {
         if v.trim().is_empty() {
@@ -120,7 +123,7 @@ pub fn check_supported(config: &BrokerConfig, listeners: &[ListenerSpec]) -> Res
             return Err(refuse(k, v, "Odradek cannot load Java classes; this setting cannot be honoured"));
         }
     }
-    if config.set.get("super.users").is_some_and(|v| !v.trim().is_empty()) {
+    if config.set.get("super.users").is_some_and(|v| !v.trim().is_empty()) && !config.set.contains_key("authorizer.class.name") {
         tracing::warn!("super.users is set but no authorizer is configured (authorizer.class.name): every client may do everything, as in Kafka");
     }
     Ok(())
@@ -160,8 +163,10 @@ mod tests {
         let e = Listener::build(l, SocketAddr::from(([127, 0, 0, 1], 0)), &c).err().unwrap().to_string();
         assert!(e.contains("ssl.keystore.location"), "{e}");
         let mut c = BrokerConfig::default();
-        c.set.insert("authorizer.class.name".into(), "org.apache.kafka.metadata.authorizer.StandardAuthorizer".into());
+        c.set.insert("authorizer.class.name".into(), "com.example.MyAuthorizer".into());
         assert!(check_supported(&c, &listeners::resolve(&c).unwrap()).is_err());
+        c.set.insert("authorizer.class.name".into(), "org.apache.kafka.metadata.authorizer.StandardAuthorizer".into());
+        assert!(check_supported(&c, &listeners::resolve(&c).unwrap()).is_ok());
         let mut c = BrokerConfig::default();
         c.set.insert("listener.name.plaintext.principal.builder.class".into(), "com.example.Builder".into());
         assert!(check_supported(&c, &listeners::resolve(&c).unwrap()).is_err());

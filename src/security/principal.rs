@@ -213,6 +213,13 @@ mod tests {
     }
 
     #[test]
+    fn certificate_subjects_read_as_java_prints_them() {
+        let pki = crate::security::devcerts::generate(&["localhost".into()], &["alice"]).unwrap();
+        let der = rustls::pki_types::pem::PemObject::from_pem_slice(pki.clients[0].1.cert.as_bytes()).map(|c: rustls::pki_types::CertificateDer<'static>| c.to_vec()).unwrap();
+        assert_eq!(subject_dn(&der).as_deref(), Some("CN=alice,O=Odradek dev"));
+    }
+
+    #[test]
     fn escaping() {
         assert_eq!(escape("a,b"), "a\\,b");
         assert_eq!(escape("#x "), "\\#x\\ ");

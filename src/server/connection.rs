@@ -189,7 +189,7 @@ where
     let (frames_tx, frames_rx) = mpsc::channel(1);
     let (closed_tx, closed_rx) = watch::channel(false);
     let reader = tokio::spawn(read_frames(state.clone(), rd, peer, shutdown.clone(), frames_tx, closed_tx, activity));
-    let ctx = RequestCtx { peer, listener, closed: closed_rx, lease: None, session: Default::default(), principal };
+    let ctx = RequestCtx { peer, listener, closed: closed_rx, lease: None, session: Default::default(), principal: Arc::new(principal) };
     serve_requests(&state, ctx, frames_rx, shutdown, tx).await;
     reader.abort();
     // Let the writer flush answers already queued (the sender is dropped), then end.
