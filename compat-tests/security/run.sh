@@ -3,7 +3,8 @@
 # certificates, users, a SASL_SSL listener and an mTLS listener, and writes client configs):
 #   Java kafka-clients: SASL_SSL SCRAM-SHA-512 and PLAIN, mTLS, wrong passwords refused,
 #     SCRAM users made and deleted with Admin.alterUserScramCredentials, ACLs made, described and
-#     deleted with Admin (produce, consume in a group, transactional id refused then allowed)
+#     deleted with Admin (produce, consume in a group, transactional id refused then allowed),
+#     re-authentication (KIP-368) every 2 s on a long-lived producer connection
 #   kafka-python and confluent-kafka (librdkafka): SASL_SSL SCRAM-SHA-512 and PLAIN, mTLS,
 #     a wrong password refused
 #   KafkaJS: SASL_SSL SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN, a wrong password refused
@@ -35,7 +36,7 @@ verdict() {  # verdict NAME RC
   return 0
 }
 
-if ! broker_start "$WORK/data" "$LOG" --dev --secure; then
+if ! broker_start "$WORK/data" "$LOG" --dev --secure --set connections.max.reauth.ms=2000; then
   verdict security/broker-start 1
   exit 1
 fi
@@ -49,7 +50,7 @@ fi
 verdict security/client-configs 0
 
 fails=0
-for s in scram plain mtls wrong-password scram-admin acls; do
+for s in scram plain mtls wrong-password scram-admin acls reauth; do
   rc=0
   java_scenario SecureClients "$SECURE" "$s" || rc=$?
   verdict "security/java/$s" "$rc"

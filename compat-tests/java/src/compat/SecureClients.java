@@ -220,6 +220,30 @@ public final class SecureClients {
                 refused(carol, "a deleted SCRAM user");
             }
             case "acls" -> acls(dir);
+            case "reauth" -> {
+                // The broker runs with connections.max.reauth.ms=2000: one producer connection
+                // lives for 8 s, re-authenticating (KIP-368) as it goes; every record lands.
+                Properties p = with(load(dir, "client-scram.properties"), ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+                p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+                String topic = "java-reauth";
+                try (Admin a = Admin.create(load(dir, "client-scram.properties"))) {
+                    a.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
+                }
+                int n = 0;
+                try (KafkaProducer<byte[], byte[]> pr = new KafkaProducer<>(p)) {
+                    long end = System.currentTimeMillis() + 8_000;
+                    while (System.currentTimeMillis() < end) {
+                        pr.send(new ProducerRecord<>(topic, 0, null, ("r" + n).getBytes(StandardCharsets.UTF_8))).get();
+                        n++;
+                        Thread.sleep(100);
+                    }
+                    double reauths = pr.metrics().entrySet().stream()
+                        .filter(e -> e.getKey().name().equals("successful-reauthentication-total"))
+                        .mapToDouble(e -> ((Number) e.getValue().metricValue()).doubleValue()).sum();
+                    check(reauths >= 2, "re-authentications during 8 s with a 2 s session: " + reauths);
+                    System.out.println("[java/secure] " + n + " records, " + reauths + " re-authentications");
+                }
+            }
             default -> throw new IllegalArgumentException("unknown scenario " + args[1]);
         }
         System.out.println("[java/secure] " + args[1] + " PASS");
