@@ -519,3 +519,96 @@ async fn acls_as_kafka_enforces_them() {
     let r: DescribeAclsResponse = a.request(ApiKey::DescribeAcls, 3, &DescribeAclsRequest::default().with_resource_type_filter(1).with_pattern_type_filter(1).with_operation(1).with_permission_type(1)).await.unwrap();
     assert_eq!(r.error_code, 54, "SECURITY_DISABLED");
 }
+
+async fn oauth_login(r: &mut Raw, token: &str) -> SaslAuthenticateResponse {
+    let hs: SaslHandshakeResponse = r.request(ApiKey::SaslHandshake, 1, &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("OAUTHBEARER"))).await.unwrap();
+    assert_eq!(hs.error_code, 0);
+    r.request(ApiKey::SaslAuthenticate, 2, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(format!("n,,\x01auth=Bearer {token}\x01\x01")))).await.unwrap()
+}
+
+/// An invalid token: the server's invalid_token challenge, the client's \x01, then the failure.
+async fn oauth_refused(r: &mut Raw, token: &str) {
+    let first = oauth_login(r, token).await;
+    assert_eq!(first.error_code, 0);
+    assert_eq!(&first.auth_bytes[..], br#"{"status":"invalid_token"}"#);
+    let fin: SaslAuthenticateResponse = r.request(ApiKey::SaslAuthenticate, 2, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from_static(b"\x01"))).await.unwrap();
+    assert_eq!(fin.error_code, 58);
+    assert!(closed(r).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauthbearer_unsecured_and_signed_tokens() {
+    // Kafka's unsecured validator: alg none, sub, exp; the session ends with the token.
+    let dir = tempfile::tempdir().unwrap();
+    let b = start(
+        dir.path(),
+        &[
+            ("listeners", "SASL_PLAINTEXT://127.0.0.1:0"),
+            ("sasl.enabled.mechanisms", "OAUTHBEARER"),
+            ("listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config", r#"org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="admin";"#),
+            ("connection.failed.authentication.delay.ms", "0"),
+        ],
+        &[],
+    )
+    .await
+    .unwrap();
+    let addr = b.bootstrap();
+    let mut r = Raw::connect(&addr).await;
+    let ok = oauth_login(&mut r, &odradek::security::oauth::unsecured_token("alice", 60)).await;
+    assert_eq!(ok.error_code, 0);
+    assert!(ok.session_lifetime_ms > 50_000 && ok.session_lifetime_ms <= 60_000, "the token's lifetime: {}", ok.session_lifetime_ms);
+    assert!(metadata(&mut r).await.is_some());
+    let mut r = Raw::connect(&addr).await;
+    oauth_refused(&mut r, &odradek::security::oauth::unsecured_token("alice", -10)).await;
+    let mut r = Raw::connect(&addr).await;
+    oauth_refused(&mut r, "not.a.token").await;
+    drop(b);
+
+    // Signed tokens (ES256) against a JWKS file, with audience and issuer.
+    use base64::Engine;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let point = key.public_key_raw();
+    let (x, y) = (&point[1..33], &point[33..65]);
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwks = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "x": url.encode(x), "y": url.encode(y), "kid": "k1", "alg": "ES256", "use": "sig"}]});
+    let jwks_path = dir.path().join("jwks.json");
+    std::fs::write(&jwks_path, jwks.to_string()).unwrap();
+    let url_s = format!("file://{}", jwks_path.display());
+    let b = start(
+        &dir.path().join("signed"),
+        &[
+            ("listeners", "SASL_PLAINTEXT://127.0.0.1:0"),
+            ("sasl.enabled.mechanisms", "OAUTHBEARER"),
+            ("listener.name.sasl_plaintext.oauthbearer.sasl.server.callback.handler.class", "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler"),
+            ("sasl.oauthbearer.jwks.endpoint.url", &url_s),
+            ("sasl.oauthbearer.expected.audience", "kafka"),
+            ("sasl.oauthbearer.expected.issuer", "https://issuer.example"),
+            ("connection.failed.authentication.delay.ms", "0"),
+        ],
+        &[],
+    )
+    .await
+    .unwrap();
+    let addr = b.bootstrap();
+    let now = odradek::clock::now_ms() / 1000;
+    let sign = |k: &rcgen::KeyPair, claims: serde_json::Value| {
+        let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+        h.kid = Some("k1".into());
+        jsonwebtoken::encode(&h, &claims, &jsonwebtoken::EncodingKey::from_ec_pem(k.serialize_pem().as_bytes()).unwrap()).unwrap()
+    };
+    let good = sign(&key, serde_json::json!({"sub": "svc-orders", "aud": "kafka", "iss": "https://issuer.example", "exp": now + 120, "iat": now}));
+    let mut r = Raw::connect(&addr).await;
+    assert_eq!(oauth_login(&mut r, &good).await.error_code, 0);
+    assert!(metadata(&mut r).await.is_some());
+    let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    for bad in [
+        sign(&key, serde_json::json!({"sub": "svc", "aud": "someone-else", "iss": "https://issuer.example", "exp": now + 120})),
+        sign(&key, serde_json::json!({"sub": "svc", "aud": "kafka", "iss": "https://evil.example", "exp": now + 120})),
+        sign(&key, serde_json::json!({"sub": "svc", "aud": "kafka", "iss": "https://issuer.example", "exp": now - 600})),
+        sign(&other, serde_json::json!({"sub": "svc", "aud": "kafka", "iss": "https://issuer.example", "exp": now + 120})),
+        odradek::security::oauth::unsecured_token("svc", 60),
+    ] {
+        let mut r = Raw::connect(&addr).await;
+        oauth_refused(&mut r, &bad).await;
+    }
+}

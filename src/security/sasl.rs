@@ -7,7 +7,8 @@
 //! (KIP-368) with the same mechanism and principal; a request after expiry closes the connection.
 //!
 //! Mechanisms: PLAIN (users from the listener's JAAS line, `user_<name>="<password>"`),
-//! SCRAM-SHA-256 and SCRAM-SHA-512 (credentials in [`super::scram::CredentialStore`]).
+//! SCRAM-SHA-256 and SCRAM-SHA-512 (credentials in [`super::scram::CredentialStore`]),
+//! OAUTHBEARER (`super::oauth`: Kafka's unsecured validator, or signed JWTs against a JWKS file).
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -20,12 +21,14 @@ use super::scram::{CredentialStore, Mechanism as ScramMech, ScramServer};
 pub enum Mech {
     Plain,
     Scram(ScramMech),
+    OAuthBearer,
 }
 
 impl Mech {
     pub fn parse(s: &str) -> Option<Mech> {
         match s {
             "PLAIN" => Some(Mech::Plain),
+            "OAUTHBEARER" => Some(Mech::OAuthBearer),
             s => ScramMech::parse(s).map(Mech::Scram),
         }
     }
@@ -33,6 +36,7 @@ impl Mech {
         match self {
             Mech::Plain => "PLAIN",
             Mech::Scram(m) => m.name(),
+            Mech::OAuthBearer => "OAUTHBEARER",
         }
     }
 }
@@ -45,6 +49,7 @@ pub struct SaslConfig {
     plain_users: HashMap<String, String>,
     pub reauth: Option<Duration>,
     pub failure_delay: Duration,
+    oauth: Option<super::oauth::OAuthConfig>,
 }
 
 /// A parsed JAAS line: `<LoginModule class> <flag> key="value" ...;`.
@@ -125,7 +130,6 @@ impl SaslConfig {
             match Mech::parse(m) {
                 Some(x) => mechanisms.push(x),
                 None if m == "GSSAPI" => return Err(format!("sasl.enabled.mechanisms={raw}: GSSAPI (Kerberos) is not supported (Kafka's default; set PLAIN, SCRAM-SHA-256 and/or SCRAM-SHA-512)")),
-                None if m == "OAUTHBEARER" => return Err(format!("sasl.enabled.mechanisms={raw}: OAUTHBEARER is not supported yet")),
                 None => return Err(format!("sasl.enabled.mechanisms={raw}: unknown mechanism {m}")),
             }
         }
@@ -134,6 +138,7 @@ impl SaslConfig {
         }
         let lower = listener.to_ascii_lowercase();
         let mut plain_users = HashMap::new();
+        let mut oauth = None;
         for m in &mechanisms {
             let key = format!("listener.name.{lower}.{}.sasl.jaas.config", m.name().to_ascii_lowercase());
             let jaas = get(&format!("{}.sasl.jaas.config", m.name().to_ascii_lowercase()));
@@ -155,6 +160,19 @@ impl SaslConfig {
                     parse_jaas(&j).map_err(|e| format!("{key}: {e}"))?;
                 }
                 (Mech::Scram(_), None) => {}
+                (Mech::OAuthBearer, jaas) => {
+                    let options = match jaas {
+                        Some(j) => {
+                            let j = parse_jaas(&j).map_err(|e| format!("{key}: {e}"))?;
+                            if j.module != "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule" {
+                                return Err(format!("{key}: OAUTHBEARER needs org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule, not {}", j.module));
+                            }
+                            j.options
+                        }
+                        None => Vec::new(),
+                    };
+                    oauth = Some(super::oauth::OAuthConfig::new(get, &options).map_err(|e| format!("listener {listener}: {e}"))?);
+                }
             }
         }
         let num = |k: &str, d: u64| -> Result<u64, String> {
@@ -165,7 +183,7 @@ impl SaslConfig {
         };
         let reauth = num("connections.max.reauth.ms", 0)?;
         let delay = num("connection.failed.authentication.delay.ms", 100)?;
-        Ok(SaslConfig { mechanisms, plain_users, reauth: (reauth > 0).then(|| Duration::from_millis(reauth)), failure_delay: Duration::from_millis(delay) })
+        Ok(SaslConfig { mechanisms, plain_users, reauth: (reauth > 0).then(|| Duration::from_millis(reauth)), failure_delay: Duration::from_millis(delay), oauth })
     }
 }
 
@@ -185,6 +203,8 @@ enum Step {
     /// SaslHandshake done: tokens of this mechanism come next.
     Handshaken { mech: Mech, raw: bool },
     Scram { server: ScramServer, mech: Mech, raw: bool },
+    /// OAUTHBEARER sent `invalid_token`; the client's `\x01` ends the attempt.
+    OAuthRefused { raw: bool, why: String },
     Authenticated,
 }
 
@@ -221,7 +241,7 @@ impl Session {
     }
     /// The next frame is a raw SASL token (handshake v0), not a Kafka request.
     pub fn expects_raw_token(&self) -> bool {
-        matches!(self.step, Step::Handshaken { raw: true, .. } | Step::Scram { raw: true, .. })
+        matches!(self.step, Step::Handshaken { raw: true, .. } | Step::Scram { raw: true, .. } | Step::OAuthRefused { raw: true, .. })
     }
 
     /// Whether a request of this kind may be served now. `api` is the API's name for messages.
@@ -241,7 +261,7 @@ impl Session {
                 Gate::Serve
             }
             Step::Start if is_handshake => Gate::Serve,
-            Step::Handshaken { raw: false, .. } | Step::Scram { raw: false, .. } if is_authenticate => Gate::Serve,
+            Step::Handshaken { raw: false, .. } | Step::Scram { raw: false, .. } | Step::OAuthRefused { raw: false, .. } if is_authenticate => Gate::Serve,
             _ if self.reauthenticating() && (is_authenticate || is_handshake) => Gate::Serve,
             _ => Gate::Close(format!("Unexpected Kafka request of type {api} during SASL handshake.")),
         }
@@ -283,6 +303,10 @@ impl Session {
         let (mech, raw) = match &self.step {
             Step::Handshaken { mech, raw } => (*mech, *raw),
             Step::Scram { mech, raw, .. } => (*mech, *raw),
+            Step::OAuthRefused { why, .. } => {
+                let why = why.clone();
+                return self.fail(cfg, format!("Authentication failed: {why}"));
+            }
             _ => return TokenResult::Failed("SaslAuthenticate request received after successful authentication".into()),
         };
         let reauth = self.principal.is_some();
@@ -290,6 +314,24 @@ impl Session {
             format!("Authentication failed during {} due to invalid credentials with SASL mechanism {}", if reauth { "re-authentication" } else { "authentication" }, m.name())
         };
         let user = match mech {
+            Mech::OAuthBearer => {
+                let checked = match &cfg.oauth {
+                    Some(o) => super::oauth::bearer(token).and_then(|t| o.validate(&t, crate::clock::now_ms())),
+                    None => Err("OAUTHBEARER is not configured".to_string()),
+                };
+                return match checked {
+                    Ok(t) => {
+                        let left = Duration::from_millis((t.expires_ms - crate::clock::now_ms()).max(0) as u64);
+                        self.done_until(cfg, mech, t.principal, Vec::new(), Some(left))
+                    }
+                    Err(why) => {
+                        tracing::debug!(reason = %why, "OAUTHBEARER token refused");
+                        // RFC 7628: the server's error, then the client's \x01, then the failure.
+                        self.step = Step::OAuthRefused { raw, why: why.clone() };
+                        TokenResult::Continue(br#"{"status":"invalid_token"}"#.to_vec())
+                    }
+                };
+            }
             Mech::Plain => match plain(cfg, token) {
                 Ok(u) => u,
                 Err(msg) => return self.fail(cfg, msg),
@@ -316,6 +358,12 @@ impl Session {
     }
 
     fn done(&mut self, cfg: &SaslConfig, mech: Mech, user: String, reply: Vec<u8>) -> TokenResult {
+        self.done_until(cfg, mech, user, reply, None)
+    }
+
+    /// Authenticated; the session lasts `connections.max.reauth.ms` or until `credential` runs
+    /// out (an OAUTHBEARER token's exp), whichever is sooner.
+    fn done_until(&mut self, cfg: &SaslConfig, mech: Mech, user: String, reply: Vec<u8>, credential: Option<Duration>) -> TokenResult {
         if let Some(p) = &self.principal {
             if p.0 != user {
                 return self.fail(cfg, format!("Cannot change principals during re-authentication from {p}: User:{user}"));
@@ -324,8 +372,12 @@ impl Session {
         self.principal = Some(Principal::user(user));
         self.mech = Some(mech);
         self.step = Step::Authenticated;
-        self.expires = cfg.reauth.map(|d| Instant::now() + d);
-        TokenResult::Done(reply, cfg.reauth.map(|d| d.as_millis() as i64).unwrap_or(0))
+        let lifetime = match (cfg.reauth, credential) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.expires = lifetime.map(|d| Instant::now() + d);
+        TokenResult::Done(reply, lifetime.map(|d| d.as_millis() as i64).unwrap_or(0))
     }
 
     fn fail(&mut self, cfg: &SaslConfig, msg: String) -> TokenResult {
@@ -423,7 +475,7 @@ mod tests {
 
     #[test]
     fn unsupported_settings_are_refused() {
-        for (k, v) in [("sasl.enabled.mechanisms", "GSSAPI"), ("sasl.enabled.mechanisms", "PLAIN"), ("sasl.enabled.mechanisms", "OAUTHBEARER")] {
+        for (k, v) in [("sasl.enabled.mechanisms", "GSSAPI"), ("sasl.enabled.mechanisms", "PLAIN"), ("sasl.enabled.mechanisms", "KERBEROS")] {
             let get = |key: &str| (key == k).then(|| v.to_string());
             assert!(SaslConfig::new("X", &get).is_err(), "{k}={v}");
         }

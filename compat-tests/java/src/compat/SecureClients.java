@@ -220,6 +220,7 @@ public final class SecureClients {
                 refused(carol, "a deleted SCRAM user");
             }
             case "acls" -> acls(dir);
+            case "oauth" -> roundTrip(load(dir, "client-oauth.properties"), "java-oauth", 20);
             case "reauth" -> {
                 // The broker runs with connections.max.reauth.ms=2000: one producer connection
                 // lives for 8 s, re-authenticating (KIP-368) as it goes; every record lands.
