@@ -9,7 +9,7 @@
 # env: ODRADEK_BIN     broker binary (default: <repo>/target/debug/odradek)
 #      ODRADEK_CACHE   where setup.sh installs things (default: $HOME/.cache/odradek)
 #      COMPAT_CLIENTS  space-separated subset of: java java-txn-v1 kcat kafka-python confluent-kafka
-#                      kafkajs restart security connect-debezium (default: all)
+#                      kafkajs restart security connect-debezium connect-debezium-secure (default: all)
 #      COMPAT_DEBUG=1  verbose client protocol logs; also RUST_LOG=debug for the broker
 #      COMPAT_KEEP=1   keep broker data dirs and logs (paths are printed)
 #      COMPAT_CLIENT_TIMEOUT  seconds one client's run.sh may take (default 240; connect-debezium,
@@ -20,7 +20,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 BIN="${ODRADEK_BIN:-$REPO/target/debug/odradek}"
 export ODRADEK_BIN="$BIN"
-read -r -a CLIENTS <<<"${COMPAT_CLIENTS:-java java-txn-v1 kcat kafka-python confluent-kafka kafkajs restart security connect-debezium}"
+read -r -a CLIENTS <<<"${COMPAT_CLIENTS:-java java-txn-v1 kcat kafka-python confluent-kafka kafkajs restart security connect-debezium connect-debezium-secure}"
 export ODRADEK_CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
 
 if ! "$HERE/setup.sh"; then
@@ -77,8 +77,8 @@ for client in "${CLIENTS[@]}"; do
   before=$(wc -l <"$RESULTS")
   rc=0
   limit="${COMPAT_CLIENT_TIMEOUT:-240}"
-  if [ "$client" = restart ] || [ "$client" = security ] || [ "$client" = connect-debezium ]; then
-    [ "$client" = connect-debezium ] && limit="${COMPAT_CLIENT_TIMEOUT:-600}"
+  if [ "$client" = restart ] || [ "$client" = security ] || [[ "$client" = connect-debezium* ]]; then
+    [[ "$client" = connect-debezium* ]] && limit="${COMPAT_CLIENT_TIMEOUT:-600}"
     COMPAT_RESULTS="$RESULTS" timeout --kill-after=5 "$limit" "$HERE/$client/run.sh" || rc=$?
     log=""
   else

@@ -133,12 +133,24 @@ async fn each_listener_answers_with_its_own_address() {
             ("listeners", "PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0,CONTROLLER://127.0.0.1:0"),
             ("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT"),
             ("controller.listener.names", "CONTROLLER"),
+            ("listener.name.internal.max.connections", "1"),
         ],
         &[],
     )
     .await
     .unwrap();
     assert_eq!(b.state().listeners.len(), 2, "the controller listener is not bound");
+    // listener.name.internal.max.connections=1: a second connection waits until the first closes.
+    let internal = b.bootstrap_for("INTERNAL").unwrap();
+    let mut first = Raw::connect(&internal).await;
+    assert!(metadata(&mut first).await.is_some());
+    let mut second = Raw::connect(&internal).await;
+    second.send_request(ApiKey::Metadata, 12, &MetadataRequest::default()).await.unwrap();
+    assert!(tokio::time::timeout(Duration::from_millis(700), second.read_frame()).await.is_err(), "over the listener's max.connections");
+    drop(first);
+    assert!(tokio::time::timeout(Duration::from_secs(5), second.read_frame()).await.ok().flatten().is_some(), "served once a place is free");
+    drop(second);
+    tokio::time::sleep(Duration::from_millis(100)).await;
     for name in ["PLAINTEXT", "INTERNAL"] {
         let addr = b.bootstrap_for(name).unwrap();
         let c = consumer(&addr, &[]);
@@ -147,6 +159,13 @@ async fn each_listener_answers_with_its_own_address() {
         assert_eq!(md.brokers()[0].port(), port, "{name} answers with its own port");
     }
     assert_ne!(b.bootstrap_for("PLAINTEXT"), b.bootstrap_for("INTERNAL"));
+    // A TLS client on a plaintext port: its ClientHello reads as an oversized frame; the
+    // connection is closed and the listener keeps serving.
+    let pki = pki();
+    let addr = b.bootstrap_for("PLAINTEXT").unwrap();
+    assert!(tls_connect(&addr, &tls_client(&pki.ca.cert, None)).await.is_err(), "no TLS on a PLAINTEXT listener");
+    let mut r = Raw::connect(&addr).await;
+    assert!(metadata(&mut r).await.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -611,4 +630,62 @@ async fn oauthbearer_unsecured_and_signed_tokens() {
         let mut r = Raw::connect(&addr).await;
         oauth_refused(&mut r, &bad).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kafka_server_properties_with_sasl_ssl_scram_and_acls_starts_unchanged() {
+    // What a Kafka 4 KRaft combined node's server.properties says for SASL_SSL + SCRAM + ACLs.
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki();
+    let ks = dir.path().join("broker.pem");
+    std::fs::write(&ks, format!("{}{}", pki.server.key, pki.server.cert)).unwrap();
+    let text = format!(
+        r#"# Kafka 4.x server.properties
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@localhost:19093
+listeners=SASL_SSL://127.0.0.1:0,CONTROLLER://127.0.0.1:19093
+advertised.listeners=SASL_SSL://localhost:19092
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="admin-secret";
+ssl.keystore.type=PEM
+ssl.keystore.location={}
+ssl.client.auth=none
+ssl.endpoint.identification.algorithm=https
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+allow.everyone.if.no.acl.found=false
+num.partitions=3
+"#,
+        ks.display()
+    );
+    let props = dir.path().join("server.properties");
+    std::fs::write(&props, text).unwrap();
+    let mut b = odradek::Broker::builder().data_dir(dir.path().join("data")).add_scram("SCRAM-SHA-512=[name=admin,password=admin-secret]").add_scram("SCRAM-SHA-512=[name=app,password=app-secret]");
+    for (k, v) in odradek::BrokerConfig::read_properties(&props).unwrap() {
+        b = b.set(&k, &v);
+    }
+    let b = b.start().await.unwrap();
+    assert_eq!(b.state().listeners.len(), 1, "only SASL_SSL is bound; CONTROLLER is a controller listener");
+    let addr = format!("127.0.0.1:{}", b.state().listeners[0].bound.port());
+    let tls = tls_client(&pki.ca.cert, None);
+    let mut admin = tls_connect(&addr, &tls).await.unwrap();
+    assert_eq!(scram_login(&mut admin, "SCRAM-SHA-512", "admin", "admin-secret").await.0, 0);
+    let md = metadata(&mut admin).await.unwrap();
+    assert_eq!((md.brokers[0].host.as_str(), md.brokers[0].port), ("localhost", 19092), "advertised.listeners");
+    let create = CreateTopicsRequest::default()
+        .with_topics(vec![create_topics_request::CreatableTopic::default().with_name(TopicName(StrBytes::from_static_str("t"))).with_num_partitions(-1).with_replication_factor(-1)])
+        .with_timeout_ms(5000);
+    let mut app = tls_connect(&addr, &tls).await.unwrap();
+    assert_eq!(scram_login(&mut app, "SCRAM-SHA-512", "app", "app-secret").await.0, 0);
+    let c: CreateTopicsResponse = app.request(ApiKey::CreateTopics, 5, &create).await.unwrap();
+    assert_eq!(c.topics[0].error_code, 29, "ACLs are on: app may not create topics");
+    let c: CreateTopicsResponse = admin.request(ApiKey::CreateTopics, 5, &create).await.unwrap();
+    assert_eq!((c.topics[0].error_code, c.topics[0].num_partitions), (0, 3), "the super user may; num.partitions honoured");
+    // Nothing else listens: the default PLAINTEXT port is not opened behind the operator's back.
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", 19093)).await.is_err(), "no controller listener");
 }

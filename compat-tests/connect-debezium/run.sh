@@ -7,6 +7,7 @@
 #   usage: connect-debezium/run.sh        (no BOOTSTRAP: the broker is its own)
 #   env:   ODRADEK_BIN, ODRADEK_CACHE, COMPAT_RESULTS, COMPAT_KEEP, COMPAT_DEBUG
 #          CDC_MODES   "alo eos" (default) or one of them
+#          CDC_SECURE=1  everything over SASL_SSL (SCRAM-SHA-512) with ACLs on (--dev --secure)
 #          CDC_BROKER_ARGS  more broker flags, e.g. "--set transaction.version=1"
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -37,8 +38,8 @@ trap 'exit 143' TERM INT   # so that a timeout still stops PostgreSQL and the Co
 say() { echo "[cdc] $*"; }
 failed=0
 record() { # PASS|FAIL name [detail]
-  echo "$1 connect-debezium/$2${3:+ ($3)}"
-  [ -n "${COMPAT_RESULTS:-}" ] && echo "$1 connect-debezium/$2" >>"$COMPAT_RESULTS"
+  echo "$1 ${CDC_LABEL:-connect-debezium}/$2${3:+ ($3)}"
+  [ -n "${COMPAT_RESULTS:-}" ] && echo "$1 ${CDC_LABEL:-connect-debezium}/$2" >>"$COMPAT_RESULTS"
   [ "$1" = PASS ] || failed=$((failed + 1))
   return 0
 }
@@ -115,6 +116,14 @@ offset.storage.delete.retention.ms=2000
 status.storage.delete.retention.ms=2000
 EOF
   [ "$mode" = eos ] && echo "exactly.once.source.support=enabled" >>"$props"
+  if [ -n "${COMPAT_CLIENT_PROPS:-}" ]; then
+    # CDC_SECURE: the worker and every client it makes for connectors speak SASL_SSL.
+    local kv prefix
+    while IFS= read -r kv; do
+      case "$kv" in ''|'#'*|bootstrap.servers=*) continue ;; esac
+      for prefix in "" producer. consumer. admin.; do echo "$prefix$kv" >>"$props"; done
+    done <"$COMPAT_CLIENT_PROPS"
+  fi
   cat >"$WORK/$logname-log4j2.properties" <<EOF
 status = warn
 appender.file.type = File
@@ -432,6 +441,12 @@ pg_start
 # compacted topics (configs, offsets, status; in eos mode written in transactions) get
 # compacted while in use, and the restarts read them back compacted.
 BROKER_ARGS="--set group.initial.rebalance.delay.ms=0 --set log.cleaner.backoff.ms=500 ${CDC_BROKER_ARGS:-}"
+if [ "${CDC_SECURE:-0}" = 1 ]; then
+  # The whole run over SASL_SSL with SCRAM-SHA-512 and ACLs on (odradek --dev --secure; the
+  # workers, Debezium's producers and the checking consumer log in as the admin user).
+  BROKER_ARGS="$BROKER_ARGS --dev --secure"
+  export COMPAT_CLIENT_PROPS="$WORK/data/secure/client-scram.properties"
+fi
 # shellcheck disable=SC2086
 broker_start "$WORK/data" "$LOG" $BROKER_ARGS || { record FAIL broker-start; exit 1; }
 for m in "${MODES[@]}"; do

@@ -25,8 +25,8 @@ const fn ops(codes: &[u8]) -> i32 {
 pub const TOPIC_OPERATIONS: i32 = ops(&[3, 4, 5, 6, 7, 8, 10, 11]);
 /// Cluster CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE.
 pub const CLUSTER_OPERATIONS: i32 = ops(&[5, 7, 8, 9, 10, 11, 12]);
-/// Group READ, DELETE, DESCRIBE.
-pub const GROUP_OPERATIONS: i32 = ops(&[3, 6, 8]);
+/// Group READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS (Kafka 4: groups have configs).
+pub const GROUP_OPERATIONS: i32 = ops(&[3, 6, 8, 10, 11]);
 /// "Not requested" in an authorized-operations field.
 pub const OPERATIONS_OMITTED: i32 = i32::MIN;
 
@@ -177,5 +177,6 @@ mod tests {
         // READ..ALTER_CONFIGS for topics, as Kafka without an authorizer reports them.
         assert_eq!(TOPIC_OPERATIONS, 3576);
         assert_eq!(CLUSTER_OPERATIONS, 8096);
+        assert_eq!(GROUP_OPERATIONS, 3400);
     }
 }

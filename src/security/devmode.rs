@@ -25,14 +25,17 @@ pub fn prepare(config: &mut BrokerConfig) -> Result<PathBuf, String> {
     if !hosts.contains(&host) && !host.is_empty() && host != "0.0.0.0" {
         hosts.push(host.clone());
     }
-    let pki = super::devcerts::generate(&hosts, &["admin", "alice"])?;
-    let w = |name: &str, text: &str| std::fs::write(dir.join(name), text).map_err(|e| format!("{}: {e}", dir.join(name).display()));
-    w("ca.pem", &pki.ca.cert)?;
-    w("server.pem", &format!("{}{}", pki.server.key, pki.server.cert))?;
-    for (name, p) in &pki.clients {
-        w(&format!("{name}.pem"), &format!("{}{}", p.key, p.cert))?;
-        w(&format!("{name}.crt"), &p.cert)?;
-        w(&format!("{name}.key"), &p.key)?;
+    // A restart on the same data dir keeps the certificates clients already trust.
+    if !(dir.join("ca.pem").exists() && dir.join("server.pem").exists() && dir.join("admin.pem").exists()) {
+        let pki = super::devcerts::generate(&hosts, &["admin", "alice"])?;
+        let w = |name: &str, text: &str| std::fs::write(dir.join(name), text).map_err(|e| format!("{}: {e}", dir.join(name).display()));
+        w("ca.pem", &pki.ca.cert)?;
+        w("server.pem", &format!("{}{}", pki.server.key, pki.server.cert))?;
+        for (name, p) in &pki.clients {
+            w(&format!("{name}.pem"), &format!("{}{}", p.key, p.cert))?;
+            w(&format!("{name}.crt"), &p.cert)?;
+            w(&format!("{name}.key"), &p.key)?;
+        }
     }
     let d = |f: &str| dir.join(f).display().to_string();
     let port: u16 = listen.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap_or(9092);

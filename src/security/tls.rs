@@ -304,3 +304,49 @@ impl Tls {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tls(kv: Vec<(&'static str, String)>) -> Result<Tls, String> {
+        Tls::new("SSL", move |k| kv.iter().find(|(x, _)| *x == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn pkcs12_encrypted_pem_and_refused_keystores() {
+        let pki = crate::security::devcerts::generate(&["localhost".into()], &[]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let key_der = match PrivateKeyDer::from_pem_slice(pki.server.key.as_bytes()).unwrap() {
+            PrivateKeyDer::Pkcs8(k) => k.secret_pkcs8_der().to_vec(),
+            _ => panic!("rcgen keys are PKCS#8"),
+        };
+        let cert_der = CertificateDer::from_pem_slice(pki.server.cert.as_bytes()).unwrap().to_vec();
+        // PKCS12, as keytool -importkeystore -deststoretype PKCS12 makes them.
+        let mut ks = p12_keystore::KeyStore::new();
+        let chain = p12_keystore::PrivateKeyChain::new(vec![1u8; 20], p12_keystore::PrivateKey::from_der(&key_der).unwrap(), [p12_keystore::Certificate::from_der(&cert_der).unwrap()]);
+        ks.add_entry("server", p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
+        let p12 = dir.path().join("server.p12");
+        std::fs::write(&p12, ks.writer("changeit").write().unwrap()).unwrap();
+        let loc = p12.display().to_string();
+        assert!(tls(vec![("ssl.keystore.location", loc.clone()), ("ssl.keystore.type", "PKCS12".into()), ("ssl.keystore.password", "changeit".into())]).is_ok());
+        // Unset type (Kafka's JKS default name): told apart by content.
+        assert!(tls(vec![("ssl.keystore.location", loc.clone()), ("ssl.keystore.password", "changeit".into())]).is_ok());
+        let e = tls(vec![("ssl.keystore.location", loc), ("ssl.keystore.password", "wrong".into())]).err().unwrap();
+        assert!(e.contains("ssl.keystore.password"), "{e}");
+        // Inline PEM with an encrypted PKCS#8 key and ssl.key.password.
+        use pkcs8::der::{Decode, EncodePem};
+        let info = pkcs8::PrivateKeyInfoRef::from_der(&key_der).unwrap();
+        let params = pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(2048, &[7u8; 16], [9u8; 16]).unwrap();
+        let enc = info.encrypt_with_params(params, "keypass").unwrap();
+        let enc_pem = pkcs8::EncryptedPrivateKeyInfoRef::from_der(enc.as_bytes()).unwrap().to_pem(pkcs8::LineEnding::LF).unwrap();
+        let inline = |pw: &str| vec![("ssl.keystore.certificate.chain", pki.server.cert.clone()), ("ssl.keystore.key", enc_pem.clone()), ("ssl.key.password", pw.to_string())];
+        assert!(tls(inline("keypass")).is_ok());
+        assert!(tls(inline("nope")).err().unwrap().contains("ssl.key.password"));
+        // A JKS file is refused with the way out.
+        let jks = dir.path().join("server.jks");
+        std::fs::write(&jks, [0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2]).unwrap();
+        let e = tls(vec![("ssl.keystore.location", jks.display().to_string())]).err().unwrap();
+        assert!(e.contains("keytool"), "{e}");
+    }
+}

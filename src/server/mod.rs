@@ -60,6 +60,8 @@ struct PerIp(Mutex<HashMap<IpAddr, usize>>);
 /// Holds a connection's place (its `max.connections` slot and its per-IP count) until dropped.
 pub struct Admitted {
     _slot: tokio::sync::OwnedSemaphorePermit,
+    /// The listener's own `max.connections` place, when it has one.
+    _listener_slot: Option<tokio::sync::OwnedSemaphorePermit>,
     ip: IpAddr,
     per_ip: Arc<PerIp>,
 }
@@ -129,10 +131,21 @@ impl Admission {
 /// Accepts connections on one listener until `shutdown` flips, one task per connection.
 pub async fn accept_loop(listener: TcpListener, info: Arc<crate::security::Listener>, admission: Arc<Admission>, state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
     let (slots, per_ip) = (admission.slots.clone(), admission.per_ip.clone());
+    // listener.name.<name>.max.connections: this listener's own bound, within the broker's.
+    let own_key = format!("{}max.connections", info.spec.prefix());
+    let own: Option<Arc<Semaphore>> =
+        state.config.set.get(&own_key).and_then(|v| v.trim().parse::<usize>().ok()).map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS))));
     let mut accept_errors = RateLimitedLog { last: None, suppressed: 0 };
     let mut refused = RateLimitedLog { last: None, suppressed: 0 };
     loop {
         // At max.connections, stop accepting (new connections wait in the backlog) until one closes.
+        let own_slot = match &own {
+            None => None,
+            Some(sem) => tokio::select! {
+                _ = shutdown.changed() => break,
+                s = sem.clone().acquire_owned() => match s { Ok(s) => Some(s), Err(_) => break },
+            },
+        };
         let slot = tokio::select! {
             _ = shutdown.changed() => break,
             s = slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => break },
@@ -162,7 +175,7 @@ pub async fn accept_loop(listener: TcpListener, info: Arc<crate::security::Liste
                     drop(stream);
                     continue;
                 }
-                let place = Admitted { _slot: slot, ip, per_ip: per_ip.clone() };
+                let place = Admitted { _slot: slot, _listener_slot: own_slot, ip, per_ip: per_ip.clone() };
                 let (st, sd, l) = (state.clone(), shutdown.clone(), info.clone());
                 tokio::spawn(async move { connection::serve(st, l, stream, peer, sd, place).await });
             }

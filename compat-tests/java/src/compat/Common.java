@@ -73,12 +73,31 @@ final class Common {
         System.out.flush();
     }
 
+    /**
+     * The client security settings of the file named by COMPAT_CLIENT_PROPS (e.g. the
+     * client-scram.properties `odradek --dev --secure` writes), when set: every client these
+     * helpers make uses them, so a scenario runs unchanged over SASL_SSL.
+     */
+    static void secure(Properties p) {
+        String f = System.getenv("COMPAT_CLIENT_PROPS");
+        if (f == null || f.isEmpty()) return;
+        Properties extra = new Properties();
+        try (java.io.FileInputStream in = new java.io.FileInputStream(f)) {
+            extra.load(in);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("COMPAT_CLIENT_PROPS=" + f + ": " + e);
+        }
+        extra.remove("bootstrap.servers");
+        p.putAll(extra);
+    }
+
     static Admin admin(String bootstrap) {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 15000);
         p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30000);
         p.put(CommonClientConfigs.CLIENT_ID_CONFIG, "odradek-compat-admin");
+        secure(p);
         return Admin.create(p);
     }
 
@@ -93,6 +112,7 @@ final class Common {
         p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15000);
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 20000);
         if (extra != null) p.putAll(extra);
+        secure(p);
         return new KafkaProducer<>(p);
     }
 
@@ -107,6 +127,7 @@ final class Common {
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, "odradek-compat-consumer");
         p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15000);
         p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30000);
+        secure(p);
         return new KafkaConsumer<>(p);
     }
 
@@ -129,6 +150,7 @@ final class Common {
         p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, 500);
         p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15000);
         p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30000);
+        secure(p);
         return new KafkaConsumer<>(p);
     }
 
@@ -172,6 +194,7 @@ final class Common {
         p.put(ConsumerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15000);
         p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30000);
         p.putAll(extra);
+        secure(p);
         return new KafkaConsumer<>(p);
     }
 
