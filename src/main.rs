@@ -72,6 +72,24 @@ fn main() -> anyhow::Result<()> {
         };
         config.set_key(k.trim(), v)?;
     }
+    // log.dirs / log.dir from a Kafka server.properties name the data directory: honoured, never
+    // ignored (the data would go elsewhere than the operator thinks).
+    if let Some((key, dirs)) = ["log.dirs", "log.dir"].iter().find_map(|k| config.set.get(*k).map(|v| (*k, v.clone()))) {
+        let list: Vec<&str> = dirs.split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
+        if list.len() != 1 {
+            anyhow::bail!("{key}={dirs}: Odradek keeps its data in one directory (several log dirs, JBOD, are not supported)");
+        }
+        let dir = PathBuf::from(list[0]);
+        match &args.data_dir {
+            Some(d) if *d != dir => anyhow::bail!("--data-dir {} and {key}={} disagree: give one", d.display(), dir.display()),
+            _ => {
+                if temp.is_some() {
+                    tracing::warn!("{key} given: --dev keeps its data there, not in a temporary directory");
+                }
+                config.data_dir = dir;
+            }
+        }
+    }
     let secure_dir = if args.secure { Some(odradek::security::devmode::prepare(&mut config).map_err(|e| anyhow::anyhow!("--secure: {e}"))?) } else { None };
     if args.listen.is_some() && config.set.contains_key("listeners") && !args.secure {
         anyhow::bail!("both --listen and the listeners config are given: use one (--listen is the shorthand for listeners=PLAINTEXT://HOST:PORT)");

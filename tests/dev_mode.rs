@@ -68,3 +68,24 @@ async fn without_dev_replication_factor_three_is_refused_and_min_isr_enforced() 
     let r = admin.create_topics(&[NewTopic::new("rf3", 1, TopicReplication::Fixed(3))], &AdminOptions::new()).await.unwrap();
     assert!(r[0].is_ok());
 }
+
+#[test]
+fn log_dirs_in_server_properties_is_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("kafka-logs");
+    let props = dir.path().join("server.properties");
+    std::fs::write(&props, format!("log.dirs={}\n", data.display())).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_odradek")).args(["--config", props.to_str().unwrap(), "--listen", "127.0.0.1:0"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !data.join("meta.properties").exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(data.join("meta.properties").exists(), "the broker keeps its data in log.dirs");
+    // Several log dirs (JBOD) cannot be honoured: the start stops with the reason.
+    std::fs::write(&props, "log.dirs=/tmp/a,/tmp/b\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_odradek")).args(["--config", props.to_str().unwrap(), "--listen", "127.0.0.1:0"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one directory"), "{}", String::from_utf8_lossy(&out.stderr));
+}
