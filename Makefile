@@ -3,7 +3,7 @@ CARGO ?= cargo
 # Two cores: keep test parallelism modest (each integration test runs a broker and real clients).
 TEST_THREADS ?= 2
 
-.PHONY: run test build unit compat bench bench-micro bench-broker bench-rtt fmt clippy clean
+.PHONY: run test build unit compat bench bench-micro bench-broker bench-rtt bench-security fmt clippy clean
 
 ## Run a broker on 127.0.0.1:9092 with data in ./data (release build).
 run:
@@ -29,7 +29,11 @@ bench-micro:
 ## End-to-end load against a broker: make bench-broker BROKER=127.0.0.1:9092
 BROKER ?= 127.0.0.1:9092
 bench-broker:
-	$(CARGO) run --release --example loadgen -- --bootstrap $(BROKER)
+	$(CARGO) bench --bench loadgen -- --bootstrap $(BROKER)
+
+## What TLS, SASL and ACLs cost on produce and fetch (embedded broker, raw protocol).
+bench-security:
+	$(CARGO) bench --bench security
 
 ## The broker's own produce round trip and end-to-end latency at a fixed rate, with raw
 ## requests (no client library): make bench-rtt BROKER=127.0.0.1:9092 [RATE=10000]

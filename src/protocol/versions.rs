@@ -47,7 +47,7 @@ pub const SERVED: &[(ApiKey, (i16, i16))] = &[
     // One log dir; v4 adds total and usable bytes.
     (ApiKey::DescribeLogDirs, (1, 4)),
     // Consumer groups, classic protocol. FindCoordinator v6 adds share-group keys (answered with
-    // COORDINATOR_NOT_AVAILABLE, as are transaction keys until the transaction coordinator lands).
+    // COORDINATOR_NOT_AVAILABLE: there is no share-group coordinator).
     (ApiKey::FindCoordinator, (0, 6)),
     // v0-1 were removed in Kafka 4 (KIP-896).
     (ApiKey::JoinGroup, (2, 9)),
