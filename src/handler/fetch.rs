@@ -52,8 +52,11 @@ pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16, ctx: &m
         }
         // READ on the topic, by name (Kafka answers TOPIC_AUTHORIZATION_FAILED before it says
         // whether a topic named by name exists).
-        let name: Option<String> = if v >= 13 { topic.as_ref().map(|t| t.name.clone()) } else { Some(ft.topic.0.to_string()) };
-        let denied = name.as_deref().is_some_and(|n| !who.may(crate::security::acl::op::READ, crate::security::acl::resource::TOPIC, n));
+        // (Skipped without an authorizer: nothing is allocated on the hot path.)
+        let denied = who.checked() && {
+            let name: Option<&str> = if v >= 13 { topic.as_ref().map(|t| t.name.as_str()) } else { Some(ft.topic.0.as_str()) };
+            name.is_some_and(|n| !who.may(crate::security::acl::op::READ, crate::security::acl::resource::TOPIC, n))
+        };
         let slots = ft
             .partitions
             .iter()
