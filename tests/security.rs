@@ -130,18 +130,18 @@ async fn each_listener_answers_with_its_own_address() {
     let b = start(
         dir.path(),
         &[
-            ("listeners", "PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0,CONTROLLER://127.0.0.1:0"),
-            ("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT"),
+            ("listeners", "PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0,LIMITED://127.0.0.1:0,CONTROLLER://127.0.0.1:0"),
+            ("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT,LIMITED:PLAINTEXT,CONTROLLER:PLAINTEXT"),
             ("controller.listener.names", "CONTROLLER"),
-            ("listener.name.internal.max.connections", "1"),
+            ("listener.name.limited.max.connections", "1"),
         ],
         &[],
     )
     .await
     .unwrap();
-    assert_eq!(b.state().listeners.len(), 2, "the controller listener is not bound");
-    // listener.name.internal.max.connections=1: a second connection waits until the first closes.
-    let internal = b.bootstrap_for("INTERNAL").unwrap();
+    assert_eq!(b.state().listeners.len(), 3, "the controller listener is not bound");
+    // listener.name.limited.max.connections=1: a second connection waits until the first closes.
+    let internal = b.bootstrap_for("LIMITED").unwrap();
     let mut first = Raw::connect(&internal).await;
     assert!(metadata(&mut first).await.is_some());
     let mut second = Raw::connect(&internal).await;
@@ -150,7 +150,6 @@ async fn each_listener_answers_with_its_own_address() {
     drop(first);
     assert!(tokio::time::timeout(Duration::from_secs(5), second.read_frame()).await.ok().flatten().is_some(), "served once a place is free");
     drop(second);
-    tokio::time::sleep(Duration::from_millis(100)).await;
     for name in ["PLAINTEXT", "INTERNAL"] {
         let addr = b.bootstrap_for(name).unwrap();
         let c = consumer(&addr, &[]);
