@@ -69,30 +69,12 @@ fn batch() -> Bytes {
 }
 
 async fn scram_login(c: &mut Conn, user: &str, password: &str) {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
     let _: SaslHandshakeResponse = c.call(ApiKey::SaslHandshake, 1, &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("SCRAM-SHA-256"))).await;
     let bare = format!("n={user},r=benchnonce");
     let first: SaslAuthenticateResponse = c.call(ApiKey::SaslAuthenticate, 2, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(format!("n,,{bare}")))).await;
     let sf = String::from_utf8(first.auth_bytes.to_vec()).unwrap();
-    let a: std::collections::HashMap<&str, &str> = sf.split(',').filter_map(|x| x.split_once('=')).collect();
-    let m = odradek::security::scram::Mechanism::Sha256;
-    let salted = m.salted_password(password.as_bytes(), &b64.decode(a["s"]).unwrap(), a["i"].parse().unwrap());
-    let hmac = |k: &[u8], d: &[u8]| {
-        use hmac::{KeyInit, Mac};
-        let mut x = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(k).unwrap();
-        x.update(d);
-        x.finalize().into_bytes().to_vec()
-    };
-    let ck = hmac(&salted, b"Client Key");
-    let stored = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&ck).to_vec()
-    };
-    let without = format!("c=biws,r={}", a["r"]);
-    let auth = format!("{bare},{sf},{without}");
-    let proof: Vec<u8> = ck.iter().zip(hmac(&stored, auth.as_bytes())).map(|(x, y)| x ^ y).collect();
-    let fin: SaslAuthenticateResponse = c.call(ApiKey::SaslAuthenticate, 2, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(format!("{without},p={}", b64.encode(proof))))).await;
+    let (client_final, _) = odradek::security::scram::client_final(odradek::security::scram::Mechanism::Sha256, password, &bare, &sf).unwrap();
+    let fin: SaslAuthenticateResponse = c.call(ApiKey::SaslAuthenticate, 2, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(client_final))).await;
     assert_eq!(fin.error_code, 0, "login");
 }
 

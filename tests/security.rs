@@ -85,40 +85,10 @@ async fn scram_login(r: &mut Raw, mech: &str, user: &str, password: &str) -> (i1
         return (first.error_code, first.error_message.map(|m| m.to_string()), 0);
     }
     let sf = String::from_utf8(first.auth_bytes.to_vec()).unwrap();
-    let attrs: std::collections::HashMap<&str, &str> = sf.split(',').filter_map(|a| a.split_once('=')).collect();
-    let salt = B64.decode(attrs["s"]).unwrap();
-    let iters: u32 = attrs["i"].parse().unwrap();
     let m = odradek::security::scram::Mechanism::parse(mech).unwrap();
-    let salted = m.salted_password(password.as_bytes(), &salt, iters);
-    let hmac = |k: &[u8], d: &[u8]| -> Vec<u8> {
-        use hmac::{KeyInit, Mac};
-        if mech.ends_with("512") {
-            let mut x = <hmac::Hmac<sha2::Sha512> as KeyInit>::new_from_slice(k).unwrap();
-            x.update(d);
-            x.finalize().into_bytes().to_vec()
-        } else {
-            let mut x = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(k).unwrap();
-            x.update(d);
-            x.finalize().into_bytes().to_vec()
-        }
-    };
-    let client_key = hmac(&salted, b"Client Key");
-    let stored: Vec<u8> = if mech.ends_with("512") {
-        use sha2::Digest;
-        sha2::Sha512::digest(&client_key).to_vec()
-    } else {
-        use sha2::Digest;
-        sha2::Sha256::digest(&client_key).to_vec()
-    };
-    let without = format!("c=biws,r={}", attrs["r"]);
-    let auth = format!("{bare},{sf},{without}");
-    let proof: Vec<u8> = client_key.iter().zip(hmac(&stored, auth.as_bytes())).map(|(a, b)| a ^ b).collect();
-    let fin: SaslAuthenticateResponse = r
-        .request(ApiKey::SaslAuthenticate, 2, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(format!("{without},p={}", B64.encode(proof)))))
-        .await
-        .unwrap();
+    let (client_final, server_sig) = odradek::security::scram::client_final(m, password, &bare, &sf).unwrap();
+    let fin: SaslAuthenticateResponse = r.request(ApiKey::SaslAuthenticate, 2, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(client_final))).await.unwrap();
     if fin.error_code == 0 {
-        let server_sig = hmac(&hmac(&salted, b"Server Key"), auth.as_bytes());
         assert_eq!(String::from_utf8(fin.auth_bytes.to_vec()).unwrap(), format!("v={}", B64.encode(server_sig)), "the server proves it knows the credential");
     }
     (fin.error_code, fin.error_message.map(|m| m.to_string()).filter(|m| !m.is_empty()), fin.session_lifetime_ms)
@@ -687,4 +657,55 @@ num.partitions=3
     assert_eq!((c.topics[0].error_code, c.topics[0].num_partitions), (0, 3), "the super user may; num.partitions honoured");
     // Nothing else listens: the default PLAINTEXT port is not opened behind the operator's back.
     assert!(tokio::net::TcpStream::connect(("127.0.0.1", 19093)).await.is_err(), "no controller listener");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_advertised_version_of_the_new_apis_answers() {
+    use odradek::security::acl::{op, pattern, perm, resource};
+    let dir = tempfile::tempdir().unwrap();
+    let mut sets = plain_users();
+    sets.push(("authorizer.class.name", "acl"));
+    sets.push(("super.users", "User:admin"));
+    let b = start(dir.path(), &sets, &["SCRAM-SHA-256=[name=x,password=y]"]).await.unwrap();
+    let addr = b.bootstrap();
+    // SaslHandshake v0-1 and SaslAuthenticate v0-2: a PLAIN login at each, then a request served.
+    for hv in 0..=1i16 {
+        for av in 0..=2i16 {
+            let mut r = Raw::connect(&addr).await;
+            let hs: SaslHandshakeResponse = r.request(ApiKey::SaslHandshake, hv, &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN"))).await.unwrap();
+            assert_eq!(hs.error_code, 0);
+            if hv == 0 {
+                let token = b"\0admin\0admin-secret";
+                r.send_bytes(&[&(token.len() as i32).to_be_bytes()[..], &token[..]].concat()).await.unwrap();
+                assert!(r.read_frame().await.is_some());
+            } else {
+                let a: SaslAuthenticateResponse = r.request(ApiKey::SaslAuthenticate, av, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from_static(b"\0admin\0admin-secret"))).await.expect("answered");
+                assert_eq!(a.error_code, 0, "SaslAuthenticate v{av}");
+            }
+            assert!(metadata(&mut r).await.is_some(), "served after handshake v{hv} / authenticate v{av}");
+        }
+    }
+    let mut admin = plain_login(&addr, "admin", "admin-secret").await;
+    for v in 1..=3i16 {
+        let name = format!("t{v}");
+        let c: CreateAclsResponse = admin.request(ApiKey::CreateAcls, v, &CreateAclsRequest::default().with_creations(vec![acl(resource::TOPIC, &name, pattern::LITERAL, "User:bob", op::READ, perm::ALLOW)])).await.expect("CreateAcls answered");
+        assert_eq!(c.results[0].error_code, 0, "CreateAcls v{v}");
+        let filter = DescribeAclsRequest::default().with_resource_type_filter(resource::TOPIC).with_resource_name_filter(Some(StrBytes::from_string(name.clone()))).with_pattern_type_filter(pattern::LITERAL).with_principal_filter(None).with_host_filter(None).with_operation(op::ANY).with_permission_type(perm::ANY);
+        let d: DescribeAclsResponse = admin.request(ApiKey::DescribeAcls, v, &filter).await.expect("DescribeAcls answered");
+        assert_eq!(d.resources.len(), 1, "DescribeAcls v{v}");
+        let del: DeleteAclsResponse = admin
+            .request(ApiKey::DeleteAcls, v, &DeleteAclsRequest::default().with_filters(vec![delete_acls_request::DeleteAclsFilter::default()
+                .with_resource_type_filter(resource::TOPIC)
+                .with_resource_name_filter(Some(StrBytes::from_string(name)))
+                .with_pattern_type_filter(pattern::LITERAL)
+                .with_principal_filter(None)
+                .with_host_filter(None)
+                .with_operation(op::ANY)
+                .with_permission_type(perm::ANY)]))
+            .await
+            .expect("DeleteAcls answered");
+        assert_eq!(del.filter_results[0].matching_acls.len(), 1, "DeleteAcls v{v}");
+    }
+    let d: DescribeUserScramCredentialsResponse = admin.request(ApiKey::DescribeUserScramCredentials, 0, &DescribeUserScramCredentialsRequest::default()).await.unwrap();
+    assert_eq!(d.results.len(), 1);
 }

@@ -324,11 +324,9 @@ pub async fn incremental_alter_configs(
     let mut out = Vec::with_capacity(req.resources.len());
     for r in &req.resources {
         let changes: Vec<(String, i8, Option<String>)> = r.configs.iter().map(|c| (c.name.to_string(), c.config_operation, c.value.as_ref().map(|v| v.to_string()))).collect();
+        let refused = config_authz(who, r.resource_type, &r.resource_name, acl::op::ALTER_CONFIGS);
         let (c, m) = match r.resource_type {
-            t if config_authz(who, t, &r.resource_name, acl::op::ALTER_CONFIGS).is_some() => {
-                let (c, m) = config_authz(who, t, &r.resource_name, acl::op::ALTER_CONFIGS).unwrap_or_default();
-                (c, Some(m.to_string()))
-            }
+            _ if refused.is_some() => refused.map(|(c, m)| (c, Some(m.to_string()))).unwrap_or_default(),
             RESOURCE_TOPIC => incremental_topic(state, &r.resource_name, &changes, req.validate_only),
             RESOURCE_BROKER => incremental_broker(state, &r.resource_name, &changes, req.validate_only),
             other => (code::INVALID_REQUEST, Some(format!("Unsupported resource type {other}"))),
@@ -349,11 +347,9 @@ pub async fn alter_configs(state: &Arc<BrokerState>, req: kafka_protocol::messag
     use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
     let mut out = Vec::with_capacity(req.resources.len());
     for r in &req.resources {
+        let refused = config_authz(who, r.resource_type, &r.resource_name, acl::op::ALTER_CONFIGS);
         let (c, m) = match r.resource_type {
-            t if config_authz(who, t, &r.resource_name, acl::op::ALTER_CONFIGS).is_some() => {
-                let (c, m) = config_authz(who, t, &r.resource_name, acl::op::ALTER_CONFIGS).unwrap_or_default();
-                (c, Some(m.to_string()))
-            }
+            _ if refused.is_some() => refused.map(|(c, m)| (c, Some(m.to_string()))).unwrap_or_default(),
             RESOURCE_TOPIC => match state.logs.topic(&r.resource_name) {
                 None => (code::UNKNOWN_TOPIC_OR_PARTITION, Some(format!("Topic {} does not exist.", r.resource_name))),
                 Some(_) => {

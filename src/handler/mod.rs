@@ -114,7 +114,7 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
     }
     if ctx.listener.sasl.is_some() {
         let api = header.api_key;
-        let gate = ctx.session.gate(&format!("{api:?}"), api == ApiKey::ApiVersions, api == ApiKey::SaslHandshake, api == ApiKey::SaslAuthenticate);
+        let gate = ctx.session.gate(&api, api == ApiKey::ApiVersions, api == ApiKey::SaslHandshake, api == ApiKey::SaslAuthenticate);
         if let crate::security::sasl::Gate::Close(why) = gate {
             return Err(FrameError::Refused(why));
         }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use parking_lot::RwLock;
 
 use super::principal::Principal;
+use super::{pct, unpct};
 use crate::log::file::Disk;
 
 /// Kafka's resource types (wire codes).
@@ -293,40 +294,6 @@ pub fn validate(b: &Binding) -> Result<(), AclError> {
         _ => return bad(&format!("Could not parse principal from `{}` (no colon is present separating the principal type from the principal name)", b.principal)),
     }
     Ok(())
-}
-
-fn pct(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.:*@".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    if out.is_empty() {
-        out.push_str("%00EMPTY");
-    }
-    out
-}
-
-fn unpct(s: &str) -> Option<String> {
-    if s == "%00EMPTY" {
-        return Some(String::new());
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            out.push(u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 fn parse_line(line: &str) -> Option<Binding> {

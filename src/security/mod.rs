@@ -147,6 +147,43 @@ pub fn log_failed_login(peer: SocketAddr, listener: &str, reason: &str) {
     }
 }
 
+/// One field of the space-separated credential and ACL files: percent-encoded (spaces, `%` and
+/// anything unusual become `%XX`), the empty string as `%00EMPTY`.
+pub(crate) fn pct(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.:*@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("%00EMPTY");
+    }
+    out
+}
+
+/// The inverse of [`pct`]; `None` for a malformed field.
+pub(crate) fn unpct(s: &str) -> Option<String> {
+    if s == "%00EMPTY" {
+        return Some(String::new());
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            out.push(u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// `listener.name.<name>.<key>` -> `<key>`; other keys unchanged.
 fn strip_listener_prefix(k: &str) -> &str {
     k.strip_prefix("listener.name.").and_then(|rest| rest.split_once('.')).map(|(_, key)| key).unwrap_or(k)

@@ -244,8 +244,9 @@ impl Session {
         matches!(self.step, Step::Handshaken { raw: true, .. } | Step::Scram { raw: true, .. } | Step::OAuthRefused { raw: true, .. })
     }
 
-    /// Whether a request of this kind may be served now. `api` is the API's name for messages.
-    pub fn gate(&mut self, api: &str, is_api_versions: bool, is_handshake: bool, is_authenticate: bool) -> Gate {
+    /// Whether a request of this kind may be served now. `api` names the API in the message (it
+    /// is formatted only when the connection is refused: nothing is allocated per request).
+    pub fn gate(&mut self, api: &dyn std::fmt::Debug, is_api_versions: bool, is_handshake: bool, is_authenticate: bool) -> Gate {
         match &self.step {
             Step::Authenticated => {
                 if self.expires.is_some_and(|e| Instant::now() >= e) && !is_handshake {
@@ -263,7 +264,7 @@ impl Session {
             Step::Start if is_handshake => Gate::Serve,
             Step::Handshaken { raw: false, .. } | Step::Scram { raw: false, .. } | Step::OAuthRefused { raw: false, .. } if is_authenticate => Gate::Serve,
             _ if self.reauthenticating() && (is_authenticate || is_handshake) => Gate::Serve,
-            _ => Gate::Close(format!("Unexpected Kafka request of type {api} during SASL handshake.")),
+            _ => Gate::Close(format!("Unexpected Kafka request of type {api:?} during SASL handshake.")),
         }
     }
 
@@ -448,15 +449,15 @@ mod tests {
         let c = cfg();
         let store = CredentialStore::open(crate::log::file::Disk::os(), tempfile::tempdir().unwrap().path()).unwrap();
         let mut s = Session::default();
-        assert_eq!(s.gate("Metadata", false, false, false), Gate::Close("Unexpected Kafka request of type Metadata during SASL handshake.".into()));
-        assert_eq!(s.gate("ApiVersions", true, false, false), Gate::Serve);
-        assert!(matches!(s.gate("ApiVersions", true, false, false), Gate::Close(_)));
+        assert_eq!(s.gate(&kafka_protocol::messages::ApiKey::Metadata, false, false, false), Gate::Close("Unexpected Kafka request of type Metadata during SASL handshake.".into()));
+        assert_eq!(s.gate(&kafka_protocol::messages::ApiKey::ApiVersions, true, false, false), Gate::Serve);
+        assert!(matches!(s.gate(&kafka_protocol::messages::ApiKey::ApiVersions, true, false, false), Gate::Close(_)));
         assert_eq!(s.handshake(&c, "GSSAPI", 1), Err(Some("Unsupported SASL mechanism GSSAPI".into())));
         s.handshake(&c, "PLAIN", 1).unwrap();
-        assert_eq!(s.gate("SaslAuthenticate", false, false, true), Gate::Serve);
+        assert_eq!(s.gate(&kafka_protocol::messages::ApiKey::SaslAuthenticate, false, false, true), Gate::Serve);
         assert!(matches!(s.token(&c, &store, b"\0alice\0al\"ice"), TokenResult::Done(_, 0)));
         assert_eq!(s.principal, Some(Principal::user("alice")));
-        assert_eq!(s.gate("Metadata", false, false, false), Gate::Serve);
+        assert_eq!(s.gate(&kafka_protocol::messages::ApiKey::Metadata, false, false, false), Gate::Serve);
         for (bad, msg) in [
             (&b"\0alice\0wrong"[..], "Authentication failed: Invalid username or password"),
             (b"\0mallory\0x", "Authentication failed: Invalid username or password"),

@@ -16,6 +16,7 @@ use parking_lot::RwLock;
 use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
+use super::{pct, unpct};
 use crate::log::file::Disk;
 
 pub const MIN_ITERATIONS: i32 = 4096;
@@ -124,34 +125,6 @@ pub struct CredentialStore {
     users: RwLock<BTreeMap<(String, Mechanism), Credential>>,
 }
 
-fn pct(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.@".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn unpct(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            out.push(u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 impl CredentialStore {
     /// Reads `DIR/scram-credentials` (absent: no users). A file that does not parse stops the
     /// start: silently dropping credentials would lock users out or, worse, hide a tampered file.
@@ -255,6 +228,22 @@ pub fn parse_add_scram(arg: &str) -> Result<(String, Mechanism, Credential), Str
     check_credential(&name, iterations).map_err(|e| format!("--add-scram: {e:?}"))?;
     let c = Credential::from_password(m, &password, iterations);
     Ok((name, m, c))
+}
+
+/// The client's side of the last step (RFC 5802), for tests, benchmarks and tools that speak
+/// SCRAM to a broker: the client-final message for `password`, given the client-first-bare and
+/// server-first messages, and the server signature a genuine server answers with (`v=`).
+pub fn client_final(m: Mechanism, password: &str, client_first_bare: &str, server_first: &str) -> Result<(String, Vec<u8>), String> {
+    let attr = |k: &str| server_first.split(',').find_map(|a| a.strip_prefix(k)).ok_or_else(|| format!("server-first message without {k}"));
+    let salt = B64.decode(attr("s=")?).map_err(|_| "bad salt".to_string())?;
+    let iterations: u32 = attr("i=")?.parse().map_err(|_| "bad iteration count".to_string())?;
+    let salted = m.salted_password(password.as_bytes(), &salt, iterations);
+    let client_key = m.hmac(&salted, b"Client Key");
+    let without_proof = format!("c=biws,r={}", attr("r=")?);
+    let auth = format!("{client_first_bare},{server_first},{without_proof}");
+    let proof: Vec<u8> = client_key.iter().zip(m.hmac(&m.hash(&client_key), auth.as_bytes())).map(|(a, b)| a ^ b).collect();
+    let server_signature = m.hmac(&m.hmac(&salted, b"Server Key"), auth.as_bytes());
+    Ok((format!("{without_proof},p={}", B64.encode(proof)), server_signature))
 }
 
 /// One SCRAM exchange on the server side.
@@ -380,22 +369,6 @@ impl ScramServer {
 mod tests {
     use super::*;
 
-    /// A client side of RFC 5802, to drive the server.
-    fn client_final(m: Mechanism, password: &str, client_first_bare: &str, server_first: &str) -> (String, Vec<u8>) {
-        let attrs: BTreeMap<&str, &str> = server_first.split(',').filter_map(|a| a.split_once('=')).collect();
-        let salt = B64.decode(attrs["s"]).unwrap();
-        let i: u32 = attrs["i"].parse().unwrap();
-        let salted = m.salted_password(password.as_bytes(), &salt, i);
-        let client_key = m.hmac(&salted, b"Client Key");
-        let stored = m.hash(&client_key);
-        let without = format!("c=biws,r={}", attrs["r"]);
-        let auth = format!("{client_first_bare},{server_first},{without}");
-        let sig = m.hmac(&stored, auth.as_bytes());
-        let proof: Vec<u8> = client_key.iter().zip(sig).map(|(a, b)| a ^ b).collect();
-        let server_sig = m.hmac(&m.hmac(&salted, b"Server Key"), auth.as_bytes());
-        (format!("{without},p={}", B64.encode(proof)), server_sig)
-    }
-
     #[test]
     fn rfc7677_test_vector() {
         // RFC 7677 section 3: user "user", password "pencil".
@@ -427,7 +400,7 @@ mod tests {
                 assert!(user.is_none());
                 let sf = String::from_utf8(sf).unwrap();
                 assert!(sf.starts_with("r=abcdefgh"));
-                let (cf, expect) = client_final(m, password, bare, &sf);
+                let (cf, expect) = client_final(m, password, bare, &sf).unwrap();
                 match s.step(cf.as_bytes(), &store) {
                     Ok((v, Some(u))) => {
                         assert!(ok);
