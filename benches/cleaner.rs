@@ -32,7 +32,12 @@ fn batch(start: usize, n: usize, keys: usize, value_len: usize) -> Vec<u8> {
         })
         .collect();
     let mut b = BytesMut::new();
-    RecordBatchEncoder::encode(&mut b, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut b,
+        &recs,
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .unwrap();
     b.to_vec()
 }
 

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
-use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
@@ -45,7 +47,9 @@ fn join_req(member: &str) -> JoinGroupRequest {
         .with_rebalance_timeout_ms(60_000)
         .with_member_id(StrBytes::from_string(member.to_string()))
         .with_protocol_type(StrBytes::from_static_str("consumer"))
-        .with_protocols(vec![JoinGroupRequestProtocol::default().with_name(StrBytes::from_static_str("range")).with_metadata(Bytes::from_static(b"m"))])
+        .with_protocols(vec![JoinGroupRequestProtocol::default()
+            .with_name(StrBytes::from_static_str("range"))
+            .with_metadata(Bytes::from_static(b"m"))])
 }
 
 async fn rebalance(addr: &str, members: usize) -> Duration {
@@ -73,7 +77,13 @@ async fn rebalance(addr: &str, members: usize) -> Duration {
             let j: JoinGroupResponse = c.call(ApiKey::JoinGroup, 9, &join_req(&id)).await;
             assert_eq!(j.error_code, 0);
             let assignments = if j.leader == j.member_id {
-                ids.iter().map(|m| SyncGroupRequestAssignment::default().with_member_id(StrBytes::from_string(m.clone())).with_assignment(Bytes::from(m.clone()))).collect()
+                ids.iter()
+                    .map(|m| {
+                        SyncGroupRequestAssignment::default()
+                            .with_member_id(StrBytes::from_string(m.clone()))
+                            .with_assignment(Bytes::from(m.clone()))
+                    })
+                    .collect()
             } else {
                 vec![]
             };
@@ -116,7 +126,9 @@ async fn commits(addr: &str, conns: usize, per_conn: usize) -> f64 {
                     .with_generation_id_or_member_epoch(-1)
                     .with_topics(vec![OffsetCommitRequestTopic::default()
                         .with_name(TopicName(StrBytes::from_static_str("commit-bench")))
-                        .with_partitions(vec![OffsetCommitRequestPartition::default().with_partition_index(0).with_committed_offset(i as i64)])]);
+                        .with_partitions(vec![OffsetCommitRequestPartition::default()
+                            .with_partition_index(0)
+                            .with_committed_offset(i as i64)])]);
                 let r: OffsetCommitResponse = conn.call(ApiKey::OffsetCommit, 9, &req).await;
                 assert_eq!(r.topics[0].partitions[0].error_code, 0);
             }
@@ -131,18 +143,35 @@ async fn commits(addr: &str, conns: usize, per_conn: usize) -> f64 {
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let b = odradek::Broker::builder().set("group.initial.rebalance.delay.ms", "0").start().await.unwrap();
+        let b =
+            odradek::Broker::builder().set("group.initial.rebalance.delay.ms", "0").start().await.unwrap();
         let addr = b.bootstrap();
         // Create the topic the commits name.
         let mut c = Conn::new(&addr).await;
         let _: MetadataResponse = c
-            .call(ApiKey::Metadata, 12, &MetadataRequest::default().with_topics(Some(vec![metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_static_str("commit-bench"))))])).with_allow_auto_topic_creation(true))
+            .call(
+                ApiKey::Metadata,
+                12,
+                &MetadataRequest::default()
+                    .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default()
+                        .with_name(Some(TopicName(StrBytes::from_static_str("commit-bench"))))]))
+                    .with_allow_auto_topic_creation(true),
+            )
             .await;
         // Create __consumer_offsets before timing anything.
-        let _: FindCoordinatorResponse = c.call(ApiKey::FindCoordinator, 3, &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("bench-group"))).await;
+        let _: FindCoordinatorResponse = c
+            .call(
+                ApiKey::FindCoordinator,
+                3,
+                &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("bench-group")),
+            )
+            .await;
         for members in [10, 100] {
             let d = rebalance(&addr, members).await;
-            println!("rebalance of {members:3} members: last JoinGroup sent -> all assigned in {:.2} ms", d.as_secs_f64() * 1000.0);
+            println!(
+                "rebalance of {members:3} members: last JoinGroup sent -> all assigned in {:.2} ms",
+                d.as_secs_f64() * 1000.0
+            );
             break_group(&addr).await;
         }
         for conns in [1, 8] {
@@ -157,7 +186,26 @@ fn main() {
 /// also do; this keeps one group id in the output).
 async fn break_group(addr: &str) {
     let mut c = Conn::new(addr).await;
-    let d: DescribeGroupsResponse = c.call(ApiKey::DescribeGroups, 5, &DescribeGroupsRequest::default().with_groups(vec![GroupId(StrBytes::from_static_str("bench-group"))])).await;
-    let members = d.groups[0].members.iter().map(|m| leave_group_request::MemberIdentity::default().with_member_id(m.member_id.clone())).collect();
-    let _: LeaveGroupResponse = c.call(ApiKey::LeaveGroup, 5, &LeaveGroupRequest::default().with_group_id(GroupId(StrBytes::from_static_str("bench-group"))).with_members(members)).await;
+    let d: DescribeGroupsResponse = c
+        .call(
+            ApiKey::DescribeGroups,
+            5,
+            &DescribeGroupsRequest::default()
+                .with_groups(vec![GroupId(StrBytes::from_static_str("bench-group"))]),
+        )
+        .await;
+    let members = d.groups[0]
+        .members
+        .iter()
+        .map(|m| leave_group_request::MemberIdentity::default().with_member_id(m.member_id.clone()))
+        .collect();
+    let _: LeaveGroupResponse = c
+        .call(
+            ApiKey::LeaveGroup,
+            5,
+            &LeaveGroupRequest::default()
+                .with_group_id(GroupId(StrBytes::from_static_str("bench-group")))
+                .with_members(members),
+        )
+        .await;
 }

@@ -2,11 +2,11 @@
 //! append (write to page cache) and read. Prints ns/op; a benchmark, not a test.
 use std::time::Instant;
 
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use odradek::config::LogConfig;
 use odradek::log::index::{OffsetEntry, OffsetIndex};
 use odradek::log::{Partition, PartitionLog};
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use odradek::record::BatchHeader;
 
 /// A real v2 batch of `count` records holding `payload` value bytes in all, encoded by
@@ -51,7 +51,11 @@ fn bench(name: &str, iters: u64, bytes_per_op: usize, mut f: impl FnMut(u64)) {
         f(i);
     }
     let ns = t.elapsed().as_nanos() as f64 / iters as f64;
-    let mbs = if bytes_per_op > 0 { format!("  {:8.0} MB/s", bytes_per_op as f64 / ns * 1e3) } else { String::new() };
+    let mbs = if bytes_per_op > 0 {
+        format!("  {:8.0} MB/s", bytes_per_op as f64 / ns * 1e3)
+    } else {
+        String::new()
+    };
     println!("{name:40} {ns:10.1} ns/op{mbs}");
 }
 
@@ -65,12 +69,22 @@ fn main() {
     });
     // Produce-time validation (every record walked; compressed ones inflated as a stream). The
     // MB/s are of the records' decompressed bytes: the cost per GB produced.
-    let rules = odradek::record::validate::Rules { need_key: false, timestamps: None, max_decompressed: 64 << 20 };
-    for (name, c) in [("none", Compression::None), ("gzip", Compression::Gzip), ("snappy", Compression::Snappy), ("lz4", Compression::Lz4), ("zstd", Compression::Zstd)] {
+    let rules =
+        odradek::record::validate::Rules { need_key: false, timestamps: None, max_decompressed: 64 << 20 };
+    for (name, c) in [
+        ("none", Compression::None),
+        ("gzip", Compression::Gzip),
+        ("snappy", Compression::Snappy),
+        ("lz4", Compression::Lz4),
+        ("zstd", Compression::Zstd),
+    ] {
         // 64 records of 1 KiB values of random words (text-like: gzip makes them about 3:1
         // smaller), as a client batches them.
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let words = ["order", "customer", "id", "amount", "status", "shipped", "pending", "eur", "usd", "item", "sku", "qty", "price", "created", "updated", "true", "false", "null"];
+        let words = [
+            "order", "customer", "id", "amount", "status", "shipped", "pending", "eur", "usd", "item", "sku",
+            "qty", "price", "created", "updated", "true", "false", "null",
+        ];
         let mut text = Vec::with_capacity(64 * 1024 + 16);
         while text.len() < 64 * 1024 {
             x ^= x << 13;
@@ -83,9 +97,16 @@ fn main() {
         let h = BatchHeader::parse(&b).unwrap();
         assert_eq!((h.records_count, h.total_len()), (64, b.len()), "one batch of 64 records");
         let raw = odradek::record::validate::validate(&b, &h, &rules).unwrap().decompressed_bytes as usize;
-        bench(&format!("validate 64 x 1 KiB records, {name} ({} B)", b.len()), if c == Compression::None { 100_000 } else { 5_000 }, raw, |_| {
-            std::hint::black_box(odradek::record::validate::validate(std::hint::black_box(&b), &h, &rules).unwrap());
-        });
+        bench(
+            &format!("validate 64 x 1 KiB records, {name} ({} B)", b.len()),
+            if c == Compression::None { 100_000 } else { 5_000 },
+            raw,
+            |_| {
+                std::hint::black_box(
+                    odradek::record::validate::validate(std::hint::black_box(&b), &h, &rules).unwrap(),
+                );
+            },
+        );
     }
     let mut idx = OffsetIndex::default();
     for i in 0..100_000u32 {
@@ -97,8 +118,19 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     // The broker's own setup: fsync and seal threads in the background (a roll's sync of the
     // sealed segment runs there, not inside the append that rolled).
-    let env = odradek::log::LogEnv { disk: odradek::log::file::Disk::os(), background: odradek::log::flusher::Background::threaded().unwrap(), health: odradek::log::StorageHealth::new(dir.path()) };
-    let (log, _) = PartitionLog::open(dir.path(), LogConfig::default(), odradek::log::Recovery::default(), odradek::clock::now_ms(), &env).unwrap();
+    let env = odradek::log::LogEnv {
+        disk: odradek::log::file::Disk::os(),
+        background: odradek::log::flusher::Background::threaded().unwrap(),
+        health: odradek::log::StorageHealth::new(dir.path()),
+    };
+    let (log, _) = PartitionLog::open(
+        dir.path(),
+        LogConfig::default(),
+        odradek::log::Recovery::default(),
+        odradek::clock::now_ms(),
+        &env,
+    )
+    .unwrap();
     let p = Partition::new("bench".into(), 0, log);
     let b1k = batch(1, 1024);
     let now = odradek::clock::now_ms();

@@ -86,9 +86,15 @@ impl ProducerContext for Ctx {
 }
 
 fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let r = rt.block_on(admin.create_topics(&[NewTopic::new(name, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())).unwrap();
+    let r = rt
+        .block_on(admin.create_topics(
+            &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        ))
+        .unwrap();
     r[0].as_ref().expect("topic created");
 }
 
@@ -100,7 +106,11 @@ fn producer(bootstrap: &str, acks: &str) -> ThreadedProducer<Ctx> {
         .set("batch.size", "1000000")
         .set("queue.buffering.max.messages", "2000000")
         .set("compression.codec", "none")
-        .create_with_context(Ctx { latencies: Mutex::new(Vec::new()), errors: AtomicU64::new(0), delivered: AtomicU64::new(0) })
+        .create_with_context(Ctx {
+            latencies: Mutex::new(Vec::new()),
+            errors: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+        })
         .unwrap()
 }
 
@@ -110,7 +120,9 @@ fn produce_run(a: &Args, topic: &str, size: usize, parts: i32, acks: &str) {
     let start = Instant::now();
     for i in 0..a.messages {
         let part = (i as i32) % parts;
-        let mut rec = BaseRecord::<(), [u8], Box<Instant>>::with_opaque_to(topic, Box::new(Instant::now())).payload(&payload).partition(part);
+        let mut rec = BaseRecord::<(), [u8], Box<Instant>>::with_opaque_to(topic, Box::new(Instant::now()))
+            .payload(&payload)
+            .partition(part);
         loop {
             match p.send(rec) {
                 Ok(()) => break,
@@ -214,7 +226,11 @@ fn latency_run(a: &Args, size: usize, acks: &str) {
             std::thread::sleep(due - now);
         }
         payload[..8].copy_from_slice(&(clock.elapsed().as_micros() as u64).to_be_bytes());
-        let _ = p.send(BaseRecord::<(), [u8], Box<Instant>>::with_opaque_to(&topic, Box::new(Instant::now())).payload(&payload).partition(0));
+        let _ = p.send(
+            BaseRecord::<(), [u8], Box<Instant>>::with_opaque_to(&topic, Box::new(Instant::now()))
+                .payload(&payload)
+                .partition(0),
+        );
     }
     p.flush(Duration::from_secs(30)).unwrap();
     let mut e2e = reader.join().unwrap();

@@ -18,11 +18,12 @@ use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, FetchRequest, FetchResponse, ProduceRequest, ProduceResponse,
-    TopicName,
+    ApiKey, CreateTopicsRequest, FetchRequest, FetchResponse, ProduceRequest, ProduceResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 
 struct Conn {
     s: TcpStream,
@@ -67,7 +68,12 @@ fn batch(sent_us: u64) -> Bytes {
         headers: Default::default(),
     };
     let mut b = BytesMut::new();
-    RecordBatchEncoder::encode(&mut b, &[r], &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut b,
+        &[r],
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .unwrap();
     b.freeze()
 }
 
@@ -120,9 +126,12 @@ fn main() {
                     .with_max_wait_ms(200)
                     .with_min_bytes(1)
                     .with_max_bytes(1 << 20)
-                    .with_topics(vec![FetchTopic::default().with_topic(TopicName(StrBytes::from_string(topic.clone()))).with_partitions(vec![
-                        FetchPartition::default().with_partition(0).with_fetch_offset(offset).with_partition_max_bytes(1 << 20),
-                    ])]);
+                    .with_topics(vec![FetchTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string(topic.clone())))
+                        .with_partitions(vec![FetchPartition::default()
+                            .with_partition(0)
+                            .with_fetch_offset(offset)
+                            .with_partition_max_bytes(1 << 20)])]);
                 let resp: FetchResponse = c.call(ApiKey::Fetch, 11, &req);
                 let now = clock.elapsed().as_micros() as u64;
                 for t in resp.responses {
@@ -158,9 +167,11 @@ fn main() {
         }
         let t0 = Instant::now();
         let req = ProduceRequest::default().with_acks(acks).with_timeout_ms(10_000).with_topic_data(vec![
-            TopicProduceData::default().with_name(TopicName(StrBytes::from_string(topic.clone()))).with_partition_data(vec![
-                PartitionProduceData::default().with_index(0).with_records(Some(batch(clock.elapsed().as_micros() as u64))),
-            ]),
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.clone())))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(batch(clock.elapsed().as_micros() as u64)))]),
         ]);
         let resp: ProduceResponse = p.call(ApiKey::Produce, 9, &req);
         rtt.push(t0.elapsed().as_micros() as u64);

@@ -38,7 +38,12 @@ impl Conn {
         self.s.read_exact(&mut buf).await.unwrap();
         common::decode_response(buf, api, v, cid)
     }
-    async fn call<Q: kafka_protocol::protocol::Encodable, R: kafka_protocol::protocol::Decodable>(&mut self, api: ApiKey, v: i16, req: &Q) -> R {
+    async fn call<Q: kafka_protocol::protocol::Encodable, R: kafka_protocol::protocol::Decodable>(
+        &mut self,
+        api: ApiKey,
+        v: i16,
+        req: &Q,
+    ) -> R {
         self.send(api, v, req).await;
         let cid = self.cid;
         self.recv(api, v, cid).await
@@ -64,17 +69,46 @@ fn batch() -> Bytes {
         })
         .collect();
     let mut b = BytesMut::new();
-    RecordBatchEncoder::encode(&mut b, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut b,
+        &recs,
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .unwrap();
     b.freeze()
 }
 
 async fn scram_login(c: &mut Conn, user: &str, password: &str) {
-    let _: SaslHandshakeResponse = c.call(ApiKey::SaslHandshake, 1, &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("SCRAM-SHA-256"))).await;
+    let _: SaslHandshakeResponse = c
+        .call(
+            ApiKey::SaslHandshake,
+            1,
+            &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("SCRAM-SHA-256")),
+        )
+        .await;
     let bare = format!("n={user},r=benchnonce");
-    let first: SaslAuthenticateResponse = c.call(ApiKey::SaslAuthenticate, 2, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(format!("n,,{bare}")))).await;
+    let first: SaslAuthenticateResponse = c
+        .call(
+            ApiKey::SaslAuthenticate,
+            2,
+            &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(format!("n,,{bare}"))),
+        )
+        .await;
     let sf = String::from_utf8(first.auth_bytes.to_vec()).unwrap();
-    let (client_final, _) = odradek::security::scram::client_final(odradek::security::scram::Mechanism::Sha256, password, &bare, &sf).unwrap();
-    let fin: SaslAuthenticateResponse = c.call(ApiKey::SaslAuthenticate, 2, &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(client_final))).await;
+    let (client_final, _) = odradek::security::scram::client_final(
+        odradek::security::scram::Mechanism::Sha256,
+        password,
+        &bare,
+        &sf,
+    )
+    .unwrap();
+    let fin: SaslAuthenticateResponse = c
+        .call(
+            ApiKey::SaslAuthenticate,
+            2,
+            &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(client_final)),
+        )
+        .await;
     assert_eq!(fin.error_code, 0, "login");
 }
 
@@ -85,15 +119,22 @@ async fn run(c: &mut Conn, topic: &str, total: usize) -> (f64, f64) {
             ApiKey::CreateTopics,
             5,
             &CreateTopicsRequest::default()
-                .with_topics(vec![create_topics_request::CreatableTopic::default().with_name(TopicName(StrBytes::from_string(topic.into()))).with_num_partitions(1).with_replication_factor(1)])
+                .with_topics(vec![create_topics_request::CreatableTopic::default()
+                    .with_name(TopicName(StrBytes::from_string(topic.into())))
+                    .with_num_partitions(1)
+                    .with_replication_factor(1)])
                 .with_timeout_ms(5000),
         )
         .await;
     assert_eq!(created.topics[0].error_code, 0);
     let b = batch();
-    let req = ProduceRequest::default().with_acks(1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default()
-        .with_name(TopicName(StrBytes::from_string(topic.into())))
-        .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(b.clone()))])]);
+    let req = ProduceRequest::default().with_acks(1).with_timeout_ms(5000).with_topic_data(vec![
+        TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_string(topic.into())))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(b.clone()))]),
+    ]);
     let n = total / b.len();
     let t = Instant::now();
     let mut inflight = VecDeque::new();
@@ -117,9 +158,14 @@ async fn run(c: &mut Conn, topic: &str, total: usize) -> (f64, f64) {
             .call(
                 ApiKey::Fetch,
                 12,
-                &FetchRequest::default().with_max_wait_ms(0).with_max_bytes(1 << 20).with_topics(vec![fetch_request::FetchTopic::default()
-                    .with_topic(TopicName(StrBytes::from_string(topic.into())))
-                    .with_partitions(vec![fetch_request::FetchPartition::default().with_partition(0).with_fetch_offset(offset).with_partition_max_bytes(1 << 20)])]),
+                &FetchRequest::default().with_max_wait_ms(0).with_max_bytes(1 << 20).with_topics(vec![
+                    fetch_request::FetchTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string(topic.into())))
+                        .with_partitions(vec![fetch_request::FetchPartition::default()
+                            .with_partition(0)
+                            .with_fetch_offset(offset)
+                            .with_partition_max_bytes(1 << 20)]),
+                ]),
             )
             .await;
         let recs = f.responses[0].partitions[0].records.clone().unwrap_or_default();
@@ -146,16 +192,23 @@ async fn main() {
     let tls = {
         use rustls::pki_types::pem::PemObject;
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(rustls::pki_types::CertificateDer::from_pem_slice(pki.ca.cert.as_bytes()).unwrap()).unwrap();
-        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        roots
+            .add(rustls::pki_types::CertificateDer::from_pem_slice(pki.ca.cert.as_bytes()).unwrap())
+            .unwrap();
+        let cfg =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         tokio_rustls::TlsConnector::from(Arc::new(cfg))
     };
     println!("{:44} {:>12} {:>12}", "512 MiB, 64 KiB batches of 1 KiB records", "produce MB/s", "fetch MB/s");
-    for (label, acls) in [("PLAINTEXT", false), ("SASL_SSL (SCRAM, TLS 1.3)", false), ("SASL_SSL + ACLs (1,001 bindings)", true)] {
+    for (label, acls) in [
+        ("PLAINTEXT", false),
+        ("SASL_SSL (SCRAM, TLS 1.3)", false),
+        ("SASL_SSL + ACLs (1,001 bindings)", true),
+    ] {
         let data = tempfile::tempdir().unwrap();
         let mut b = odradek::Broker::builder()
             .data_dir(data.path())
@@ -170,17 +223,42 @@ async fn main() {
         if let Some(a) = &broker.state().acl {
             use odradek::security::acl::{op, pattern, perm, resource, Binding};
             let mut bs: Vec<Binding> = (0..1000)
-                .map(|i| Binding { resource_type: resource::TOPIC, name: format!("other-{i}"), pattern: pattern::LITERAL, principal: format!("User:u{i}"), host: "*".into(), operation: op::READ, permission: perm::ALLOW })
+                .map(|i| Binding {
+                    resource_type: resource::TOPIC,
+                    name: format!("other-{i}"),
+                    pattern: pattern::LITERAL,
+                    principal: format!("User:u{i}"),
+                    host: "*".into(),
+                    operation: op::READ,
+                    permission: perm::ALLOW,
+                })
                 .collect();
-            bs.push(Binding { resource_type: resource::TOPIC, name: "bench".into(), pattern: pattern::PREFIXED, principal: "User:bench".into(), host: "*".into(), operation: op::ALL, permission: perm::ALLOW });
+            bs.push(Binding {
+                resource_type: resource::TOPIC,
+                name: "bench".into(),
+                pattern: pattern::PREFIXED,
+                principal: "User:bench".into(),
+                host: "*".into(),
+                operation: op::ALL,
+                permission: perm::ALLOW,
+            });
             a.create(bs).unwrap();
         }
         let mut c = if label == "PLAINTEXT" {
-            Conn { s: Box::new(tokio::net::TcpStream::connect(broker.bootstrap_for("PLAINTEXT").unwrap()).await.unwrap()), cid: 0 }
+            Conn {
+                s: Box::new(
+                    tokio::net::TcpStream::connect(broker.bootstrap_for("PLAINTEXT").unwrap()).await.unwrap(),
+                ),
+                cid: 0,
+            }
         } else {
-            let tcp = tokio::net::TcpStream::connect(broker.bootstrap_for("SASL_SSL").unwrap()).await.unwrap();
+            let tcp =
+                tokio::net::TcpStream::connect(broker.bootstrap_for("SASL_SSL").unwrap()).await.unwrap();
             tcp.set_nodelay(true).unwrap();
-            let s = tls.connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+            let s = tls
+                .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+                .await
+                .unwrap();
             let mut c = Conn { s: Box::new(s), cid: 0 };
             scram_login(&mut c, "bench", "bench-secret").await;
             c
@@ -195,16 +273,38 @@ async fn main() {
     let d = tempfile::tempdir().unwrap();
     let a = Authorizer::open(odradek::log::file::Disk::os(), d.path(), "", false).unwrap();
     let mut bs: Vec<Binding> = (0..1000)
-        .map(|i| Binding { resource_type: resource::TOPIC, name: format!("other-{i}"), pattern: pattern::LITERAL, principal: format!("User:u{i}"), host: "*".into(), operation: op::READ, permission: perm::ALLOW })
+        .map(|i| Binding {
+            resource_type: resource::TOPIC,
+            name: format!("other-{i}"),
+            pattern: pattern::LITERAL,
+            principal: format!("User:u{i}"),
+            host: "*".into(),
+            operation: op::READ,
+            permission: perm::ALLOW,
+        })
         .collect();
-    bs.push(Binding { resource_type: resource::TOPIC, name: "bench".into(), pattern: pattern::PREFIXED, principal: "User:bench".into(), host: "*".into(), operation: op::ALL, permission: perm::ALLOW });
+    bs.push(Binding {
+        resource_type: resource::TOPIC,
+        name: "bench".into(),
+        pattern: pattern::PREFIXED,
+        principal: "User:bench".into(),
+        host: "*".into(),
+        operation: op::ALL,
+        permission: perm::ALLOW,
+    });
     a.create(bs).unwrap();
     let who = odradek::security::principal::Principal::user("bench");
     let host: std::net::IpAddr = "127.0.0.1".parse().unwrap();
     let n = 200_000;
     let t = Instant::now();
     for _ in 0..n {
-        assert!(std::hint::black_box(a.authorize(&who, host, op::WRITE, resource::TOPIC, std::hint::black_box("bench-topic"))));
+        assert!(std::hint::black_box(a.authorize(
+            &who,
+            host,
+            op::WRITE,
+            resource::TOPIC,
+            std::hint::black_box("bench-topic")
+        )));
     }
     println!("one ACL decision among 1,001 bindings: {:.0} ns", t.elapsed().as_nanos() as f64 / n as f64);
 }

@@ -14,14 +14,23 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 fn main() {
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into())).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let broker = rt.block_on(odradek::Broker::builder().start()).unwrap();
     let bs = broker.bootstrap();
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", &bs).create().unwrap();
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", &bs).create().unwrap();
     for parts in [1, 4] {
         let topic = format!("txbench-{parts}");
-        rt.block_on(admin.create_topics(&[NewTopic::new(&topic, parts, TopicReplication::Fixed(1))], &AdminOptions::new())).unwrap();
+        rt.block_on(admin.create_topics(
+            &[NewTopic::new(&topic, parts, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        ))
+        .unwrap();
         let p: BaseProducer = ClientConfig::new()
             .set("bootstrap.servers", &bs)
             .set("transactional.id", format!("bench-{parts}"))
@@ -37,7 +46,13 @@ fn main() {
             let t0 = Instant::now();
             p.begin_transaction().unwrap();
             for r in 0..10 {
-                p.send(BaseRecord::<(), [u8]>::to(&topic).partition(((i * 10 + r) % parts) as i32).payload(&payload)).map_err(|(e, _)| e).unwrap();
+                p.send(
+                    BaseRecord::<(), [u8]>::to(&topic)
+                        .partition(((i * 10 + r) % parts) as i32)
+                        .payload(&payload),
+                )
+                .map_err(|(e, _)| e)
+                .unwrap();
             }
             p.flush(Duration::from_secs(10)).unwrap();
             let t1 = Instant::now();
@@ -46,10 +61,18 @@ fn main() {
             t_commit += t1.elapsed();
         }
         if std::env::var("TXBENCH_PHASES").is_ok() {
-            println!("  phases: begin+send+flush {:.2} ms, commit {:.2} ms", t_send.as_secs_f64() * 1000.0 / n as f64, t_commit.as_secs_f64() * 1000.0 / n as f64);
+            println!(
+                "  phases: begin+send+flush {:.2} ms, commit {:.2} ms",
+                t_send.as_secs_f64() * 1000.0 / n as f64,
+                t_commit.as_secs_f64() * 1000.0 / n as f64
+            );
         }
         let secs = start.elapsed().as_secs_f64();
-        println!("transactions of 10 x 100 B over {parts} partition(s): {:.0} commits/s ({:.2} ms each)", n as f64 / secs, secs * 1000.0 / n as f64);
+        println!(
+            "transactions of 10 x 100 B over {parts} partition(s): {:.0} commits/s ({:.2} ms each)",
+            n as f64 / secs,
+            secs * 1000.0 / n as f64
+        );
     }
     // Consume cost: the same log read both ways.
     let topic = "txbench-1";
@@ -70,7 +93,10 @@ fn main() {
                 n += 1;
             }
         }
-        println!("consume {n} transactional records with {level}: {:.0} records/s", n as f64 / start.elapsed().as_secs_f64());
+        println!(
+            "consume {n} transactional records with {level}: {:.0} records/s",
+            n as f64 / start.elapsed().as_secs_f64()
+        );
     }
     rt.block_on(broker.shutdown()).unwrap();
 }

@@ -18,12 +18,16 @@ async fn main() -> anyhow::Result<()> {
 
     let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", &bootstrap).create()?;
     let d = producer
-        .send(FutureRecord::to("example").key("k").payload("hello from an embedded broker"), Duration::from_secs(10))
+        .send(
+            FutureRecord::to("example").key("k").payload("hello from an embedded broker"),
+            Duration::from_secs(10),
+        )
         .await
         .map_err(|(e, _)| e)?;
     println!("delivered to partition {} at offset {}", d.partition, d.offset);
 
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &bootstrap).set("group.id", "example").create()?;
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", &bootstrap).set("group.id", "example").create()?;
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset("example", 0, Offset::Beginning)?;
     consumer.assign(&tpl)?;

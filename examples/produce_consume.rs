@@ -14,14 +14,19 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let bootstrap = args.next().unwrap_or_else(|| "127.0.0.1:9092".into());
     let topic = args.next().unwrap_or_else(|| "orders".into());
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", &bootstrap).set("acks", "all").create()?;
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", &bootstrap).set("acks", "all").create()?;
     for i in 0..10 {
         let key = format!("customer-{}", i % 3);
         let value = format!("order {i}");
-        let d = producer.send(FutureRecord::to(&topic).key(&key).payload(&value), Duration::from_secs(10)).await.map_err(|(e, _)| e)?;
+        let d = producer
+            .send(FutureRecord::to(&topic).key(&key).payload(&value), Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)?;
         println!("{key} -> partition {} offset {}", d.partition, d.offset);
     }
-    let consumer: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &bootstrap).set("group.id", "example").create()?;
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", &bootstrap).set("group.id", "example").create()?;
     let md = consumer.fetch_metadata(Some(&topic), Duration::from_secs(5))?;
     let mut tpl = TopicPartitionList::new();
     for p in md.topics()[0].partitions() {

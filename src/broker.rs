@@ -150,7 +150,9 @@ impl Broker {
         let mut bound = Vec::new();
         for spec in specs {
             let addr = spec.bind_addr();
-            let l = crate::server::listen(&addr, net.backlog).await.map_err(|source| StartError::Bind { addr: format!("{} ({})", addr, spec.name), source })?;
+            let l = crate::server::listen(&addr, net.backlog)
+                .await
+                .map_err(|source| StartError::Bind { addr: format!("{} ({})", addr, spec.name), source })?;
             let at = l.local_addr()?;
             bound.push((l, Arc::new(crate::security::Listener::build(spec, at, &config)?)));
         }
@@ -162,14 +164,19 @@ impl Broker {
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e)))??;
         let producer_ids = ProducerIdManager::open(logs.disk().clone(), logs.data_dir())?;
-        let offsets_partitions = config.get("offsets.topic.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
+        let offsets_partitions =
+            config.get("offsets.topic.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
         let groups = GroupCoordinator::open(&logs, config.group_config(), offsets_partitions)
             .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
-        let max_txn_timeout = config.get("transaction.max.timeout.ms").and_then(|v| v.parse().ok()).unwrap_or(900_000);
-        let txn_partitions = config.get("transaction.state.log.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
-        let txns = TxnCoordinator::open(&logs, max_txn_timeout, txn_partitions).map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
+        let max_txn_timeout =
+            config.get("transaction.max.timeout.ms").and_then(|v| v.parse().ok()).unwrap_or(900_000);
+        let txn_partitions =
+            config.get("transaction.state.log.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
+        let txns = TxnCoordinator::open(&logs, max_txn_timeout, txn_partitions)
+            .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
         let memory = crate::memory::MemoryPool::new(net.queued_bytes);
-        let scram = crate::security::scram::CredentialStore::open(logs.disk().clone(), logs.data_dir()).map_err(|e| StartError::Io(std::io::Error::other(e)))?;
+        let scram = crate::security::scram::CredentialStore::open(logs.disk().clone(), logs.data_dir())
+            .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
         let acl = match config.set.get("authorizer.class.name").filter(|v| !v.trim().is_empty()) {
             None => None,
             Some(_) => Some(
@@ -177,7 +184,9 @@ impl Broker {
                     logs.disk().clone(),
                     logs.data_dir(),
                     &config.get("super.users").unwrap_or_default(),
-                    config.get("allow.everyone.if.no.acl.found").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+                    config
+                        .get("allow.everyone.if.no.acl.found")
+                        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
                 )
                 .map_err(|e| StartError::Io(std::io::Error::other(e)))?,
             ),
@@ -185,25 +194,56 @@ impl Broker {
         if !config.add_scram.is_empty() {
             let mut ups = Vec::new();
             for a in &config.add_scram {
-                let (u, m, c) = crate::security::scram::parse_add_scram(a).map_err(|e| StartError::Io(std::io::Error::other(e)))?;
+                let (u, m, c) = crate::security::scram::parse_add_scram(a)
+                    .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
                 ups.push((u, m, c));
             }
-            scram.alter(ups, vec![]).map_err(|e| StartError::Io(std::io::Error::other(format!("--add-scram: {e:?}"))))?;
+            scram
+                .alter(ups, vec![])
+                .map_err(|e| StartError::Io(std::io::Error::other(format!("--add-scram: {e:?}"))))?;
         }
         let listeners = bound.iter().map(|(_, l)| l.clone()).collect();
-        let state = Arc::new(BrokerState { logs, config: config.clone(), producer_ids, groups, txns, memory, net, listeners, scram, acl });
+        let state = Arc::new(BrokerState {
+            logs,
+            config: config.clone(),
+            producer_ids,
+            groups,
+            txns,
+            memory,
+            net,
+            listeners,
+            scram,
+            acl,
+        });
         // Transactions a crash left half-ended get their markers before anyone is served.
         state.txns.recover(&state.logs, &state.groups).await;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let admission = Arc::new(crate::server::Admission::new(&state.net));
         let mut tasks = Vec::new();
         for (sock, l) in bound {
-            tasks.push(tokio::spawn(crate::server::accept_loop(sock, l, admission.clone(), state.clone(), shutdown_rx.clone())));
+            tasks.push(tokio::spawn(crate::server::accept_loop(
+                sock,
+                l,
+                admission.clone(),
+                state.clone(),
+                shutdown_rx.clone(),
+            )));
         }
         let timers = tokio::spawn(group_timer(state.clone(), shutdown_rx.clone()));
-        let retention_every = config.get("log.retention.check.interval.ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(300_000).max(10);
-        let compact_every = config.get("log.cleaner.backoff.ms").and_then(|v| v.parse::<u64>().ok()).unwrap_or(15_000).max(10);
-        let map_bytes = config.get("log.cleaner.dedupe.buffer.size").and_then(|v| v.parse::<usize>().ok()).unwrap_or(128 << 20);
+        let retention_every = config
+            .get("log.retention.check.interval.ms")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(300_000)
+            .max(10);
+        let compact_every = config
+            .get("log.cleaner.backoff.ms")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(15_000)
+            .max(10);
+        let map_bytes = config
+            .get("log.cleaner.dedupe.buffer.size")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(128 << 20);
         let cleaner = tokio::spawn(crate::cleaner::run(
             state.clone(),
             Duration::from_millis(retention_every),
@@ -215,7 +255,16 @@ impl Broker {
         let shown: Vec<String> = state
             .listeners
             .iter()
-            .map(|l| format!("{}://{} (advertised {}:{}, {})", l.spec.name, l.bound, l.advertised.0, l.advertised.1, l.spec.protocol.name()))
+            .map(|l| {
+                format!(
+                    "{}://{} (advertised {}:{}, {})",
+                    l.spec.name,
+                    l.bound,
+                    l.advertised.0,
+                    l.advertised.1,
+                    l.spec.protocol.name()
+                )
+            })
             .collect();
         tracing::info!(
             node_id = state.node_id(),
@@ -239,7 +288,11 @@ impl Broker {
     }
     /// `host:port` advertised by the listener of that name (e.g. `SASL_SSL`), if there is one.
     pub fn bootstrap_for(&self, listener: &str) -> Option<String> {
-        self.state.listeners.iter().find(|l| l.spec.name.eq_ignore_ascii_case(listener)).map(|l| format!("{}:{}", l.advertised.0, l.advertised.1))
+        self.state
+            .listeners
+            .iter()
+            .find(|l| l.spec.name.eq_ignore_ascii_case(listener))
+            .map(|l| format!("{}:{}", l.advertised.0, l.advertised.1))
     }
     pub fn state(&self) -> &Arc<BrokerState> {
         &self.state
@@ -274,7 +327,6 @@ impl Drop for Broker {
         }
     }
 }
-
 
 /// The group coordinator's clock: session expiry and rebalance deadlines, every 100 ms.
 async fn group_timer(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {

@@ -46,7 +46,13 @@ pub struct KeyDef {
     pub doc: &'static str,
 }
 
-const fn key(name: &'static str, ty: ConfigType, default: Option<&'static str>, min: Option<f64>, doc: &'static str) -> KeyDef {
+const fn key(
+    name: &'static str,
+    ty: ConfigType,
+    default: Option<&'static str>,
+    min: Option<f64>,
+    doc: &'static str,
+) -> KeyDef {
     KeyDef { name, ty, default, min, allowed: &[], read_only: false, doc }
 }
 const fn ro(mut k: KeyDef) -> KeyDef {
@@ -174,7 +180,10 @@ pub const BROKER_KEYS: &[KeyDef] = &[
 /// Topic keys: (definition, broker synonyms in precedence order).
 pub const TOPIC_KEYS: &[(KeyDef, &[&str])] = &[
     (key("cleanup.policy", List, Some("delete"), None, ""), &["log.cleanup.policy"]),
-    (one_of(key("compression.type", Str, Some("producer"), None, ""), COMPRESSION_TYPES), &["compression.type"]),
+    (
+        one_of(key("compression.type", Str, Some("producer"), None, ""), COMPRESSION_TYPES),
+        &["compression.type"],
+    ),
     (key("delete.retention.ms", Long, Some("86400000"), Some(0.0), ""), &["log.cleaner.delete.retention.ms"]),
     (key("file.delete.delay.ms", Long, Some("60000"), Some(0.0), ""), &["log.segment.delete.delay.ms"]),
     (key("flush.messages", Long, Some(LONG_MAX), Some(1.0), ""), &["log.flush.interval.messages"]),
@@ -184,23 +193,44 @@ pub const TOPIC_KEYS: &[(KeyDef, &[&str])] = &[
     (key("leader.replication.throttled.replicas", List, Some(""), None, ""), &[]),
     (key("local.retention.bytes", Long, Some("-2"), Some(-2.0), ""), &["log.local.retention.bytes"]),
     (key("local.retention.ms", Long, Some("-2"), Some(-2.0), ""), &["log.local.retention.ms"]),
-    (key("max.compaction.lag.ms", Long, Some(LONG_MAX), Some(1.0), ""), &["log.cleaner.max.compaction.lag.ms"]),
+    (
+        key("max.compaction.lag.ms", Long, Some(LONG_MAX), Some(1.0), ""),
+        &["log.cleaner.max.compaction.lag.ms"],
+    ),
     (key("max.message.bytes", Int, Some("1048588"), Some(0.0), ""), &["message.max.bytes"]),
-    (key("message.timestamp.after.max.ms", Long, Some("3600000"), Some(0.0), ""), &["log.message.timestamp.after.max.ms"]),
-    (key("message.timestamp.before.max.ms", Long, Some(LONG_MAX), Some(0.0), ""), &["log.message.timestamp.before.max.ms"]),
-    (one_of(key("message.timestamp.type", Str, Some("CreateTime"), None, ""), TIMESTAMP_TYPES), &["log.message.timestamp.type"]),
-    (key("min.cleanable.dirty.ratio", Double, Some("0.5"), Some(0.0), ""), &["log.cleaner.min.cleanable.ratio"]),
+    (
+        key("message.timestamp.after.max.ms", Long, Some("3600000"), Some(0.0), ""),
+        &["log.message.timestamp.after.max.ms"],
+    ),
+    (
+        key("message.timestamp.before.max.ms", Long, Some(LONG_MAX), Some(0.0), ""),
+        &["log.message.timestamp.before.max.ms"],
+    ),
+    (
+        one_of(key("message.timestamp.type", Str, Some("CreateTime"), None, ""), TIMESTAMP_TYPES),
+        &["log.message.timestamp.type"],
+    ),
+    (
+        key("min.cleanable.dirty.ratio", Double, Some("0.5"), Some(0.0), ""),
+        &["log.cleaner.min.cleanable.ratio"],
+    ),
     (key("min.compaction.lag.ms", Long, Some("0"), Some(0.0), ""), &["log.cleaner.min.compaction.lag.ms"]),
     (key("min.insync.replicas", Int, Some("1"), Some(1.0), ""), &["min.insync.replicas"]),
     (key("preallocate", Boolean, Some("false"), None, ""), &["log.preallocate"]),
     (key("remote.storage.enable", Boolean, Some("false"), None, ""), &[]),
     (key("retention.bytes", Long, Some("-1"), None, ""), &["log.retention.bytes"]),
-    (key("retention.ms", Long, Some("604800000"), Some(-1.0), ""), &["log.retention.ms", "log.retention.minutes", "log.retention.hours"]),
+    (
+        key("retention.ms", Long, Some("604800000"), Some(-1.0), ""),
+        &["log.retention.ms", "log.retention.minutes", "log.retention.hours"],
+    ),
     (key("segment.bytes", Int, Some("1073741824"), Some(14.0), ""), &["log.segment.bytes"]),
     (key("segment.index.bytes", Int, Some("10485760"), Some(4.0), ""), &["log.index.size.max.bytes"]),
     (key("segment.jitter.ms", Long, Some("0"), Some(0.0), ""), &["log.roll.jitter.ms"]),
     (key("segment.ms", Long, Some("604800000"), Some(1.0), ""), &["log.roll.ms", "log.roll.hours"]),
-    (key("unclean.leader.election.enable", Boolean, Some("false"), None, ""), &["unclean.leader.election.enable"]),
+    (
+        key("unclean.leader.election.enable", Boolean, Some("false"), None, ""),
+        &["unclean.leader.election.enable"],
+    ),
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -234,7 +264,8 @@ impl NetLimits {
 
 /// Checks `value` against the key's type, minimum and allowed values.
 pub fn validate(def: &KeyDef, value: &str) -> Result<(), ConfigError> {
-    let bad = |reason: String| ConfigError::InvalidValue { key: def.name.into(), value: value.into(), reason };
+    let bad =
+        |reason: String| ConfigError::InvalidValue { key: def.name.into(), value: value.into(), reason };
     let v = value.trim();
     let number = match def.ty {
         Boolean => {
@@ -351,10 +382,8 @@ pub struct BrokerConfig {
 impl BrokerConfig {
     /// Reads a Java-style properties file (key=value or key: value, # and ! comments).
     pub fn read_properties(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::File { path: path.display().to_string(), reason: e.to_string() })?;
         Ok(parse_properties(&text))
     }
 
@@ -412,7 +441,10 @@ impl BrokerConfig {
             "log.dirs" => return Some(self.data_dir.display().to_string()),
             "listeners" => return Some(format!("PLAINTEXT://{}", self.listen)),
             "advertised.listeners" => {
-                return Some(format!("PLAINTEXT://{}", self.advertised_listener.as_deref().unwrap_or(&self.listen)))
+                return Some(format!(
+                    "PLAINTEXT://{}",
+                    self.advertised_listener.as_deref().unwrap_or(&self.listen)
+                ))
             }
             _ => {}
         }
@@ -448,7 +480,11 @@ impl BrokerConfig {
     /// The connection and memory bounds of the network layer, checked at start: a bound that
     /// cannot be honoured stops the broker instead of being ignored.
     pub fn net_limits(&self) -> Result<NetLimits, ConfigError> {
-        let bad = |key: &str, value: String, reason: String| ConfigError::InvalidValue { key: key.into(), value, reason };
+        let bad = |key: &str, value: String, reason: String| ConfigError::InvalidValue {
+            key: key.into(),
+            value,
+            reason,
+        };
         let queued: i64 = self.num("queued.max.request.bytes", 268_435_456);
         let frame = self.socket_request_max_bytes();
         let queued_bytes = if queued < 0 { None } else { Some(queued as usize) };
@@ -460,12 +496,25 @@ impl BrokerConfig {
         let mut per_ip_overrides = std::collections::HashMap::new();
         let raw = self.get("max.connections.per.ip.overrides").unwrap_or_default();
         for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let parsed = item.rsplit_once(':').and_then(|(h, n)| Some((h.trim().trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok()?, n.trim().parse::<usize>().ok()?)));
+            let parsed = item.rsplit_once(':').and_then(|(h, n)| {
+                Some((
+                    h.trim().trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok()?,
+                    n.trim().parse::<usize>().ok()?,
+                ))
+            });
             match parsed {
                 Some((ip, n)) => {
                     per_ip_overrides.insert(ip, n);
                 }
-                None => return Err(bad("max.connections.per.ip.overrides", raw.clone(), format!("'{item}' is not ip:count (host names are not supported; give the IP address)"))),
+                None => {
+                    return Err(bad(
+                        "max.connections.per.ip.overrides",
+                        raw.clone(),
+                        format!(
+                            "'{item}' is not ip:count (host names are not supported; give the IP address)"
+                        ),
+                    ))
+                }
             }
         }
         let idle: i64 = self.num("connections.max.idle.ms", 600_000);
@@ -474,7 +523,9 @@ impl BrokerConfig {
             per_ip: self.num::<i64>("max.connections.per.ip", i32::MAX as i64).max(0) as usize,
             per_ip_overrides,
             idle: (idle >= 0).then(|| std::time::Duration::from_millis(idle as u64)),
-            read_timeout: std::time::Duration::from_millis(self.num::<u64>("socket.request.read.timeout.ms", 30_000).max(1)),
+            read_timeout: std::time::Duration::from_millis(
+                self.num::<u64>("socket.request.read.timeout.ms", 30_000).max(1),
+            ),
             backlog: self.num::<u32>("socket.listen.backlog.size", 50).max(1),
             queued_bytes,
         })
@@ -537,7 +588,9 @@ impl BrokerConfig {
         for (layer, s) in layers.iter().flat_map(|l| syns.iter().map(move |s| (l, s))) {
             if let Some(v) = layer.get(*s) {
                 let v = match *s {
-                    "log.retention.minutes" => v.parse::<i64>().map(|m| (m * 60_000).to_string()).unwrap_or(v.clone()),
+                    "log.retention.minutes" => {
+                        v.parse::<i64>().map(|m| (m * 60_000).to_string()).unwrap_or(v.clone())
+                    }
                     "log.retention.hours" | "log.roll.hours" => {
                         v.parse::<i64>().map(|h| (h * 3_600_000).to_string()).unwrap_or(v.clone())
                     }
@@ -562,7 +615,9 @@ impl BrokerConfig {
 
     /// Resolves what the log needs for a topic.
     pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> LogConfig {
-        let n = |k: &str, d: i64| -> i64 { self.topic_value(overrides, k).and_then(|v| v.parse().ok()).unwrap_or(d) };
+        let n = |k: &str, d: i64| -> i64 {
+            self.topic_value(overrides, k).and_then(|v| v.parse().ok()).unwrap_or(d)
+        };
         LogConfig {
             segment_bytes: n("segment.bytes", 1 << 30).clamp(14, i32::MAX as i64) as u32,
             segment_ms: n("segment.ms", 604_800_000),
@@ -570,7 +625,8 @@ impl BrokerConfig {
             max_message_bytes: n("max.message.bytes", 1_048_588).clamp(0, i32::MAX as i64) as u32,
             flush_messages: n("flush.messages", i64::MAX),
             flush_ms: n("flush.ms", i64::MAX),
-            log_append_time: self.topic_value(overrides, "message.timestamp.type").as_deref() == Some("LogAppendTime"),
+            log_append_time: self.topic_value(overrides, "message.timestamp.type").as_deref()
+                == Some("LogAppendTime"),
             timestamp_before_max_ms: n("message.timestamp.before.max.ms", i64::MAX),
             timestamp_after_max_ms: n("message.timestamp.after.max.ms", 3_600_000),
             retention_ms: n("retention.ms", 604_800_000),
@@ -581,7 +637,10 @@ impl BrokerConfig {
             min_insync_replicas: n("min.insync.replicas", 1),
             min_compaction_lag_ms: n("min.compaction.lag.ms", 0),
             max_compaction_lag_ms: n("max.compaction.lag.ms", i64::MAX),
-            min_cleanable_dirty_ratio: self.topic_value(overrides, "min.cleanable.dirty.ratio").and_then(|v| v.parse().ok()).unwrap_or(0.5),
+            min_cleanable_dirty_ratio: self
+                .topic_value(overrides, "min.cleanable.dirty.ratio")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.5),
         }
     }
 }

@@ -37,7 +37,10 @@ pub fn batch(data: &[u8]) {
             Rules { need_key: true, timestamps: Some((0, i64::MAX / 2)), max_decompressed: 1 << 20 },
         ] {
             if let Ok(s) = validate(b, &h, &rules) {
-                assert_eq!(s.records as i64, h.records_count as i64, "a valid batch holds what its header counts");
+                assert_eq!(
+                    s.records as i64, h.records_count as i64,
+                    "a valid batch holds what its header counts"
+                );
                 assert_eq!(h.records_count as i64, h.last_offset_delta as i64 + 1);
                 assert!(s.decompressed_bytes <= rules.max_decompressed);
             }
@@ -184,7 +187,9 @@ pub fn fix_crcs(b: &mut [u8]) {
 
 /// Two valid batches (offsets 0-2 and 3-5, producer 7), as a segment holds them.
 pub fn valid_segment() -> Vec<u8> {
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
     let mut v = Vec::new();
     for base in [0i64, 3] {
         let recs: Vec<Record> = (0..3)
@@ -206,7 +211,11 @@ pub fn valid_segment() -> Vec<u8> {
             .collect();
         let mut b = bytes::BytesMut::new();
         // Encoding in-memory records into a buffer cannot fail.
-        let _ = RecordBatchEncoder::encode(&mut b, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None });
+        let _ = RecordBatchEncoder::encode(
+            &mut b,
+            &recs,
+            &RecordEncodeOptions { version: 2, compression: Compression::None },
+        );
         v.extend_from_slice(&b);
     }
     debug_assert!(BatchHeader::parse(&v).is_ok());

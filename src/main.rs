@@ -43,19 +43,32 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
     // --dev without --data-dir: a temporary directory that lives as long as the process.
-    let temp = if args.dev && args.data_dir.is_none() { Some(tempfile::Builder::new().prefix("odradek-dev-").tempdir()?) } else { None };
+    let temp = if args.dev && args.data_dir.is_none() {
+        Some(tempfile::Builder::new().prefix("odradek-dev-").tempdir()?)
+    } else {
+        None
+    };
     let data_dir = match (&temp, &args.data_dir) {
         (Some(t), _) => t.path().to_path_buf(),
         (None, Some(d)) => d.clone(),
         (None, None) => PathBuf::from("./data"),
     };
-    let mut config = odradek::BrokerConfig { data_dir, listen: args.listen.clone().unwrap_or_default(), advertised_listener: args.advertised_listener.clone(), dev: args.dev, add_scram: args.add_scram.clone(), ..Default::default() };
+    let mut config = odradek::BrokerConfig {
+        data_dir,
+        listen: args.listen.clone().unwrap_or_default(),
+        advertised_listener: args.advertised_listener.clone(),
+        dev: args.dev,
+        add_scram: args.add_scram.clone(),
+        ..Default::default()
+    };
     if args.dev {
         config.set_key("auto.create.topics.enable", "true")?;
         config.set_key("group.initial.rebalance.delay.ms", "0")?;
@@ -74,14 +87,18 @@ fn main() -> anyhow::Result<()> {
     }
     // log.dirs / log.dir from a Kafka server.properties name the data directory: honoured, never
     // ignored (the data would go elsewhere than the operator thinks).
-    if let Some((key, dirs)) = ["log.dirs", "log.dir"].iter().find_map(|k| config.set.get(*k).map(|v| (*k, v.clone()))) {
+    if let Some((key, dirs)) =
+        ["log.dirs", "log.dir"].iter().find_map(|k| config.set.get(*k).map(|v| (*k, v.clone())))
+    {
         let list: Vec<&str> = dirs.split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
         if list.len() != 1 {
             anyhow::bail!("{key}={dirs}: Odradek keeps its data in one directory (several log dirs, JBOD, are not supported)");
         }
         let dir = PathBuf::from(list[0]);
         match &args.data_dir {
-            Some(d) if *d != dir => anyhow::bail!("--data-dir {} and {key}={} disagree: give one", d.display(), dir.display()),
+            Some(d) if *d != dir => {
+                anyhow::bail!("--data-dir {} and {key}={} disagree: give one", d.display(), dir.display())
+            }
             _ => {
                 if temp.is_some() {
                     tracing::warn!("{key} given: --dev keeps its data there, not in a temporary directory");
@@ -90,12 +107,18 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
-    let secure_dir = if args.secure { Some(odradek::security::devmode::prepare(&mut config).map_err(|e| anyhow::anyhow!("--secure: {e}"))?) } else { None };
+    let secure_dir = if args.secure {
+        Some(odradek::security::devmode::prepare(&mut config).map_err(|e| anyhow::anyhow!("--secure: {e}"))?)
+    } else {
+        None
+    };
     if args.listen.is_some() && config.set.contains_key("listeners") && !args.secure {
         anyhow::bail!("both --listen and the listeners config are given: use one (--listen is the shorthand for listeners=PLAINTEXT://HOST:PORT)");
     }
     if args.advertised_listener.is_some() && config.set.contains_key("listeners") && !args.secure {
-        anyhow::bail!("--advertised-listener goes with --listen; with the listeners config, set advertised.listeners");
+        anyhow::bail!(
+            "--advertised-listener goes with --listen; with the listeners config, set advertised.listeners"
+        );
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("odradek").build()?;
     rt.block_on(async move {

@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use rdkafka::admin::{AdminOptions, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::{
+    AdminOptions, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication,
+};
 use rdkafka::consumer::Consumer;
 use rdkafka::producer::FutureRecord;
 use rdkafka::{Offset, TopicPartitionList};
@@ -17,7 +19,12 @@ async fn admin_client_round_trip() {
     let admin = create_topic_admin(&b.bootstrap());
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let r = admin
-        .create_topics(&[NewTopic::new("adm", 3, TopicReplication::Fixed(1)).set("retention.ms", "12345").set("cleanup.policy", "compact")], &opts)
+        .create_topics(
+            &[NewTopic::new("adm", 3, TopicReplication::Fixed(1))
+                .set("retention.ms", "12345")
+                .set("cleanup.policy", "compact")],
+            &opts,
+        )
         .await
         .unwrap();
     assert!(r[0].is_ok(), "{r:?}");
@@ -28,18 +35,36 @@ async fn admin_client_round_trip() {
     let r = admin.create_topics(&[NewTopic::new("rf3", 1, TopicReplication::Fixed(3))], &opts).await.unwrap();
     assert_eq!(r[0].as_ref().unwrap_err().1, rdkafka::types::RDKafkaErrorCode::InvalidReplicationFactor);
     // Invalid config value and unknown key: INVALID_CONFIG.
-    let r = admin.create_topics(&[NewTopic::new("badcfg", 1, TopicReplication::Fixed(1)).set("retention.ms", "soon")], &opts).await.unwrap();
+    let r = admin
+        .create_topics(
+            &[NewTopic::new("badcfg", 1, TopicReplication::Fixed(1)).set("retention.ms", "soon")],
+            &opts,
+        )
+        .await
+        .unwrap();
     assert_eq!(r[0].as_ref().unwrap_err().1, rdkafka::types::RDKafkaErrorCode::InvalidConfig);
     // validate_only creates nothing.
-    let r = admin.create_topics(&[NewTopic::new("dry", 2, TopicReplication::Fixed(1))], &AdminOptions::new().validate_only(true)).await.unwrap();
+    let r = admin
+        .create_topics(
+            &[NewTopic::new("dry", 2, TopicReplication::Fixed(1))],
+            &AdminOptions::new().validate_only(true),
+        )
+        .await
+        .unwrap();
     assert!(r[0].is_ok());
     assert!(b.state().logs.topic("dry").is_none());
     // Invalid name.
-    let r = admin.create_topics(&[NewTopic::new("bad/name", 1, TopicReplication::Fixed(1))], &opts).await.unwrap();
+    let r = admin
+        .create_topics(&[NewTopic::new("bad/name", 1, TopicReplication::Fixed(1))], &opts)
+        .await
+        .unwrap();
     assert_eq!(r[0].as_ref().unwrap_err().1, rdkafka::types::RDKafkaErrorCode::InvalidTopic);
 
     // Describe configs: the override and its source, a default, and the broker.
-    let d = admin.describe_configs(&[ResourceSpecifier::Topic("adm"), ResourceSpecifier::Broker(1)], &opts).await.unwrap();
+    let d = admin
+        .describe_configs(&[ResourceSpecifier::Topic("adm"), ResourceSpecifier::Broker(1)], &opts)
+        .await
+        .unwrap();
     let topic = d[0].as_ref().unwrap();
     let rt = topic.get("retention.ms").unwrap();
     assert_eq!(rt.value.as_deref(), Some("12345"));
@@ -93,13 +118,22 @@ async fn offsets_for_times_and_out_of_range_reset() {
     let mut futs = Vec::new();
     for i in 0..10i64 {
         let v = format!("t{i}");
-        futs.push(p.send_result(FutureRecord::to("times").key("k").payload(&v).timestamp(base + i * 1000)).map_err(|(e, _)| e).unwrap());
+        futs.push(
+            p.send_result(FutureRecord::to("times").key("k").payload(&v).timestamp(base + i * 1000))
+                .map_err(|(e, _)| e)
+                .unwrap(),
+        );
     }
     for f in futs {
         f.await.unwrap().map_err(|(e, _)| e).unwrap();
     }
     let c = consumer(&b.bootstrap(), &[]);
-    for (target, want) in [(base + 2500, Offset::Offset(3)), (base, Offset::Offset(0)), (base + 9000, Offset::Offset(9)), (base + 9001, Offset::End)] {
+    for (target, want) in [
+        (base + 2500, Offset::Offset(3)),
+        (base, Offset::Offset(0)),
+        (base + 9000, Offset::Offset(9)),
+        (base + 9001, Offset::End),
+    ] {
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset("times", 0, Offset::Offset(target)).unwrap();
         let r = c.offsets_for_times(tpl, Duration::from_secs(5)).unwrap();
@@ -127,14 +161,20 @@ async fn restart_and_read_back() {
             expect.push((part, off, v));
         }
         topic_id = b.state().logs.topic("keep").unwrap().id;
-        assert!(b.state().logs.topic("keep").unwrap().partition(0).unwrap().with_log(|l| l.segment_count()) > 3, "small segments rolled");
+        assert!(
+            b.state().logs.topic("keep").unwrap().partition(0).unwrap().with_log(|l| l.segment_count()) > 3,
+            "small segments rolled"
+        );
         b.shutdown().await.unwrap();
     }
     let b = broker_in(dir.path(), &[]).await;
     assert_eq!(b.state().logs.topic("keep").unwrap().id, topic_id, "topic ids are stable across restarts");
     let c = consumer(&b.bootstrap(), &[]);
     let got = read(&c, "keep", &[0, 1], Offset::Beginning, 300, Duration::from_secs(30));
-    let mut got: Vec<(i32, i64, String)> = got.into_iter().map(|g| (g.partition, g.offset, String::from_utf8(g.value.unwrap()).unwrap())).collect();
+    let mut got: Vec<(i32, i64, String)> = got
+        .into_iter()
+        .map(|g| (g.partition, g.offset, String::from_utf8(g.value.unwrap()).unwrap()))
+        .collect();
     got.sort();
     expect.sort();
     assert_eq!(got, expect);

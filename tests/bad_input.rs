@@ -13,24 +13,30 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
 async fn create(raw: &mut Raw, name: &str, partitions: i32) {
-    let req = CreateTopicsRequest::default().with_topics(vec![create_topics_request::CreatableTopic::default()
-        .with_name(TopicName(StrBytes::from_string(name.into())))
-        .with_num_partitions(partitions)
-        .with_replication_factor(1)]);
+    let req =
+        CreateTopicsRequest::default().with_topics(vec![create_topics_request::CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_string(name.into())))
+            .with_num_partitions(partitions)
+            .with_replication_factor(1)]);
     let r: CreateTopicsResponse = raw.request(ApiKey::CreateTopics, 7, &req).await.unwrap();
     assert_eq!(r.topics[0].error_code, 0);
 }
 
 fn produce_req(topic: &str, records: bytes::Bytes) -> ProduceRequest {
-    ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default()
-        .with_name(TopicName(StrBytes::from_string(topic.into())))
-        .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))])])
+    ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![
+        TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_string(topic.into())))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(records))]),
+    ])
 }
 
 /// The broker still answers Metadata on a fresh connection.
 async fn still_serving(addr: &str) {
     let mut r = Raw::connect(addr).await;
-    let m: MetadataResponse = r.request(ApiKey::Metadata, 12, &MetadataRequest::default()).await.expect("broker still serving");
+    let m: MetadataResponse =
+        r.request(ApiKey::Metadata, 12, &MetadataRequest::default()).await.expect("broker still serving");
     assert_eq!(m.brokers.len(), 1);
 }
 
@@ -40,17 +46,19 @@ async fn garbage_frames_close_only_that_connection() {
     let addr = b.bootstrap();
     let mut bystander = Raw::connect(&addr).await;
     let cases: Vec<Vec<u8>> = vec![
-        vec![0, 0, 0, 2, 1, 2],                                  // too short for a header
-        vec![0x7f, 0xff, 0xff, 0xff],                            // size far over socket.request.max.bytes
-        vec![0xff, 0xff, 0xff, 0xfe],                            // negative size
+        vec![0, 0, 0, 2, 1, 2],                                       // too short for a header
+        vec![0x7f, 0xff, 0xff, 0xff], // size far over socket.request.max.bytes
+        vec![0xff, 0xff, 0xff, 0xfe], // negative size
         vec![0, 0, 0, 10, 0x03, 0xe7, 0, 0, 0, 0, 0, 1, 0xff, 0xff], // unknown API key 999
-        vec![0, 0, 0, 10, 0, 0, 0, 99, 0, 0, 0, 1, 0xff, 0xff],  // Produce v99
+        vec![0, 0, 0, 10, 0, 0, 0, 99, 0, 0, 0, 1, 0xff, 0xff], // Produce v99
         vec![0, 0, 0, 12, 0, 3, 0, 12, 0, 0, 0, 1, 0x7f, 0xff, 0, 0], // Metadata with a lying client id length
     ];
     for c in cases {
         let mut r = Raw::connect(&addr).await;
         r.send_bytes(&c).await.unwrap();
-        let got = tokio::time::timeout(Duration::from_secs(5), r.read_frame()).await.expect("broker answers or closes");
+        let got = tokio::time::timeout(Duration::from_secs(5), r.read_frame())
+            .await
+            .expect("broker answers or closes");
         assert!(got.is_none(), "connection closed for {c:?}");
     }
     // A lying length prefix: claims 50 MB, sends 10 bytes, hangs up.
@@ -63,7 +71,8 @@ async fn garbage_frames_close_only_that_connection() {
     f.extend_from_slice(&[0, 0, 0, 16, 0, 3, 0, 4, 0, 0, 0, 1, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0]);
     r.send_bytes(&f).await.unwrap();
     assert!(r.read_frame().await.is_none());
-    let m: MetadataResponse = bystander.request(ApiKey::Metadata, 12, &MetadataRequest::default()).await.unwrap();
+    let m: MetadataResponse =
+        bystander.request(ApiKey::Metadata, 12, &MetadataRequest::default()).await.unwrap();
     assert_eq!(m.brokers.len(), 1, "the bystander connection is untouched");
     still_serving(&addr).await;
 }
@@ -82,7 +91,8 @@ async fn api_versions_too_new_gets_v0_answer_with_table() {
     let av = resp.api_keys.iter().find(|k| k.api_key == 18).unwrap();
     assert_eq!((av.min_version, av.max_version), (0, 4));
     // And the connection stays usable at a version we serve.
-    let ok: ApiVersionsResponse = r.request(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default()).await.unwrap();
+    let ok: ApiVersionsResponse =
+        r.request(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default()).await.unwrap();
     assert_eq!(ok.error_code, 0);
     assert!(ok.api_keys.iter().any(|k| k.api_key == 0 && k.min_version == 3 && k.max_version == 13));
 }
@@ -97,15 +107,18 @@ async fn corrupt_batches_are_rejected_and_nothing_is_written() {
     let mut bad = BytesMut::from(&good[..]);
     let n = bad.len();
     bad[n - 2] ^= 0x55;
-    let resp: ProduceResponse = r.request(ApiKey::Produce, 9, &produce_req("crc", bad.freeze())).await.unwrap();
+    let resp: ProduceResponse =
+        r.request(ApiKey::Produce, 9, &produce_req("crc", bad.freeze())).await.unwrap();
     assert_eq!(resp.responses[0].partition_responses[0].error_code, 2, "CORRUPT_MESSAGE");
     // Truncated batch.
-    let resp: ProduceResponse = r.request(ApiKey::Produce, 9, &produce_req("crc", good.slice(..good.len() - 3))).await.unwrap();
+    let resp: ProduceResponse =
+        r.request(ApiKey::Produce, 9, &produce_req("crc", good.slice(..good.len() - 3))).await.unwrap();
     assert_eq!(resp.responses[0].partition_responses[0].error_code, 2, "CORRUPT_MESSAGE for a torn batch");
     // Old magic.
     let mut old = BytesMut::from(&good[..]);
     old[16] = 1;
-    let resp: ProduceResponse = r.request(ApiKey::Produce, 9, &produce_req("crc", old.freeze())).await.unwrap();
+    let resp: ProduceResponse =
+        r.request(ApiKey::Produce, 9, &produce_req("crc", old.freeze())).await.unwrap();
     assert_ne!(resp.responses[0].partition_responses[0].error_code, 0);
     // Nothing was written: the log end offset is still 0, then a good batch lands at 0.
     assert_eq!(b.state().logs.topic("crc").unwrap().partition(0).unwrap().high_watermark(), 0);
@@ -126,7 +139,10 @@ async fn size_limits_give_kafka_codes() {
     let pr = &resp.responses[0].partition_responses[0];
     assert_eq!(pr.error_code, 10, "MESSAGE_TOO_LARGE");
     assert!(pr.error_message.as_ref().is_some_and(|m| m.contains("max.message.bytes")));
-    let resp: ProduceResponse = r.request(ApiKey::Produce, 9, &produce_req("missing-topic", batch(&["a"], -1, -1, -1, crate::now()))).await.unwrap();
+    let resp: ProduceResponse = r
+        .request(ApiKey::Produce, 9, &produce_req("missing-topic", batch(&["a"], -1, -1, -1, crate::now())))
+        .await
+        .unwrap();
     assert_eq!(resp.responses[0].partition_responses[0].error_code, 3, "UNKNOWN_TOPIC_OR_PARTITION");
     let mut bad_acks = produce_req("small", batch(&["a"], -1, -1, -1, crate::now()));
     bad_acks.acks = 2;
@@ -152,7 +168,11 @@ async fn a_fetch_claiming_to_be_a_follower_is_refused_and_rack_ids_are_ignored()
             .with_rack_id(StrBytes::from_string(rack.into()))
             .with_topics(vec![FetchTopic::default()
                 .with_topic(TopicName(StrBytes::from_static_str("f")))
-                .with_partitions(vec![FetchPartition::default().with_partition(0).with_fetch_offset(0).with_current_leader_epoch(epoch).with_partition_max_bytes(1 << 20)])])
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(0)
+                    .with_current_leader_epoch(epoch)
+                    .with_partition_max_bytes(1 << 20)])])
     };
     let resp: FetchResponse = r.request(ApiKey::Fetch, 12, &fetch(7, -1, "")).await.unwrap();
     assert_eq!(resp.responses[0].partitions[0].error_code, 6, "NOT_LEADER_OR_FOLLOWER");

@@ -33,10 +33,15 @@ async fn compacted_topic_keeps_the_latest_value_per_key() {
         latest.insert(k, v);
     }
     // A tombstone for user-3.
-    p.send(FutureRecord::<str, [u8]>::to("table").key("user-3").partition(0), Duration::from_secs(10)).await.map_err(|(e, _)| e).unwrap();
+    p.send(FutureRecord::<str, [u8]>::to("table").key("user-3").partition(0), Duration::from_secs(10))
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
     latest.remove("user-3");
     // Keyless records are refused.
-    let r = p.send(FutureRecord::<(), str>::to("table").payload("no key").partition(0), Duration::from_secs(10)).await;
+    let r = p
+        .send(FutureRecord::<(), str>::to("table").payload("no key").partition(0), Duration::from_secs(10))
+        .await;
     let err = r.expect_err("a keyless record must be refused").0;
     assert!(err.to_string().contains("InvalidRecord") || err.to_string().contains("INVALID_RECORD"), "{err}");
     // Roll the segment holding the tombstone by writing a little more, then wait for the cleaner.
@@ -86,7 +91,10 @@ async fn compacted_topic_keeps_the_latest_value_per_key() {
         if size * 4 < size_before && count < 60 && !seen_tombstone {
             break;
         }
-        assert!(Instant::now() < deadline, "not compacted: {size} of {size_before} bytes, {count} records, tombstone seen {seen_tombstone}");
+        assert!(
+            Instant::now() < deadline,
+            "not compacted: {size} of {size_before} bytes, {count} records, tombstone seen {seen_tombstone}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // After a restart the compacted log and the cleaner checkpoint are intact.

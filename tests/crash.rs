@@ -41,7 +41,10 @@ async fn acked_records_survive_sigkill() {
     let acked: Arc<Mutex<HashMap<(i32, i64), String>>> = Arc::default();
     let mut child = spawn(dir.path(), port);
     for round in 0..3 {
-        let p = producer(&bootstrap, &[("acks", "all"), ("linger.ms", "2"), ("message.timeout.ms", "5000"), ("retries", "0")]);
+        let p = producer(
+            &bootstrap,
+            &[("acks", "all"), ("linger.ms", "2"), ("message.timeout.ms", "5000"), ("retries", "0")],
+        );
         let stop = Instant::now() + Duration::from_millis(1200);
         let mut i = 0u64;
         let mut inflight = Vec::new();
@@ -86,9 +89,14 @@ async fn acked_records_survive_sigkill() {
         }
         for (part, end) in per_partition {
             let got = read(&c, "crash", &[part], Offset::Beginning, end as usize, Duration::from_secs(30));
-            let by_offset: HashMap<i64, Vec<u8>> = got.into_iter().map(|g| (g.offset, g.value.unwrap_or_default())).collect();
+            let by_offset: HashMap<i64, Vec<u8>> =
+                got.into_iter().map(|g| (g.offset, g.value.unwrap_or_default())).collect();
             for ((p, o), v) in expect.iter().filter(|((p, _), _)| *p == part) {
-                assert_eq!(by_offset.get(o).map(|b| b.as_slice()), Some(v.as_bytes()), "round {round}: acked record {p}/{o} lost or changed");
+                assert_eq!(
+                    by_offset.get(o).map(|b| b.as_slice()),
+                    Some(v.as_bytes()),
+                    "round {round}: acked record {p}/{o} lost or changed"
+                );
             }
         }
     }

@@ -17,7 +17,14 @@ use rdkafka::{Offset, TopicPartitionList};
 
 fn spawn(dir: &std::path::Path, port: u16) -> Child {
     let c = Command::new(env!("CARGO_BIN_EXE_odradek"))
-        .args(["--data-dir", dir.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--set", "num.partitions=2"])
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--set",
+            "num.partitions=2",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -63,7 +70,9 @@ fn sigkill_mid_transaction_keeps_commits_whole() {
         let mut ok = true;
         for i in 0..10 {
             let v = format!("{txn}:{i}");
-            if p.send(BaseRecord::to("crash-tx-topic").partition((i % 2) as i32).key("k").payload(&v)).is_err() {
+            if p.send(BaseRecord::to("crash-tx-topic").partition((i % 2) as i32).key("k").payload(&v))
+                .is_err()
+            {
                 ok = false;
                 break;
             }

@@ -13,7 +13,10 @@ use odradek::fuzz::{fix_crcs, mutate, Rng};
 
 fn run(name: &str, seeds: &[Vec<u8>], fix: impl Fn(&mut Vec<u8>), target: impl Fn(&[u8])) {
     let secs: u64 = std::env::var("FUZZ_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
-    let base: u64 = std::env::var("FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| std::process::id() as u64 * 0x9e37_79b9 + 1);
+    let base: u64 = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::process::id() as u64 * 0x9e37_79b9 + 1);
     for s in seeds {
         target(s);
     }
@@ -29,7 +32,11 @@ fn run(name: &str, seeds: &[Vec<u8>], fix: impl Fn(&mut Vec<u8>), target: impl F
         }
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| target(&input)));
         if r.is_err() {
-            panic!("{name}: the target panicked on case {n} (FUZZ_SEED={base}); input {} bytes: {:02x?}", input.len(), &input[..input.len().min(256)]);
+            panic!(
+                "{name}: the target panicked on case {n} (FUZZ_SEED={base}); input {} bytes: {:02x?}",
+                input.len(),
+                &input[..input.len().min(256)]
+            );
         }
         n += 1;
     }
@@ -79,25 +86,54 @@ fn records(n: usize, compression: Compression, pid: i64) -> Vec<u8> {
 #[test]
 fn fuzz_request_decoding() {
     let name = |s: &str| TopicName(StrBytes::from_string(s.into()));
-    let produce = ProduceRequest::default().with_acks(-1).with_timeout_ms(1000).with_topic_data(vec![produce_request::TopicProduceData::default()
-        .with_name(name("t"))
-        .with_partition_data(vec![produce_request::PartitionProduceData::default().with_index(0).with_records(Some(Bytes::from(records(3, Compression::None, 1))))])]);
-    let fetch = FetchRequest::default().with_max_wait_ms(10).with_topics(vec![fetch_request::FetchTopic::default()
-        .with_topic(name("t"))
-        .with_partitions(vec![fetch_request::FetchPartition::default().with_partition(0).with_partition_max_bytes(1 << 20)])]);
-    let create = CreateTopicsRequest::default().with_topics(vec![create_topics_request::CreatableTopic::default().with_name(name("t")).with_num_partitions(3).with_replication_factor(1)]);
+    let produce = ProduceRequest::default().with_acks(-1).with_timeout_ms(1000).with_topic_data(vec![
+        produce_request::TopicProduceData::default().with_name(name("t")).with_partition_data(vec![
+            produce_request::PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(Bytes::from(records(3, Compression::None, 1)))),
+        ]),
+    ]);
+    let fetch =
+        FetchRequest::default().with_max_wait_ms(10).with_topics(vec![fetch_request::FetchTopic::default()
+            .with_topic(name("t"))
+            .with_partitions(vec![fetch_request::FetchPartition::default()
+                .with_partition(0)
+                .with_partition_max_bytes(1 << 20)])]);
+    let create =
+        CreateTopicsRequest::default().with_topics(vec![create_topics_request::CreatableTopic::default()
+            .with_name(name("t"))
+            .with_num_partitions(3)
+            .with_replication_factor(1)]);
     let join = JoinGroupRequest::default()
         .with_group_id(GroupId(StrBytes::from_static_str("g")))
         .with_session_timeout_ms(10_000)
         .with_protocol_type(StrBytes::from_static_str("consumer"))
-        .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default().with_name(StrBytes::from_static_str("range")).with_metadata(Bytes::from_static(&[0, 1, 0, 0, 0, 1, 0, 1, b't']))]);
-    let commit = OffsetCommitRequest::default().with_group_id(GroupId(StrBytes::from_static_str("g"))).with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default()
-        .with_name(name("t"))
-        .with_partitions(vec![offset_commit_request::OffsetCommitRequestPartition::default().with_committed_offset(5)])]);
+        .with_protocols(vec![join_group_request::JoinGroupRequestProtocol::default()
+            .with_name(StrBytes::from_static_str("range"))
+            .with_metadata(Bytes::from_static(&[0, 1, 0, 0, 0, 1, 0, 1, b't']))]);
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(GroupId(StrBytes::from_static_str("g")))
+        .with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default()
+            .with_name(name("t"))
+            .with_partitions(vec![
+                offset_commit_request::OffsetCommitRequestPartition::default().with_committed_offset(5)
+            ])]);
     let seeds = vec![
-        frame(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default().with_client_software_name(StrBytes::from_static_str("x")).with_client_software_version(StrBytes::from_static_str("1"))),
+        frame(
+            ApiKey::ApiVersions,
+            3,
+            &ApiVersionsRequest::default()
+                .with_client_software_name(StrBytes::from_static_str("x"))
+                .with_client_software_version(StrBytes::from_static_str("1")),
+        ),
         frame(ApiKey::Metadata, 12, &MetadataRequest::default()),
-        frame(ApiKey::Metadata, 4, &MetadataRequest::default().with_topics(Some(vec![metadata_request::MetadataRequestTopic::default().with_name(Some(name("t")))]))),
+        frame(
+            ApiKey::Metadata,
+            4,
+            &MetadataRequest::default().with_topics(Some(vec![
+                metadata_request::MetadataRequestTopic::default().with_name(Some(name("t"))),
+            ])),
+        ),
         frame(ApiKey::Produce, 9, &produce),
         frame(ApiKey::Produce, 3, &produce),
         frame(ApiKey::Fetch, 12, &fetch),
@@ -106,8 +142,16 @@ fn fuzz_request_decoding() {
         frame(ApiKey::JoinGroup, 9, &join),
         frame(ApiKey::OffsetCommit, 8, &commit),
         frame(ApiKey::InitProducerId, 4, &InitProducerIdRequest::default().with_transaction_timeout_ms(1000)),
-        frame(ApiKey::FindCoordinator, 4, &FindCoordinatorRequest::default().with_coordinator_keys(vec![StrBytes::from_static_str("g")])),
-        frame(ApiKey::ConsumerGroupHeartbeat, 0, &ConsumerGroupHeartbeatRequest::default().with_group_id(GroupId(StrBytes::from_static_str("g")))),
+        frame(
+            ApiKey::FindCoordinator,
+            4,
+            &FindCoordinatorRequest::default().with_coordinator_keys(vec![StrBytes::from_static_str("g")]),
+        ),
+        frame(
+            ApiKey::ConsumerGroupHeartbeat,
+            0,
+            &ConsumerGroupHeartbeatRequest::default().with_group_id(GroupId(StrBytes::from_static_str("g"))),
+        ),
     ];
     run("request", &seeds, |_| {}, odradek::fuzz::request);
 }
@@ -115,7 +159,8 @@ fn fuzz_request_decoding() {
 #[test]
 fn fuzz_batch_validation() {
     let mut seeds = Vec::new();
-    for c in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+    for c in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd]
+    {
         seeds.push(records(8, c, 1));
     }
     let mut two = records(2, Compression::None, -1);
@@ -145,12 +190,17 @@ fn fuzz_recovery() {
             seeds.push(s);
         }
     }
-    run("recovery", &seeds, |b| {
-        if b.len() > 2 {
-            let mut rest = b[2..].to_vec();
-            fix_crcs(&mut rest);
-            b.truncate(2);
-            b.extend(rest);
-        }
-    }, odradek::fuzz::recovery);
+    run(
+        "recovery",
+        &seeds,
+        |b| {
+            if b.len() > 2 {
+                let mut rest = b[2..].to_vec();
+                fix_crcs(&mut rest);
+                b.truncate(2);
+                b.extend(rest);
+            }
+        },
+        odradek::fuzz::recovery,
+    );
 }

@@ -33,7 +33,11 @@ fn assigned(c: &BaseConsumer) -> BTreeSet<i32> {
 }
 
 /// Polls every consumer until `cond` holds or the timeout passes; returns records seen per consumer.
-fn poll_until(cs: &[&BaseConsumer], timeout: Duration, mut cond: impl FnMut(&[&BaseConsumer]) -> bool) -> Vec<Vec<(i32, i64, Vec<u8>)>> {
+fn poll_until(
+    cs: &[&BaseConsumer],
+    timeout: Duration,
+    mut cond: impl FnMut(&[&BaseConsumer]) -> bool,
+) -> Vec<Vec<(i32, i64, Vec<u8>)>> {
     let deadline = Instant::now() + timeout;
     let mut seen = vec![Vec::new(); cs.len()];
     loop {
@@ -60,7 +64,8 @@ async fn produce_n(bootstrap: &str, topic: &str, parts: i32, n: usize, tag: &str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_consumers_split_then_one_takes_all() {
     let dir = tempfile::tempdir().unwrap();
-    let b = broker_in(dir.path(), &[("num.partitions", "4"), ("group.initial.rebalance.delay.ms", "0")]).await;
+    let b =
+        broker_in(dir.path(), &[("num.partitions", "4"), ("group.initial.rebalance.delay.ms", "0")]).await;
     let bs = b.bootstrap();
     produce_n(&bs, "split", 4, 40, "a").await;
     let c1 = group_consumer(&bs, "g-split", &[]);
@@ -93,7 +98,8 @@ async fn commits_resume_after_consumer_and_broker_restart() {
         assert_eq!(read_n(&c, 20, Duration::from_secs(30)).len(), 20);
         c.commit_consumer_state(CommitMode::Sync).unwrap();
         let committed = c.committed(Duration::from_secs(5)).unwrap();
-        let offs: HashMap<i32, i64> = committed.elements().iter().map(|e| (e.partition(), e.offset().to_raw().unwrap())).collect();
+        let offs: HashMap<i32, i64> =
+            committed.elements().iter().map(|e| (e.partition(), e.offset().to_raw().unwrap())).collect();
         assert_eq!(offs, HashMap::from([(0, 10), (1, 10)]));
     }
     produce_n(&bs, "resume", 2, 6, "second").await;
@@ -102,11 +108,16 @@ async fn commits_resume_after_consumer_and_broker_restart() {
         let c = group_consumer(&bs, "g-resume", &[]);
         c.subscribe(&["resume"]).unwrap();
         let got = read_n(&c, 6, Duration::from_secs(30));
-        let mut got: Vec<(i32, i64, String)> = got.into_iter().map(|(p, o, v)| (p, o, String::from_utf8(v).unwrap())).collect();
+        let mut got: Vec<(i32, i64, String)> =
+            got.into_iter().map(|(p, o, v)| (p, o, String::from_utf8(v).unwrap())).collect();
         got.sort();
         let want: Vec<(i32, i64, String)> = vec![
-            (0, 10, "second-0".into()), (0, 11, "second-2".into()), (0, 12, "second-4".into()),
-            (1, 10, "second-1".into()), (1, 11, "second-3".into()), (1, 12, "second-5".into()),
+            (0, 10, "second-0".into()),
+            (0, 11, "second-2".into()),
+            (0, 12, "second-4".into()),
+            (1, 10, "second-1".into()),
+            (1, 11, "second-3".into()),
+            (1, 12, "second-5".into()),
         ];
         assert_eq!(got, want, "resumed exactly after the committed offsets");
         assert!(c.poll(Duration::from_millis(500)).is_none(), "nothing re-delivered");
@@ -121,7 +132,8 @@ async fn commits_resume_after_consumer_and_broker_restart() {
     tpl.add_partition("resume", 0);
     tpl.add_partition("resume", 1);
     let committed = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
-    let offs: HashMap<i32, i64> = committed.elements().iter().map(|e| (e.partition(), e.offset().to_raw().unwrap())).collect();
+    let offs: HashMap<i32, i64> =
+        committed.elements().iter().map(|e| (e.partition(), e.offset().to_raw().unwrap())).collect();
     assert_eq!(offs, HashMap::from([(0, 13), (1, 13)]), "committed offsets survive a broker restart");
     // Admin: list, then delete the (now empty) group.
     let admin = create_topic_admin(&b.bootstrap());
@@ -150,7 +162,9 @@ fn read_n(c: &BaseConsumer, n: usize, timeout: Duration) -> Vec<(i32, i64, Vec<u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kip848_consumer_protocol_split_leave_and_resume() {
     let dir = tempfile::tempdir().unwrap();
-    let b = broker_in(dir.path(), &[("num.partitions", "4"), ("group.consumer.heartbeat.interval.ms", "500")]).await;
+    let b =
+        broker_in(dir.path(), &[("num.partitions", "4"), ("group.consumer.heartbeat.interval.ms", "500")])
+            .await;
     let bs = b.bootstrap();
     produce_n(&bs, "kip848", 4, 40, "a").await;
     let cfg = [("group.protocol", "consumer")];
@@ -181,7 +195,10 @@ async fn kip848_consumer_protocol_split_leave_and_resume() {
         a.len() == 2 && b.len() == 2 && a.is_disjoint(&b)
     });
     let _ = seen;
-    let desc = b.state().groups.with_state(|g| g.consumer.groups.get("g-848").map(|g| (g.state_name(), g.members.len())));
+    let desc = b
+        .state()
+        .groups
+        .with_state(|g| g.consumer.groups.get("g-848").map(|g| (g.state_name(), g.members.len())));
     assert_eq!(desc, Some(("Stable", 2)));
     // c2 committed nothing, so its partitions are re-read by c1 once it has them all.
     drop(c2);
@@ -192,7 +209,13 @@ async fn kip848_consumer_protocol_split_leave_and_resume() {
     // made this test commit only half the partitions now and then).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let pos: HashMap<i32, i64> = c1.position().unwrap().elements().iter().map(|e| (e.partition(), e.offset().to_raw().unwrap_or(-1))).collect();
+        let pos: HashMap<i32, i64> = c1
+            .position()
+            .unwrap()
+            .elements()
+            .iter()
+            .map(|e| (e.partition(), e.offset().to_raw().unwrap_or(-1)))
+            .collect();
         if pos.len() == 4 && pos.values().all(|&o| o == 10) {
             break;
         }
@@ -203,6 +226,7 @@ async fn kip848_consumer_protocol_split_leave_and_resume() {
     }
     c1.commit_consumer_state(CommitMode::Sync).unwrap();
     let committed = c1.committed(Duration::from_secs(5)).unwrap();
-    let offs: HashMap<i32, i64> = committed.elements().iter().map(|e| (e.partition(), e.offset().to_raw().unwrap())).collect();
+    let offs: HashMap<i32, i64> =
+        committed.elements().iter().map(|e| (e.partition(), e.offset().to_raw().unwrap())).collect();
     assert_eq!(offs, HashMap::from([(0, 10), (1, 10), (2, 10), (3, 10)]));
 }

@@ -19,24 +19,33 @@ fn now() -> i64 {
 }
 
 async fn create(raw: &mut Raw, name: &str, partitions: i32, configs: &[(&str, &str)]) -> i16 {
-    let req = CreateTopicsRequest::default().with_topics(vec![create_topics_request::CreatableTopic::default()
-        .with_name(TopicName(StrBytes::from_string(name.into())))
-        .with_num_partitions(partitions)
-        .with_replication_factor(1)
-        .with_configs(
-            configs
-                .iter()
-                .map(|(k, v)| create_topics_request::CreatableTopicConfig::default().with_name(StrBytes::from_string(k.to_string())).with_value(Some(StrBytes::from_string(v.to_string()))))
-                .collect(),
-        )]);
+    let req =
+        CreateTopicsRequest::default().with_topics(vec![create_topics_request::CreatableTopic::default()
+            .with_name(TopicName(StrBytes::from_string(name.into())))
+            .with_num_partitions(partitions)
+            .with_replication_factor(1)
+            .with_configs(
+                configs
+                    .iter()
+                    .map(|(k, v)| {
+                        create_topics_request::CreatableTopicConfig::default()
+                            .with_name(StrBytes::from_string(k.to_string()))
+                            .with_value(Some(StrBytes::from_string(v.to_string())))
+                    })
+                    .collect(),
+            )]);
     let r: CreateTopicsResponse = raw.request(ApiKey::CreateTopics, 7, &req).await.unwrap();
     r.topics[0].error_code
 }
 
 fn produce_req(topic: &str, records: Bytes) -> ProduceRequest {
-    ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default()
-        .with_name(TopicName(StrBytes::from_string(topic.into())))
-        .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))])])
+    ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![
+        TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_string(topic.into())))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(records))]),
+    ])
 }
 
 /// `n` records with keys (or not) in one batch with the given codec, as a client encodes them.
@@ -123,16 +132,24 @@ async fn poison_and_lying_batches_are_refused_and_nothing_is_stored() {
     fix_crc(&mut one);
     let pr = produce(&mut r, "poison", one.freeze()).await;
     assert_eq!(pr.error_code, 87);
-    assert!(pr.error_message.as_deref().is_some_and(|m| m.contains("holds 1 records")), "{:?}", pr.error_message);
+    assert!(
+        pr.error_message.as_deref().is_some_and(|m| m.contains("holds 1 records")),
+        "{:?}",
+        pr.error_message
+    );
     assert_eq!(hw(), expected);
 
     // A stock consumer (librdkafka) reads every stored record, in order, with no error.
     let c = consumer(&b.bootstrap(), &[]);
-    let got = read(&c, "poison", &[0], rdkafka::Offset::Beginning, expected as usize, Duration::from_secs(20));
+    let got =
+        read(&c, "poison", &[0], rdkafka::Offset::Beginning, expected as usize, Duration::from_secs(20));
     assert_eq!(got.len(), expected as usize);
     for (i, g) in got.iter().enumerate() {
         assert_eq!(g.offset, i as i64);
-        assert_eq!(g.value.as_deref(), Some(format!("value number {} of a batch that compresses well well well", i % 14).as_bytes()));
+        assert_eq!(
+            g.value.as_deref(),
+            Some(format!("value number {} of a batch that compresses well well well", i % 14).as_bytes())
+        );
     }
 }
 
@@ -145,14 +162,25 @@ async fn a_keyless_record_on_a_compacted_topic_is_named_in_record_errors() {
     assert_eq!(pr.error_code, 87, "INVALID_RECORD");
     assert_eq!(pr.record_errors.len(), 1);
     assert_eq!(pr.record_errors[0].batch_index, 0);
-    assert!(pr.record_errors[0].batch_index_error_message.as_deref().is_some_and(|m| m.contains("without key")));
+    assert!(pr.record_errors[0]
+        .batch_index_error_message
+        .as_deref()
+        .is_some_and(|m| m.contains("without key")));
     assert_eq!(b.state().logs.topic("table").unwrap().partition(0).unwrap().high_watermark(), 0);
     assert_eq!(produce(&mut r, "table", encoded(3, true, Compression::Lz4).freeze()).await.error_code, 0);
 }
 
 fn rss_bytes() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kb: u64 = s.lines().find(|l| l.starts_with("VmRSS:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let kb: u64 = s
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     kb * 1024
 }
 
@@ -168,7 +196,10 @@ fn greedy_fetch(topic: &str) -> FetchRequest {
         .with_max_bytes(i32::MAX)
         .with_topics(vec![fetch_request::FetchTopic::default()
             .with_topic(TopicName(StrBytes::from_string(topic.into())))
-            .with_partitions(vec![fetch_request::FetchPartition::default().with_partition(0).with_fetch_offset(0).with_partition_max_bytes(i32::MAX)])])
+            .with_partitions(vec![fetch_request::FetchPartition::default()
+                .with_partition(0)
+                .with_fetch_offset(0)
+                .with_partition_max_bytes(i32::MAX)])])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,10 +236,20 @@ async fn parked_maximum_fetches_hold_no_data_and_go_away_with_their_connections(
     }
     lat.sort();
     let grown = rss_bytes().saturating_sub(rss0);
-    println!("200 parked fetches: RSS grew {} MiB; healthy acks=all p99 {:?}; pool free {} of {}", grown >> 20, lat[49], pool.available(), pool.total());
+    println!(
+        "200 parked fetches: RSS grew {} MiB; healthy acks=all p99 {:?}; pool free {} of {}",
+        grown >> 20,
+        lat[49],
+        pool.available(),
+        pool.total()
+    );
     assert!(grown < 150 << 20, "RSS grew {} MiB with 200 parked fetches", grown >> 20);
     assert!(lat[49] < Duration::from_secs(2), "healthy p99 {:?}", lat[49]);
-    assert!(pool.total() - pool.available() < 64 << 10, "parked fetches hold only their request frames: {} bytes leased", pool.total() - pool.available());
+    assert!(
+        pool.total() - pool.available() < 64 << 10,
+        "parked fetches hold only their request frames: {} bytes leased",
+        pool.total() - pool.available()
+    );
     // Close them all: their tasks (and the broker's side of each socket) go away at once.
     drop(parked);
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -227,7 +268,11 @@ async fn connection_limits_and_timeouts() {
     let dir = tempfile::tempdir().unwrap();
     let b = broker_in(
         dir.path(),
-        &[("max.connections.per.ip", "3"), ("socket.request.read.timeout.ms", "300"), ("connections.max.idle.ms", "1500")],
+        &[
+            ("max.connections.per.ip", "3"),
+            ("socket.request.read.timeout.ms", "300"),
+            ("connections.max.idle.ms", "1500"),
+        ],
     )
     .await;
     let addr = b.bootstrap();
@@ -249,7 +294,8 @@ async fn connection_limits_and_timeouts() {
     let mut conns = Vec::new();
     for _ in 0..3 {
         let mut c = Raw::connect(&addr).await;
-        let m: MetadataResponse = c.request(ApiKey::Metadata, 12, &MetadataRequest::default()).await.expect("served");
+        let m: MetadataResponse =
+            c.request(ApiKey::Metadata, 12, &MetadataRequest::default()).await.expect("served");
         assert_eq!(m.brokers.len(), 1);
         conns.push(c);
     }
@@ -268,9 +314,21 @@ async fn connection_limits_and_timeouts() {
 #[tokio::test]
 async fn memory_and_connection_settings_that_cannot_work_stop_the_broker() {
     let dir = tempfile::tempdir().unwrap();
-    let e = odradek::Broker::builder().data_dir(dir.path()).set("queued.max.request.bytes", "1000").start().await.err().expect("refused");
+    let e = odradek::Broker::builder()
+        .data_dir(dir.path())
+        .set("queued.max.request.bytes", "1000")
+        .start()
+        .await
+        .err()
+        .expect("refused");
     assert!(e.to_string().contains("socket.request.max.bytes"), "{e}");
-    let e = odradek::Broker::builder().data_dir(dir.path()).set("max.connections.per.ip.overrides", "somehost:5").start().await.err().expect("refused");
+    let e = odradek::Broker::builder()
+        .data_dir(dir.path())
+        .set("max.connections.per.ip.overrides", "somehost:5")
+        .start()
+        .await
+        .err()
+        .expect("refused");
     assert!(e.to_string().contains("host names are not supported"), "{e}");
 }
 
@@ -289,20 +347,37 @@ async fn a_partition_bomb_is_refused_up_front_and_nothing_is_made() {
     let b = broker_in(dir.path(), &[("max.broker.partitions", "20000")]).await;
     let admin = create_topic_admin(&b.bootstrap());
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let r = admin.create_topics(&[NewTopic::new("bomb", 1, TopicReplication::Fixed(1))], &opts).await.unwrap();
+    let r =
+        admin.create_topics(&[NewTopic::new("bomb", 1, TopicReplication::Fixed(1))], &opts).await.unwrap();
     assert!(r[0].is_ok(), "{r:?}");
     let before = b.state().logs.partition_count();
     let fds0 = open_fds();
     let t = std::time::Instant::now();
     let r = admin.create_partitions(&[NewPartitions::new("bomb", 100_000)], &opts).await.unwrap();
-    assert_eq!(r[0].as_ref().err().map(|e| e.1), Some(rdkafka::types::RDKafkaErrorCode::PolicyViolation), "{r:?}");
-    let r = admin.create_topics(&[NewTopic::new("bomb2", 100_000, TopicReplication::Fixed(1))], &opts).await.unwrap();
-    assert_eq!(r[0].as_ref().err().map(|e| e.1), Some(rdkafka::types::RDKafkaErrorCode::PolicyViolation), "{r:?}");
+    assert_eq!(
+        r[0].as_ref().err().map(|e| e.1),
+        Some(rdkafka::types::RDKafkaErrorCode::PolicyViolation),
+        "{r:?}"
+    );
+    let r = admin
+        .create_topics(&[NewTopic::new("bomb2", 100_000, TopicReplication::Fixed(1))], &opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        r[0].as_ref().err().map(|e| e.1),
+        Some(rdkafka::types::RDKafkaErrorCode::PolicyViolation),
+        "{r:?}"
+    );
     assert!(t.elapsed() < Duration::from_secs(5), "refused up front, took {:?}", t.elapsed());
     if soft_file_limit() < 133_000 {
         let d2 = tempfile::tempdir().unwrap();
         let dflt = broker_in(d2.path(), &[]).await;
-        let e = dflt.state().logs.create_topic("bomb3", 100_000, Default::default(), false).err().expect("refused by the default limit");
+        let e = dflt
+            .state()
+            .logs
+            .create_topic("bomb3", 100_000, Default::default(), false)
+            .err()
+            .expect("refused by the default limit");
         assert!(e.to_string().contains("max.broker.partitions"), "{e}");
         assert!(dflt.state().logs.topic("bomb3").is_none());
     }
@@ -326,12 +401,34 @@ async fn max_partitions_per_request_counts_the_whole_request() {
     let b = broker_in(dir.path(), &[("max.partitions.per.request", "100")]).await;
     let admin = create_topic_admin(&b.bootstrap());
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-    let r = admin.create_topics(&[NewTopic::new("x", 60, TopicReplication::Fixed(1)), NewTopic::new("y", 60, TopicReplication::Fixed(1))], &opts).await.unwrap();
+    let r = admin
+        .create_topics(
+            &[
+                NewTopic::new("x", 60, TopicReplication::Fixed(1)),
+                NewTopic::new("y", 60, TopicReplication::Fixed(1)),
+            ],
+            &opts,
+        )
+        .await
+        .unwrap();
     for t in &r {
-        assert_eq!(t.as_ref().err().map(|e| e.1), Some(rdkafka::types::RDKafkaErrorCode::PolicyViolation), "{r:?}");
+        assert_eq!(
+            t.as_ref().err().map(|e| e.1),
+            Some(rdkafka::types::RDKafkaErrorCode::PolicyViolation),
+            "{r:?}"
+        );
     }
     assert!(b.state().logs.topic("x").is_none() && b.state().logs.topic("y").is_none());
-    let r = admin.create_topics(&[NewTopic::new("x", 60, TopicReplication::Fixed(1)), NewTopic::new("y", 40, TopicReplication::Fixed(1))], &opts).await.unwrap();
+    let r = admin
+        .create_topics(
+            &[
+                NewTopic::new("x", 60, TopicReplication::Fixed(1)),
+                NewTopic::new("y", 40, TopicReplication::Fixed(1)),
+            ],
+            &opts,
+        )
+        .await
+        .unwrap();
     assert!(r.iter().all(|t| t.is_ok()), "{r:?}");
 }
 
@@ -361,7 +458,12 @@ async fn a_transactional_batch_outside_any_transaction_is_refused() {
         })
         .collect();
     let mut batch = BytesMut::new();
-    RecordBatchEncoder::encode(&mut batch, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut batch,
+        &recs,
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .unwrap();
     let batch = batch.freeze();
     let p = || b.state().logs.topic("txn-forged").unwrap().partition(0).unwrap();
     // With a transactional id nobody initialized: INVALID_TXN_STATE (Kafka's partition verification).
@@ -370,11 +472,15 @@ async fn a_transactional_batch_outside_any_transaction_is_refused() {
     let resp: ProduceResponse = r.request(ApiKey::Produce, 9, &req).await.unwrap();
     assert_eq!(resp.responses[0].partition_responses[0].error_code, 48, "INVALID_TXN_STATE");
     // Without one: TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as Kafka answers.
-    let resp: ProduceResponse = r.request(ApiKey::Produce, 9, &produce_req("txn-forged", batch)).await.unwrap();
+    let resp: ProduceResponse =
+        r.request(ApiKey::Produce, 9, &produce_req("txn-forged", batch)).await.unwrap();
     assert_eq!(resp.responses[0].partition_responses[0].error_code, 53);
     assert_eq!((p().high_watermark(), p().last_stable_offset()), (0, 0));
     // A plain batch after them is readable by a read_committed stock consumer at once.
-    assert_eq!(produce(&mut r, "txn-forged", encoded(3, true, Compression::None).freeze()).await.error_code, 0);
+    assert_eq!(
+        produce(&mut r, "txn-forged", encoded(3, true, Compression::None).freeze()).await.error_code,
+        0
+    );
     let c = consumer(&b.bootstrap(), &[("isolation.level", "read_committed")]);
     assert_eq!(read(&c, "txn-forged", &[0], rdkafka::Offset::Beginning, 3, Duration::from_secs(10)).len(), 3);
 }

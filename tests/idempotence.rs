@@ -13,9 +13,13 @@ use kafka_protocol::protocol::StrBytes;
 use rdkafka::Offset;
 
 fn produce(topic: &str, records: bytes::Bytes) -> ProduceRequest {
-    ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default()
-        .with_name(TopicName(StrBytes::from_string(topic.into())))
-        .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(records))])])
+    ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![
+        TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_string(topic.into())))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(records))]),
+    ])
 }
 
 async fn send(r: &mut Raw, topic: &str, b: bytes::Bytes) -> (i16, i64) {
@@ -25,7 +29,14 @@ async fn send(r: &mut Raw, topic: &str, b: bytes::Bytes) -> (i16, i64) {
 }
 
 async fn init_pid(r: &mut Raw) -> i64 {
-    let resp: InitProducerIdResponse = r.request(ApiKey::InitProducerId, 4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60000)).await.unwrap();
+    let resp: InitProducerIdResponse = r
+        .request(
+            ApiKey::InitProducerId,
+            4,
+            &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60000),
+        )
+        .await
+        .unwrap();
     assert_eq!(resp.error_code, 0);
     assert_eq!(resp.producer_epoch, 0);
     resp.producer_id.0
@@ -40,7 +51,14 @@ async fn sequence_rules_and_restart() {
         let b = broker_in(dir.path(), &[]).await;
         let mut r = Raw::connect(&b.bootstrap()).await;
         let _: MetadataResponse = r
-            .request(ApiKey::Metadata, 12, &MetadataRequest::default().with_topics(Some(vec![metadata_request::MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_static_str("idem"))))])).with_allow_auto_topic_creation(true))
+            .request(
+                ApiKey::Metadata,
+                12,
+                &MetadataRequest::default()
+                    .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default()
+                        .with_name(Some(TopicName(StrBytes::from_static_str("idem"))))]))
+                    .with_allow_auto_topic_creation(true),
+            )
             .await
             .unwrap();
         pid = init_pid(&mut r).await;
@@ -52,7 +70,11 @@ async fn sequence_rules_and_restart() {
         assert_eq!(send(&mut r, "idem", batch(&["a", "b", "c"], pid, 0, 0, ts)).await, (0, 0));
         assert_eq!(b.state().logs.topic("idem").unwrap().partition(0).unwrap().high_watermark(), 5);
         // Gap: expected 5, got 9.
-        assert_eq!(send(&mut r, "idem", batch(&["x"], pid, 0, 9, ts)).await.0, 45, "OUT_OF_ORDER_SEQUENCE_NUMBER");
+        assert_eq!(
+            send(&mut r, "idem", batch(&["x"], pid, 0, 9, ts)).await.0,
+            45,
+            "OUT_OF_ORDER_SEQUENCE_NUMBER"
+        );
         // Epoch bump starts at 0; then the old epoch is fenced.
         assert_eq!(send(&mut r, "idem", batch(&["f"], pid, 1, 0, ts)).await, (0, 5));
         assert_eq!(send(&mut r, "idem", batch(&["g"], pid, 0, 5, ts)).await.0, 47, "INVALID_PRODUCER_EPOCH");
@@ -88,11 +110,18 @@ async fn sequence_rules_and_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn librdkafka_idempotent_producer() {
     let b = broker().await;
-    let p = producer(&b.bootstrap(), &[("enable.idempotence", "true"), ("acks", "all"), ("max.in.flight.requests.per.connection", "5")]);
+    let p = producer(
+        &b.bootstrap(),
+        &[("enable.idempotence", "true"), ("acks", "all"), ("max.in.flight.requests.per.connection", "5")],
+    );
     let mut futs = Vec::new();
     for i in 0..2000 {
         let v = format!("v{i}");
-        futs.push(p.send_result(rdkafka::producer::FutureRecord::to("idem-rk").key("k").payload(&v)).map_err(|(e, _)| e).unwrap());
+        futs.push(
+            p.send_result(rdkafka::producer::FutureRecord::to("idem-rk").key("k").payload(&v))
+                .map_err(|(e, _)| e)
+                .unwrap(),
+        );
     }
     for (i, f) in futs.into_iter().enumerate() {
         let d = f.await.unwrap().map_err(|(e, _)| e).unwrap();

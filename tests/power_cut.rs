@@ -25,7 +25,11 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use common::raw::Raw;
 use common::*;
-use fuser::{Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow, WriteFlags};
+use fuser::{
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, LockOwner, OpenFlags,
+    RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen,
+    ReplyWrite, Request, TimeOrNow, WriteFlags,
+};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
@@ -83,7 +87,24 @@ impl Filesystem for LazyFs {
         }
     }
     #[allow(clippy::too_many_arguments)]
-    fn setattr(&self, _: &Request, ino: INodeNo, _: Option<u32>, _: Option<u32>, _: Option<u32>, size: Option<u64>, _: Option<TimeOrNow>, _: Option<TimeOrNow>, _: Option<std::time::SystemTime>, _: Option<FileHandle>, _: Option<std::time::SystemTime>, _: Option<std::time::SystemTime>, _: Option<std::time::SystemTime>, _: Option<fuser::BsdFileFlags>, reply: ReplyAttr) {
+    fn setattr(
+        &self,
+        _: &Request,
+        ino: INodeNo,
+        _: Option<u32>,
+        _: Option<u32>,
+        _: Option<u32>,
+        size: Option<u64>,
+        _: Option<TimeOrNow>,
+        _: Option<TimeOrNow>,
+        _: Option<std::time::SystemTime>,
+        _: Option<FileHandle>,
+        _: Option<std::time::SystemTime>,
+        _: Option<std::time::SystemTime>,
+        _: Option<std::time::SystemTime>,
+        _: Option<fuser::BsdFileFlags>,
+        reply: ReplyAttr,
+    ) {
         if let Some(len) = size {
             if let Err(e) = self.disk.set_len(ino.0, len) {
                 return reply.error(Errno::from(e));
@@ -100,7 +121,16 @@ impl Filesystem for LazyFs {
             Err(e) => reply.error(Errno::from(e)),
         }
     }
-    fn create(&self, _: &Request, parent: INodeNo, n: &OsStr, _: u32, _: u32, flags: i32, reply: ReplyCreate) {
+    fn create(
+        &self,
+        _: &Request,
+        parent: INodeNo,
+        n: &OsStr,
+        _: u32,
+        _: u32,
+        flags: i32,
+        reply: ReplyCreate,
+    ) {
         match self.disk.create(parent.0, &name(n), Kind::File, flags & libc::O_EXCL != 0) {
             Ok(a) => {
                 if flags & libc::O_TRUNC != 0 {
@@ -126,21 +156,51 @@ impl Filesystem for LazyFs {
             Err(e) => reply.error(Errno::from(e)),
         }
     }
-    fn rename(&self, _: &Request, parent: INodeNo, n: &OsStr, newparent: INodeNo, newname: &OsStr, _: RenameFlags, reply: ReplyEmpty) {
+    fn rename(
+        &self,
+        _: &Request,
+        parent: INodeNo,
+        n: &OsStr,
+        newparent: INodeNo,
+        newname: &OsStr,
+        _: RenameFlags,
+        reply: ReplyEmpty,
+    ) {
         match self.disk.rename(parent.0, &name(n), newparent.0, &name(newname)) {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(Errno::from(e)),
         }
     }
     #[allow(clippy::too_many_arguments)]
-    fn read(&self, _: &Request, ino: INodeNo, _: FileHandle, offset: u64, size: u32, _: OpenFlags, _: Option<LockOwner>, reply: ReplyData) {
+    fn read(
+        &self,
+        _: &Request,
+        ino: INodeNo,
+        _: FileHandle,
+        offset: u64,
+        size: u32,
+        _: OpenFlags,
+        _: Option<LockOwner>,
+        reply: ReplyData,
+    ) {
         match self.disk.read(ino.0, offset, size as usize) {
             Ok(d) => reply.data(&d),
             Err(e) => reply.error(Errno::from(e)),
         }
     }
     #[allow(clippy::too_many_arguments)]
-    fn write(&self, _: &Request, ino: INodeNo, _: FileHandle, offset: u64, data: &[u8], _: WriteFlags, _: OpenFlags, _: Option<LockOwner>, reply: ReplyWrite) {
+    fn write(
+        &self,
+        _: &Request,
+        ino: INodeNo,
+        _: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _: WriteFlags,
+        _: OpenFlags,
+        _: Option<LockOwner>,
+        reply: ReplyWrite,
+    ) {
         match self.disk.write(ino.0, offset, data) {
             Ok(()) => reply.written(data.len() as u32),
             Err(e) => reply.error(Errno::from(e)),
@@ -160,8 +220,13 @@ impl Filesystem for LazyFs {
             Ok(e) => e,
             Err(e) => return reply.error(Errno::from(e)),
         };
-        let mut all = vec![(ino.0, FileType::Directory, ".".to_string()), (ino.0, FileType::Directory, "..".to_string())];
-        all.extend(entries.into_iter().map(|(n, a)| (a.ino, if a.kind == Kind::Dir { FileType::Directory } else { FileType::RegularFile }, n)));
+        let mut all = vec![
+            (ino.0, FileType::Directory, ".".to_string()),
+            (ino.0, FileType::Directory, "..".to_string()),
+        ];
+        all.extend(entries.into_iter().map(|(n, a)| {
+            (a.ino, if a.kind == Kind::Dir { FileType::Directory } else { FileType::RegularFile }, n)
+        }));
         for (i, (ino, kind, n)) in all.into_iter().enumerate().skip(offset as usize) {
             if reply.add(INodeNo(ino), (i + 1) as u64, kind, n) {
                 break;
@@ -183,7 +248,8 @@ impl Filesystem for LazyFs {
 fn mount(disk: &Arc<SimDisk>, at: &Path) -> fuser::BackgroundSession {
     let mut cfg = fuser::Config::default();
     cfg.mount_options.push(fuser::MountOption::FSName("odradek-power-cut".into()));
-    fuser::spawn_mount2(LazyFs { disk: disk.clone() }, at, &cfg).expect("mount the power-cut filesystem (needs /dev/fuse and root)")
+    fuser::spawn_mount2(LazyFs { disk: disk.clone() }, at, &cfg)
+        .expect("mount the power-cut filesystem (needs /dev/fuse and root)")
 }
 
 fn free_port() -> u16 {
@@ -204,7 +270,11 @@ fn spawn(dir: &Path, port: u16, log: &Path) -> Child {
         .expect("spawn odradek");
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "broker did not start: {}", std::fs::read_to_string(log).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "broker did not start: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     child
@@ -222,14 +292,20 @@ async fn raw_multi_batch(bootstrap: String, cycle: usize, acked: Acked, stop: Ar
         let mut records = Vec::new();
         let mut values = Vec::new();
         for b in 0..3 {
-            let vs: Vec<String> = (0..3).map(|r| format!("raw-c{cycle}-{i}-{b}-{r}-{}", "y".repeat((i as usize * 37 + b * 11) % 900))).collect();
+            let vs: Vec<String> = (0..3)
+                .map(|r| format!("raw-c{cycle}-{i}-{b}-{r}-{}", "y".repeat((i as usize * 37 + b * 11) % 900)))
+                .collect();
             let refs: Vec<&str> = vs.iter().map(|s| s.as_str()).collect();
             records.extend_from_slice(&common::raw::batch(&refs, -1, -1, -1, odradek::clock::now_ms()));
             values.extend(vs);
         }
-        let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![TopicProduceData::default()
-            .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
-            .with_partition_data(vec![PartitionProduceData::default().with_index(partition).with_records(Some(bytes::Bytes::from(records)))])]);
+        let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(partition)
+                    .with_records(Some(bytes::Bytes::from(records)))]),
+        ]);
         let Some(resp) = raw.request::<_, ProduceResponse>(ApiKey::Produce, 9, &req).await else { return };
         let p = &resp.responses[0].partition_responses[0];
         if p.error_code == 0 {
@@ -260,14 +336,19 @@ async fn acknowledged_records_survive_power_cuts() {
         let mut child = spawn(&data, port, &log);
         if cycle == 0 {
             let admin = create_topic_admin(&bootstrap);
-            let t = rdkafka::admin::NewTopic::new(TOPIC, PARTITIONS, rdkafka::admin::TopicReplication::Fixed(1)).set("retention.ms", RETENTION);
+            let t =
+                rdkafka::admin::NewTopic::new(TOPIC, PARTITIONS, rdkafka::admin::TopicReplication::Fixed(1))
+                    .set("retention.ms", RETENTION);
             let r = admin.create_topics(&[t], &rdkafka::admin::AdminOptions::new()).await.unwrap();
             assert!(r[0].is_ok(), "{r:?}");
         }
         // Load: acks=all and acks=1 producers on the same partitions, and multi-batch requests.
         let stop = Arc::new(AtomicBool::new(false));
         let raw = tokio::spawn(raw_multi_batch(bootstrap.clone(), cycle, acked.clone(), stop.clone()));
-        let all = producer(&bootstrap, &[("acks", "all"), ("linger.ms", "2"), ("message.timeout.ms", "5000"), ("retries", "0")]);
+        let all = producer(
+            &bootstrap,
+            &[("acks", "all"), ("linger.ms", "2"), ("message.timeout.ms", "5000"), ("retries", "0")],
+        );
         let one = producer(&bootstrap, &[("acks", "1"), ("linger.ms", "2"), ("message.timeout.ms", "5000")]);
         let mut inflight = Vec::new();
         let until = Instant::now() + Duration::from_millis(900 + 150 * (cycle as u64 % 4));
@@ -293,14 +374,17 @@ async fn acknowledged_records_survive_power_cuts() {
         // with produce requests still in flight, then the power goes.
         let committed: Vec<(i32, i64)> = {
             let a = acked.lock().unwrap();
-            (0..PARTITIONS).map(|p| (p, a.keys().filter(|(q, _)| *q == p).map(|(_, o)| *o + 1).max().unwrap_or(0))).collect()
+            (0..PARTITIONS)
+                .map(|p| (p, a.keys().filter(|(q, _)| *q == p).map(|(_, o)| *o + 1).max().unwrap_or(0)))
+                .collect()
         };
         let g = consumer(&bootstrap, &[("group.id", GROUP)]);
         let mut tpl = rdkafka::TopicPartitionList::new();
         for (p, o) in &committed {
             tpl.add_partition_offset(TOPIC, *p, Offset::Offset(*o)).unwrap();
         }
-        rdkafka::consumer::Consumer::commit(&g, &tpl, rdkafka::consumer::CommitMode::Sync).expect("offset commit");
+        rdkafka::consumer::Consumer::commit(&g, &tpl, rdkafka::consumer::CommitMode::Sync)
+            .expect("offset commit");
         drop(g);
         child.kill().unwrap();
         child.wait().unwrap();
@@ -324,32 +408,57 @@ async fn acknowledged_records_survive_power_cuts() {
         let expect = acked.lock().unwrap().clone();
         assert!(expect.len() > 100, "cycle {cycle}: only {} records acknowledged", expect.len());
         let c = consumer(&bootstrap, &[]);
-        let meta = rdkafka::consumer::Consumer::fetch_metadata(&c, Some(TOPIC), Duration::from_secs(10)).unwrap();
-        assert_eq!(meta.topics()[0].partitions().len(), PARTITIONS as usize, "cycle {cycle}: the topic survived");
+        let meta =
+            rdkafka::consumer::Consumer::fetch_metadata(&c, Some(TOPIC), Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            meta.topics()[0].partitions().len(),
+            PARTITIONS as usize,
+            "cycle {cycle}: the topic survived"
+        );
         let g = consumer(&bootstrap, &[("group.id", GROUP)]);
         let mut tpl = rdkafka::TopicPartitionList::new();
         for p in 0..PARTITIONS {
             tpl.add_partition(TOPIC, p);
         }
-        let got: Vec<(i32, i64)> = rdkafka::consumer::Consumer::committed_offsets(&g, tpl, Duration::from_secs(20)).unwrap().elements().iter().map(|e| (e.partition(), e.offset().to_raw().unwrap_or(-1))).collect();
+        let got: Vec<(i32, i64)> =
+            rdkafka::consumer::Consumer::committed_offsets(&g, tpl, Duration::from_secs(20))
+                .unwrap()
+                .elements()
+                .iter()
+                .map(|e| (e.partition(), e.offset().to_raw().unwrap_or(-1)))
+                .collect();
         assert_eq!(got, committed, "cycle {cycle} ({cut:?}): the group's committed offsets");
         drop(g);
         let admin = create_topic_admin(&bootstrap);
-        let cfg = admin.describe_configs(&[rdkafka::admin::ResourceSpecifier::Topic(TOPIC)], &rdkafka::admin::AdminOptions::new()).await.unwrap();
-        let retention = cfg[0].as_ref().ok().and_then(|c| c.get("retention.ms")).and_then(|e| e.value.clone());
+        let cfg = admin
+            .describe_configs(
+                &[rdkafka::admin::ResourceSpecifier::Topic(TOPIC)],
+                &rdkafka::admin::AdminOptions::new(),
+            )
+            .await
+            .unwrap();
+        let retention =
+            cfg[0].as_ref().ok().and_then(|c| c.get("retention.ms")).and_then(|e| e.value.clone());
         assert_eq!(retention.as_deref(), Some(RETENTION), "cycle {cycle} ({cut:?}): the topic's config");
         drop(admin);
         for part in 0..PARTITIONS {
-            let (low, high) = rdkafka::consumer::Consumer::fetch_watermarks(&c, TOPIC, part, Duration::from_secs(10)).unwrap();
+            let (low, high) =
+                rdkafka::consumer::Consumer::fetch_watermarks(&c, TOPIC, part, Duration::from_secs(10))
+                    .unwrap();
             assert_eq!(low, 0);
             let top = expect.keys().filter(|(p, _)| *p == part).map(|(_, o)| *o).max().unwrap_or(-1);
             assert!(high > top, "cycle {cycle} ({cut:?}): partition {part} ends at {high}, but offset {top} was acknowledged with acks=all");
             let got = read(&c, TOPIC, &[part], Offset::Beginning, high as usize, Duration::from_secs(60));
             let offsets: Vec<i64> = got.iter().map(|g| g.offset).collect();
             assert_eq!(offsets, (0..high).collect::<Vec<i64>>(), "cycle {cycle} ({cut:?}): partition {part} has a hole or a duplicate below its high watermark {high}");
-            let by_offset: HashMap<i64, Vec<u8>> = got.into_iter().map(|g| (g.offset, g.value.unwrap_or_default())).collect();
+            let by_offset: HashMap<i64, Vec<u8>> =
+                got.into_iter().map(|g| (g.offset, g.value.unwrap_or_default())).collect();
             for ((_, o), v) in expect.iter().filter(|((p, _), _)| *p == part) {
-                assert_eq!(by_offset.get(o).map(|b| b.as_slice()), Some(v.as_bytes()), "cycle {cycle} ({cut:?}): acknowledged record {part}/{o} lost or changed");
+                assert_eq!(
+                    by_offset.get(o).map(|b| b.as_slice()),
+                    Some(v.as_bytes()),
+                    "cycle {cycle} ({cut:?}): acknowledged record {part}/{o} lost or changed"
+                );
             }
             acks1_present += by_offset.values().filter(|v| v.as_slice() == b"acks1").count();
         }
@@ -359,5 +468,8 @@ async fn acknowledged_records_survive_power_cuts() {
         // The verification run synced everything it recovered; the next cycle starts from it.
         disk.power_cut(Cut::DropAll);
     }
-    eprintln!("{cycles} power cuts, {} acks=all records checked, {acks1_present} acks=1 records present at the end", acked.lock().unwrap().len());
+    eprintln!(
+        "{cycles} power cuts, {} acks=all records checked, {acks1_present} acks=1 records present at the end",
+        acked.lock().unwrap().len()
+    );
 }

@@ -23,7 +23,10 @@ async fn keys_headers_timestamps_roundtrip() {
             .insert(Header { key: "empty", value: None::<&[u8]> });
         let ts = 1_700_000_000_000 + i;
         let d = p
-            .send(FutureRecord::to("rt").key(&key).payload(&val).headers(headers).timestamp(ts), Duration::from_secs(20))
+            .send(
+                FutureRecord::to("rt").key(&key).payload(&val).headers(headers).timestamp(ts),
+                Duration::from_secs(20),
+            )
             .await
             .map_err(|(e, _)| e)
             .unwrap();
@@ -40,7 +43,10 @@ async fn keys_headers_timestamps_roundtrip() {
         assert_eq!(g.key.as_deref(), Some(k.as_bytes()));
         assert_eq!(g.value.as_deref(), Some(v.as_bytes()));
         assert_eq!(g.timestamp, Some(*ts));
-        assert_eq!(g.headers, vec![("h1".to_string(), Some(format!("hv{i}").into_bytes())), ("empty".to_string(), None)]);
+        assert_eq!(
+            g.headers,
+            vec![("h1".to_string(), Some(format!("hv{i}").into_bytes())), ("empty".to_string(), None)]
+        );
     }
 }
 
@@ -54,7 +60,9 @@ async fn every_codec_passes_through() {
         let mut futs = Vec::new();
         for i in 0..200 {
             let v = format!("{payload} {i}");
-            futs.push(p.send_result(FutureRecord::to(&topic).key("k").payload(&v)).map_err(|(e, _)| e).unwrap());
+            futs.push(
+                p.send_result(FutureRecord::to(&topic).key("k").payload(&v)).map_err(|(e, _)| e).unwrap(),
+            );
         }
         for f in futs {
             f.await.unwrap().map_err(|(e, _)| e).unwrap();
@@ -83,7 +91,10 @@ async fn four_partitions_route_keys_consistently() {
         }
         per_partition[part as usize] += 1;
     }
-    assert!(per_partition.iter().filter(|n| **n > 0).count() >= 2, "20 keys spread over partitions: {per_partition:?}");
+    assert!(
+        per_partition.iter().filter(|n| **n > 0).count() >= 2,
+        "20 keys spread over partitions: {per_partition:?}"
+    );
     let c = consumer(&b.bootstrap(), &[]);
     let got = read(&c, "orders", &[0, 1, 2, 3], Offset::Beginning, 400, Duration::from_secs(30));
     let mut counted = [0usize; 4];

@@ -32,7 +32,8 @@ fn send(p: &ThreadedProducer<DefaultProducerContext>, topic: &str, part: i32, v:
 
 /// Every value in `topic` (all `parts` partitions) visible at the isolation level, read to the end.
 fn read_values(bs: &str, topic: &str, parts: i32, committed: bool) -> Vec<String> {
-    let c = consumer(bs, &[("isolation.level", if committed { "read_committed" } else { "read_uncommitted" })]);
+    let c =
+        consumer(bs, &[("isolation.level", if committed { "read_committed" } else { "read_uncommitted" })]);
     let mut tpl = TopicPartitionList::new();
     for p in 0..parts {
         tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
@@ -51,7 +52,11 @@ fn read_values(bs: &str, topic: &str, parts: i32, committed: bool) -> Vec<String
 
 async fn create(bs: &str, topic: &str, parts: i32) {
     let admin = create_topic_admin(bs);
-    assert!(admin.create_topics(&[NewTopic::new(topic, parts, TopicReplication::Fixed(1))], &AdminOptions::new()).await.unwrap()[0].is_ok());
+    assert!(admin
+        .create_topics(&[NewTopic::new(topic, parts, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .await
+        .unwrap()[0]
+        .is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,17 +128,24 @@ async fn a_second_producer_fences_the_first() {
     a.flush(t).unwrap();
     let bprod = txn_producer(&bs, "shared-id", &[]);
     bprod.init_transactions(t).unwrap(); // aborts a's open transaction and fences a
-    // The zombie's old epoch is refused on the partition the abort marker reached.
+                                         // The zombie's old epoch is refused on the partition the abort marker reached.
     {
         use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
         use kafka_protocol::messages::*;
         let pid = b.state().txns.with_state(|t| t.get("shared-id").map(|m| m.producer_id)).unwrap();
         let mut raw = common::raw::Raw::connect(&bs).await;
-        let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default()
-            .with_name(TopicName(kafka_protocol::protocol::StrBytes::from_static_str("fence")))
-            .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(common::raw::batch(&["zombie"], pid, 0, 1, odradek::clock::now_ms())))])]);
+        let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(kafka_protocol::protocol::StrBytes::from_static_str("fence")))
+                .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(
+                    common::raw::batch(&["zombie"], pid, 0, 1, odradek::clock::now_ms()),
+                ))]),
+        ]);
         let resp: ProduceResponse = raw.request(ApiKey::Produce, 9, &req).await.unwrap();
-        assert_eq!(resp.responses[0].partition_responses[0].error_code, 47, "INVALID_PRODUCER_EPOCH for the fenced epoch");
+        assert_eq!(
+            resp.responses[0].partition_responses[0].error_code, 47,
+            "INVALID_PRODUCER_EPOCH for the fenced epoch"
+        );
     }
     bprod.begin_transaction().unwrap();
     send(&bprod, "fence", 0, "from-b");
@@ -248,17 +260,47 @@ async fn transaction_admin_apis_describe_what_is_open() {
     send(&p, "adm-tx", 0, "open");
     p.flush(t).unwrap();
     let mut raw = common::raw::Raw::connect(&bs).await;
-    let l: ListTransactionsResponse = raw.request(ApiKey::ListTransactions, 1, &ListTransactionsRequest::default().with_state_filters(vec![StrBytes::from_static_str("Ongoing"), StrBytes::from_static_str("Bogus")]).with_duration_filter(-1)).await.unwrap();
+    let l: ListTransactionsResponse = raw
+        .request(
+            ApiKey::ListTransactions,
+            1,
+            &ListTransactionsRequest::default()
+                .with_state_filters(vec![
+                    StrBytes::from_static_str("Ongoing"),
+                    StrBytes::from_static_str("Bogus"),
+                ])
+                .with_duration_filter(-1),
+        )
+        .await
+        .unwrap();
     assert_eq!(l.transaction_states.len(), 1);
     assert_eq!(l.transaction_states[0].transactional_id.0.as_str(), "admin-tx");
     assert_eq!(l.unknown_state_filters.len(), 1);
-    let d: DescribeTransactionsResponse = raw.request(ApiKey::DescribeTransactions, 0, &DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(StrBytes::from_static_str("admin-tx")), TransactionalId(StrBytes::from_static_str("nope"))])).await.unwrap();
+    let d: DescribeTransactionsResponse = raw
+        .request(
+            ApiKey::DescribeTransactions,
+            0,
+            &DescribeTransactionsRequest::default().with_transactional_ids(vec![
+                TransactionalId(StrBytes::from_static_str("admin-tx")),
+                TransactionalId(StrBytes::from_static_str("nope")),
+            ]),
+        )
+        .await
+        .unwrap();
     assert_eq!(d.transaction_states[0].transaction_state.as_str(), "Ongoing");
     assert_eq!(d.transaction_states[0].topics[0].partitions, vec![0]);
     assert!(d.transaction_states[0].transaction_start_time_ms > 0);
     assert_eq!(d.transaction_states[1].error_code, 105, "TRANSACTIONAL_ID_NOT_FOUND");
     let dp: DescribeProducersResponse = raw
-        .request(ApiKey::DescribeProducers, 0, &DescribeProducersRequest::default().with_topics(vec![describe_producers_request::TopicRequest::default().with_name(TopicName(StrBytes::from_static_str("adm-tx"))).with_partition_indexes(vec![0])]))
+        .request(
+            ApiKey::DescribeProducers,
+            0,
+            &DescribeProducersRequest::default().with_topics(vec![
+                describe_producers_request::TopicRequest::default()
+                    .with_name(TopicName(StrBytes::from_static_str("adm-tx")))
+                    .with_partition_indexes(vec![0]),
+            ]),
+        )
         .await
         .unwrap();
     let prod = &dp.topics[0].partitions[0].active_producers[0];
@@ -266,7 +308,15 @@ async fn transaction_admin_apis_describe_what_is_open() {
     assert_eq!(prod.current_txn_start_offset, 0, "the open transaction starts at offset 0");
     p.commit_transaction(t).unwrap();
     let dp: DescribeProducersResponse = raw
-        .request(ApiKey::DescribeProducers, 0, &DescribeProducersRequest::default().with_topics(vec![describe_producers_request::TopicRequest::default().with_name(TopicName(StrBytes::from_static_str("adm-tx"))).with_partition_indexes(vec![0])]))
+        .request(
+            ApiKey::DescribeProducers,
+            0,
+            &DescribeProducersRequest::default().with_topics(vec![
+                describe_producers_request::TopicRequest::default()
+                    .with_name(TopicName(StrBytes::from_static_str("adm-tx")))
+                    .with_partition_indexes(vec![0]),
+            ]),
+        )
         .await
         .unwrap();
     assert_eq!(dp.topics[0].partitions[0].active_producers[0].current_txn_start_offset, -1);
@@ -296,11 +346,22 @@ async fn a_hanging_transaction_is_aborted_with_write_txn_markers_and_leaders_can
     // transaction for it (the partition is verified against the coordinator, see
     // tests/hostile.rs), so the hanging transaction that operators clean up with
     // WriteTxnMarkers (as left by brokers before that check) is planted in the log directly.
-    let ip: InitProducerIdResponse = raw.request(ApiKey::InitProducerId, 4, &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60000)).await.unwrap();
+    let ip: InitProducerIdResponse = raw
+        .request(
+            ApiKey::InitProducerId,
+            4,
+            &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60000),
+        )
+        .await
+        .unwrap();
     let pid = ip.producer_id.0;
-    let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![TopicProduceData::default()
-        .with_name(TopicName(StrBytes::from_static_str("hang")))
-        .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(txn_batch(&["stuck"], pid, 0, 0)))])]);
+    let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![
+        TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_static_str("hang")))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(txn_batch(&["stuck"], pid, 0, 0)))]),
+    ]);
     let pr: ProduceResponse = raw.request(ApiKey::Produce, 9, &req).await.unwrap();
     assert_eq!(pr.responses[0].partition_responses[0].error_code, 53, "no transactional id: refused");
     let part = b.state().logs.topic("hang").unwrap().partition(0).unwrap();
@@ -308,12 +369,16 @@ async fn a_hanging_transaction_is_aborted_with_write_txn_markers_and_leaders_can
     part.append(&txn_batch(&["stuck"], pid, 0, 0), odradek::clock::now_ms()).unwrap();
     assert_eq!(part.last_stable_offset(), 0, "the hanging transaction pins the LSO");
     let marker = |epoch: i16| {
-        WriteTxnMarkersRequest::default().with_markers(vec![write_txn_markers_request::WritableTxnMarker::default()
-            .with_producer_id(ProducerId(pid))
-            .with_producer_epoch(epoch)
-            .with_transaction_result(false)
-            .with_coordinator_epoch(0)
-            .with_topics(vec![write_txn_markers_request::WritableTxnMarkerTopic::default().with_name(TopicName(StrBytes::from_static_str("hang"))).with_partition_indexes(vec![0])])])
+        WriteTxnMarkersRequest::default().with_markers(vec![
+            write_txn_markers_request::WritableTxnMarker::default()
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_transaction_result(false)
+                .with_coordinator_epoch(0)
+                .with_topics(vec![write_txn_markers_request::WritableTxnMarkerTopic::default()
+                    .with_name(TopicName(StrBytes::from_static_str("hang")))
+                    .with_partition_indexes(vec![0])]),
+        ])
     };
     // Abort it the way kafka-transactions.sh does (WriteTxnMarkers to the leader).
     let w: WriteTxnMarkersResponse = raw.request(ApiKey::WriteTxnMarkers, 1, &marker(0)).await.unwrap();
@@ -327,23 +392,42 @@ async fn a_hanging_transaction_is_aborted_with_write_txn_markers_and_leaders_can
     assert_eq!(w.markers[0].topics[0].partitions[0].error_code, 47, "INVALID_PRODUCER_EPOCH");
 
     // AddPartitionsToTxn v4 (partition leaders' batched form) with verify_only.
-    let ip: InitProducerIdResponse = raw.request(ApiKey::InitProducerId, 4, &InitProducerIdRequest::default().with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("verify-tx")))).with_transaction_timeout_ms(60000)).await.unwrap();
+    let ip: InitProducerIdResponse = raw
+        .request(
+            ApiKey::InitProducerId,
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("verify-tx"))))
+                .with_transaction_timeout_ms(60000),
+        )
+        .await
+        .unwrap();
     assert_eq!(ip.error_code, 0);
     let add = |verify: bool, part: i32| {
-        AddPartitionsToTxnRequest::default().with_transactions(vec![add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default()
-            .with_transactional_id(TransactionalId(StrBytes::from_static_str("verify-tx")))
-            .with_producer_id(ip.producer_id)
-            .with_producer_epoch(ip.producer_epoch)
-            .with_verify_only(verify)
-            .with_topics(vec![add_partitions_to_txn_request::AddPartitionsToTxnTopic::default().with_name(TopicName(StrBytes::from_static_str("hang"))).with_partitions(vec![part])])])
+        AddPartitionsToTxnRequest::default().with_transactions(vec![
+            add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default()
+                .with_transactional_id(TransactionalId(StrBytes::from_static_str("verify-tx")))
+                .with_producer_id(ip.producer_id)
+                .with_producer_epoch(ip.producer_epoch)
+                .with_verify_only(verify)
+                .with_topics(vec![add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                    .with_name(TopicName(StrBytes::from_static_str("hang")))
+                    .with_partitions(vec![part])]),
+        ])
     };
-    let code_of = |r: &AddPartitionsToTxnResponse| r.results_by_transaction[0].topic_results[0].results_by_partition[0].partition_error_code;
-    let r: AddPartitionsToTxnResponse = raw.request(ApiKey::AddPartitionsToTxn, 5, &add(true, 0)).await.unwrap();
+    let code_of = |r: &AddPartitionsToTxnResponse| {
+        r.results_by_transaction[0].topic_results[0].results_by_partition[0].partition_error_code
+    };
+    let r: AddPartitionsToTxnResponse =
+        raw.request(ApiKey::AddPartitionsToTxn, 5, &add(true, 0)).await.unwrap();
     assert_eq!(code_of(&r), 48, "not in the transaction yet: INVALID_TXN_STATE");
-    let r: AddPartitionsToTxnResponse = raw.request(ApiKey::AddPartitionsToTxn, 5, &add(false, 0)).await.unwrap();
+    let r: AddPartitionsToTxnResponse =
+        raw.request(ApiKey::AddPartitionsToTxn, 5, &add(false, 0)).await.unwrap();
     assert_eq!(code_of(&r), 0);
-    let r: AddPartitionsToTxnResponse = raw.request(ApiKey::AddPartitionsToTxn, 5, &add(true, 0)).await.unwrap();
+    let r: AddPartitionsToTxnResponse =
+        raw.request(ApiKey::AddPartitionsToTxn, 5, &add(true, 0)).await.unwrap();
     assert_eq!(code_of(&r), 0, "verified");
-    let r: AddPartitionsToTxnResponse = raw.request(ApiKey::AddPartitionsToTxn, 5, &add(false, 9)).await.unwrap();
+    let r: AddPartitionsToTxnResponse =
+        raw.request(ApiKey::AddPartitionsToTxn, 5, &add(false, 9)).await.unwrap();
     assert_eq!(code_of(&r), 3, "UNKNOWN_TOPIC_OR_PARTITION");
 }

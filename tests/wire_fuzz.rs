@@ -25,7 +25,15 @@ use tokio::net::{TcpListener, TcpStream};
 
 fn rss_bytes() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
-    s.lines().find(|l| l.starts_with("VmRSS:")).unwrap().split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
 }
 
 fn open_fds() -> usize {
@@ -33,7 +41,11 @@ fn open_fds() -> usize {
 }
 
 /// Forwards client connections to the broker, keeping every request frame the clients send.
-async fn capture_proxy(listener: TcpListener, broker: std::net::SocketAddr, frames: Arc<Mutex<Vec<Vec<u8>>>>) {
+async fn capture_proxy(
+    listener: TcpListener,
+    broker: std::net::SocketAddr,
+    frames: Arc<Mutex<Vec<Vec<u8>>>>,
+) {
     while let Ok((client, _)) = listener.accept().await {
         let Ok(server) = TcpStream::connect(broker).await else { continue };
         let frames = frames.clone();
@@ -70,21 +82,35 @@ async fn stock_traffic(bootstrap: &str) {
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let r = admin
         .create_topics(
-            &[NewTopic::new("fz-a", 3, TopicReplication::Fixed(1)), NewTopic::new("fz-c", 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact"), NewTopic::new("fz-healthy", 1, TopicReplication::Fixed(1))],
+            &[
+                NewTopic::new("fz-a", 3, TopicReplication::Fixed(1)),
+                NewTopic::new("fz-c", 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact"),
+                NewTopic::new("fz-healthy", 1, TopicReplication::Fixed(1)),
+            ],
             &opts,
         )
         .await
         .unwrap();
     assert!(r.iter().all(|t| t.is_ok()), "{r:?}");
     for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
-        let p = producer(bootstrap, &[("compression.type", codec), ("enable.idempotence", "true"), ("linger.ms", "5")]);
+        let p = producer(
+            bootstrap,
+            &[("compression.type", codec), ("enable.idempotence", "true"), ("linger.ms", "5")],
+        );
         let sends: Vec<_> = (0..30)
             .map(|i| {
-                let (k, v) = (format!("key-{i}"), format!("{codec} value {i} {}", "lorem ipsum ".repeat(i % 7)));
+                let (k, v) =
+                    (format!("key-{i}"), format!("{codec} value {i} {}", "lorem ipsum ".repeat(i % 7)));
                 let p = p.clone();
                 async move {
                     let topic = if i % 3 == 0 { "fz-c" } else { "fz-a" };
-                    p.send(rdkafka::producer::FutureRecord::to(topic).key(&k).payload(&v), Duration::from_secs(10)).await.map(|_| ()).map_err(|(e, _)| e)
+                    p.send(
+                        rdkafka::producer::FutureRecord::to(topic).key(&k).payload(&v),
+                        Duration::from_secs(10),
+                    )
+                    .await
+                    .map(|_| ())
+                    .map_err(|(e, _)| e)
                 }
             })
             .collect();
@@ -94,12 +120,19 @@ async fn stock_traffic(bootstrap: &str) {
     }
     let bs = bootstrap.to_string();
     tokio::task::spawn_blocking(move || {
-        let tp: rdkafka::producer::BaseProducer = rdkafka::ClientConfig::new().set("bootstrap.servers", &bs).set("transactional.id", "fz-tx").create().unwrap();
+        let tp: rdkafka::producer::BaseProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &bs)
+            .set("transactional.id", "fz-tx")
+            .create()
+            .unwrap();
         tp.init_transactions(Duration::from_secs(10)).unwrap();
         for commit in [true, false] {
             tp.begin_transaction().unwrap();
             for i in 0..5 {
-                tp.send(rdkafka::producer::BaseRecord::to("fz-a").key("tx").payload(&format!("tx {commit} {i}"))).unwrap();
+                tp.send(
+                    rdkafka::producer::BaseRecord::to("fz-a").key("tx").payload(&format!("tx {commit} {i}")),
+                )
+                .unwrap();
             }
             tp.flush(Duration::from_secs(10)).unwrap();
             if commit {
@@ -108,7 +141,10 @@ async fn stock_traffic(bootstrap: &str) {
                 tp.abort_transaction(Duration::from_secs(10)).unwrap();
             }
         }
-        let c = consumer(&bs, &[("group.id", "fz-g"), ("auto.offset.reset", "earliest"), ("enable.auto.offset.store", "true")]);
+        let c = consumer(
+            &bs,
+            &[("group.id", "fz-g"), ("auto.offset.reset", "earliest"), ("enable.auto.offset.store", "true")],
+        );
         c.subscribe(&["fz-a"]).unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut n = 0;
@@ -135,7 +171,10 @@ async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {
 /// A mutation of one captured frame. Produce frames get their records mutated (CRCs fixed, so
 /// validation is what meets them) half the time; everything else gets byte-level edits.
 fn mutated(rng: &mut Rng, frame: &[u8]) -> Vec<u8> {
-    if frame.len() > 8 && i16::from_be_bytes([frame[0], frame[1]]) == ApiKey::Produce as i16 && rng.below(2) == 0 {
+    if frame.len() > 8
+        && i16::from_be_bytes([frame[0], frame[1]]) == ApiKey::Produce as i16
+        && rng.below(2) == 0
+    {
         let mut b = Bytes::copy_from_slice(frame);
         if let Ok(h) = odradek::protocol::decode_header(&mut b) {
             let header_len = frame.len() - b.len();
@@ -174,7 +213,9 @@ fn check_answer(request: &[u8], answer: &[u8]) -> Result<(), String> {
     let (api, v) = match header {
         Ok(h) => (h.api_key, h.api_version),
         // Only a too-new ApiVersions is answered without a decodable header: v0, with the table.
-        Err(_) if i16::from_be_bytes([request[0], request[1]]) == ApiKey::ApiVersions as i16 => (ApiKey::ApiVersions, 0),
+        Err(_) if i16::from_be_bytes([request[0], request[1]]) == ApiKey::ApiVersions as i16 => {
+            (ApiKey::ApiVersions, 0)
+        }
         Err(e) => return Err(format!("an answer to a request whose header does not decode ({e})")),
     };
     let decode = |v: i16| -> Result<(), String> {
@@ -186,7 +227,9 @@ fn check_answer(request: &[u8], answer: &[u8]) -> Result<(), String> {
         }
         Ok(())
     };
-    decode(v).or_else(|e| if api == ApiKey::ApiVersions { decode(0) } else { Err(e) }).map_err(|e| format!("{api:?} v{v}: {e}"))
+    decode(v)
+        .or_else(|e| if api == ApiKey::ApiVersions { decode(0) } else { Err(e) })
+        .map_err(|e| format!("{api:?} v{v}: {e}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +282,10 @@ async fn mutated_client_frames_hurt_nobody() {
     let (fds0, parts0, rss0) = (open_fds(), b.state().logs.partition_count(), rss_bytes());
 
     let broker = b.local_addr();
-    let base: u64 = std::env::var("FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| std::process::id() as u64);
+    let base: u64 = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::process::id() as u64);
     let mut rng = Rng(base.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let (mut sent, mut answered, mut closed) = (0u64, 0u64, 0u64);
     let mut conn: Option<TcpStream> = None;
@@ -302,10 +348,22 @@ async fn mutated_client_frames_hurt_nobody() {
                 let r = p.read(at, 1 << 20, true).unwrap();
                 let mut next = at;
                 for (_, h) in odradek::record::BatchIter::new(&r.records) {
-                    assert!(h.base_offset <= next.max(at) && h.next_offset() > next, "{}-{}: batch {}..{} after {next}", t.name, p.index, h.base_offset, h.next_offset());
+                    assert!(
+                        h.base_offset <= next.max(at) && h.next_offset() > next,
+                        "{}-{}: batch {}..{} after {next}",
+                        t.name,
+                        p.index,
+                        h.base_offset,
+                        h.next_offset()
+                    );
                     next = h.next_offset();
                 }
-                assert!(next > at, "{}-{}: nothing readable at {at} below the high watermark {hw}", t.name, p.index);
+                assert!(
+                    next > at,
+                    "{}-{}: nothing readable at {at} below the high watermark {hw}",
+                    t.name,
+                    p.index
+                );
                 at = next;
             }
             assert_eq!(at, hw, "{}-{}: the last batch ends at the high watermark", t.name, p.index);
@@ -344,5 +402,10 @@ async fn mutated_client_frames_hurt_nobody() {
     while open_fds() > want && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(open_fds() <= want, "{} descriptors open, baseline {fds0} (+{} partitions)", open_fds(), b.state().logs.partition_count() - parts0);
+    assert!(
+        open_fds() <= want,
+        "{} descriptors open, baseline {fds0} (+{} partitions)",
+        open_fds(),
+        b.state().logs.partition_count() - parts0
+    );
 }

@@ -62,7 +62,10 @@ struct TxnSeen {
 }
 
 /// Reads every batch of a sealed segment, in order, one at a time.
-fn for_each_batch(seg: &SegmentInfo, mut f: impl FnMut(&[u8], &BatchHeader) -> io::Result<()>) -> io::Result<()> {
+fn for_each_batch(
+    seg: &SegmentInfo,
+    mut f: impl FnMut(&[u8], &BatchHeader) -> io::Result<()>,
+) -> io::Result<()> {
     let mut pos: u64 = 0;
     let mut hdr = [0u8; HEADER_LEN];
     let mut buf = Vec::new();
@@ -98,7 +101,15 @@ fn last_batch_per_producer(segs: &[SegmentInfo]) -> io::Result<HashMap<i64, i64>
 /// One compaction pass over `p`. `force` ignores the dirty ratio (tests, benchmarks).
 pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io::Result<Option<CleanStats>> {
     let limit = p.compaction_limit();
-    let (segs, cfg, dir, disk, stable) = p.with_log(|l| (l.sealed_segments(limit), l.config().clone(), l.dir().to_path_buf(), l.disk().clone(), l.last_stable_offset()));
+    let (segs, cfg, dir, disk, stable) = p.with_log(|l| {
+        (
+            l.sealed_segments(limit),
+            l.config().clone(),
+            l.dir().to_path_buf(),
+            l.disk().clone(),
+            l.last_stable_offset(),
+        )
+    });
     // Only decided data is cleaned: nothing at or past the last stable offset.
     let segs: Vec<SegmentInfo> = segs.into_iter().filter(|s| s.next_offset <= stable).collect();
     if !cfg.compact || segs.is_empty() {
@@ -106,7 +117,8 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
     }
     let start = p.cleaner_offset();
     let lag_edge = now_ms.saturating_sub(cfg.min_compaction_lag_ms);
-    let dirty: Vec<&SegmentInfo> = segs.iter().filter(|s| s.next_offset > start).take_while(|s| s.max_timestamp <= lag_edge).collect();
+    let dirty: Vec<&SegmentInfo> =
+        segs.iter().filter(|s| s.next_offset > start).take_while(|s| s.max_timestamp <= lag_edge).collect();
     // Tombstones kept by an earlier pass expire by time alone: clean again once the first of them
     // is due, even with nothing new to clean (Kafka's delete horizon, KIP-534).
     let tombstones_due = now_ms >= p.tombstone_expiry();
@@ -116,7 +128,11 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
     let total: u64 = segs.iter().map(|s| s.size as u64).sum();
     let dirty_bytes: u64 = dirty.iter().map(|s| s.size as u64).sum();
     let overdue = dirty.iter().any(|s| now_ms.saturating_sub(s.max_timestamp) > cfg.max_compaction_lag_ms);
-    if !force && !overdue && !tombstones_due && (dirty_bytes as f64) < cfg.min_cleanable_dirty_ratio * total as f64 {
+    if !force
+        && !overdue
+        && !tombstones_due
+        && (dirty_bytes as f64) < cfg.min_cleanable_dirty_ratio * total as f64
+    {
         return Ok(None);
     }
     // Step 3: the key map over the dirty section, stopping at a segment boundary when full.
@@ -175,7 +191,10 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
                 let Some(commit) = marker_is_commit(b, h) else { return out.append(&[b]) };
                 let seen = txns.remove(&h.producer_id).unwrap_or_default();
                 if placement.is_none() {
-                    placement = Some((p.with_log(|l| l.oldest_snapshot()).unwrap_or(i64::MIN), last_batch_per_producer(&segs)?));
+                    placement = Some((
+                        p.with_log(|l| l.oldest_snapshot()).unwrap_or(i64::MIN),
+                        last_batch_per_producer(&segs)?,
+                    ));
                 }
                 let (snapshot_floor, last_batch) = placement.as_ref().expect("set just above");
                 let later_batch = last_batch.get(&h.producer_id).is_some_and(|&o| o > h.base_offset);
@@ -214,7 +233,11 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
                     let offset = h.base_offset + r.offset_delta as i64;
                     let Some(k) = r.key else { return false };
                     let latest = map.get(key_hash(k)).is_none_or(|o| o == offset);
-                    let ts = if h.is_log_append_time() { h.max_timestamp } else { h.base_timestamp + r.timestamp_delta };
+                    let ts = if h.is_log_append_time() {
+                        h.max_timestamp
+                    } else {
+                        h.base_timestamp + r.timestamp_delta
+                    };
                     let keep = latest && !(r.is_tombstone && ts < horizon);
                     if keep && r.is_tombstone {
                         next_expiry = next_expiry.min(ts.saturating_add(cfg.delete_retention_ms));
@@ -251,7 +274,15 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
         // Without the lock: the copy's indexes, and the txnindex files without the dropped ABORT
         // entries (durable before the swap: a crash in between leaves a marker that no entry
         // points at, which readers pass over).
-        let (replacement, _) = Segment::open_file(&disk, &dir, seg.base_offset, out, OpenMode::Trust, now_ms, cfg.index_interval_bytes)?;
+        let (replacement, _) = Segment::open_file(
+            &disk,
+            &dir,
+            seg.base_offset,
+            out,
+            OpenMode::Trust,
+            now_ms,
+            cfg.index_interval_bytes,
+        )?;
         let (index, time_index) = replacement.index_files();
         // Files are written by name, never while a deletion renames the directory away (the
         // file-writer lock is never held while taking the partition lock).
@@ -271,7 +302,9 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
             }
         }
         let expected: Arc<LogFile> = seg.file.clone();
-        if p.with_log(|l| l.replace_segment(seg.base_offset, &expected, &cleaned_path, replacement, &forgotten))? {
+        if p.with_log(|l| {
+            l.replace_segment(seg.base_offset, &expected, &cleaned_path, replacement, &forgotten)
+        })? {
             let _files = p.durability().lock_files();
             if p.durability().is_deleted() {
                 return Ok(None);

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use proptest::prelude::*;
 
 use super::compactor::compact;
@@ -40,13 +42,26 @@ fn batch(recs: &[(String, Option<String>, i64)], compression: Compression) -> Ve
 
 /// The broker compacts only data that is durable: make everything appended so far durable (the
 /// standalone log syncs inline), then run a pass.
-fn compact_durable(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> std::io::Result<Option<super::compactor::CleanStats>> {
+fn compact_durable(
+    p: &Partition,
+    now_ms: i64,
+    map_bytes: usize,
+    force: bool,
+) -> std::io::Result<Option<super::compactor::CleanStats>> {
     let _ = p.ticket().submit();
     compact(p, now_ms, map_bytes, force)
 }
 
 fn compacted_config() -> LogConfig {
-    LogConfig { compact: true, delete: false, segment_bytes: 400, delete_retention_ms: 1000, timestamp_after_max_ms: i64::MAX, timestamp_before_max_ms: i64::MAX, ..LogConfig::default() }
+    LogConfig {
+        compact: true,
+        delete: false,
+        segment_bytes: 400,
+        delete_retention_ms: 1000,
+        timestamp_after_max_ms: i64::MAX,
+        timestamp_before_max_ms: i64::MAX,
+        ..LogConfig::default()
+    }
 }
 
 /// Every record in the log (control records included), in offset order.
@@ -77,7 +92,13 @@ fn records(p: &Partition) -> Vec<Record> {
 fn read_all(p: &Partition) -> Vec<(i64, String, Option<String>)> {
     records(p)
         .into_iter()
-        .map(|r| (r.offset, String::from_utf8(r.key.unwrap().to_vec()).unwrap(), r.value.map(|v| String::from_utf8(v.to_vec()).unwrap())))
+        .map(|r| {
+            (
+                r.offset,
+                String::from_utf8(r.key.unwrap().to_vec()).unwrap(),
+                r.value.map(|v| String::from_utf8(v.to_vec()).unwrap()),
+            )
+        })
         .collect()
 }
 
@@ -135,7 +156,9 @@ fn a_failed_write_during_compaction_leaves_a_valid_log() {
     for fail_after in 0..6 {
         let dir = tempfile::tempdir().unwrap();
         let plan = FaultPlan::new(-1, -1);
-        let (log, _) = PartitionLog::open_standalone(dir.path(), compacted_config(), true, 0, Some(plan.clone())).unwrap();
+        let (log, _) =
+            PartitionLog::open_standalone(dir.path(), compacted_config(), true, 0, Some(plan.clone()))
+                .unwrap();
         let p = Partition::new("c".into(), 0, log);
         for i in 0..30 {
             let recs = vec![(format!("key{}", i % 3), Some(format!("value-{i}")), 100 + i as i64)];
@@ -151,21 +174,32 @@ fn a_failed_write_during_compaction_leaves_a_valid_log() {
         // and the latest record of every key is still there.
         let mut it = before.iter();
         for rec in &now {
-            assert!(it.any(|b| b == rec), "after a failure at write {fail_after}: {rec:?} was not in the log before");
+            assert!(
+                it.any(|b| b == rec),
+                "after a failure at write {fail_after}: {rec:?} was not in the log before"
+            );
         }
         for k in ["key0", "key1", "key2"] {
             let last_before = before.iter().rev().find(|r| r.1 == k);
             let last_now = now.iter().rev().find(|r| r.1 == k);
-            assert_eq!(last_before, last_now, "latest {k} kept after a failure at write {fail_after} ({r:?})");
+            assert_eq!(
+                last_before, last_now,
+                "latest {k} kept after a failure at write {fail_after} ({r:?})"
+            );
         }
         // Whatever happened, no temporary file is left behind after a reopen, and the log reads.
         let rp = p.recovery_point();
         drop(p);
-        let (log, _) = PartitionLog::open_standalone(dir.path(), compacted_config(), false, rp, None).unwrap();
+        let (log, _) =
+            PartitionLog::open_standalone(dir.path(), compacted_config(), false, rp, None).unwrap();
         let p = Partition::new("c".into(), 0, log);
         let reopened = read_all(&p);
         assert_eq!(reopened, now, "reopen after a failure at write {fail_after}");
-        assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".cleaned")));
+        assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".cleaned")));
     }
 }
 
@@ -175,7 +209,8 @@ fn a_crash_between_write_and_swap_keeps_the_original() {
     let (log, _) = PartitionLog::open_standalone(dir.path(), compacted_config(), true, 0, None).unwrap();
     let p = Partition::new("c".into(), 0, log);
     for i in 0..20 {
-        p.append(&batch(&[(format!("k{}", i % 2), Some(format!("v{i}")), 100)], Compression::None), 0).unwrap();
+        p.append(&batch(&[(format!("k{}", i % 2), Some(format!("v{i}")), 100)], Compression::None), 0)
+            .unwrap();
     }
     let before = read_all(&p);
     drop(p);
@@ -208,12 +243,16 @@ fn keyless_records_are_rejected_on_compacted_topics() {
         headers: Default::default(),
     }];
     let mut b = BytesMut::new();
-    RecordBatchEncoder::encode(&mut b, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut b,
+        &recs,
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .unwrap();
     let e = log.append(&b, 0).unwrap_err();
     assert!(e.to_string().contains("without key"), "{e}");
     assert_eq!(log.high_watermark(), 0);
 }
-
 
 #[test]
 fn aborted_transactional_records_never_win_and_open_transactions_are_not_cleaned() {
@@ -230,11 +269,22 @@ fn aborted_transactional_records_never_win_and_open_transactions_are_not_cleaned
     }
     assert_eq!(p.last_stable_offset(), 3);
     let stats = compact_durable(&p, 200, 1 << 20, true).unwrap().unwrap();
-    assert!(stats.cleaned_up_to <= 3, "nothing past the last stable offset is cleaned: {}", stats.cleaned_up_to);
+    assert!(
+        stats.cleaned_up_to <= 3,
+        "nothing past the last stable offset is cleaned: {}",
+        stats.cleaned_up_to
+    );
     let all = read_all(&p);
     let k: Vec<_> = all.iter().filter(|r| r.1 == "k").collect();
-    assert_eq!(k, vec![&(0, "k".to_string(), Some("committed-plain".to_string()))], "the aborted value neither wins nor stays");
-    assert!(all.iter().any(|r| r.0 == 3 && r.2.as_deref() == Some("open")), "the open transaction is untouched");
+    assert_eq!(
+        k,
+        vec![&(0, "k".to_string(), Some("committed-plain".to_string()))],
+        "the aborted value neither wins nor stays"
+    );
+    assert!(
+        all.iter().any(|r| r.0 == 3 && r.2.as_deref() == Some("open")),
+        "the open transaction is untouched"
+    );
 }
 
 /// (offset, producer id) of every transaction marker in the log.
@@ -259,7 +309,12 @@ fn txn_record(pid: i64, seq: i32, k: &str, v: &str) -> Vec<u8> {
         headers: Default::default(),
     };
     let mut b = BytesMut::new();
-    RecordBatchEncoder::encode(&mut b, [&rec], &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut b,
+        [&rec],
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .unwrap();
     b.to_vec()
 }
 
@@ -297,7 +352,11 @@ fn markers_go_once_their_transaction_has_no_data_left_and_the_delete_horizon_pas
     assert_eq!(s.markers_removed, 0);
     assert_eq!(markers(&p), all_markers);
     assert!(read_all(&p).iter().all(|r| r.1 != "k" && r.2.as_deref() != Some("overwritten")));
-    assert_eq!(p.with_log(|l| l.aborted_between(0, 100)), vec![(7, 0)], "the ABORT marker is still there, so is its entry");
+    assert_eq!(
+        p.with_log(|l| l.aborted_between(0, 100)),
+        vec![(7, 0)],
+        "the ABORT marker is still there, so is its entry"
+    );
 
     // Past the horizon (t=100 + 1000), with nothing new to clean: the markers of the two empty
     // transactions whose producers wrote again go, the ABORT's index entry with it. Kept: those

@@ -30,7 +30,9 @@ pub fn retention_pass(logs: &LogManager, now_ms: i64) -> usize {
                     deleted += n;
                 }
                 // The log took the log dir offline itself.
-                Err(e) => tracing::error!(topic = %t.name, partition = p.index, error = %e, "retention failed"),
+                Err(e) => {
+                    tracing::error!(topic = %t.name, partition = p.index, error = %e, "retention failed")
+                }
             }
         }
     }
@@ -47,7 +49,9 @@ pub fn compaction_pass(logs: &LogManager, now_ms: i64, map_bytes: usize) -> usiz
     let mut cleaned = 0;
     // Only segments below the checkpointed recovery point are compacted: bring the checkpoint up
     // to date first when a compacted log has durable data past it.
-    let behind = logs.topics().iter().any(|t| t.partitions.read().iter().any(|p| p.checkpoint_behind() && p.with_log(|l| l.config().compact)));
+    let behind = logs.topics().iter().any(|t| {
+        t.partitions.read().iter().any(|p| p.checkpoint_behind() && p.with_log(|l| l.config().compact))
+    });
     if behind {
         if let Err(e) = logs.write_checkpoints() {
             tracing::warn!(error = %e, "writing checkpoints before compaction failed");
@@ -66,7 +70,9 @@ pub fn compaction_pass(logs: &LogManager, now_ms: i64, map_bytes: usize) -> usiz
                     }
                 }
                 Ok(None) => {}
-                Err(e) => tracing::warn!(topic = %t.name, partition = p.index, error = %e, "compaction failed; the log is unchanged"),
+                Err(e) => {
+                    tracing::warn!(topic = %t.name, partition = p.index, error = %e, "compaction failed; the log is unchanged")
+                }
             }
         }
     }

@@ -38,7 +38,11 @@ pub(crate) fn replay_topic(topic: &Topic, mut f: impl FnMut(Record)) -> Result<(
 }
 
 /// A coordinator's compacted internal topic, created with `partitions` on first use.
-pub(crate) fn internal_topic(logs: &LogManager, name: &str, partitions: i32) -> Result<Arc<Topic>, TopicError> {
+pub(crate) fn internal_topic(
+    logs: &LogManager,
+    name: &str,
+    partitions: i32,
+) -> Result<Arc<Topic>, TopicError> {
     if let Some(t) = logs.topic(name) {
         return Ok(t);
     }
@@ -47,7 +51,9 @@ pub(crate) fn internal_topic(logs: &LogManager, name: &str, partitions: i32) -> 
     cfg.insert("segment.bytes".to_string(), "104857600".to_string());
     match logs.create_topic(name, partitions, cfg, false) {
         Ok(Some(t)) => Ok(t),
-        Ok(None) | Err(TopicError::TopicAlreadyExists(_)) => logs.topic(name).ok_or_else(|| TopicError::UnknownTopicOrPartition(name.into())),
+        Ok(None) | Err(TopicError::TopicAlreadyExists(_)) => {
+            logs.topic(name).ok_or_else(|| TopicError::UnknownTopicOrPartition(name.into()))
+        }
         Err(e) => Err(e),
     }
 }

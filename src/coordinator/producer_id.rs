@@ -22,7 +22,8 @@ pub struct ProducerIdManager {
 impl ProducerIdManager {
     pub fn open(disk: Disk, data_dir: &std::path::Path) -> std::io::Result<ProducerIdManager> {
         let path = data_dir.join("producer-id-block");
-        let reserved = disk.read_to_string(&path).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0);
+        let reserved =
+            disk.read_to_string(&path).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0);
         Ok(ProducerIdManager { disk, path, state: Mutex::new((reserved, reserved)) })
     }
 

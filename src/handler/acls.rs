@@ -16,7 +16,15 @@ use crate::security::acl::{op, pattern, AclError, Binding, Filter};
 
 const DISABLED: &str = "No Authorizer is configured.";
 
-fn filter(rt: i8, name: Option<&StrBytesLike>, pat: i8, principal: Option<&StrBytesLike>, host: Option<&StrBytesLike>, operation: i8, permission: i8) -> Filter {
+fn filter(
+    rt: i8,
+    name: Option<&StrBytesLike>,
+    pat: i8,
+    principal: Option<&StrBytesLike>,
+    host: Option<&StrBytesLike>,
+    operation: i8,
+    permission: i8,
+) -> Filter {
     Filter {
         resource_type: rt,
         name: name.map(|n| n.to_string()),
@@ -38,9 +46,20 @@ fn bad_filter(f: &Filter) -> Option<&'static str> {
     None
 }
 
-pub async fn create_acls(state: &Arc<BrokerState>, req: CreateAclsRequest, _v: i16, who: &Who<'_>) -> CreateAclsResponse {
+pub async fn create_acls(
+    state: &Arc<BrokerState>,
+    req: CreateAclsRequest,
+    _v: i16,
+    who: &Who<'_>,
+) -> CreateAclsResponse {
     let n = req.creations.len();
-    let all = |c: i16, m: &str| CreateAclsResponse::default().with_results((0..n).map(|_| AclCreationResult::default().with_error_code(c).with_error_message(Some(s(m)))).collect());
+    let all = |c: i16, m: &str| {
+        CreateAclsResponse::default().with_results(
+            (0..n)
+                .map(|_| AclCreationResult::default().with_error_code(c).with_error_message(Some(s(m))))
+                .collect(),
+        )
+    };
     let Some(acl) = &state.acl else { return all(code::SECURITY_DISABLED, DISABLED) };
     if !who.may_cluster(op::ALTER) {
         return all(code::CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed.");
@@ -62,40 +81,84 @@ pub async fn create_acls(state: &Arc<BrokerState>, req: CreateAclsRequest, _v: i
         };
         results.push(match acl.create(vec![b]) {
             Ok(()) => AclCreationResult::default(),
-            Err(AclError::Invalid(m)) => AclCreationResult::default().with_error_code(code::INVALID_REQUEST).with_error_message(Some(s(m))),
-            Err(AclError::Storage(m)) => AclCreationResult::default().with_error_code(code::KAFKA_STORAGE_ERROR).with_error_message(Some(s(m))),
+            Err(AclError::Invalid(m)) => AclCreationResult::default()
+                .with_error_code(code::INVALID_REQUEST)
+                .with_error_message(Some(s(m))),
+            Err(AclError::Storage(m)) => AclCreationResult::default()
+                .with_error_code(code::KAFKA_STORAGE_ERROR)
+                .with_error_message(Some(s(m))),
         });
     }
     CreateAclsResponse::default().with_results(results)
 }
 
-pub async fn describe_acls(state: &Arc<BrokerState>, req: DescribeAclsRequest, _v: i16, who: &Who<'_>) -> DescribeAclsResponse {
+pub async fn describe_acls(
+    state: &Arc<BrokerState>,
+    req: DescribeAclsRequest,
+    _v: i16,
+    who: &Who<'_>,
+) -> DescribeAclsResponse {
     let Some(acl) = &state.acl else {
-        return DescribeAclsResponse::default().with_error_code(code::SECURITY_DISABLED).with_error_message(Some(s(DISABLED)));
+        return DescribeAclsResponse::default()
+            .with_error_code(code::SECURITY_DISABLED)
+            .with_error_message(Some(s(DISABLED)));
     };
     if !who.may_cluster(op::DESCRIBE) {
-        return DescribeAclsResponse::default().with_error_code(code::CLUSTER_AUTHORIZATION_FAILED).with_error_message(Some(s("Cluster authorization failed.")));
+        return DescribeAclsResponse::default()
+            .with_error_code(code::CLUSTER_AUTHORIZATION_FAILED)
+            .with_error_message(Some(s("Cluster authorization failed.")));
     }
-    let f = filter(req.resource_type_filter, req.resource_name_filter.as_ref(), req.pattern_type_filter, req.principal_filter.as_ref(), req.host_filter.as_ref(), req.operation, req.permission_type);
+    let f = filter(
+        req.resource_type_filter,
+        req.resource_name_filter.as_ref(),
+        req.pattern_type_filter,
+        req.principal_filter.as_ref(),
+        req.host_filter.as_ref(),
+        req.operation,
+        req.permission_type,
+    );
     if let Some(m) = bad_filter(&f) {
-        return DescribeAclsResponse::default().with_error_code(code::INVALID_REQUEST).with_error_message(Some(s(m)));
+        return DescribeAclsResponse::default()
+            .with_error_code(code::INVALID_REQUEST)
+            .with_error_message(Some(s(m)));
     }
     let mut by_resource: BTreeMap<(i8, String, i8), Vec<AclDescription>> = BTreeMap::new();
     for b in acl.describe(&f) {
         by_resource.entry((b.resource_type, b.name.clone(), b.pattern)).or_default().push(
-            AclDescription::default().with_principal(s(b.principal)).with_host(s(b.host)).with_operation(b.operation).with_permission_type(b.permission),
+            AclDescription::default()
+                .with_principal(s(b.principal))
+                .with_host(s(b.host))
+                .with_operation(b.operation)
+                .with_permission_type(b.permission),
         );
     }
     let resources = by_resource
         .into_iter()
-        .map(|((rt, name, pat), acls)| DescribeAclsResource::default().with_resource_type(rt).with_resource_name(s(name)).with_pattern_type(pat).with_acls(acls))
+        .map(|((rt, name, pat), acls)| {
+            DescribeAclsResource::default()
+                .with_resource_type(rt)
+                .with_resource_name(s(name))
+                .with_pattern_type(pat)
+                .with_acls(acls)
+        })
         .collect();
     DescribeAclsResponse::default().with_resources(resources)
 }
 
-pub async fn delete_acls(state: &Arc<BrokerState>, req: DeleteAclsRequest, _v: i16, who: &Who<'_>) -> DeleteAclsResponse {
+pub async fn delete_acls(
+    state: &Arc<BrokerState>,
+    req: DeleteAclsRequest,
+    _v: i16,
+    who: &Who<'_>,
+) -> DeleteAclsResponse {
     let n = req.filters.len();
-    let all = |c: i16, m: &str| DeleteAclsResponse::default().with_filter_results((0..n).map(|_| DeleteAclsFilterResult::default().with_error_code(c).with_error_message(Some(s(m)))).collect());
+    let all = |c: i16, m: &str| {
+        DeleteAclsResponse::default().with_filter_results(
+            (0..n)
+                .map(|_| DeleteAclsFilterResult::default().with_error_code(c).with_error_message(Some(s(m))))
+                .collect(),
+        )
+    };
     let Some(acl) = &state.acl else { return all(code::SECURITY_DISABLED, DISABLED) };
     if !who.may_cluster(op::ALTER) {
         return all(code::CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed.");
@@ -103,7 +166,17 @@ pub async fn delete_acls(state: &Arc<BrokerState>, req: DeleteAclsRequest, _v: i
     let filters: Vec<Filter> = req
         .filters
         .iter()
-        .map(|f| filter(f.resource_type_filter, f.resource_name_filter.as_ref(), f.pattern_type_filter, f.principal_filter.as_ref(), f.host_filter.as_ref(), f.operation, f.permission_type))
+        .map(|f| {
+            filter(
+                f.resource_type_filter,
+                f.resource_name_filter.as_ref(),
+                f.pattern_type_filter,
+                f.principal_filter.as_ref(),
+                f.host_filter.as_ref(),
+                f.operation,
+                f.permission_type,
+            )
+        })
         .collect();
     let valid: Vec<Filter> = filters.iter().filter(|f| bad_filter(f).is_none()).cloned().collect();
     let removed = match acl.delete(&valid) {
@@ -114,7 +187,9 @@ pub async fn delete_acls(state: &Arc<BrokerState>, req: DeleteAclsRequest, _v: i
     let results = filters
         .iter()
         .map(|f| match bad_filter(f) {
-            Some(m) => DeleteAclsFilterResult::default().with_error_code(code::INVALID_REQUEST).with_error_message(Some(s(m))),
+            Some(m) => DeleteAclsFilterResult::default()
+                .with_error_code(code::INVALID_REQUEST)
+                .with_error_message(Some(s(m))),
             None => DeleteAclsFilterResult::default().with_matching_acls(
                 removed
                     .next()

@@ -5,15 +5,17 @@ use std::sync::Arc;
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
-use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::*;
 
 use super::s;
 use crate::broker::BrokerState;
-use crate::security::acl;
 use crate::protocol::error::{code, topic_error};
+use crate::security::acl;
 
 fn replication_error(rf: i16) -> String {
     format!(
@@ -21,14 +23,27 @@ fn replication_error(rf: i16) -> String {
     )
 }
 
-pub async fn create_topics(state: &Arc<BrokerState>, req: CreateTopicsRequest, v: i16, who: &super::Who<'_>) -> CreateTopicsResponse {
+pub async fn create_topics(
+    state: &Arc<BrokerState>,
+    req: CreateTopicsRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> CreateTopicsResponse {
     let mut out = Vec::with_capacity(req.topics.len());
     let mut seen = std::collections::HashSet::new();
     // max.partitions.per.request: counted over the whole request, refused up front.
     let asked: i64 = req
         .topics
         .iter()
-        .map(|t| if !t.assignments.is_empty() { t.assignments.len() as i64 } else if t.num_partitions == -1 { state.config.num_partitions() as i64 } else { t.num_partitions.max(0) as i64 })
+        .map(|t| {
+            if !t.assignments.is_empty() {
+                t.assignments.len() as i64
+            } else if t.num_partitions == -1 {
+                state.config.num_partitions() as i64
+            } else {
+                t.num_partitions.max(0) as i64
+            }
+        })
         .sum();
     let per_request = state.config.max_partitions_per_request();
     let over = asked > per_request as i64;
@@ -47,25 +62,43 @@ pub async fn create_topics(state: &Arc<BrokerState>, req: CreateTopicsRequest, v
             r
         };
         if !seen.insert(name.clone()) {
-            out.push(err(r, code::INVALID_REQUEST, format!("Create topics request from client contains topic {name} more than once")));
+            out.push(err(
+                r,
+                code::INVALID_REQUEST,
+                format!("Create topics request from client contains topic {name} more than once"),
+            ));
             continue;
         }
         if !who.may_cluster(acl::op::CREATE) && !who.may(acl::op::CREATE, acl::resource::TOPIC, &name) {
             out.push(err(r, code::TOPIC_AUTHORIZATION_FAILED, "Authorization failed.".into()));
             continue;
         }
-        let rf = if t.replication_factor == -1 { state.config.default_replication_factor() } else { t.replication_factor };
+        let rf = if t.replication_factor == -1 {
+            state.config.default_replication_factor()
+        } else {
+            t.replication_factor
+        };
         if !t.assignments.is_empty() && (t.num_partitions != -1 || t.replication_factor != -1) {
             out.push(err(r, code::INVALID_REQUEST, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.".into()));
             continue;
         }
-        if !state.config.dev && t.assignments.iter().any(|a| a.broker_ids.iter().any(|b| b.0 != state.node_id())) {
-            out.push(err(r, code::INVALID_REPLICA_ASSIGNMENT, "Replica assignment names a broker that does not exist.".into()));
+        if !state.config.dev
+            && t.assignments.iter().any(|a| a.broker_ids.iter().any(|b| b.0 != state.node_id()))
+        {
+            out.push(err(
+                r,
+                code::INVALID_REPLICA_ASSIGNMENT,
+                "Replica assignment names a broker that does not exist.".into(),
+            ));
             continue;
         }
         let rf = if t.assignments.is_empty() { rf } else { t.assignments[0].broker_ids.len() as i16 };
         if rf < 1 {
-            out.push(err(r, code::INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0, or -1 to use the default value.".into()));
+            out.push(err(
+                r,
+                code::INVALID_REPLICATION_FACTOR,
+                "Replication factor must be larger than 0, or -1 to use the default value.".into(),
+            ));
             continue;
         }
         if rf > 1 && state.config.dev {
@@ -92,7 +125,11 @@ pub async fn create_topics(state: &Arc<BrokerState>, req: CreateTopicsRequest, v
             }
         }
         if let Some(k) = null_value {
-            out.push(err(r, code::INVALID_CONFIG, format!("Null value not supported for topic configs: {k}")));
+            out.push(err(
+                r,
+                code::INVALID_CONFIG,
+                format!("Null value not supported for topic configs: {k}"),
+            ));
             continue;
         }
         if over {
@@ -102,9 +139,10 @@ pub async fn create_topics(state: &Arc<BrokerState>, req: CreateTopicsRequest, v
         // Creating partitions syncs files and directories: on the blocking pool, not an async worker.
         let st = state.clone();
         let (n, cfgs, validate_only) = (name.clone(), configs.clone(), req.validate_only);
-        let created = tokio::task::spawn_blocking(move || st.logs.create_topic(&n, partitions, cfgs, validate_only))
-            .await
-            .unwrap_or_else(|e| Err(crate::log::TopicError::Storage(std::io::Error::other(e))));
+        let created =
+            tokio::task::spawn_blocking(move || st.logs.create_topic(&n, partitions, cfgs, validate_only))
+                .await
+                .unwrap_or_else(|e| Err(crate::log::TopicError::Storage(std::io::Error::other(e))));
         match created {
             Ok(created) => {
                 if let Some(t) = &created {
@@ -139,7 +177,12 @@ pub async fn create_topics(state: &Arc<BrokerState>, req: CreateTopicsRequest, v
     CreateTopicsResponse::default().with_topics(out)
 }
 
-pub async fn delete_topics(state: &Arc<BrokerState>, req: DeleteTopicsRequest, v: i16, who: &super::Who<'_>) -> DeleteTopicsResponse {
+pub async fn delete_topics(
+    state: &Arc<BrokerState>,
+    req: DeleteTopicsRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> DeleteTopicsResponse {
     // v0-5 name topics; v6 names or ids.
     let wanted: Vec<(Option<String>, uuid::Uuid)> = if v >= 6 {
         req.topics.iter().map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id)).collect()
@@ -163,8 +206,13 @@ pub async fn delete_topics(state: &Arc<BrokerState>, req: DeleteTopicsRequest, v
         let denied = by_name.as_deref().is_some_and(|n| !who.may(acl::op::DELETE, acl::resource::TOPIC, n));
         let (c, msg) = match topic {
             _ if denied => (code::TOPIC_AUTHORIZATION_FAILED, Some("Authorization failed.".to_string())),
-            None => (if name.is_none() { code::UNKNOWN_TOPIC_ID } else { code::UNKNOWN_TOPIC_OR_PARTITION }, Some("This server does not host this topic.".to_string())),
-            Some(_) if !state.config.delete_topic_enable() => (code::TOPIC_DELETION_DISABLED, Some("Topic deletion is disabled.".into())),
+            None => (
+                if name.is_none() { code::UNKNOWN_TOPIC_ID } else { code::UNKNOWN_TOPIC_OR_PARTITION },
+                Some("This server does not host this topic.".to_string()),
+            ),
+            Some(_) if !state.config.delete_topic_enable() => {
+                (code::TOPIC_DELETION_DISABLED, Some("Topic deletion is disabled.".into()))
+            }
             Some(t) => match state.logs.delete_topic(&t.name) {
                 Ok(tid) => {
                     tracing::info!(topic = %t.name, "deleted topic");
@@ -186,10 +234,22 @@ pub async fn delete_topics(state: &Arc<BrokerState>, req: DeleteTopicsRequest, v
     DeleteTopicsResponse::default().with_responses(out)
 }
 
-pub async fn create_partitions(state: &Arc<BrokerState>, req: CreatePartitionsRequest, _v: i16, who: &super::Who<'_>) -> CreatePartitionsResponse {
+pub async fn create_partitions(
+    state: &Arc<BrokerState>,
+    req: CreatePartitionsRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> CreatePartitionsResponse {
     let mut out = Vec::with_capacity(req.topics.len());
     // max.partitions.per.request, over the whole request (new partitions only).
-    let asked: i64 = req.topics.iter().map(|t| (t.count as i64 - state.logs.topic(&t.name.0).map(|x| x.partition_count() as i64).unwrap_or(0)).max(0)).sum();
+    let asked: i64 = req
+        .topics
+        .iter()
+        .map(|t| {
+            (t.count as i64 - state.logs.topic(&t.name.0).map(|x| x.partition_count() as i64).unwrap_or(0))
+                .max(0)
+        })
+        .sum();
     let per_request = state.config.max_partitions_per_request();
     for t in req.topics {
         let mut r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
@@ -205,9 +265,14 @@ pub async fn create_partitions(state: &Arc<BrokerState>, req: CreatePartitionsRe
             out.push(r);
             continue;
         }
-        let bad_assignment = t.assignments.as_ref().is_some_and(|a| a.iter().any(|x| x.broker_ids.iter().any(|b| b.0 != state.node_id()) || x.broker_ids.len() != 1));
+        let bad_assignment = t.assignments.as_ref().is_some_and(|a| {
+            a.iter().any(|x| x.broker_ids.iter().any(|b| b.0 != state.node_id()) || x.broker_ids.len() != 1)
+        });
         let res = if bad_assignment {
-            Err((code::INVALID_REPLICA_ASSIGNMENT, "Replica assignment must name only this broker, once.".to_string()))
+            Err((
+                code::INVALID_REPLICA_ASSIGNMENT,
+                "Replica assignment must name only this broker, once.".to_string(),
+            ))
         } else {
             let st = state.clone();
             let (name, count, validate_only) = (t.name.0.to_string(), t.count, req.validate_only);
@@ -227,7 +292,12 @@ pub async fn create_partitions(state: &Arc<BrokerState>, req: CreatePartitionsRe
     CreatePartitionsResponse::default().with_results(out)
 }
 
-pub async fn delete_records(state: &Arc<BrokerState>, req: DeleteRecordsRequest, _v: i16, who: &super::Who<'_>) -> DeleteRecordsResponse {
+pub async fn delete_records(
+    state: &Arc<BrokerState>,
+    req: DeleteRecordsRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> DeleteRecordsResponse {
     let mut out = Vec::with_capacity(req.topics.len());
     let mut moved = false;
     for t in req.topics {
@@ -235,7 +305,9 @@ pub async fn delete_records(state: &Arc<BrokerState>, req: DeleteRecordsRequest,
         let denied = !who.may(acl::op::DELETE, acl::resource::TOPIC, &t.name.0);
         let mut parts = Vec::with_capacity(t.partitions.len());
         for rp in t.partitions {
-            let mut r = DeleteRecordsPartitionResult::default().with_partition_index(rp.partition_index).with_low_watermark(-1);
+            let mut r = DeleteRecordsPartitionResult::default()
+                .with_partition_index(rp.partition_index)
+                .with_low_watermark(-1);
             match topic.as_ref().and_then(|x| x.partition(rp.partition_index)) {
                 _ if denied => r.error_code = code::TOPIC_AUTHORIZATION_FAILED,
                 None => r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
@@ -268,15 +340,29 @@ pub async fn delete_records(state: &Arc<BrokerState>, req: DeleteRecordsRequest,
     DeleteRecordsResponse::default().with_topics(out)
 }
 
-pub async fn describe_cluster(state: &Arc<BrokerState>, req: DescribeClusterRequest, v: i16, advertised: &(String, i32), who: &super::Who<'_>) -> DescribeClusterResponse {
+pub async fn describe_cluster(
+    state: &Arc<BrokerState>,
+    req: DescribeClusterRequest,
+    v: i16,
+    advertised: &(String, i32),
+    who: &super::Who<'_>,
+) -> DescribeClusterResponse {
     let (host, port) = advertised.clone();
-    let broker = DescribeClusterBroker::default().with_broker_id(BrokerId(state.node_id())).with_host(s(host)).with_port(port);
+    let broker = DescribeClusterBroker::default()
+        .with_broker_id(BrokerId(state.node_id()))
+        .with_host(s(host))
+        .with_port(port);
     let mut r = DescribeClusterResponse::default()
         .with_cluster_id(s(state.cluster_id()))
         .with_controller_id(BrokerId(state.node_id()))
         .with_brokers(vec![broker])
         .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
-            super::metadata::allowed_ops(who, acl::resource::CLUSTER, acl::CLUSTER_NAME, super::metadata::CLUSTER_OPERATIONS)
+            super::metadata::allowed_ops(
+                who,
+                acl::resource::CLUSTER,
+                acl::CLUSTER_NAME,
+                super::metadata::CLUSTER_OPERATIONS,
+            )
         } else {
             super::metadata::OPERATIONS_OMITTED
         });

@@ -11,7 +11,9 @@ use crate::protocol::versions::SERVED;
 pub fn table() -> Vec<ApiVersion> {
     let mut v: Vec<ApiVersion> = SERVED
         .iter()
-        .map(|(k, (min, max))| ApiVersion::default().with_api_key(*k as i16).with_min_version(*min).with_max_version(*max))
+        .map(|(k, (min, max))| {
+            ApiVersion::default().with_api_key(*k as i16).with_min_version(*min).with_max_version(*max)
+        })
         .collect();
     v.sort_by_key(|a| a.api_key);
     v
@@ -21,15 +23,31 @@ pub fn table() -> Vec<ApiVersion> {
 /// 2 tells KIP-890 clients they may use transactions version 2; older clients keep version 1.
 pub const TRANSACTION_VERSION: i16 = 2;
 
-pub async fn handle(state: &Arc<BrokerState>, _req: ApiVersionsRequest, v: i16, _who: &super::Who<'_>) -> ApiVersionsResponse {
+pub async fn handle(
+    state: &Arc<BrokerState>,
+    _req: ApiVersionsRequest,
+    v: i16,
+    _who: &super::Who<'_>,
+) -> ApiVersionsResponse {
     use kafka_protocol::messages::api_versions_response::{FinalizedFeatureKey, SupportedFeatureKey};
     let mut r = ApiVersionsResponse::default().with_error_code(code::NONE).with_api_keys(table());
     if v >= 3 {
-        let level = state.config.get("transaction.version").and_then(|x| x.parse::<i16>().ok()).unwrap_or(TRANSACTION_VERSION).clamp(0, TRANSACTION_VERSION);
-        r.supported_features = vec![SupportedFeatureKey::default().with_name("transaction.version".into()).with_min_version(0).with_max_version(TRANSACTION_VERSION)];
+        let level = state
+            .config
+            .get("transaction.version")
+            .and_then(|x| x.parse::<i16>().ok())
+            .unwrap_or(TRANSACTION_VERSION)
+            .clamp(0, TRANSACTION_VERSION);
+        r.supported_features = vec![SupportedFeatureKey::default()
+            .with_name("transaction.version".into())
+            .with_min_version(0)
+            .with_max_version(TRANSACTION_VERSION)];
         r.finalized_features_epoch = 1;
         if level > 0 {
-            r.finalized_features = vec![FinalizedFeatureKey::default().with_name("transaction.version".into()).with_min_version_level(level).with_max_version_level(level)];
+            r.finalized_features = vec![FinalizedFeatureKey::default()
+                .with_name("transaction.version".into())
+                .with_min_version_level(level)
+                .with_max_version_level(level)];
         }
     }
     r

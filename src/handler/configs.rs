@@ -3,14 +3,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym};
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+};
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::s;
 use crate::broker::BrokerState;
-use crate::security::acl;
 use crate::config::{BROKER_KEYS, TOPIC_KEYS};
 use crate::protocol::error::code;
+use crate::security::acl;
 
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
@@ -73,7 +75,13 @@ pub fn topic_configs(
     out
 }
 
-fn broker_configs(state: &BrokerState, keys: Option<&[String]>, synonyms: bool, docs: bool, cluster_default_only: bool) -> Vec<DescribeConfigsResourceResult> {
+fn broker_configs(
+    state: &BrokerState,
+    keys: Option<&[String]>,
+    synonyms: bool,
+    docs: bool,
+    cluster_default_only: bool,
+) -> Vec<DescribeConfigsResourceResult> {
     let mut out = Vec::new();
     let defaults = state.config.dynamic.read().cluster_default.clone();
     for def in BROKER_KEYS {
@@ -112,7 +120,10 @@ fn broker_configs(state: &BrokerState, keys: Option<&[String]>, synonyms: bool, 
             .with_config_source(src)
             .with_config_type(def.ty.code());
         if synonyms {
-            let mut chain: Vec<DescribeConfigsSynonym> = layers.into_iter().map(|(v, src)| synonym(def.name, (!sensitive).then_some(v), src)).collect();
+            let mut chain: Vec<DescribeConfigsSynonym> = layers
+                .into_iter()
+                .map(|(v, src)| synonym(def.name, (!sensitive).then_some(v), src))
+                .collect();
             chain.push(synonym(def.name, def.default.map(str::to_string), source::DEFAULT_CONFIG));
             r.synonyms = chain;
         }
@@ -124,13 +135,23 @@ fn broker_configs(state: &BrokerState, keys: Option<&[String]>, synonyms: bool, 
     out
 }
 
-pub async fn describe_configs(state: &Arc<BrokerState>, req: DescribeConfigsRequest, v: i16, who: &super::Who<'_>) -> DescribeConfigsResponse {
+pub async fn describe_configs(
+    state: &Arc<BrokerState>,
+    req: DescribeConfigsRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> DescribeConfigsResponse {
     let docs = v >= 3 && req.include_documentation;
     let mut results = Vec::with_capacity(req.resources.len());
     for res in req.resources {
-        let keys: Option<Vec<String>> = res.configuration_keys.as_ref().map(|k| k.iter().map(|x| x.to_string()).collect());
-        let mut r = DescribeConfigsResult::default().with_resource_type(res.resource_type).with_resource_name(res.resource_name.clone());
-        if let Some((c, m)) = config_authz(who, res.resource_type, &res.resource_name, acl::op::DESCRIBE_CONFIGS) {
+        let keys: Option<Vec<String>> =
+            res.configuration_keys.as_ref().map(|k| k.iter().map(|x| x.to_string()).collect());
+        let mut r = DescribeConfigsResult::default()
+            .with_resource_type(res.resource_type)
+            .with_resource_name(res.resource_name.clone());
+        if let Some((c, m)) =
+            config_authz(who, res.resource_type, &res.resource_name, acl::op::DESCRIBE_CONFIGS)
+        {
             r.error_code = c;
             r.error_message = Some(s(m));
             results.push(r);
@@ -151,9 +172,13 @@ pub async fn describe_configs(state: &Arc<BrokerState>, req: DescribeConfigsRequ
                 let name = res.resource_name.to_string();
                 if !name.is_empty() && name != state.node_id().to_string() {
                     r.error_code = code::INVALID_REQUEST;
-                    r.error_message = Some(s(format!("Unexpected broker id, expected {} or empty string, but received {name}", state.node_id())));
+                    r.error_message = Some(s(format!(
+                        "Unexpected broker id, expected {} or empty string, but received {name}",
+                        state.node_id()
+                    )));
                 } else {
-                    r.configs = broker_configs(state, keys.as_deref(), req.include_synonyms, docs, name.is_empty());
+                    r.configs =
+                        broker_configs(state, keys.as_deref(), req.include_synonyms, docs, name.is_empty());
                 }
             }
             other => {
@@ -170,8 +195,12 @@ pub async fn describe_configs(state: &Arc<BrokerState>, req: DescribeConfigsRequ
 /// for a broker resource (CLUSTER_AUTHORIZATION_FAILED); `None` when allowed.
 fn config_authz(who: &super::Who<'_>, rtype: i8, name: &str, op: i8) -> Option<(i16, &'static str)> {
     match rtype {
-        RESOURCE_TOPIC if !who.may(op, acl::resource::TOPIC, name) => Some((code::TOPIC_AUTHORIZATION_FAILED, "Topic authorization failed.")),
-        RESOURCE_BROKER if !who.may_cluster(op) => Some((code::CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed.")),
+        RESOURCE_TOPIC if !who.may(op, acl::resource::TOPIC, name) => {
+            Some((code::TOPIC_AUTHORIZATION_FAILED, "Topic authorization failed."))
+        }
+        RESOURCE_BROKER if !who.may_cluster(op) => {
+            Some((code::CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed."))
+        }
         _ => None,
     }
 }
@@ -192,24 +221,50 @@ fn broker_scope(state: &BrokerState, name: &str) -> Result<bool, AlterOutcome> {
     } else if name == state.node_id().to_string() {
         Ok(true)
     } else {
-        Err((code::INVALID_REQUEST, Some(format!("Unexpected broker id, expected {} or empty string, but received {name}", state.node_id()))))
+        Err((
+            code::INVALID_REQUEST,
+            Some(format!(
+                "Unexpected broker id, expected {} or empty string, but received {name}",
+                state.node_id()
+            )),
+        ))
     }
 }
 
 fn not_dynamic(state: &BrokerState, keys: &[String]) -> Option<AlterOutcome> {
     let _ = state;
-    let bad: Vec<&String> = keys.iter().filter(|k| crate::config::broker_key(k).is_some() && !crate::config::is_dynamic_broker_key(k)).collect();
+    let bad: Vec<&String> = keys
+        .iter()
+        .filter(|k| crate::config::broker_key(k).is_some() && !crate::config::is_dynamic_broker_key(k))
+        .collect();
     let unknown: Vec<&String> = keys.iter().filter(|k| crate::config::broker_key(k).is_none()).collect();
     if !unknown.is_empty() {
-        return Some((code::INVALID_CONFIG, Some(format!("Unknown broker configs: [{}]", unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")))));
+        return Some((
+            code::INVALID_CONFIG,
+            Some(format!(
+                "Unknown broker configs: [{}]",
+                unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+        ));
     }
     if !bad.is_empty() {
-        return Some((code::INVALID_CONFIG, Some(format!("Cannot update these configs dynamically: [{}]", bad.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")))));
+        return Some((
+            code::INVALID_CONFIG,
+            Some(format!(
+                "Cannot update these configs dynamically: [{}]",
+                bad.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+        ));
     }
     None
 }
 
-fn apply_broker(state: &BrokerState, per_broker: bool, values: BTreeMap<String, String>, validate_only: bool) -> AlterOutcome {
+fn apply_broker(
+    state: &BrokerState,
+    per_broker: bool,
+    values: BTreeMap<String, String>,
+    validate_only: bool,
+) -> AlterOutcome {
     match state.logs.alter_broker_configs(per_broker, values, validate_only) {
         Ok(()) => (code::NONE, None),
         Err(e) => (crate::protocol::error::config_error(&e), Some(e.to_string())),
@@ -217,7 +272,12 @@ fn apply_broker(state: &BrokerState, per_broker: bool, values: BTreeMap<String, 
 }
 
 /// IncrementalAlterConfigs on a BROKER resource.
-fn incremental_broker(state: &BrokerState, name: &str, changes: &[(String, i8, Option<String>)], validate_only: bool) -> AlterOutcome {
+fn incremental_broker(
+    state: &BrokerState,
+    name: &str,
+    changes: &[(String, i8, Option<String>)],
+    validate_only: bool,
+) -> AlterOutcome {
     let per_broker = match broker_scope(state, name) {
         Ok(p) => p,
         Err(o) => return o,
@@ -227,7 +287,11 @@ fn incremental_broker(state: &BrokerState, name: &str, changes: &[(String, i8, O
     }
     let mut values = {
         let d = state.config.dynamic.read();
-        if per_broker { d.broker.clone() } else { d.cluster_default.clone() }
+        if per_broker {
+            d.broker.clone()
+        } else {
+            d.cluster_default.clone()
+        }
     };
     for (k, op, v) in changes {
         match *op {
@@ -241,14 +305,25 @@ fn incremental_broker(state: &BrokerState, name: &str, changes: &[(String, i8, O
                 values.remove(k);
             }
             OP_APPEND | OP_SUBTRACT => {
-                let is_list = crate::config::broker_key(k).is_some_and(|d| d.ty == crate::config::ConfigType::List);
+                let is_list =
+                    crate::config::broker_key(k).is_some_and(|d| d.ty == crate::config::ConfigType::List);
                 if !is_list {
                     let verb = if *op == OP_APPEND { "append" } else { "subtract" };
-                    return (code::INVALID_CONFIG, Some(format!("Config value {verb} is not allowed for config key: {k}")));
+                    return (
+                        code::INVALID_CONFIG,
+                        Some(format!("Config value {verb} is not allowed for config key: {k}")),
+                    );
                 }
                 let current = values.get(k).cloned().or_else(|| state.config.get(k)).unwrap_or_default();
-                let mut items: Vec<String> = current.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
-                let given: Vec<String> = v.clone().unwrap_or_default().split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                let mut items: Vec<String> =
+                    current.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                let given: Vec<String> = v
+                    .clone()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect();
                 if *op == OP_APPEND {
                     items.extend(given.into_iter().filter(|g| !current.split(',').any(|c| c.trim() == g)));
                 } else {
@@ -263,7 +338,12 @@ fn incremental_broker(state: &BrokerState, name: &str, changes: &[(String, i8, O
 }
 
 /// Applies (name, op, value) changes to a topic's overrides: SET, DELETE, APPEND, SUBTRACT.
-fn incremental_topic(state: &BrokerState, topic: &str, changes: &[(String, i8, Option<String>)], validate_only: bool) -> AlterOutcome {
+fn incremental_topic(
+    state: &BrokerState,
+    topic: &str,
+    changes: &[(String, i8, Option<String>)],
+    validate_only: bool,
+) -> AlterOutcome {
     let Some(t) = state.logs.topic(topic) else {
         return (code::UNKNOWN_TOPIC_OR_PARTITION, Some(format!("Topic {topic} does not exist.")));
     };
@@ -281,7 +361,9 @@ fn incremental_topic(state: &BrokerState, topic: &str, changes: &[(String, i8, O
                 Some(v) => {
                     overrides.insert(name.clone(), v.clone());
                 }
-                None => return (code::INVALID_REQUEST, Some(format!("Null value not supported for : {name}"))),
+                None => {
+                    return (code::INVALID_REQUEST, Some(format!("Null value not supported for : {name}")))
+                }
             },
             OP_DELETE => {
                 overrides.remove(name);
@@ -289,11 +371,21 @@ fn incremental_topic(state: &BrokerState, topic: &str, changes: &[(String, i8, O
             OP_APPEND | OP_SUBTRACT => {
                 if def.ty != crate::config::ConfigType::List {
                     let verb = if *op == OP_APPEND { "append" } else { "subtract" };
-                    return (code::INVALID_CONFIG, Some(format!("Config value {verb} is not allowed for config key: {name}")));
+                    return (
+                        code::INVALID_CONFIG,
+                        Some(format!("Config value {verb} is not allowed for config key: {name}")),
+                    );
                 }
                 let current = state.config.topic_value(&overrides, name).unwrap_or_default();
-                let mut items: Vec<String> = current.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
-                let given: Vec<String> = value.clone().unwrap_or_default().split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                let mut items: Vec<String> =
+                    current.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+                let given: Vec<String> = value
+                    .clone()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect();
                 if *op == OP_APPEND {
                     for g in given {
                         if !items.contains(&g) {
@@ -323,7 +415,11 @@ pub async fn incremental_alter_configs(
     use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
     let mut out = Vec::with_capacity(req.resources.len());
     for r in &req.resources {
-        let changes: Vec<(String, i8, Option<String>)> = r.configs.iter().map(|c| (c.name.to_string(), c.config_operation, c.value.as_ref().map(|v| v.to_string()))).collect();
+        let changes: Vec<(String, i8, Option<String>)> = r
+            .configs
+            .iter()
+            .map(|c| (c.name.to_string(), c.config_operation, c.value.as_ref().map(|v| v.to_string())))
+            .collect();
         let refused = config_authz(who, r.resource_type, &r.resource_name, acl::op::ALTER_CONFIGS);
         let (c, m) = match r.resource_type {
             _ if refused.is_some() => refused.map(|(c, m)| (c, Some(m.to_string()))).unwrap_or_default(),
@@ -343,7 +439,12 @@ pub async fn incremental_alter_configs(
 }
 
 /// AlterConfigs (the legacy, non-incremental API): the given set replaces all overrides.
-pub async fn alter_configs(state: &Arc<BrokerState>, req: kafka_protocol::messages::AlterConfigsRequest, _v: i16, who: &super::Who<'_>) -> kafka_protocol::messages::AlterConfigsResponse {
+pub async fn alter_configs(
+    state: &Arc<BrokerState>,
+    req: kafka_protocol::messages::AlterConfigsRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> kafka_protocol::messages::AlterConfigsResponse {
     use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
     let mut out = Vec::with_capacity(req.resources.len());
     for r in &req.resources {
@@ -351,7 +452,10 @@ pub async fn alter_configs(state: &Arc<BrokerState>, req: kafka_protocol::messag
         let (c, m) = match r.resource_type {
             _ if refused.is_some() => refused.map(|(c, m)| (c, Some(m.to_string()))).unwrap_or_default(),
             RESOURCE_TOPIC => match state.logs.topic(&r.resource_name) {
-                None => (code::UNKNOWN_TOPIC_OR_PARTITION, Some(format!("Topic {} does not exist.", r.resource_name))),
+                None => (
+                    code::UNKNOWN_TOPIC_OR_PARTITION,
+                    Some(format!("Topic {} does not exist.", r.resource_name)),
+                ),
                 Some(_) => {
                     let mut overrides = BTreeMap::new();
                     let mut bad = None;
@@ -364,8 +468,14 @@ pub async fn alter_configs(state: &Arc<BrokerState>, req: kafka_protocol::messag
                         }
                     }
                     match bad {
-                        Some(k) => (code::INVALID_REQUEST, Some(format!("Null value not supported for : {k}"))),
-                        None => match state.logs.alter_topic_configs(&r.resource_name, overrides, req.validate_only) {
+                        Some(k) => {
+                            (code::INVALID_REQUEST, Some(format!("Null value not supported for : {k}")))
+                        }
+                        None => match state.logs.alter_topic_configs(
+                            &r.resource_name,
+                            overrides,
+                            req.validate_only,
+                        ) {
                             Ok(()) => (code::NONE, None),
                             Err(e) => (crate::protocol::error::topic_error(&e), Some(e.to_string())),
                         },
@@ -379,7 +489,11 @@ pub async fn alter_configs(state: &Arc<BrokerState>, req: kafka_protocol::messag
                     match not_dynamic(state, &keys) {
                         Some(o) => o,
                         None => {
-                            let values: BTreeMap<String, String> = r.configs.iter().filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string()))).collect();
+                            let values: BTreeMap<String, String> = r
+                                .configs
+                                .iter()
+                                .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
+                                .collect();
                             apply_broker(state, per_broker, values, req.validate_only)
                         }
                     }
@@ -399,8 +513,15 @@ pub async fn alter_configs(state: &Arc<BrokerState>, req: kafka_protocol::messag
 }
 
 /// DescribeLogDirs: the one data directory with real partition sizes and the disk's totals.
-pub async fn describe_log_dirs(state: &Arc<BrokerState>, req: kafka_protocol::messages::DescribeLogDirsRequest, v: i16, who: &super::Who<'_>) -> kafka_protocol::messages::DescribeLogDirsResponse {
-    use kafka_protocol::messages::describe_log_dirs_response::{DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic};
+pub async fn describe_log_dirs(
+    state: &Arc<BrokerState>,
+    req: kafka_protocol::messages::DescribeLogDirsRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> kafka_protocol::messages::DescribeLogDirsResponse {
+    use kafka_protocol::messages::describe_log_dirs_response::{
+        DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
+    };
     use kafka_protocol::messages::TopicName;
     if !who.may_cluster(acl::op::DESCRIBE) {
         // v3+ carry the error; older versions get no directories, as Kafka answers.
@@ -410,8 +531,10 @@ pub async fn describe_log_dirs(state: &Arc<BrokerState>, req: kafka_protocol::me
         }
         return r;
     }
-    let wanted: Option<std::collections::HashMap<String, Vec<i32>>> =
-        req.topics.as_ref().map(|ts| ts.iter().map(|t| (t.topic.0.to_string(), t.partitions.clone())).collect());
+    let wanted: Option<std::collections::HashMap<String, Vec<i32>>> = req
+        .topics
+        .as_ref()
+        .map(|ts| ts.iter().map(|t| (t.topic.0.to_string(), t.partitions.clone())).collect());
     let mut topics = Vec::new();
     for t in state.logs.topics() {
         let parts: Vec<i32> = match &wanted {
@@ -424,9 +547,17 @@ pub async fn describe_log_dirs(state: &Arc<BrokerState>, req: kafka_protocol::me
         let partitions = parts
             .into_iter()
             .filter_map(|p| t.partition(p))
-            .map(|p| DescribeLogDirsPartition::default().with_partition_index(p.index).with_partition_size(p.with_log(|l| l.size_bytes()) as i64))
+            .map(|p| {
+                DescribeLogDirsPartition::default()
+                    .with_partition_index(p.index)
+                    .with_partition_size(p.with_log(|l| l.size_bytes()) as i64)
+            })
             .collect();
-        topics.push(DescribeLogDirsTopic::default().with_name(TopicName(s(t.name.clone()))).with_partitions(partitions));
+        topics.push(
+            DescribeLogDirsTopic::default()
+                .with_name(TopicName(s(t.name.clone())))
+                .with_partitions(partitions),
+        );
     }
     let mut result = DescribeLogDirsResult::default()
         .with_log_dir(s(state.logs.data_dir().display().to_string()))

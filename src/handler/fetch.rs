@@ -29,7 +29,13 @@ struct Slot {
     error: i16,
 }
 
-pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16, ctx: &mut super::RequestCtx, who: &super::Who<'_>) -> FetchResponse {
+pub async fn handle(
+    state: &Arc<BrokerState>,
+    req: FetchRequest,
+    v: i16,
+    ctx: &mut super::RequestCtx,
+    who: &super::Who<'_>,
+) -> FetchResponse {
     if v >= 7 && req.session_id != 0 {
         return FetchResponse::default().with_error_code(code::FETCH_SESSION_ID_NOT_FOUND);
     }
@@ -54,14 +60,18 @@ pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16, ctx: &m
         // whether a topic named by name exists).
         // (Skipped without an authorizer: nothing is allocated on the hot path.)
         let denied = who.checked() && {
-            let name: Option<&str> = if v >= 13 { topic.as_ref().map(|t| t.name.as_str()) } else { Some(ft.topic.0.as_str()) };
-            name.is_some_and(|n| !who.may(crate::security::acl::op::READ, crate::security::acl::resource::TOPIC, n))
+            let name: Option<&str> =
+                if v >= 13 { topic.as_ref().map(|t| t.name.as_str()) } else { Some(ft.topic.0.as_str()) };
+            name.is_some_and(|n| {
+                !who.may(crate::security::acl::op::READ, crate::security::acl::resource::TOPIC, n)
+            })
         };
         let slots = ft
             .partitions
             .iter()
             .map(|fp| {
-                let partition = if denied { None } else { topic.as_ref().and_then(|t| t.partition(fp.partition)) };
+                let partition =
+                    if denied { None } else { topic.as_ref().and_then(|t| t.partition(fp.partition)) };
                 let error = if denied {
                     code::TOPIC_AUTHORIZATION_FAILED
                 } else if topic.is_none() && v >= 13 {
@@ -71,17 +81,32 @@ pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16, ctx: &m
                 } else if fp.current_leader_epoch > crate::log::partition::LEADER_EPOCH {
                     code::UNKNOWN_LEADER_EPOCH
                 } else if from_follower {
-                    if fp.current_leader_epoch >= 0 { code::UNKNOWN_LEADER_EPOCH } else { code::NOT_LEADER_OR_FOLLOWER }
+                    if fp.current_leader_epoch >= 0 {
+                        code::UNKNOWN_LEADER_EPOCH
+                    } else {
+                        code::NOT_LEADER_OR_FOLLOWER
+                    }
                 } else {
                     code::NONE
                 };
-                Slot { partition, index: fp.partition, fetch_offset: fp.fetch_offset, max_bytes: fp.partition_max_bytes, error }
+                Slot {
+                    partition,
+                    index: fp.partition,
+                    fetch_offset: fp.fetch_offset,
+                    max_bytes: fp.partition_max_bytes,
+                    error,
+                }
             })
             .collect();
         topics.push((head, slots));
     }
-    let max_bytes = if v >= 3 { req.max_bytes.clamp(0, state.config.fetch_max_bytes()) } else { state.config.fetch_max_bytes() };
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.clamp(0, 300_000) as u64);
+    let max_bytes = if v >= 3 {
+        req.max_bytes.clamp(0, state.config.fetch_max_bytes())
+    } else {
+        state.config.fetch_max_bytes()
+    };
+    let deadline =
+        tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.clamp(0, 300_000) as u64);
     let read_committed = v >= 4 && req.isolation_level == READ_COMMITTED;
     // Park until min_bytes have arrived or max_wait passes, counting bytes without reading them:
     // a parked fetch holds no data, and it ends as soon as its connection closes.
@@ -97,7 +122,12 @@ pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16, ctx: &m
         }
         let (bytes, errors) = count_all(&topics, max_bytes, read_committed);
         let now = tokio::time::Instant::now();
-        if req.min_bytes <= 0 || bytes >= req.min_bytes as usize || errors || now >= deadline || topics.is_empty() {
+        if req.min_bytes <= 0
+            || bytes >= req.min_bytes as usize
+            || errors
+            || now >= deadline
+            || topics.is_empty()
+        {
             break bytes;
         }
         tokio::select! {
@@ -114,14 +144,19 @@ pub async fn handle(state: &Arc<BrokerState>, req: FetchRequest, v: i16, ctx: &m
     // is written. Reads are capped by what was leased; when the budget stays spent for half a
     // second the answer carries less (possibly nothing) rather than wait behind the requests
     // queued on other connections.
-    let lease = state.memory.lease_by(planned, tokio::time::Instant::now() + Duration::from_millis(500)).await;
+    let lease =
+        state.memory.lease_by(planned, tokio::time::Instant::now() + Duration::from_millis(500)).await;
     let budget = (lease.bytes() as i32).min(max_bytes);
     ctx.lease = Some(lease);
     read_all(state, &topics, budget, read_committed, v).0
 }
 
 /// The bytes [`read_all`] would return now, and whether any partition has an error.
-fn count_all(topics: &[(FetchableTopicResponse, Vec<Slot>)], max_bytes: i32, read_committed: bool) -> (usize, bool) {
+fn count_all(
+    topics: &[(FetchableTopicResponse, Vec<Slot>)],
+    max_bytes: i32,
+    read_committed: bool,
+) -> (usize, bool) {
     let mut total = 0usize;
     let mut any_error = false;
     for (_, slots) in topics {
@@ -183,7 +218,12 @@ fn read_all(
             let stable = p.last_stable_offset();
             let upper = if read_committed { stable } else { i64::MAX };
             let result = if budget == 0 && !min_one {
-                Ok(crate::log::ReadInfo { records: bytes::Bytes::new(), high_watermark: p.high_watermark(), log_start_offset: p.log_start_offset(), aborted: Vec::new() })
+                Ok(crate::log::ReadInfo {
+                    records: bytes::Bytes::new(),
+                    high_watermark: p.high_watermark(),
+                    log_start_offset: p.log_start_offset(),
+                    aborted: Vec::new(),
+                })
             } else {
                 p.read_until(s.fetch_offset, budget, min_one, upper, read_committed)
             };
@@ -197,7 +237,11 @@ fn read_all(
                         pd.aborted_transactions = Some(
                             r.aborted
                                 .into_iter()
-                                .map(|(pid, first)| kafka_protocol::messages::fetch_response::AbortedTransaction::default().with_producer_id(kafka_protocol::messages::ProducerId(pid)).with_first_offset(first))
+                                .map(|(pid, first)| {
+                                    kafka_protocol::messages::fetch_response::AbortedTransaction::default()
+                                        .with_producer_id(kafka_protocol::messages::ProducerId(pid))
+                                        .with_first_offset(first)
+                                })
                                 .collect(),
                         );
                     }

@@ -7,18 +7,22 @@ use std::sync::Arc;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::leave_group_response::MemberResponse;
-use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
-use kafka_protocol::messages::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
 use kafka_protocol::messages::offset_fetch_response::*;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
 use super::s;
 use crate::broker::BrokerState;
-use crate::security::acl;
 use crate::coordinator::group::records::CommittedOffset;
 use crate::coordinator::group::state::{GroupError, JoinInput, JoinResult, Reply, SyncInput, SyncResult};
 use crate::protocol::error::{code, group_error};
+use crate::security::acl;
 
 fn gerr(e: Option<GroupError>) -> i16 {
     e.as_ref().map(group_error).unwrap_or(code::NONE)
@@ -27,13 +31,23 @@ fn gerr(e: Option<GroupError>) -> i16 {
 const KEY_GROUP: i8 = 0;
 const KEY_TRANSACTION: i8 = 1;
 
-pub async fn find_coordinator(state: &Arc<BrokerState>, req: FindCoordinatorRequest, v: i16, advertised: &(String, i32), who: &super::Who<'_>) -> FindCoordinatorResponse {
+pub async fn find_coordinator(
+    state: &Arc<BrokerState>,
+    req: FindCoordinatorRequest,
+    v: i16,
+    advertised: &(String, i32),
+    who: &super::Who<'_>,
+) -> FindCoordinatorResponse {
     let (host, port) = advertised.clone();
     let node = BrokerId(state.node_id());
     let answer = |key_type: i8, key: &str| -> (i16, Option<String>) {
         match key_type {
-            KEY_GROUP if !who.may(acl::op::DESCRIBE, acl::resource::GROUP, key) => return (code::GROUP_AUTHORIZATION_FAILED, None),
-            KEY_TRANSACTION if !who.may(acl::op::DESCRIBE, acl::resource::TRANSACTIONAL_ID, key) => return (code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, None),
+            KEY_GROUP if !who.may(acl::op::DESCRIBE, acl::resource::GROUP, key) => {
+                return (code::GROUP_AUTHORIZATION_FAILED, None)
+            }
+            KEY_TRANSACTION if !who.may(acl::op::DESCRIBE, acl::resource::TRANSACTIONAL_ID, key) => {
+                return (code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, None)
+            }
             _ => {}
         }
         let ready = match key_type {
@@ -53,7 +67,10 @@ pub async fn find_coordinator(state: &Arc<BrokerState>, req: FindCoordinatorRequ
             .iter()
             .map(|k| {
                 let (err, msg) = answer(req.key_type, k);
-                let c = Coordinator::default().with_key(k.clone()).with_error_code(err).with_error_message(msg.map(s));
+                let c = Coordinator::default()
+                    .with_key(k.clone())
+                    .with_error_code(err)
+                    .with_error_message(msg.map(s));
                 if err == code::NONE {
                     c.with_node_id(node).with_host(s(host.clone())).with_port(port)
                 } else {
@@ -75,7 +92,12 @@ pub async fn find_coordinator(state: &Arc<BrokerState>, req: FindCoordinatorRequ
     }
 }
 
-async fn wait_reply(state: &Arc<BrokerState>, out: crate::coordinator::group::state::Outcome, id: u64, rx: tokio::sync::oneshot::Receiver<Reply>) -> Option<Reply> {
+async fn wait_reply(
+    state: &Arc<BrokerState>,
+    out: crate::coordinator::group::state::Outcome,
+    id: u64,
+    rx: tokio::sync::oneshot::Receiver<Reply>,
+) -> Option<Reply> {
     if let Err(e) = state.groups.apply(&state.logs, out).await {
         tracing::warn!(error = %e, "group coordinator write failed");
     }
@@ -88,9 +110,19 @@ async fn wait_reply(state: &Arc<BrokerState>, out: crate::coordinator::group::st
     }
 }
 
-pub async fn join_group(state: &Arc<BrokerState>, req: JoinGroupRequest, v: i16, client_id: &str, client_host: &str, who: &super::Who<'_>) -> JoinGroupResponse {
+pub async fn join_group(
+    state: &Arc<BrokerState>,
+    req: JoinGroupRequest,
+    v: i16,
+    client_id: &str,
+    client_host: &str,
+    who: &super::Who<'_>,
+) -> JoinGroupResponse {
     if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
-        let mut r = JoinGroupResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED).with_generation_id(-1).with_member_id(req.member_id.clone());
+        let mut r = JoinGroupResponse::default()
+            .with_error_code(code::GROUP_AUTHORIZATION_FAILED)
+            .with_generation_id(-1)
+            .with_member_id(req.member_id.clone());
         if v < 7 {
             r.protocol_name = Some(s(""));
         }
@@ -112,7 +144,16 @@ pub async fn join_group(state: &Arc<BrokerState>, req: JoinGroupRequest, v: i16,
     let out = state.groups.with_state(|g| g.join(input, crate::clock::now_ms(), id));
     let r = match wait_reply(state, out, id, rx).await {
         Some(Reply::Join(j)) => j,
-        _ => JoinResult { error: Some(GroupError::CoordinatorNotAvailable), generation: -1, protocol_type: None, protocol: None, leader: String::new(), member_id: req.member_id.to_string(), members: vec![], skip_assignment: false },
+        _ => JoinResult {
+            error: Some(GroupError::CoordinatorNotAvailable),
+            generation: -1,
+            protocol_type: None,
+            protocol: None,
+            leader: String::new(),
+            member_id: req.member_id.to_string(),
+            members: vec![],
+            skip_assignment: false,
+        },
     };
     let mut resp = JoinGroupResponse::default()
         .with_error_code(gerr(r.error))
@@ -144,7 +185,12 @@ pub async fn join_group(state: &Arc<BrokerState>, req: JoinGroupRequest, v: i16,
     resp
 }
 
-pub async fn sync_group(state: &Arc<BrokerState>, req: SyncGroupRequest, v: i16, who: &super::Who<'_>) -> SyncGroupResponse {
+pub async fn sync_group(
+    state: &Arc<BrokerState>,
+    req: SyncGroupRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> SyncGroupResponse {
     if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
         return SyncGroupResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED);
     }
@@ -155,13 +201,22 @@ pub async fn sync_group(state: &Arc<BrokerState>, req: SyncGroupRequest, v: i16,
         instance_id: req.group_instance_id.as_ref().map(|x| x.to_string()),
         protocol_type: if v >= 5 { req.protocol_type.as_ref().map(|x| x.to_string()) } else { None },
         protocol: if v >= 5 { req.protocol_name.as_ref().map(|x| x.to_string()) } else { None },
-        assignments: req.assignments.iter().map(|a| (a.member_id.to_string(), a.assignment.clone())).collect(),
+        assignments: req
+            .assignments
+            .iter()
+            .map(|a| (a.member_id.to_string(), a.assignment.clone()))
+            .collect(),
     };
     let (id, rx) = state.groups.new_waiter();
     let out = state.groups.with_state(|g| g.sync(input, crate::clock::now_ms(), id));
     let r = match wait_reply(state, out, id, rx).await {
         Some(Reply::Sync(x)) => x,
-        _ => SyncResult { error: Some(GroupError::CoordinatorNotAvailable), protocol_type: None, protocol: None, assignment: Default::default() },
+        _ => SyncResult {
+            error: Some(GroupError::CoordinatorNotAvailable),
+            protocol_type: None,
+            protocol: None,
+            assignment: Default::default(),
+        },
     };
     let mut resp = SyncGroupResponse::default().with_error_code(gerr(r.error)).with_assignment(r.assignment);
     if v >= 5 {
@@ -171,26 +226,46 @@ pub async fn sync_group(state: &Arc<BrokerState>, req: SyncGroupRequest, v: i16,
     resp
 }
 
-pub async fn heartbeat(state: &Arc<BrokerState>, req: HeartbeatRequest, _v: i16, who: &super::Who<'_>) -> HeartbeatResponse {
+pub async fn heartbeat(
+    state: &Arc<BrokerState>,
+    req: HeartbeatRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> HeartbeatResponse {
     if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
         return HeartbeatResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED);
     }
     let r = state.groups.with_state(|g| {
-        g.heartbeat(&req.group_id.0, &req.member_id, req.group_instance_id.as_deref(), req.generation_id, crate::clock::now_ms())
+        g.heartbeat(
+            &req.group_id.0,
+            &req.member_id,
+            req.group_instance_id.as_deref(),
+            req.generation_id,
+            crate::clock::now_ms(),
+        )
     });
     HeartbeatResponse::default().with_error_code(gerr(r.err()))
 }
 
-pub async fn leave_group(state: &Arc<BrokerState>, req: LeaveGroupRequest, v: i16, who: &super::Who<'_>) -> LeaveGroupResponse {
+pub async fn leave_group(
+    state: &Arc<BrokerState>,
+    req: LeaveGroupRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> LeaveGroupResponse {
     if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
         return LeaveGroupResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED);
     }
     let members: Vec<(String, Option<String>)> = if v >= 3 {
-        req.members.iter().map(|m| (m.member_id.to_string(), m.group_instance_id.as_ref().map(|x| x.to_string()))).collect()
+        req.members
+            .iter()
+            .map(|m| (m.member_id.to_string(), m.group_instance_id.as_ref().map(|x| x.to_string())))
+            .collect()
     } else {
         vec![(req.member_id.to_string(), None)]
     };
-    let (top, results, out) = state.groups.with_state(|g| g.leave(&req.group_id.0, &members, crate::clock::now_ms()));
+    let (top, results, out) =
+        state.groups.with_state(|g| g.leave(&req.group_id.0, &members, crate::clock::now_ms()));
     if let Err(e) = state.groups.apply(&state.logs, out).await {
         tracing::warn!(error = %e, "group coordinator write failed");
     }
@@ -198,7 +273,12 @@ pub async fn leave_group(state: &Arc<BrokerState>, req: LeaveGroupRequest, v: i1
     if v >= 3 {
         resp.members = results
             .into_iter()
-            .map(|(m, inst, e)| MemberResponse::default().with_member_id(s(m)).with_group_instance_id(inst.map(s)).with_error_code(gerr(e)))
+            .map(|(m, inst, e)| {
+                MemberResponse::default()
+                    .with_member_id(s(m))
+                    .with_group_instance_id(inst.map(s))
+                    .with_error_code(gerr(e))
+            })
             .collect();
     } else if let Some((_, _, e)) = results.first() {
         resp.error_code = gerr(*e);
@@ -206,7 +286,12 @@ pub async fn leave_group(state: &Arc<BrokerState>, req: LeaveGroupRequest, v: i1
     resp
 }
 
-pub async fn offset_commit(state: &Arc<BrokerState>, req: OffsetCommitRequest, v: i16, who: &super::Who<'_>) -> OffsetCommitResponse {
+pub async fn offset_commit(
+    state: &Arc<BrokerState>,
+    req: OffsetCommitRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> OffsetCommitResponse {
     let mut offsets = Vec::new();
     for t in &req.topics {
         for p in &t.partitions {
@@ -233,16 +318,20 @@ pub async fn offset_commit(state: &Arc<BrokerState>, req: OffsetCommitRequest, v
         refused.push((t.clone(), *p, c));
         false
     });
-    let (results, out) = if offsets.is_empty() && !refused.is_empty() { (Vec::new(), Default::default()) } else { state.groups.with_state(|g| {
-        g.commit_offsets(
-            &req.group_id.0,
-            req.generation_id_or_member_epoch,
-            &req.member_id,
-            req.group_instance_id.as_deref(),
-            offsets,
-            crate::clock::now_ms(),
-        )
-    }) };
+    let (results, out) = if offsets.is_empty() && !refused.is_empty() {
+        (Vec::new(), Default::default())
+    } else {
+        state.groups.with_state(|g| {
+            g.commit_offsets(
+                &req.group_id.0,
+                req.generation_id_or_member_epoch,
+                &req.member_id,
+                req.group_instance_id.as_deref(),
+                offsets,
+                crate::clock::now_ms(),
+            )
+        })
+    };
     let write_failed = state.groups.apply(&state.logs, out).await.is_err();
     let mut topics: Vec<OffsetCommitResponseTopic> = Vec::new();
     let refused = refused.into_iter().map(|(t, p, c)| (t, p, Err(c)));
@@ -257,7 +346,9 @@ pub async fn offset_commit(state: &Arc<BrokerState>, req: OffsetCommitRequest, v
         let part = OffsetCommitResponsePartition::default().with_partition_index(p).with_error_code(c);
         match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
             Some(x) => x.partitions.push(part),
-            None => topics.push(OffsetCommitResponseTopic::default().with_name(TopicName(s(t))).with_partitions(vec![part])),
+            None => topics.push(
+                OffsetCommitResponseTopic::default().with_name(TopicName(s(t))).with_partitions(vec![part]),
+            ),
         }
     }
     OffsetCommitResponse::default().with_topics(topics)
@@ -270,30 +361,49 @@ fn fetched(c: Option<CommittedOffset>) -> (i64, i32, Option<StrBytes>) {
     }
 }
 
-pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: i16, who: &super::Who<'_>) -> OffsetFetchResponse {
+pub async fn offset_fetch(
+    state: &Arc<BrokerState>,
+    req: OffsetFetchRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> OffsetFetchResponse {
     type Asked = Option<Vec<(String, i32)>>;
-    let lookup = |group: &str, asked: Asked| state.groups.with_state(|g| g.fetch_offsets(group, asked.as_deref()));
+    let lookup =
+        |group: &str, asked: Asked| state.groups.with_state(|g| g.fetch_offsets(group, asked.as_deref()));
     if v >= 8 {
         let groups = req
             .groups
             .iter()
             .map(|rg| {
-                let asked: Asked = rg.topics.as_ref().map(|ts| ts.iter().flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.0.to_string(), *p))).collect());
+                let asked: Asked = rg.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.0.to_string(), *p)))
+                        .collect()
+                });
                 if !who.may(acl::op::DESCRIBE, acl::resource::GROUP, &rg.group_id.0) {
-                    return OffsetFetchResponseGroup::default().with_group_id(rg.group_id.clone()).with_error_code(code::GROUP_AUTHORIZATION_FAILED);
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(rg.group_id.clone())
+                        .with_error_code(code::GROUP_AUTHORIZATION_FAILED);
                 }
                 if v >= 9 {
                     if let Some(mid) = rg.member_id.as_ref().filter(|m| !m.is_empty()) {
                         let check = state.groups.with_state(|g| {
-                            if g.consumer.has_members(&rg.group_id.0) { g.consumer.validate_offset_access(&rg.group_id.0, mid, rg.member_epoch) } else { Ok(()) }
+                            if g.consumer.has_members(&rg.group_id.0) {
+                                g.consumer.validate_offset_access(&rg.group_id.0, mid, rg.member_epoch)
+                            } else {
+                                Ok(())
+                            }
                         });
                         if let Err(e) = check {
-                            return OffsetFetchResponseGroup::default().with_group_id(rg.group_id.clone()).with_error_code(crate::protocol::error::consumer_group_error(&e));
+                            return OffsetFetchResponseGroup::default()
+                                .with_group_id(rg.group_id.clone())
+                                .with_error_code(crate::protocol::error::consumer_group_error(&e));
                         }
                     }
                 }
                 let rows = lookup(&rg.group_id.0, asked);
-                let unstable = req.require_stable && state.groups.with_state(|g| g.has_pending(&rg.group_id.0));
+                let unstable =
+                    req.require_stable && state.groups.with_state(|g| g.has_pending(&rg.group_id.0));
                 let mut topics: Vec<OffsetFetchResponseTopics> = Vec::new();
                 for (t, p, c) in rows {
                     let topic_ok = who.may(acl::op::DESCRIBE, acl::resource::TOPIC, &t);
@@ -301,7 +411,11 @@ pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: 
                         continue; // all offsets asked: only topics this client may describe
                     }
                     let (o, e, m) = if topic_ok { fetched(c) } else { fetched(None) };
-                    let mut part = OffsetFetchResponsePartitions::default().with_partition_index(p).with_committed_offset(o).with_committed_leader_epoch(e).with_metadata(m);
+                    let mut part = OffsetFetchResponsePartitions::default()
+                        .with_partition_index(p)
+                        .with_committed_offset(o)
+                        .with_committed_leader_epoch(e)
+                        .with_metadata(m);
                     if !topic_ok {
                         part.error_code = code::TOPIC_AUTHORIZATION_FAILED;
                     } else if unstable {
@@ -310,7 +424,11 @@ pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: 
                     }
                     match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
                         Some(x) => x.partitions.push(part),
-                        None => topics.push(OffsetFetchResponseTopics::default().with_name(TopicName(s(t))).with_partitions(vec![part])),
+                        None => topics.push(
+                            OffsetFetchResponseTopics::default()
+                                .with_name(TopicName(s(t)))
+                                .with_partitions(vec![part]),
+                        ),
                     }
                 }
                 OffsetFetchResponseGroup::default().with_group_id(rg.group_id.clone()).with_topics(topics)
@@ -318,7 +436,9 @@ pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: 
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
     }
-    let asked: Asked = req.topics.as_ref().map(|ts| ts.iter().flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.0.to_string(), *p))).collect());
+    let asked: Asked = req.topics.as_ref().map(|ts| {
+        ts.iter().flat_map(|t| t.partition_indexes.iter().map(|p| (t.name.0.to_string(), *p))).collect()
+    });
     if !who.may(acl::op::DESCRIBE, acl::resource::GROUP, &req.group_id.0) {
         let mut r = OffsetFetchResponse::default();
         if v >= 2 {
@@ -327,7 +447,8 @@ pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: 
         return r;
     }
     let rows = lookup(&req.group_id.0, asked);
-    let unstable = v >= 7 && req.require_stable && state.groups.with_state(|g| g.has_pending(&req.group_id.0));
+    let unstable =
+        v >= 7 && req.require_stable && state.groups.with_state(|g| g.has_pending(&req.group_id.0));
     let mut topics: Vec<OffsetFetchResponseTopic> = Vec::new();
     for (t, p, c) in rows {
         let topic_ok = who.may(acl::op::DESCRIBE, acl::resource::TOPIC, &t);
@@ -338,20 +459,39 @@ pub async fn offset_fetch(state: &Arc<BrokerState>, req: OffsetFetchRequest, v: 
         if v < 5 {
             e = -1;
         }
-        let err = if !topic_ok { code::TOPIC_AUTHORIZATION_FAILED } else if unstable { code::UNSTABLE_OFFSET_COMMIT } else { code::NONE };
+        let err = if !topic_ok {
+            code::TOPIC_AUTHORIZATION_FAILED
+        } else if unstable {
+            code::UNSTABLE_OFFSET_COMMIT
+        } else {
+            code::NONE
+        };
         let part = OffsetFetchResponsePartition::default()
-            .with_error_code(err).with_partition_index(p).with_committed_offset(o).with_committed_leader_epoch(e).with_metadata(m);
+            .with_error_code(err)
+            .with_partition_index(p)
+            .with_committed_offset(o)
+            .with_committed_leader_epoch(e)
+            .with_metadata(m);
         match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
             Some(x) => x.partitions.push(part),
-            None => topics.push(OffsetFetchResponseTopic::default().with_name(TopicName(s(t))).with_partitions(vec![part])),
+            None => topics.push(
+                OffsetFetchResponseTopic::default().with_name(TopicName(s(t))).with_partitions(vec![part]),
+            ),
         }
     }
     OffsetFetchResponse::default().with_topics(topics)
 }
 
-pub async fn list_groups(state: &Arc<BrokerState>, req: ListGroupsRequest, v: i16, who: &super::Who<'_>) -> ListGroupsResponse {
-    let states: Vec<String> = if v >= 4 { req.states_filter.iter().map(|x| x.to_lowercase()).collect() } else { vec![] };
-    let types: Vec<String> = if v >= 5 { req.types_filter.iter().map(|x| x.to_lowercase()).collect() } else { vec![] };
+pub async fn list_groups(
+    state: &Arc<BrokerState>,
+    req: ListGroupsRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> ListGroupsResponse {
+    let states: Vec<String> =
+        if v >= 4 { req.states_filter.iter().map(|x| x.to_lowercase()).collect() } else { vec![] };
+    let types: Vec<String> =
+        if v >= 5 { req.types_filter.iter().map(|x| x.to_lowercase()).collect() } else { vec![] };
     let groups = state.groups.with_state(|gs| {
         // (id, protocol type, state, group type)
         let mut all: Vec<(String, String, &'static str, &'static str)> = gs
@@ -361,21 +501,33 @@ pub async fn list_groups(state: &Arc<BrokerState>, req: ListGroupsRequest, v: i1
             .map(|g| (g.group_id.clone(), "consumer".to_string(), g.state_name(), "consumer"))
             .collect();
         for g in gs.groups() {
-            if g.state == crate::coordinator::group::state::GroupState::Dead || gs.consumer.groups.contains_key(&g.group_id) {
+            if g.state == crate::coordinator::group::state::GroupState::Dead
+                || gs.consumer.groups.contains_key(&g.group_id)
+            {
                 continue;
             }
-            all.push((g.group_id.clone(), g.protocol_type.clone().unwrap_or_default(), g.state.name(), "classic"));
+            all.push((
+                g.group_id.clone(),
+                g.protocol_type.clone().unwrap_or_default(),
+                g.state.name(),
+                "classic",
+            ));
         }
         let everything = who.may_cluster(acl::op::DESCRIBE);
         all.retain(|(id, _, _, _)| everything || who.may(acl::op::DESCRIBE, acl::resource::GROUP, id));
-        all.retain(|(_, _, st, ty)| (states.is_empty() || states.contains(&st.to_lowercase())) && (types.is_empty() || types.iter().any(|t| t == ty)));
+        all.retain(|(_, _, st, ty)| {
+            (states.is_empty() || states.contains(&st.to_lowercase()))
+                && (types.is_empty() || types.iter().any(|t| t == ty))
+        });
         all.sort();
         all
     });
     let listed = groups
         .into_iter()
         .map(|(id, pt, st, ty)| {
-            let mut l = list_groups_response::ListedGroup::default().with_group_id(GroupId(s(id))).with_protocol_type(s(pt));
+            let mut l = list_groups_response::ListedGroup::default()
+                .with_group_id(GroupId(s(id)))
+                .with_protocol_type(s(pt));
             if v >= 4 {
                 l.group_state = s(st);
             }
@@ -388,12 +540,19 @@ pub async fn list_groups(state: &Arc<BrokerState>, req: ListGroupsRequest, v: i1
     ListGroupsResponse::default().with_groups(listed)
 }
 
-pub async fn describe_groups(state: &Arc<BrokerState>, req: DescribeGroupsRequest, v: i16, who: &super::Who<'_>) -> DescribeGroupsResponse {
+pub async fn describe_groups(
+    state: &Arc<BrokerState>,
+    req: DescribeGroupsRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> DescribeGroupsResponse {
     let groups = req
         .groups
         .iter()
         .map(|gid| {
-            let (d, is_consumer) = state.groups.with_state(|gs| (gs.group(&gid.0).cloned(), gs.consumer.groups.contains_key(gid.0.as_str())));
+            let (d, is_consumer) = state.groups.with_state(|gs| {
+                (gs.group(&gid.0).cloned(), gs.consumer.groups.contains_key(gid.0.as_str()))
+            });
             let mut out = describe_groups_response::DescribedGroup::default().with_group_id(gid.clone());
             if !who.may(acl::op::DESCRIBE, acl::resource::GROUP, &gid.0) {
                 out.error_code = code::GROUP_AUTHORIZATION_FAILED;
@@ -411,7 +570,16 @@ pub async fn describe_groups(state: &Arc<BrokerState>, req: DescribeGroupsReques
                 return out;
             }
             if v >= 3 {
-                out.authorized_operations = if req.include_authorized_operations { super::metadata::allowed_ops(who, acl::resource::GROUP, &gid.0, super::metadata::GROUP_OPERATIONS) } else { i32::MIN };
+                out.authorized_operations = if req.include_authorized_operations {
+                    super::metadata::allowed_ops(
+                        who,
+                        acl::resource::GROUP,
+                        &gid.0,
+                        super::metadata::GROUP_OPERATIONS,
+                    )
+                } else {
+                    i32::MIN
+                };
             }
             match d {
                 None => {
@@ -425,7 +593,8 @@ pub async fn describe_groups(state: &Arc<BrokerState>, req: DescribeGroupsReques
                     out.group_state = s(g.state.name());
                     out.protocol_type = s(g.protocol_type.clone().unwrap_or_default());
                     let stable = g.state == crate::coordinator::group::state::GroupState::Stable;
-                    out.protocol_data = s(if stable { g.protocol.clone().unwrap_or_default() } else { String::new() });
+                    out.protocol_data =
+                        s(if stable { g.protocol.clone().unwrap_or_default() } else { String::new() });
                     out.members = g
                         .members
                         .iter()
@@ -434,8 +603,20 @@ pub async fn describe_groups(state: &Arc<BrokerState>, req: DescribeGroupsReques
                                 .with_member_id(s(m.member_id.clone()))
                                 .with_client_id(s(m.client_id.clone()))
                                 .with_client_host(s(m.client_host.clone()))
-                                .with_member_metadata(if stable { g.protocol.as_deref().and_then(|p| m.protocols.iter().find(|(n, _)| n == p)).map(|(_, b)| b.clone()).unwrap_or_default() } else { Default::default() })
-                                .with_member_assignment(if stable { m.assignment.clone() } else { Default::default() });
+                                .with_member_metadata(if stable {
+                                    g.protocol
+                                        .as_deref()
+                                        .and_then(|p| m.protocols.iter().find(|(n, _)| n == p))
+                                        .map(|(_, b)| b.clone())
+                                        .unwrap_or_default()
+                                } else {
+                                    Default::default()
+                                })
+                                .with_member_assignment(if stable {
+                                    m.assignment.clone()
+                                } else {
+                                    Default::default()
+                                });
                             if v >= 4 {
                                 dm.group_instance_id = m.instance_id.clone().map(s);
                             }
@@ -450,11 +631,20 @@ pub async fn describe_groups(state: &Arc<BrokerState>, req: DescribeGroupsReques
     DescribeGroupsResponse::default().with_groups(groups)
 }
 
-pub async fn delete_groups(state: &Arc<BrokerState>, req: DeleteGroupsRequest, _v: i16, who: &super::Who<'_>) -> DeleteGroupsResponse {
+pub async fn delete_groups(
+    state: &Arc<BrokerState>,
+    req: DeleteGroupsRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> DeleteGroupsResponse {
     let mut results = Vec::new();
     for gid in &req.groups_names {
         if !who.may(acl::op::DELETE, acl::resource::GROUP, &gid.0) {
-            results.push(delete_groups_response::DeletableGroupResult::default().with_group_id(gid.clone()).with_error_code(code::GROUP_AUTHORIZATION_FAILED));
+            results.push(
+                delete_groups_response::DeletableGroupResult::default()
+                    .with_group_id(gid.clone())
+                    .with_error_code(code::GROUP_AUTHORIZATION_FAILED),
+            );
             continue;
         }
         let r = state.groups.with_state(|g| g.delete_group(&gid.0));
@@ -465,16 +655,29 @@ pub async fn delete_groups(state: &Arc<BrokerState>, req: DeleteGroupsRequest, _
             },
             Err(e) => group_error(&e),
         };
-        results.push(delete_groups_response::DeletableGroupResult::default().with_group_id(gid.clone()).with_error_code(c));
+        results.push(
+            delete_groups_response::DeletableGroupResult::default()
+                .with_group_id(gid.clone())
+                .with_error_code(c),
+        );
     }
     DeleteGroupsResponse::default().with_results(results)
 }
 
-pub async fn offset_delete(state: &Arc<BrokerState>, req: OffsetDeleteRequest, _v: i16, who: &super::Who<'_>) -> OffsetDeleteResponse {
+pub async fn offset_delete(
+    state: &Arc<BrokerState>,
+    req: OffsetDeleteRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> OffsetDeleteResponse {
     if !who.may(acl::op::DELETE, acl::resource::GROUP, &req.group_id.0) {
         return OffsetDeleteResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED);
     }
-    let asked: Vec<(String, i32)> = req.topics.iter().flat_map(|t| t.partitions.iter().map(|p| (t.name.0.to_string(), p.partition_index))).collect();
+    let asked: Vec<(String, i32)> = req
+        .topics
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| (t.name.0.to_string(), p.partition_index)))
+        .collect();
     let subscribed = subscribed_topics(state, &req.group_id.0);
     let r = state.groups.with_state(|g| g.delete_offsets(&req.group_id.0, &asked, &subscribed));
     match r {
@@ -484,10 +687,15 @@ pub async fn offset_delete(state: &Arc<BrokerState>, req: OffsetDeleteRequest, _
             let mut topics: Vec<OffsetDeleteResponseTopic> = Vec::new();
             for (t, p, e) in rows {
                 let c = if failed { code::COORDINATOR_NOT_AVAILABLE } else { gerr(e) };
-                let part = OffsetDeleteResponsePartition::default().with_partition_index(p).with_error_code(c);
+                let part =
+                    OffsetDeleteResponsePartition::default().with_partition_index(p).with_error_code(c);
                 match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
                     Some(x) => x.partitions.push(part),
-                    None => topics.push(OffsetDeleteResponseTopic::default().with_name(TopicName(s(t))).with_partitions(vec![part])),
+                    None => topics.push(
+                        OffsetDeleteResponseTopic::default()
+                            .with_name(TopicName(s(t)))
+                            .with_partitions(vec![part]),
+                    ),
                 }
             }
             OffsetDeleteResponse::default().with_topics(topics)
@@ -522,7 +730,14 @@ fn subscribed_topics(state: &Arc<BrokerState>, group: &str) -> HashSet<String> {
 }
 
 /// KIP-848 ConsumerGroupHeartbeat: join (epoch 0), heartbeat, leave (epoch -1/-2).
-pub async fn consumer_group_heartbeat(state: &Arc<BrokerState>, req: ConsumerGroupHeartbeatRequest, v: i16, client_id: &str, client_host: &str, who: &super::Who<'_>) -> ConsumerGroupHeartbeatResponse {
+pub async fn consumer_group_heartbeat(
+    state: &Arc<BrokerState>,
+    req: ConsumerGroupHeartbeatRequest,
+    v: i16,
+    client_id: &str,
+    client_host: &str,
+    who: &super::Who<'_>,
+) -> ConsumerGroupHeartbeatResponse {
     use crate::coordinator::group::consumer::{Assignment, ConsumerGroupError, HeartbeatInput};
     use crate::protocol::error::consumer_group_error;
     let fail = |e: ConsumerGroupError| {
@@ -532,15 +747,23 @@ pub async fn consumer_group_heartbeat(state: &Arc<BrokerState>, req: ConsumerGro
             .with_member_epoch(-1)
     };
     if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
-        return ConsumerGroupHeartbeatResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED).with_error_message(Some(s("Group authorization failed."))).with_member_epoch(-1);
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(code::GROUP_AUTHORIZATION_FAILED)
+            .with_error_message(Some(s("Group authorization failed.")))
+            .with_member_epoch(-1);
     }
     if v >= 1 && req.member_id.is_empty() {
         return fail(ConsumerGroupError::InvalidRequest("MemberId can't be empty."));
     }
     if let Err(e) = state.groups.offsets_topic(&state.logs) {
-        return ConsumerGroupHeartbeatResponse::default().with_error_code(code::COORDINATOR_NOT_AVAILABLE).with_error_message(Some(s(e.to_string())));
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(code::COORDINATOR_NOT_AVAILABLE)
+            .with_error_message(Some(s(e.to_string())));
     }
-    let owned: Option<Assignment> = req.topic_partitions.as_ref().map(|tps| tps.iter().map(|tp| (tp.topic_id, tp.partitions.iter().copied().collect())).collect());
+    let owned: Option<Assignment> = req
+        .topic_partitions
+        .as_ref()
+        .map(|tps| tps.iter().map(|tp| (tp.topic_id, tp.partitions.iter().copied().collect())).collect());
     let input = HeartbeatInput {
         group_id: req.group_id.0.to_string(),
         member_id: req.member_id.to_string(),
@@ -548,8 +771,15 @@ pub async fn consumer_group_heartbeat(state: &Arc<BrokerState>, req: ConsumerGro
         instance_id: req.instance_id.as_ref().map(|x| x.to_string()),
         rack_id: req.rack_id.as_ref().map(|x| x.to_string()),
         rebalance_timeout_ms: req.rebalance_timeout_ms,
-        subscribed_topic_names: req.subscribed_topic_names.as_ref().map(|n| n.iter().map(|t| t.0.to_string()).collect()),
-        subscribed_topic_regex: if v >= 1 { req.subscribed_topic_regex.as_ref().map(|x| x.to_string()) } else { None },
+        subscribed_topic_names: req
+            .subscribed_topic_names
+            .as_ref()
+            .map(|n| n.iter().map(|t| t.0.to_string()).collect()),
+        subscribed_topic_regex: if v >= 1 {
+            req.subscribed_topic_regex.as_ref().map(|x| x.to_string())
+        } else {
+            None
+        },
         server_assignor: req.server_assignor.as_ref().map(|x| x.to_string()),
         owned,
         client_id: client_id.to_string(),
@@ -565,7 +795,9 @@ pub async fn consumer_group_heartbeat(state: &Arc<BrokerState>, req: ConsumerGro
         g.consumer.heartbeat(input, &view, crate::clock::now_ms())
     });
     match &r {
-        Ok(hb) => tracing::debug!(member = %hb.member_id, epoch = hb.member_epoch, assignment = ?hb.assignment, "consumer group heartbeat answered"),
+        Ok(hb) => {
+            tracing::debug!(member = %hb.member_id, epoch = hb.member_epoch, assignment = ?hb.assignment, "consumer group heartbeat answered")
+        }
         Err(e) => tracing::debug!(error = %e, "consumer group heartbeat refused"),
     }
     match r {
@@ -575,7 +807,11 @@ pub async fn consumer_group_heartbeat(state: &Arc<BrokerState>, req: ConsumerGro
                 consumer_group_heartbeat_response::Assignment::default().with_topic_partitions(
                     a.into_iter()
                         .filter(|(_, ps)| !ps.is_empty())
-                        .map(|(id, ps)| consumer_group_heartbeat_response::TopicPartitions::default().with_topic_id(id).with_partitions(ps.into_iter().collect()))
+                        .map(|(id, ps)| {
+                            consumer_group_heartbeat_response::TopicPartitions::default()
+                                .with_topic_id(id)
+                                .with_partitions(ps.into_iter().collect())
+                        })
                         .collect(),
                 )
             });
@@ -588,8 +824,14 @@ pub async fn consumer_group_heartbeat(state: &Arc<BrokerState>, req: ConsumerGro
     }
 }
 
-pub async fn consumer_group_describe(state: &Arc<BrokerState>, req: ConsumerGroupDescribeRequest, _v: i16, who: &super::Who<'_>) -> ConsumerGroupDescribeResponse {
-    let names: std::collections::HashMap<uuid::Uuid, String> = state.logs.topics().iter().map(|t| (t.id, t.name.clone())).collect();
+pub async fn consumer_group_describe(
+    state: &Arc<BrokerState>,
+    req: ConsumerGroupDescribeRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> ConsumerGroupDescribeResponse {
+    let names: std::collections::HashMap<uuid::Uuid, String> =
+        state.logs.topics().iter().map(|t| (t.id, t.name.clone())).collect();
     let conv = |a: &crate::coordinator::group::consumer::Assignment| {
         consumer_group_describe_response::Assignment::default().with_topic_partitions(
             a.iter()
@@ -608,12 +850,14 @@ pub async fn consumer_group_describe(state: &Arc<BrokerState>, req: ConsumerGrou
         .iter()
         .map(|gid| {
             let d = state.groups.with_state(|gs| gs.consumer.groups.get(gid.0.as_str()).cloned());
-            let mut out = consumer_group_describe_response::DescribedGroup::default().with_group_id(gid.clone());
+            let mut out =
+                consumer_group_describe_response::DescribedGroup::default().with_group_id(gid.clone());
             if !who.may(acl::op::DESCRIBE, acl::resource::GROUP, &gid.0) {
                 out.error_code = code::GROUP_AUTHORIZATION_FAILED;
                 return out;
             }
-            out.authorized_operations = if req.include_authorized_operations { super::metadata::GROUP_OPERATIONS } else { i32::MIN };
+            out.authorized_operations =
+                if req.include_authorized_operations { super::metadata::GROUP_OPERATIONS } else { i32::MIN };
             match d {
                 None => {
                     out.error_code = code::GROUP_ID_NOT_FOUND;
@@ -635,10 +879,17 @@ pub async fn consumer_group_describe(state: &Arc<BrokerState>, req: ConsumerGrou
                                 .with_member_epoch(m.member_epoch)
                                 .with_client_id(s(m.client_id.clone()))
                                 .with_client_host(s(m.client_host.clone()))
-                                .with_subscribed_topic_names(m.subscribed_topic_names.iter().map(|t| TopicName(s(t.clone()))).collect())
+                                .with_subscribed_topic_names(
+                                    m.subscribed_topic_names
+                                        .iter()
+                                        .map(|t| TopicName(s(t.clone())))
+                                        .collect(),
+                                )
                                 .with_subscribed_topic_regex(m.subscribed_topic_regex.clone().map(s))
                                 .with_assignment(conv(&m.assigned))
-                                .with_target_assignment(conv(g.target.get(&m.member_id).unwrap_or(&Default::default())))
+                                .with_target_assignment(conv(
+                                    g.target.get(&m.member_id).unwrap_or(&Default::default()),
+                                ))
                         })
                         .collect();
                 }

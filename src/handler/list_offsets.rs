@@ -1,9 +1,15 @@
 //! ListOffsets (earliest, latest, by timestamp, max timestamp) and OffsetForLeaderEpoch.
 use std::sync::Arc;
 
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
-use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
-use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
+use kafka_protocol::messages::{
+    ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+};
 
 use crate::broker::BrokerState;
 use crate::log::partition::LEADER_EPOCH;
@@ -16,20 +22,30 @@ const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 const EARLIEST_PENDING_UPLOAD: i64 = -6;
 
-pub async fn handle(state: &Arc<BrokerState>, req: ListOffsetsRequest, v: i16, who: &super::Who<'_>) -> ListOffsetsResponse {
+pub async fn handle(
+    state: &Arc<BrokerState>,
+    req: ListOffsetsRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics.iter().cloned() {
         let topic = state.logs.topic(&t.name.0);
-        let denied = !who.may(crate::security::acl::op::DESCRIBE, crate::security::acl::resource::TOPIC, &t.name.0);
+        let denied =
+            !who.may(crate::security::acl::op::DESCRIBE, crate::security::acl::resource::TOPIC, &t.name.0);
         let mut parts = Vec::with_capacity(t.partitions.len());
         for rp in t.partitions {
             let mut r = ListOffsetsPartitionResponse::default().with_partition_index(rp.partition_index);
             if denied {
-                parts.push(r.with_error_code(code::TOPIC_AUTHORIZATION_FAILED).with_offset(-1).with_timestamp(-1));
+                parts.push(
+                    r.with_error_code(code::TOPIC_AUTHORIZATION_FAILED).with_offset(-1).with_timestamp(-1),
+                );
                 continue;
             }
             let Some(p) = topic.as_ref().and_then(|x| x.partition(rp.partition_index)) else {
-                parts.push(r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION).with_offset(-1).with_timestamp(-1));
+                parts.push(
+                    r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION).with_offset(-1).with_timestamp(-1),
+                );
                 continue;
             };
             if rp.current_leader_epoch > LEADER_EPOCH {
@@ -77,24 +93,37 @@ pub async fn handle(state: &Arc<BrokerState>, req: ListOffsetsRequest, v: i16, w
 }
 
 /// One node, one leader epoch (0) starting at the log start: epoch 0 ends at the log end offset.
-pub async fn handle_leader_epoch(state: &Arc<BrokerState>, req: OffsetForLeaderEpochRequest, _v: i16, who: &super::Who<'_>) -> OffsetForLeaderEpochResponse {
+pub async fn handle_leader_epoch(
+    state: &Arc<BrokerState>,
+    req: OffsetForLeaderEpochRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> OffsetForLeaderEpochResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let topic = state.logs.topic(&t.topic.0);
-        let denied = !who.may(crate::security::acl::op::DESCRIBE, crate::security::acl::resource::TOPIC, &t.topic.0);
+        let denied =
+            !who.may(crate::security::acl::op::DESCRIBE, crate::security::acl::resource::TOPIC, &t.topic.0);
         let parts = t
             .partitions
             .into_iter()
             .map(|rp| {
                 let r = EpochEndOffset::default().with_partition(rp.partition);
                 if denied {
-                    return r.with_error_code(code::TOPIC_AUTHORIZATION_FAILED).with_leader_epoch(-1).with_end_offset(-1);
+                    return r
+                        .with_error_code(code::TOPIC_AUTHORIZATION_FAILED)
+                        .with_leader_epoch(-1)
+                        .with_end_offset(-1);
                 }
                 match topic.as_ref().and_then(|x| x.partition(rp.partition)) {
-                    None => r.with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION).with_leader_epoch(-1).with_end_offset(-1),
-                    Some(_) if rp.current_leader_epoch > LEADER_EPOCH => {
-                        r.with_error_code(code::UNKNOWN_LEADER_EPOCH).with_leader_epoch(-1).with_end_offset(-1)
-                    }
+                    None => r
+                        .with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION)
+                        .with_leader_epoch(-1)
+                        .with_end_offset(-1),
+                    Some(_) if rp.current_leader_epoch > LEADER_EPOCH => r
+                        .with_error_code(code::UNKNOWN_LEADER_EPOCH)
+                        .with_leader_epoch(-1)
+                        .with_end_offset(-1),
                     Some(_) if rp.leader_epoch < 0 || rp.leader_epoch > LEADER_EPOCH => {
                         r.with_leader_epoch(-1).with_end_offset(-1)
                     }

@@ -2,7 +2,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
 use super::s;
@@ -35,10 +37,15 @@ pub(crate) fn allowed_ops(who: &super::Who<'_>, rtype: i8, name: &str, all: i32)
     if !who.checked() {
         return all;
     }
-    if rtype == crate::security::acl::resource::CLUSTER && !who.may(crate::security::acl::op::DESCRIBE, rtype, name) {
+    if rtype == crate::security::acl::resource::CLUSTER
+        && !who.may(crate::security::acl::op::DESCRIBE, rtype, name)
+    {
         return 0;
     }
-    (0..32).filter(|b| all & (1 << b) != 0).filter(|b| who.may(*b as i8, rtype, name)).fold(0, |acc, b| acc | (1 << b))
+    (0..32)
+        .filter(|b| all & (1 << b) != 0)
+        .filter(|b| who.may(*b as i8, rtype, name))
+        .fold(0, |acc, b| acc | (1 << b))
 }
 
 pub(crate) fn topic_entry(state: &BrokerState, t: &Topic, v: i16, with_ops: bool) -> MetadataResponseTopic {
@@ -67,14 +74,21 @@ pub(crate) fn topic_entry(state: &BrokerState, t: &Topic, v: i16, with_ops: bool
 }
 
 fn error_entry(name: Option<String>, id: uuid::Uuid, err: i16, v: i16) -> MetadataResponseTopic {
-    let mut e = MetadataResponseTopic::default().with_error_code(err).with_name(name.map(|n| TopicName(s(n))));
+    let mut e =
+        MetadataResponseTopic::default().with_error_code(err).with_name(name.map(|n| TopicName(s(n))));
     if v >= 10 {
         e.topic_id = id;
     }
     e
 }
 
-pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, advertised: &(String, i32), who: &super::Who<'_>) -> MetadataResponse {
+pub async fn handle(
+    state: &Arc<BrokerState>,
+    req: MetadataRequest,
+    v: i16,
+    advertised: &(String, i32),
+    who: &super::Who<'_>,
+) -> MetadataResponse {
     use crate::security::acl::{op, resource};
     let topic_ops = v >= 8 && req.include_topic_authorized_operations;
     let describable = |name: &str| who.may(op::DESCRIBE, resource::TOPIC, name);
@@ -108,7 +122,12 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, adve
                     Some(name) => {
                         let name = name.0.to_string();
                         if !describable(&name) {
-                            topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::TOPIC_AUTHORIZATION_FAILED, v));
+                            topics.push(error_entry(
+                                Some(name),
+                                uuid::Uuid::nil(),
+                                code::TOPIC_AUTHORIZATION_FAILED,
+                                v,
+                            ));
                             continue;
                         }
                         if let Some(t) = state.logs.topic(&name) {
@@ -120,11 +139,21 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, adve
                             continue;
                         }
                         if !auto {
-                            topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION, v));
+                            topics.push(error_entry(
+                                Some(name),
+                                uuid::Uuid::nil(),
+                                code::UNKNOWN_TOPIC_OR_PARTITION,
+                                v,
+                            ));
                             continue;
                         }
                         if !who.may_cluster(op::CREATE) && !who.may(op::CREATE, resource::TOPIC, &name) {
-                            topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::TOPIC_AUTHORIZATION_FAILED, v));
+                            topics.push(error_entry(
+                                Some(name),
+                                uuid::Uuid::nil(),
+                                code::TOPIC_AUTHORIZATION_FAILED,
+                                v,
+                            ));
                             continue;
                         }
                         let n = state.config.num_partitions();
@@ -133,10 +162,20 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, adve
                                 tracing::info!(topic = %name, partitions = n, "auto-created topic");
                                 topics.push(entry(&t));
                             }
-                            Ok(None) => topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION, v)),
+                            Ok(None) => topics.push(error_entry(
+                                Some(name),
+                                uuid::Uuid::nil(),
+                                code::UNKNOWN_TOPIC_OR_PARTITION,
+                                v,
+                            )),
                             Err(TopicError::TopicAlreadyExists(_)) => match state.logs.topic(&name) {
                                 Some(t) => topics.push(entry(&t)),
-                                None => topics.push(error_entry(Some(name), uuid::Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION, v)),
+                                None => topics.push(error_entry(
+                                    Some(name),
+                                    uuid::Uuid::nil(),
+                                    code::UNKNOWN_TOPIC_OR_PARTITION,
+                                    v,
+                                )),
                             },
                             Err(e) => {
                                 tracing::warn!(topic = %name, error = %e, "auto-create failed");
@@ -145,7 +184,9 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, adve
                         }
                     }
                     None => match state.logs.topic_by_id(rt.topic_id) {
-                        Some(t) if !describable(&t.name) => topics.push(error_entry(None, rt.topic_id, code::TOPIC_AUTHORIZATION_FAILED, v)),
+                        Some(t) if !describable(&t.name) => {
+                            topics.push(error_entry(None, rt.topic_id, code::TOPIC_AUTHORIZATION_FAILED, v))
+                        }
                         Some(t) => topics.push(entry(&t)),
                         None => topics.push(error_entry(None, rt.topic_id, code::UNKNOWN_TOPIC_ID, v)),
                     },
@@ -154,7 +195,10 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, adve
         }
     }
     let (host, port) = advertised.clone();
-    let broker = MetadataResponseBroker::default().with_node_id(BrokerId(state.node_id())).with_host(s(host)).with_port(port);
+    let broker = MetadataResponseBroker::default()
+        .with_node_id(BrokerId(state.node_id()))
+        .with_host(s(host))
+        .with_port(port);
     let mut resp = MetadataResponse::default().with_brokers(vec![broker]).with_topics(topics);
     if v >= 1 {
         resp.controller_id = BrokerId(state.node_id());
@@ -163,7 +207,8 @@ pub async fn handle(state: &Arc<BrokerState>, req: MetadataRequest, v: i16, adve
         resp.cluster_id = Some(s(state.cluster_id()));
     }
     if (8..=10).contains(&v) && req.include_cluster_authorized_operations {
-        resp.cluster_authorized_operations = allowed_ops(who, resource::CLUSTER, crate::security::acl::CLUSTER_NAME, CLUSTER_OPERATIONS);
+        resp.cluster_authorized_operations =
+            allowed_ops(who, resource::CLUSTER, crate::security::acl::CLUSTER_NAME, CLUSTER_OPERATIONS);
     }
     resp
 }

@@ -98,7 +98,12 @@ impl Who<'_> {
 }
 
 /// Handles one decoded request header + body.
-pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, ctx: &mut RequestCtx) -> Result<Reply, FrameError> {
+pub async fn handle(
+    state: &Arc<BrokerState>,
+    header: &Header,
+    mut body: Bytes,
+    ctx: &mut RequestCtx,
+) -> Result<Reply, FrameError> {
     let peer = ctx.peer;
     let v = header.api_version;
     let hv = header.api_key.response_header_version(v);
@@ -114,7 +119,12 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
     }
     if ctx.listener.sasl.is_some() {
         let api = header.api_key;
-        let gate = ctx.session.gate(&api, api == ApiKey::ApiVersions, api == ApiKey::SaslHandshake, api == ApiKey::SaslAuthenticate);
+        let gate = ctx.session.gate(
+            &api,
+            api == ApiKey::ApiVersions,
+            api == ApiKey::SaslHandshake,
+            api == ApiKey::SaslAuthenticate,
+        );
         if let crate::security::sasl::Gate::Close(why) = gate {
             return Err(FrameError::Refused(why));
         }
@@ -133,8 +143,12 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
         ApiKey::CreateAcls => call!(CreateAclsRequest, acls::create_acls),
         ApiKey::DescribeAcls => call!(DescribeAclsRequest, acls::describe_acls),
         ApiKey::DeleteAcls => call!(DeleteAclsRequest, acls::delete_acls),
-        ApiKey::DescribeUserScramCredentials => call!(DescribeUserScramCredentialsRequest, sasl::describe_user_scram_credentials),
-        ApiKey::AlterUserScramCredentials => call!(AlterUserScramCredentialsRequest, sasl::alter_user_scram_credentials),
+        ApiKey::DescribeUserScramCredentials => {
+            call!(DescribeUserScramCredentialsRequest, sasl::describe_user_scram_credentials)
+        }
+        ApiKey::AlterUserScramCredentials => {
+            call!(AlterUserScramCredentialsRequest, sasl::alter_user_scram_credentials)
+        }
         ApiKey::Produce => {
             let req: ProduceRequest = decode_body(&mut body, v)?;
             let acks = req.acks;
@@ -148,7 +162,10 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
             if acks == 0 {
                 if pending.acks0_failed() {
                     // acks=0 has no response to carry an error: Kafka closes the connection instead.
-                    return Err(FrameError::Malformed("acks=0 produce", "failed; closing the connection as Kafka does".into()));
+                    return Err(FrameError::Malformed(
+                        "acks=0 produce",
+                        "failed; closing the connection as Kafka does".into(),
+                    ));
                 }
                 return Ok(Reply::None);
             }
@@ -187,7 +204,9 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
         ApiKey::WriteTxnMarkers => call!(WriteTxnMarkersRequest, txn::write_txn_markers),
         ApiKey::DescribeTransactions => call!(DescribeTransactionsRequest, txn::describe_transactions),
         ApiKey::DescribeProducers => call!(DescribeProducersRequest, txn::describe_producers),
-        ApiKey::IncrementalAlterConfigs => call!(IncrementalAlterConfigsRequest, configs::incremental_alter_configs),
+        ApiKey::IncrementalAlterConfigs => {
+            call!(IncrementalAlterConfigsRequest, configs::incremental_alter_configs)
+        }
         ApiKey::AlterConfigs => call!(AlterConfigsRequest, configs::alter_configs),
         ApiKey::DescribeLogDirs => call!(DescribeLogDirsRequest, configs::describe_log_dirs),
         ApiKey::FindCoordinator => {
@@ -213,7 +232,9 @@ pub async fn handle(state: &Arc<BrokerState>, header: &Header, mut body: Bytes, 
         ApiKey::ConsumerGroupHeartbeat => {
             let req: ConsumerGroupHeartbeatRequest = decode_body(&mut body, v)?;
             let client_id = header.client_id.clone().unwrap_or_default();
-            let resp = group::consumer_group_heartbeat(state, req, v, &client_id, &format!("/{}", peer.ip()), &who).await;
+            let resp =
+                group::consumer_group_heartbeat(state, req, v, &client_id, &format!("/{}", peer.ip()), &who)
+                    .await;
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::ConsumerGroupDescribe => call!(ConsumerGroupDescribeRequest, group::consumer_group_describe),
@@ -229,8 +250,12 @@ pub fn decode_any(api: ApiKey, v: i16, body: &mut Bytes) -> Result<(), FrameErro
         ApiKey::DeleteAcls => decode_body::<DeleteAclsRequest>(body, v).map(drop),
         ApiKey::SaslHandshake => decode_body::<SaslHandshakeRequest>(body, v).map(drop),
         ApiKey::SaslAuthenticate => decode_body::<SaslAuthenticateRequest>(body, v).map(drop),
-        ApiKey::DescribeUserScramCredentials => decode_body::<DescribeUserScramCredentialsRequest>(body, v).map(drop),
-        ApiKey::AlterUserScramCredentials => decode_body::<AlterUserScramCredentialsRequest>(body, v).map(drop),
+        ApiKey::DescribeUserScramCredentials => {
+            decode_body::<DescribeUserScramCredentialsRequest>(body, v).map(drop)
+        }
+        ApiKey::AlterUserScramCredentials => {
+            decode_body::<AlterUserScramCredentialsRequest>(body, v).map(drop)
+        }
         ApiKey::Produce => decode_body::<ProduceRequest>(body, v).map(drop),
         ApiKey::Fetch => decode_body::<FetchRequest>(body, v).map(drop),
         ApiKey::ListOffsets => decode_body::<ListOffsetsRequest>(body, v).map(drop),

@@ -3,7 +3,9 @@
 //! covers is the log's decision: an append returns a ticket, acks=all awaits it.
 use std::sync::Arc;
 
-use kafka_protocol::messages::produce_response::{BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::s;
@@ -13,11 +15,17 @@ use crate::protocol::error::{append_error, code};
 use crate::record::validate::Invalid;
 
 fn is_authz(c: i16) -> bool {
-    matches!(c, code::TOPIC_AUTHORIZATION_FAILED | code::CLUSTER_AUTHORIZATION_FAILED | code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    matches!(
+        c,
+        code::TOPIC_AUTHORIZATION_FAILED
+            | code::CLUSTER_AUTHORIZATION_FAILED
+            | code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    )
 }
 
 fn failed(index: i32, err: i16, msg: Option<String>, v: i16) -> PartitionProduceResponse {
-    let mut r = PartitionProduceResponse::default().with_index(index).with_error_code(err).with_base_offset(-1);
+    let mut r =
+        PartitionProduceResponse::default().with_index(index).with_error_code(err).with_base_offset(-1);
     if v >= 8 {
         r.error_message = msg.map(s);
     }
@@ -44,7 +52,8 @@ impl Pending {
                 Ok(()) => {}
                 Err(e) => {
                     let idx = response.responses[ti].partition_responses[pi].index;
-                    response.responses[ti].partition_responses[pi] = failed(idx, code::KAFKA_STORAGE_ERROR, Some(format!("fsync failed: {e}")), v);
+                    response.responses[ti].partition_responses[pi] =
+                        failed(idx, code::KAFKA_STORAGE_ERROR, Some(format!("fsync failed: {e}")), v);
                 }
             }
         }
@@ -55,20 +64,32 @@ impl Pending {
 /// Kafka's checks before anything is appended, as (topic, partition) -> error: WRITE on the
 /// transactional id of a transactional request (all partitions refused), then WRITE on each
 /// topic. (An idempotent producer's right is checked at InitProducerId, as in Kafka.)
-pub fn authorize(state: &BrokerState, req: &ProduceRequest, v: i16, who: &super::Who<'_>) -> std::collections::HashMap<(String, i32), i16> {
+pub fn authorize(
+    state: &BrokerState,
+    req: &ProduceRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> std::collections::HashMap<(String, i32), i16> {
     use crate::security::acl::{op, resource};
     let mut refused = std::collections::HashMap::new();
     if !who.checked() {
         return refused;
     }
     let whole = match &req.transactional_id {
-        Some(id) => (!who.may(op::WRITE, resource::TRANSACTIONAL_ID, id)).then_some(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+        Some(id) => (!who.may(op::WRITE, resource::TRANSACTIONAL_ID, id))
+            .then_some(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
         None => None,
     };
     for td in &req.topic_data {
-        let name = if v >= 13 { state.logs.topic_by_id(td.topic_id).map(|t| t.name.clone()) } else { Some(td.name.0.to_string()) };
+        let name = if v >= 13 {
+            state.logs.topic_by_id(td.topic_id).map(|t| t.name.clone())
+        } else {
+            Some(td.name.0.to_string())
+        };
         let Some(name) = name else { continue };
-        let c = whole.or_else(|| (!who.may(op::WRITE, resource::TOPIC, &name)).then_some(code::TOPIC_AUTHORIZATION_FAILED));
+        let c = whole.or_else(|| {
+            (!who.may(op::WRITE, resource::TOPIC, &name)).then_some(code::TOPIC_AUTHORIZATION_FAILED)
+        });
         if let Some(c) = c {
             for pd in &td.partition_data {
                 refused.insert((name.clone(), pd.index), c);
@@ -81,7 +102,12 @@ pub fn authorize(state: &BrokerState, req: &ProduceRequest, v: i16, who: &super:
 /// Appends every batch now (in request order) and queues the fsyncs acks=all needs; the caller
 /// awaits [`Pending::finish`] for the response, so the connection can read the next request while
 /// this one waits for its group commit.
-pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16, refused: &std::collections::HashMap<(String, i32), i16>) -> Pending {
+pub fn append(
+    state: &Arc<BrokerState>,
+    req: ProduceRequest,
+    v: i16,
+    refused: &std::collections::HashMap<(String, i32), i16>,
+) -> Pending {
     let now = crate::clock::now_ms();
     let acks = req.acks;
     let mut topics_out = Vec::with_capacity(req.topic_data.len());
@@ -97,16 +123,24 @@ pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16, refused: &s
                 parts_out.push(failed(idx, code::INVALID_REQUIRED_ACKS, None, v));
                 continue;
             }
-            if let Some(c) = topic.as_ref().and_then(|t| refused.get(&(t.name.clone(), idx))).filter(|c| is_authz(**c)) {
+            if let Some(c) =
+                topic.as_ref().and_then(|t| refused.get(&(t.name.clone(), idx))).filter(|c| is_authz(**c))
+            {
                 parts_out.push(failed(idx, *c, None, v));
                 continue;
             }
             let Some(p) = topic.as_ref().and_then(|t| t.partition(idx)) else {
-                parts_out.push(failed(idx, if topic.is_some() { code::UNKNOWN_TOPIC_OR_PARTITION } else { unknown }, None, v));
+                parts_out.push(failed(
+                    idx,
+                    if topic.is_some() { code::UNKNOWN_TOPIC_OR_PARTITION } else { unknown },
+                    None,
+                    v,
+                ));
                 continue;
             };
             if let Some(c) = refused.get(&(p.topic.clone(), idx)) {
-                let msg = (!is_authz(*c)).then(|| "the partition could not join the producer's transaction".to_string());
+                let msg = (!is_authz(*c))
+                    .then(|| "the partition could not join the producer's transaction".to_string());
                 parts_out.push(failed(idx, *c, msg, v));
                 continue;
             }
@@ -117,7 +151,12 @@ pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16, refused: &s
                 continue;
             }
             if state.logs.storage_failed() {
-                parts_out.push(failed(idx, code::KAFKA_STORAGE_ERROR, Some("the log directory is offline".into()), v));
+                parts_out.push(failed(
+                    idx,
+                    code::KAFKA_STORAGE_ERROR,
+                    Some("the log directory is offline".into()),
+                    v,
+                ));
                 continue;
             }
             let Some(records) = pd.records else {
@@ -146,11 +185,15 @@ pub fn append(state: &Arc<BrokerState>, req: ProduceRequest, v: i16, refused: &s
                     if v >= 8 {
                         // Which record of the batch was refused, as Kafka reports it.
                         let index = match &e {
-                            AppendError::Invalid(Invalid::Record { index: Some(i), .. } | Invalid::Timestamp { index: i, .. }) => Some(*i),
+                            AppendError::Invalid(
+                                Invalid::Record { index: Some(i), .. } | Invalid::Timestamp { index: i, .. },
+                            ) => Some(*i),
                             _ => None,
                         };
                         if let Some(i) = index {
-                            r.record_errors = vec![BatchIndexAndErrorMessage::default().with_batch_index(i as i32).with_batch_index_error_message(Some(s(e.to_string())))];
+                            r.record_errors = vec![BatchIndexAndErrorMessage::default()
+                                .with_batch_index(i as i32)
+                                .with_batch_index_error_message(Some(s(e.to_string())))];
                         }
                     }
                     parts_out.push(r);

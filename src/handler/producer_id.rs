@@ -7,7 +7,12 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use crate::broker::BrokerState;
 use crate::protocol::error::code;
 
-pub async fn handle(state: &Arc<BrokerState>, req: InitProducerIdRequest, _v: i16, who: &super::Who<'_>) -> InitProducerIdResponse {
+pub async fn handle(
+    state: &Arc<BrokerState>,
+    req: InitProducerIdRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> InitProducerIdResponse {
     if req.transactional_id.as_ref().is_some_and(|t| t.0.is_empty()) {
         return InitProducerIdResponse::default()
             .with_error_code(code::INVALID_REQUEST)
@@ -15,7 +20,12 @@ pub async fn handle(state: &Arc<BrokerState>, req: InitProducerIdRequest, _v: i1
             .with_producer_epoch(-1);
     }
     use crate::security::acl::{op, resource};
-    let refuse = |c: i16| InitProducerIdResponse::default().with_error_code(c).with_producer_id(ProducerId(-1)).with_producer_epoch(-1);
+    let refuse = |c: i16| {
+        InitProducerIdResponse::default()
+            .with_error_code(c)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1)
+    };
     if let Some(id) = &req.transactional_id {
         if !who.may(op::WRITE, resource::TRANSACTIONAL_ID, &id.0) {
             return refuse(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);

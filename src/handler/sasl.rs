@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::alter_user_scram_credentials_response::AlterUserScramCredentialsResult;
-use kafka_protocol::messages::describe_user_scram_credentials_response::{CredentialInfo, DescribeUserScramCredentialsResult};
+use kafka_protocol::messages::describe_user_scram_credentials_response::{
+    CredentialInfo, DescribeUserScramCredentialsResult,
+};
 use kafka_protocol::messages::*;
 
 use super::{s, RequestCtx};
@@ -25,7 +27,9 @@ pub fn handshake(req: SaslHandshakeRequest, v: i16, ctx: &mut RequestCtx) -> Sas
         Err(Some(msg)) => {
             tracing::warn!(peer = %ctx.peer, listener = %ctx.listener.spec.name, mechanism = %req.mechanism.as_str(), "SASL handshake refused: {msg}");
             ctx.session.close_after = Some(cfg.failure_delay);
-            SaslHandshakeResponse::default().with_error_code(code::UNSUPPORTED_SASL_MECHANISM).with_mechanisms(enabled)
+            SaslHandshakeResponse::default()
+                .with_error_code(code::UNSUPPORTED_SASL_MECHANISM)
+                .with_mechanisms(enabled)
         }
         Err(None) => SaslHandshakeResponse::default().with_error_code(code::ILLEGAL_SASL_STATE),
     }
@@ -52,11 +56,18 @@ fn token(state: &BrokerState, ctx: &mut RequestCtx, bytes: &[u8]) -> Result<(Vec
     }
 }
 
-pub fn authenticate(state: &Arc<BrokerState>, req: SaslAuthenticateRequest, v: i16, ctx: &mut RequestCtx) -> SaslAuthenticateResponse {
+pub fn authenticate(
+    state: &Arc<BrokerState>,
+    req: SaslAuthenticateRequest,
+    v: i16,
+    ctx: &mut RequestCtx,
+) -> SaslAuthenticateResponse {
     if ctx.listener.sasl.is_none() || (ctx.session.authenticated() && ctx.listener.sasl.is_some()) {
         return SaslAuthenticateResponse::default()
             .with_error_code(code::ILLEGAL_SASL_STATE)
-            .with_error_message(Some(s("SaslAuthenticate request received after successful authentication")));
+            .with_error_message(Some(s(
+                "SaslAuthenticate request received after successful authentication",
+            )));
     }
     match token(state, ctx, &req.auth_bytes) {
         Ok((t, lifetime)) => {
@@ -66,7 +77,9 @@ pub fn authenticate(state: &Arc<BrokerState>, req: SaslAuthenticateRequest, v: i
             }
             r
         }
-        Err(msg) => SaslAuthenticateResponse::default().with_error_code(code::SASL_AUTHENTICATION_FAILED).with_error_message(Some(s(msg))),
+        Err(msg) => SaslAuthenticateResponse::default()
+            .with_error_code(code::SASL_AUTHENTICATION_FAILED)
+            .with_error_message(Some(s(msg))),
     }
 }
 
@@ -84,19 +97,31 @@ pub fn raw_token(state: &Arc<BrokerState>, ctx: &mut RequestCtx, frame: &[u8]) -
     }
 }
 
-pub async fn describe_user_scram_credentials(state: &Arc<BrokerState>, req: DescribeUserScramCredentialsRequest, _v: i16, who: &super::Who<'_>) -> DescribeUserScramCredentialsResponse {
+pub async fn describe_user_scram_credentials(
+    state: &Arc<BrokerState>,
+    req: DescribeUserScramCredentialsRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> DescribeUserScramCredentialsResponse {
     if !who.may_cluster(crate::security::acl::op::DESCRIBE) {
-        return DescribeUserScramCredentialsResponse::default().with_error_code(code::CLUSTER_AUTHORIZATION_FAILED).with_error_message(Some(s("Cluster authorization failed.")));
+        return DescribeUserScramCredentialsResponse::default()
+            .with_error_code(code::CLUSTER_AUTHORIZATION_FAILED)
+            .with_error_message(Some(s("Cluster authorization failed.")));
     }
     let mut by_user: BTreeMap<String, Vec<CredentialInfo>> = BTreeMap::new();
     for (u, m, iterations) in state.scram.describe() {
-        by_user.entry(u).or_default().push(CredentialInfo::default().with_mechanism(m.wire()).with_iterations(iterations));
+        by_user
+            .entry(u)
+            .or_default()
+            .push(CredentialInfo::default().with_mechanism(m.wire()).with_iterations(iterations));
     }
     let asked: Vec<String> = req.users.unwrap_or_default().into_iter().map(|u| u.name.to_string()).collect();
     let mut results = Vec::new();
     if asked.is_empty() {
         for (u, infos) in by_user {
-            results.push(DescribeUserScramCredentialsResult::default().with_user(s(u)).with_credential_infos(infos));
+            results.push(
+                DescribeUserScramCredentialsResult::default().with_user(s(u)).with_credential_infos(infos),
+            );
         }
     } else {
         let mut seen = HashSet::new();
@@ -108,11 +133,15 @@ pub async fn describe_user_scram_credentials(state: &Arc<BrokerState>, req: Desc
             }
             let r = DescribeUserScramCredentialsResult::default().with_user(s(u.clone()));
             results.push(if dups.contains(u) {
-                r.with_error_code(code::DUPLICATE_RESOURCE).with_error_message(Some(s(format!("Cannot describe SCRAM credentials for the same user twice in a single request: {u}"))))
+                r.with_error_code(code::DUPLICATE_RESOURCE).with_error_message(Some(s(format!(
+                    "Cannot describe SCRAM credentials for the same user twice in a single request: {u}"
+                ))))
             } else {
                 match by_user.get(u) {
                     Some(infos) => r.with_credential_infos(infos.clone()),
-                    None => r.with_error_code(code::RESOURCE_NOT_FOUND).with_error_message(Some(s(format!("Attempt to describe a user credential that does not exist: {u}")))),
+                    None => r.with_error_code(code::RESOURCE_NOT_FOUND).with_error_message(Some(s(format!(
+                        "Attempt to describe a user credential that does not exist: {u}"
+                    )))),
                 }
             });
         }
@@ -120,21 +149,40 @@ pub async fn describe_user_scram_credentials(state: &Arc<BrokerState>, req: Desc
     DescribeUserScramCredentialsResponse::default().with_results(results)
 }
 
-pub async fn alter_user_scram_credentials(state: &Arc<BrokerState>, req: AlterUserScramCredentialsRequest, _v: i16, who: &super::Who<'_>) -> AlterUserScramCredentialsResponse {
+pub async fn alter_user_scram_credentials(
+    state: &Arc<BrokerState>,
+    req: AlterUserScramCredentialsRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> AlterUserScramCredentialsResponse {
     if !who.may_cluster(crate::security::acl::op::ALTER) {
         let mut users: Vec<String> = Vec::new();
-        for u in req.deletions.iter().map(|d| d.name.to_string()).chain(req.upsertions.iter().map(|u| u.name.to_string())) {
+        for u in req
+            .deletions
+            .iter()
+            .map(|d| d.name.to_string())
+            .chain(req.upsertions.iter().map(|u| u.name.to_string()))
+        {
             if !users.contains(&u) {
                 users.push(u);
             }
         }
         return AlterUserScramCredentialsResponse::default().with_results(
-            users.into_iter().map(|u| AlterUserScramCredentialsResult::default().with_user(s(u)).with_error_code(code::CLUSTER_AUTHORIZATION_FAILED).with_error_message(Some(s("Cluster authorization failed.")))).collect(),
+            users
+                .into_iter()
+                .map(|u| {
+                    AlterUserScramCredentialsResult::default()
+                        .with_user(s(u))
+                        .with_error_code(code::CLUSTER_AUTHORIZATION_FAILED)
+                        .with_error_message(Some(s("Cluster authorization failed.")))
+                })
+                .collect(),
         );
     }
     // Per user, in the order first named: every change of one user applies together or not at all.
     let mut order: Vec<String> = Vec::new();
-    let mut changes: BTreeMap<String, (Vec<(Mechanism, Credential)>, Vec<Mechanism>, Option<(i16, String)>)> = BTreeMap::new();
+    let mut changes: BTreeMap<String, (Vec<(Mechanism, Credential)>, Vec<Mechanism>, Option<(i16, String)>)> =
+        BTreeMap::new();
     let mut note = |u: &str| {
         if !order.iter().any(|o| o == u) {
             order.push(u.to_string());
@@ -145,8 +193,16 @@ pub async fn alter_user_scram_credentials(state: &Arc<BrokerState>, req: AlterUs
         note(&u);
         let e = changes.entry(u).or_default();
         match Mechanism::from_wire(d.mechanism) {
-            None => e.2 = e.2.take().or(Some((code::UNSUPPORTED_SASL_MECHANISM, "Unknown SCRAM mechanism".into()))),
-            Some(m) if e.1.contains(&m) => e.2 = e.2.take().or(Some((code::DUPLICATE_RESOURCE, "A user credential cannot be altered twice in the same request".into()))),
+            None => {
+                e.2 =
+                    e.2.take().or(Some((code::UNSUPPORTED_SASL_MECHANISM, "Unknown SCRAM mechanism".into())))
+            }
+            Some(m) if e.1.contains(&m) => {
+                e.2 = e.2.take().or(Some((
+                    code::DUPLICATE_RESOURCE,
+                    "A user credential cannot be altered twice in the same request".into(),
+                )))
+            }
             Some(m) => e.1.push(m),
         }
     }
@@ -155,14 +211,25 @@ pub async fn alter_user_scram_credentials(state: &Arc<BrokerState>, req: AlterUs
         note(&u);
         let e = changes.entry(u.clone()).or_default();
         match Mechanism::from_wire(up.mechanism) {
-            None => e.2 = e.2.take().or(Some((code::UNSUPPORTED_SASL_MECHANISM, "Unknown SCRAM mechanism".into()))),
+            None => {
+                e.2 =
+                    e.2.take().or(Some((code::UNSUPPORTED_SASL_MECHANISM, "Unknown SCRAM mechanism".into())))
+            }
             Some(m) if e.1.contains(&m) || e.0.iter().any(|(x, _)| *x == m) => {
-                e.2 = e.2.take().or(Some((code::DUPLICATE_RESOURCE, "A user credential cannot be altered twice in the same request".into())))
+                e.2 = e.2.take().or(Some((
+                    code::DUPLICATE_RESOURCE,
+                    "A user credential cannot be altered twice in the same request".into(),
+                )))
             }
             Some(m) => match check_credential(&u, up.iterations) {
-                Err(CredentialError::Unacceptable(msg)) => e.2 = e.2.take().or(Some((code::UNACCEPTABLE_CREDENTIAL, msg))),
+                Err(CredentialError::Unacceptable(msg)) => {
+                    e.2 = e.2.take().or(Some((code::UNACCEPTABLE_CREDENTIAL, msg)))
+                }
                 Err(_) => {}
-                Ok(()) => e.0.push((m, Credential::from_salted(m, up.salt.to_vec(), &up.salted_password, up.iterations))),
+                Ok(()) => e.0.push((
+                    m,
+                    Credential::from_salted(m, up.salt.to_vec(), &up.salted_password, up.iterations),
+                )),
             },
         }
     }
@@ -177,7 +244,10 @@ pub async fn alter_user_scram_credentials(state: &Arc<BrokerState>, req: AlterUs
                 let st = state.clone();
                 let uu = u.clone();
                 let done = tokio::task::spawn_blocking(move || {
-                    st.scram.alter(ups.into_iter().map(|(m, c)| (uu.clone(), m, c)).collect(), dels.into_iter().map(|m| (uu.clone(), m)).collect())
+                    st.scram.alter(
+                        ups.into_iter().map(|(m, c)| (uu.clone(), m, c)).collect(),
+                        dels.into_iter().map(|m| (uu.clone(), m)).collect(),
+                    )
                 })
                 .await;
                 match done {

@@ -2,18 +2,22 @@
 //! AddOffsetsToTxn, EndTxn, TxnOffsetCommit.
 use std::sync::Arc;
 
-use kafka_protocol::messages::add_partitions_to_txn_response::{AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult};
-use kafka_protocol::messages::txn_offset_commit_response::{TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic};
+use kafka_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+};
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
 use kafka_protocol::messages::*;
 
 use super::s;
 use crate::broker::BrokerState;
-use crate::security::acl;
 use crate::coordinator::group::records::partition_for;
 use crate::coordinator::group::OFFSETS_TOPIC;
 use crate::coordinator::txn::state::TxnError;
 use crate::coordinator::txn::TxnShellError;
 use crate::protocol::error::{code, group_error, txn_error};
+use crate::security::acl;
 
 /// PRODUCER_FENCED exists since KIP-588; older request versions get INVALID_PRODUCER_EPOCH.
 fn shell_error(e: &TxnShellError, fenced_ok: bool) -> i16 {
@@ -24,16 +28,42 @@ fn shell_error(e: &TxnShellError, fenced_ok: bool) -> i16 {
     }
 }
 
-pub async fn init_producer_id(state: &Arc<BrokerState>, req: &InitProducerIdRequest, v: i16, id: &str) -> InitProducerIdResponse {
+pub async fn init_producer_id(
+    state: &Arc<BrokerState>,
+    req: &InitProducerIdRequest,
+    v: i16,
+    id: &str,
+) -> InitProducerIdResponse {
     let (pid, epoch) = if v >= 3 { (req.producer_id.0, req.producer_epoch) } else { (-1, -1) };
-    let r = state.txns.init_producer_id(&state.logs, &state.groups, &state.producer_ids, id, req.transaction_timeout_ms, pid, epoch).await;
+    let r = state
+        .txns
+        .init_producer_id(
+            &state.logs,
+            &state.groups,
+            &state.producer_ids,
+            id,
+            req.transaction_timeout_ms,
+            pid,
+            epoch,
+        )
+        .await;
     match r {
-        Ok((p, e)) => InitProducerIdResponse::default().with_producer_id(ProducerId(p)).with_producer_epoch(e),
-        Err(e) => InitProducerIdResponse::default().with_error_code(shell_error(&e, v >= 4)).with_producer_id(ProducerId(-1)).with_producer_epoch(-1),
+        Ok((p, e)) => {
+            InitProducerIdResponse::default().with_producer_id(ProducerId(p)).with_producer_epoch(e)
+        }
+        Err(e) => InitProducerIdResponse::default()
+            .with_error_code(shell_error(&e, v >= 4))
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1),
     }
 }
 
-pub async fn add_partitions_to_txn(state: &Arc<BrokerState>, req: AddPartitionsToTxnRequest, v: i16, who: &super::Who<'_>) -> AddPartitionsToTxnResponse {
+pub async fn add_partitions_to_txn(
+    state: &Arc<BrokerState>,
+    req: AddPartitionsToTxnRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> AddPartitionsToTxnResponse {
     if v >= 4 {
         // The batched form is sent by partition leaders: CLUSTER_ACTION.
         if !who.may_cluster(acl::op::CLUSTER_ACTION) {
@@ -43,7 +73,8 @@ pub async fn add_partitions_to_txn(state: &Arc<BrokerState>, req: AddPartitionsT
     }
     let mut parts = Vec::new();
     let mut unknown = Vec::new();
-    let id_denied = !who.may(acl::op::WRITE, acl::resource::TRANSACTIONAL_ID, &req.v3_and_below_transactional_id.0);
+    let id_denied =
+        !who.may(acl::op::WRITE, acl::resource::TRANSACTIONAL_ID, &req.v3_and_below_transactional_id.0);
     let mut denied: Vec<(String, i32)> = Vec::new();
     for t in &req.v3_and_below_topics {
         for p in &t.partitions {
@@ -60,13 +91,33 @@ pub async fn add_partitions_to_txn(state: &Arc<BrokerState>, req: AddPartitionsT
     }
     // All or nothing, as Kafka: one unknown or unauthorized partition fails the others with
     // OPERATION_NOT_ATTEMPTED.
-    let denied_code = if id_denied { code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED } else { code::TOPIC_AUTHORIZATION_FAILED };
+    let denied_code = if id_denied {
+        code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    } else {
+        code::TOPIC_AUTHORIZATION_FAILED
+    };
     let (ok_code, bad_code) = if !denied.is_empty() {
-        (if id_denied { code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED } else { code::OPERATION_NOT_ATTEMPTED }, if id_denied { denied_code } else { code::OPERATION_NOT_ATTEMPTED })
+        (
+            if id_denied {
+                code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+            } else {
+                code::OPERATION_NOT_ATTEMPTED
+            },
+            if id_denied { denied_code } else { code::OPERATION_NOT_ATTEMPTED },
+        )
     } else if !unknown.is_empty() {
         (code::OPERATION_NOT_ATTEMPTED, code::UNKNOWN_TOPIC_OR_PARTITION)
     } else {
-        let r = state.txns.add_partitions(&state.logs, &req.v3_and_below_transactional_id.0, req.v3_and_below_producer_id.0, req.v3_and_below_producer_epoch, &parts).await;
+        let r = state
+            .txns
+            .add_partitions(
+                &state.logs,
+                &req.v3_and_below_transactional_id.0,
+                req.v3_and_below_producer_id.0,
+                req.v3_and_below_producer_epoch,
+                &parts,
+            )
+            .await;
         if let Err(e) = &r {
             tracing::debug!(transactional_id = %req.v3_and_below_transactional_id.0, error = %e, "AddPartitionsToTxn refused");
         }
@@ -75,10 +126,16 @@ pub async fn add_partitions_to_txn(state: &Arc<BrokerState>, req: AddPartitionsT
     let mut topics: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
     for (list, c) in [(&parts, ok_code), (&unknown, bad_code), (&denied, denied_code)] {
         for (t, p) in list {
-            let pr = AddPartitionsToTxnPartitionResult::default().with_partition_index(*p).with_partition_error_code(c);
+            let pr = AddPartitionsToTxnPartitionResult::default()
+                .with_partition_index(*p)
+                .with_partition_error_code(c);
             match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
                 Some(x) => x.results_by_partition.push(pr),
-                None => topics.push(AddPartitionsToTxnTopicResult::default().with_name(TopicName(s(t.clone()))).with_results_by_partition(vec![pr])),
+                None => topics.push(
+                    AddPartitionsToTxnTopicResult::default()
+                        .with_name(TopicName(s(t.clone())))
+                        .with_results_by_partition(vec![pr]),
+                ),
             }
         }
     }
@@ -88,16 +145,25 @@ pub async fn add_partitions_to_txn(state: &Arc<BrokerState>, req: AddPartitionsT
 /// AddPartitionsToTxn v4+: the batched form partition leaders send (KIP-890 part 1): several
 /// transactions per request; `verify_only` asks whether the partitions already belong to the
 /// producer's ongoing transaction (INVALID_TXN_STATE if not) without adding them.
-async fn add_partitions_batched(state: &Arc<BrokerState>, req: AddPartitionsToTxnRequest) -> AddPartitionsToTxnResponse {
+async fn add_partitions_batched(
+    state: &Arc<BrokerState>,
+    req: AddPartitionsToTxnRequest,
+) -> AddPartitionsToTxnResponse {
     use kafka_protocol::messages::add_partitions_to_txn_response::AddPartitionsToTxnResult;
     let mut results = Vec::with_capacity(req.transactions.len());
     for t in &req.transactions {
-        let parts: Vec<(String, i32)> = t.topics.iter().flat_map(|x| x.partitions.iter().map(move |p| (x.name.0.to_string(), *p))).collect();
+        let parts: Vec<(String, i32)> = t
+            .topics
+            .iter()
+            .flat_map(|x| x.partitions.iter().map(move |p| (x.name.0.to_string(), *p)))
+            .collect();
         let per_partition: Vec<((String, i32), i16)> = if t.verify_only {
             parts
                 .iter()
                 .map(|p| {
-                    let c = match state.txns.with_state(|s| s.has_partition(&t.transactional_id.0, t.producer_id.0, t.producer_epoch, p)) {
+                    let c = match state.txns.with_state(|s| {
+                        s.has_partition(&t.transactional_id.0, t.producer_id.0, t.producer_epoch, p)
+                    }) {
                         Ok(true) => code::NONE,
                         Ok(false) => code::INVALID_TXN_STATE,
                         Err(e) => txn_error(&e),
@@ -106,31 +172,71 @@ async fn add_partitions_batched(state: &Arc<BrokerState>, req: AddPartitionsToTx
                 })
                 .collect()
         } else {
-            let unknown: Vec<&(String, i32)> = parts.iter().filter(|(n, p)| state.logs.topic(n).is_none_or(|x| x.partition(*p).is_none())).collect();
+            let unknown: Vec<&(String, i32)> = parts
+                .iter()
+                .filter(|(n, p)| state.logs.topic(n).is_none_or(|x| x.partition(*p).is_none()))
+                .collect();
             if !unknown.is_empty() {
-                parts.iter().map(|p| (p.clone(), if unknown.contains(&p) { code::UNKNOWN_TOPIC_OR_PARTITION } else { code::OPERATION_NOT_ATTEMPTED })).collect()
+                parts
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.clone(),
+                            if unknown.contains(&p) {
+                                code::UNKNOWN_TOPIC_OR_PARTITION
+                            } else {
+                                code::OPERATION_NOT_ATTEMPTED
+                            },
+                        )
+                    })
+                    .collect()
             } else {
-                let r = state.txns.add_partitions(&state.logs, &t.transactional_id.0, t.producer_id.0, t.producer_epoch, &parts).await;
+                let r = state
+                    .txns
+                    .add_partitions(
+                        &state.logs,
+                        &t.transactional_id.0,
+                        t.producer_id.0,
+                        t.producer_epoch,
+                        &parts,
+                    )
+                    .await;
                 let c = r.err().map(|e| shell_error(&e, true)).unwrap_or(code::NONE);
                 parts.iter().map(|p| (p.clone(), c)).collect()
             }
         };
         let mut topics: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
         for ((name, p), c) in per_partition {
-            let pr = AddPartitionsToTxnPartitionResult::default().with_partition_index(p).with_partition_error_code(c);
+            let pr = AddPartitionsToTxnPartitionResult::default()
+                .with_partition_index(p)
+                .with_partition_error_code(c);
             match topics.iter_mut().find(|x| x.name.0.as_str() == name) {
                 Some(x) => x.results_by_partition.push(pr),
-                None => topics.push(AddPartitionsToTxnTopicResult::default().with_name(TopicName(s(name))).with_results_by_partition(vec![pr])),
+                None => topics.push(
+                    AddPartitionsToTxnTopicResult::default()
+                        .with_name(TopicName(s(name)))
+                        .with_results_by_partition(vec![pr]),
+                ),
             }
         }
-        results.push(AddPartitionsToTxnResult::default().with_transactional_id(t.transactional_id.clone()).with_topic_results(topics));
+        results.push(
+            AddPartitionsToTxnResult::default()
+                .with_transactional_id(t.transactional_id.clone())
+                .with_topic_results(topics),
+        );
     }
     AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
 }
 
-pub async fn add_offsets_to_txn(state: &Arc<BrokerState>, req: AddOffsetsToTxnRequest, v: i16, who: &super::Who<'_>) -> AddOffsetsToTxnResponse {
+pub async fn add_offsets_to_txn(
+    state: &Arc<BrokerState>,
+    req: AddOffsetsToTxnRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> AddOffsetsToTxnResponse {
     if !who.may(acl::op::WRITE, acl::resource::TRANSACTIONAL_ID, &req.transactional_id.0) {
-        return AddOffsetsToTxnResponse::default().with_error_code(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+        return AddOffsetsToTxnResponse::default()
+            .with_error_code(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     }
     if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
         return AddOffsetsToTxnResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED);
@@ -140,26 +246,54 @@ pub async fn add_offsets_to_txn(state: &Arc<BrokerState>, req: AddOffsetsToTxnRe
         Err(_) => return AddOffsetsToTxnResponse::default().with_error_code(code::COORDINATOR_NOT_AVAILABLE),
     };
     let part = (OFFSETS_TOPIC.to_string(), partition_for(&req.group_id.0, topic.partition_count()));
-    let r = state.txns.add_partitions(&state.logs, &req.transactional_id.0, req.producer_id.0, req.producer_epoch, &[part]).await;
-    AddOffsetsToTxnResponse::default().with_error_code(r.err().map(|e| shell_error(&e, v >= 2)).unwrap_or(code::NONE))
+    let r = state
+        .txns
+        .add_partitions(&state.logs, &req.transactional_id.0, req.producer_id.0, req.producer_epoch, &[part])
+        .await;
+    AddOffsetsToTxnResponse::default()
+        .with_error_code(r.err().map(|e| shell_error(&e, v >= 2)).unwrap_or(code::NONE))
 }
 
 /// EndTxn v5+ is transactions version 2 (KIP-890): the answer carries the bumped epoch.
-pub async fn end_txn(state: &Arc<BrokerState>, req: EndTxnRequest, v: i16, who: &super::Who<'_>) -> EndTxnResponse {
+pub async fn end_txn(
+    state: &Arc<BrokerState>,
+    req: EndTxnRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> EndTxnResponse {
     let v2 = v >= 5;
     if !who.may(acl::op::WRITE, acl::resource::TRANSACTIONAL_ID, &req.transactional_id.0) {
         let resp = EndTxnResponse::default().with_error_code(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
         return if v2 { resp.with_producer_id(ProducerId(-1)).with_producer_epoch(-1) } else { resp };
     }
-    let r = state.txns.end_txn(&state.logs, &state.groups, &req.transactional_id.0, req.producer_id.0, req.producer_epoch, req.committed, v2).await;
+    let r = state
+        .txns
+        .end_txn(
+            &state.logs,
+            &state.groups,
+            &req.transactional_id.0,
+            req.producer_id.0,
+            req.producer_epoch,
+            req.committed,
+            v2,
+        )
+        .await;
     match r {
         Ok((pid, epoch)) => {
             let resp = EndTxnResponse::default();
-            if v2 { resp.with_producer_id(ProducerId(pid)).with_producer_epoch(epoch) } else { resp }
+            if v2 {
+                resp.with_producer_id(ProducerId(pid)).with_producer_epoch(epoch)
+            } else {
+                resp
+            }
         }
         Err(e) => {
             let resp = EndTxnResponse::default().with_error_code(shell_error(&e, v >= 2));
-            if v2 { resp.with_producer_id(ProducerId(-1)).with_producer_epoch(-1) } else { resp }
+            if v2 {
+                resp.with_producer_id(ProducerId(-1)).with_producer_epoch(-1)
+            } else {
+                resp
+            }
         }
     }
 }
@@ -174,12 +308,21 @@ pub async fn end_txn(state: &Arc<BrokerState>, req: EndTxnRequest, v: i16, who: 
 /// part 1): a transactional batch from anyone else would open a transaction nobody ends and pin
 /// the last stable offset, stalling every read_committed consumer of the partition. Transactional
 /// batches without a transactional id are refused as Kafka refuses them.
-pub async fn enroll_produce_partitions(state: &Arc<BrokerState>, req: &ProduceRequest, v: i16, skip: &std::collections::HashMap<(String, i32), i16>) -> std::collections::HashMap<(String, i32), i16> {
+pub async fn enroll_produce_partitions(
+    state: &Arc<BrokerState>,
+    req: &ProduceRequest,
+    v: i16,
+    skip: &std::collections::HashMap<(String, i32), i16>,
+) -> std::collections::HashMap<(String, i32), i16> {
     let mut errors = std::collections::HashMap::new();
     let mut parts = Vec::new();
     let mut producer: Option<(i64, i16)> = None;
     for td in &req.topic_data {
-        let name = if v >= 13 { state.logs.topic_by_id(td.topic_id).map(|t| t.name.clone()) } else { Some(td.name.0.to_string()) };
+        let name = if v >= 13 {
+            state.logs.topic_by_id(td.topic_id).map(|t| t.name.clone())
+        } else {
+            Some(td.name.0.to_string())
+        };
         let Some(name) = name else { continue };
         for pd in &td.partition_data {
             let Some(records) = pd.records.as_ref() else { continue };
@@ -228,14 +371,27 @@ pub async fn enroll_produce_partitions(state: &Arc<BrokerState>, req: &ProduceRe
     errors
 }
 
-pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitRequest, v: i16, who: &super::Who<'_>) -> TxnOffsetCommitResponse {
+pub async fn txn_offset_commit(
+    state: &Arc<BrokerState>,
+    req: TxnOffsetCommitRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> TxnOffsetCommitResponse {
     let mut offsets = Vec::new();
     for t in &req.topics {
         for p in &t.partitions {
-            offsets.push((t.name.0.to_string(), p.partition_index, p.committed_offset, if v >= 2 { p.committed_leader_epoch } else { -1 }, p.committed_metadata.as_ref().map(|m| m.to_string())));
+            offsets.push((
+                t.name.0.to_string(),
+                p.partition_index,
+                p.committed_offset,
+                if v >= 2 { p.committed_leader_epoch } else { -1 },
+                p.committed_metadata.as_ref().map(|m| m.to_string()),
+            ));
         }
     }
-    let all = |c: i16, offsets: &[(String, i32, i64, i32, Option<String>)]| -> Vec<(String, i32, i16)> { offsets.iter().map(|(t, p, ..)| (t.clone(), *p, c)).collect() };
+    let all = |c: i16, offsets: &[(String, i32, i64, i32, Option<String>)]| -> Vec<(String, i32, i16)> {
+        offsets.iter().map(|(t, p, ..)| (t.clone(), *p, c)).collect()
+    };
     // Kafka: WRITE on the transactional id, READ on the group, then READ on each topic.
     let refused = if !who.may(acl::op::WRITE, acl::resource::TRANSACTIONAL_ID, &req.transactional_id.0) {
         Some(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
@@ -266,9 +422,24 @@ pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitReq
         Ok(topic) => {
             let part = (OFFSETS_TOPIC.to_string(), partition_for(&req.group_id.0, topic.partition_count()));
             let enrolled = if v >= 5 {
-                state.txns.add_partitions(&state.logs, &req.transactional_id.0, req.producer_id.0, req.producer_epoch, std::slice::from_ref(&part)).await.map(|_| true)
+                state
+                    .txns
+                    .add_partitions(
+                        &state.logs,
+                        &req.transactional_id.0,
+                        req.producer_id.0,
+                        req.producer_epoch,
+                        std::slice::from_ref(&part),
+                    )
+                    .await
+                    .map(|_| true)
             } else {
-                state.txns.with_state(|t| t.has_partition(&req.transactional_id.0, req.producer_id.0, req.producer_epoch, &part)).map_err(TxnShellError::Txn)
+                state
+                    .txns
+                    .with_state(|t| {
+                        t.has_partition(&req.transactional_id.0, req.producer_id.0, req.producer_epoch, &part)
+                    })
+                    .map_err(TxnShellError::Txn)
             };
             match enrolled.map_err(|e| match e {
                 TxnShellError::Txn(t) => t,
@@ -277,9 +448,30 @@ pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitReq
                 Err(e) => all(shell_error(&TxnShellError::Txn(e), v >= 2), &offsets),
                 Ok(false) => all(code::INVALID_TXN_STATE, &offsets),
                 Ok(true) => {
-                    let (gen, member, inst) = if v >= 3 { (req.generation_id, req.member_id.to_string(), req.group_instance_id.as_ref().map(|x| x.to_string())) } else { (-1, String::new(), None) };
-                    let (res, out) = state.groups.with_state(|g| g.txn_commit_offsets(&req.group_id.0, gen, &member, inst.as_deref(), offsets.clone(), crate::clock::now_ms()));
-                    let failed = match state.groups.persist_txn_offsets(&state.logs, req.producer_id.0, req.producer_epoch, out.records).await {
+                    let (gen, member, inst) = if v >= 3 {
+                        (
+                            req.generation_id,
+                            req.member_id.to_string(),
+                            req.group_instance_id.as_ref().map(|x| x.to_string()),
+                        )
+                    } else {
+                        (-1, String::new(), None)
+                    };
+                    let (res, out) = state.groups.with_state(|g| {
+                        g.txn_commit_offsets(
+                            &req.group_id.0,
+                            gen,
+                            &member,
+                            inst.as_deref(),
+                            offsets.clone(),
+                            crate::clock::now_ms(),
+                        )
+                    });
+                    let failed = match state
+                        .groups
+                        .persist_txn_offsets(&state.logs, req.producer_id.0, req.producer_epoch, out.records)
+                        .await
+                    {
                         Ok(()) => false,
                         Err(e) => {
                             tracing::warn!(group = %req.group_id.0, error = %e, "transactional offsets could not be written");
@@ -288,7 +480,11 @@ pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitReq
                     };
                     res.into_iter()
                         .map(|(t, p, e)| {
-                            let c = if failed && e.is_none() { code::COORDINATOR_NOT_AVAILABLE } else { e.as_ref().map(group_error).unwrap_or(code::NONE) };
+                            let c = if failed && e.is_none() {
+                                code::COORDINATOR_NOT_AVAILABLE
+                            } else {
+                                e.as_ref().map(group_error).unwrap_or(code::NONE)
+                            };
                             (t, p, c)
                         })
                         .collect()
@@ -301,30 +497,65 @@ pub async fn txn_offset_commit(state: &Arc<BrokerState>, req: TxnOffsetCommitReq
         let pr = TxnOffsetCommitResponsePartition::default().with_partition_index(p).with_error_code(c);
         match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
             Some(x) => x.partitions.push(pr),
-            None => topics.push(TxnOffsetCommitResponseTopic::default().with_name(TopicName(s(t))).with_partitions(vec![pr])),
+            None => topics.push(
+                TxnOffsetCommitResponseTopic::default().with_name(TopicName(s(t))).with_partitions(vec![pr]),
+            ),
         }
     }
     TxnOffsetCommitResponse::default().with_topics(topics)
 }
 
 /// Kafka's transaction state names (ListTransactions filters, DescribeTransactions).
-const STATE_NAMES: &[&str] = &["Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort", "Dead", "PrepareEpochFence"];
+const STATE_NAMES: &[&str] = &[
+    "Empty",
+    "Ongoing",
+    "PrepareCommit",
+    "PrepareAbort",
+    "CompleteCommit",
+    "CompleteAbort",
+    "Dead",
+    "PrepareEpochFence",
+];
 
-pub async fn list_transactions(state: &Arc<BrokerState>, req: ListTransactionsRequest, v: i16, who: &super::Who<'_>) -> ListTransactionsResponse {
+pub async fn list_transactions(
+    state: &Arc<BrokerState>,
+    req: ListTransactionsRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> ListTransactionsResponse {
     use kafka_protocol::messages::list_transactions_response::TransactionState;
-    let unknown: Vec<_> = req.state_filters.iter().filter(|f| !STATE_NAMES.contains(&f.as_str())).cloned().collect();
-    let pattern = if v >= 2 { req.transactional_id_pattern.as_ref().filter(|p| !p.is_empty()).map(|p| regex::Regex::new(&format!("^(?:{})$", p.as_str()))) } else { None };
+    let unknown: Vec<_> =
+        req.state_filters.iter().filter(|f| !STATE_NAMES.contains(&f.as_str())).cloned().collect();
+    let pattern = if v >= 2 {
+        req.transactional_id_pattern
+            .as_ref()
+            .filter(|p| !p.is_empty())
+            .map(|p| regex::Regex::new(&format!("^(?:{})$", p.as_str())))
+    } else {
+        None
+    };
     let pattern = match pattern {
         Some(Ok(r)) => Some(r),
-        Some(Err(_)) => return ListTransactionsResponse::default().with_error_code(code::INVALID_REGULAR_EXPRESSION),
+        Some(Err(_)) => {
+            return ListTransactionsResponse::default().with_error_code(code::INVALID_REGULAR_EXPRESSION)
+        }
         None => None,
     };
     let now = crate::clock::now_ms();
     let mut rows: Vec<TransactionState> = state.txns.with_state(|t| {
         t.all()
-            .filter(|m| req.state_filters.is_empty() || req.state_filters.iter().any(|f| f.as_str() == m.state.name()))
-            .filter(|m| req.producer_id_filters.is_empty() || req.producer_id_filters.iter().any(|p| p.0 == m.producer_id))
-            .filter(|m| v < 1 || req.duration_filter < 0 || (m.start_ms >= 0 && now - m.start_ms >= req.duration_filter))
+            .filter(|m| {
+                req.state_filters.is_empty() || req.state_filters.iter().any(|f| f.as_str() == m.state.name())
+            })
+            .filter(|m| {
+                req.producer_id_filters.is_empty()
+                    || req.producer_id_filters.iter().any(|p| p.0 == m.producer_id)
+            })
+            .filter(|m| {
+                v < 1
+                    || req.duration_filter < 0
+                    || (m.start_ms >= 0 && now - m.start_ms >= req.duration_filter)
+            })
             .filter(|m| pattern.as_ref().is_none_or(|r| r.is_match(&m.transactional_id)))
             .filter(|m| who.may(acl::op::DESCRIBE, acl::resource::TRANSACTIONAL_ID, &m.transactional_id))
             .map(|m| {
@@ -339,7 +570,12 @@ pub async fn list_transactions(state: &Arc<BrokerState>, req: ListTransactionsRe
     ListTransactionsResponse::default().with_unknown_state_filters(unknown).with_transaction_states(rows)
 }
 
-pub async fn describe_transactions(state: &Arc<BrokerState>, req: DescribeTransactionsRequest, _v: i16, who: &super::Who<'_>) -> DescribeTransactionsResponse {
+pub async fn describe_transactions(
+    state: &Arc<BrokerState>,
+    req: DescribeTransactionsRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> DescribeTransactionsResponse {
     use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
     let states = req
         .transactional_ids
@@ -347,17 +583,31 @@ pub async fn describe_transactions(state: &Arc<BrokerState>, req: DescribeTransa
         .map(|id| {
             let r = TransactionState::default().with_transactional_id(id.clone());
             if !who.may(acl::op::DESCRIBE, acl::resource::TRANSACTIONAL_ID, &id.0) {
-                return r.with_error_code(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED).with_transaction_state(s("")).with_producer_id(ProducerId(-1)).with_producer_epoch(-1).with_transaction_start_time_ms(-1);
+                return r
+                    .with_error_code(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+                    .with_transaction_state(s(""))
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1)
+                    .with_transaction_start_time_ms(-1);
             }
             let m = state.txns.with_state(|t| t.get(&id.0).cloned());
             match m {
-                None => r.with_error_code(code::TRANSACTIONAL_ID_NOT_FOUND).with_transaction_state(s("")).with_producer_id(ProducerId(-1)).with_producer_epoch(-1).with_transaction_start_time_ms(-1),
+                None => r
+                    .with_error_code(code::TRANSACTIONAL_ID_NOT_FOUND)
+                    .with_transaction_state(s(""))
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1)
+                    .with_transaction_start_time_ms(-1),
                 Some(m) => {
                     let mut topics: Vec<TopicData> = Vec::new();
                     for (t, p) in &m.partitions {
                         match topics.iter_mut().find(|x| x.topic.0.as_str() == t) {
                             Some(x) => x.partitions.push(*p),
-                            None => topics.push(TopicData::default().with_topic(TopicName(s(t.clone()))).with_partitions(vec![*p])),
+                            None => topics.push(
+                                TopicData::default()
+                                    .with_topic(TopicName(s(t.clone())))
+                                    .with_partitions(vec![*p]),
+                            ),
                         }
                     }
                     r.with_transaction_state(s(m.state.name()))
@@ -373,8 +623,15 @@ pub async fn describe_transactions(state: &Arc<BrokerState>, req: DescribeTransa
     DescribeTransactionsResponse::default().with_transaction_states(states)
 }
 
-pub async fn describe_producers(state: &Arc<BrokerState>, req: DescribeProducersRequest, _v: i16, who: &super::Who<'_>) -> DescribeProducersResponse {
-    use kafka_protocol::messages::describe_producers_response::{PartitionResponse, ProducerState, TopicResponse};
+pub async fn describe_producers(
+    state: &Arc<BrokerState>,
+    req: DescribeProducersRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> DescribeProducersResponse {
+    use kafka_protocol::messages::describe_producers_response::{
+        PartitionResponse, ProducerState, TopicResponse,
+    };
     let topics = req
         .topics
         .iter()
@@ -399,10 +656,14 @@ pub async fn describe_producers(state: &Arc<BrokerState>, req: DescribeProducers
                                         ProducerState::default()
                                             .with_producer_id(ProducerId(pid))
                                             .with_producer_epoch(e.producer_epoch as i32)
-                                            .with_last_sequence(e.batches.back().map(|b| b.last_seq).unwrap_or(-1))
+                                            .with_last_sequence(
+                                                e.batches.back().map(|b| b.last_seq).unwrap_or(-1),
+                                            )
                                             .with_last_timestamp(e.last_timestamp)
                                             .with_coordinator_epoch(e.coordinator_epoch.unwrap_or(-1))
-                                            .with_current_txn_start_offset(l.producers().open_txn(pid).unwrap_or(-1))
+                                            .with_current_txn_start_offset(
+                                                l.producers().open_txn(pid).unwrap_or(-1),
+                                            )
                                     })
                                     .collect::<Vec<_>>()
                             });
@@ -420,8 +681,15 @@ pub async fn describe_producers(state: &Arc<BrokerState>, req: DescribeProducers
 /// WriteTxnMarkers: write COMMIT/ABORT markers directly (what `kafka-transactions.sh abort` sends
 /// to a partition leader to end a hanging transaction). A marker older than the producer's epoch
 /// in that partition is refused with INVALID_PRODUCER_EPOCH.
-pub async fn write_txn_markers(state: &Arc<BrokerState>, req: WriteTxnMarkersRequest, _v: i16, who: &super::Who<'_>) -> WriteTxnMarkersResponse {
-    use kafka_protocol::messages::write_txn_markers_response::{WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult};
+pub async fn write_txn_markers(
+    state: &Arc<BrokerState>,
+    req: WriteTxnMarkersRequest,
+    _v: i16,
+    who: &super::Who<'_>,
+) -> WriteTxnMarkersResponse {
+    use kafka_protocol::messages::write_txn_markers_response::{
+        WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult,
+    };
     let now = crate::clock::now_ms();
     let mut out = Vec::with_capacity(req.markers.len());
     let allowed = who.may_cluster(acl::op::CLUSTER_ACTION);
@@ -432,7 +700,14 @@ pub async fn write_txn_markers(state: &Arc<BrokerState>, req: WriteTxnMarkersReq
                 .iter()
                 .map(|t| {
                     WritableTxnMarkerTopicResult::default().with_name(t.name.clone()).with_partitions(
-                        t.partition_indexes.iter().map(|i| WritableTxnMarkerPartitionResult::default().with_partition_index(*i).with_error_code(code::CLUSTER_AUTHORIZATION_FAILED)).collect(),
+                        t.partition_indexes
+                            .iter()
+                            .map(|i| {
+                                WritableTxnMarkerPartitionResult::default()
+                                    .with_partition_index(*i)
+                                    .with_error_code(code::CLUSTER_AUTHORIZATION_FAILED)
+                            })
+                            .collect(),
                     )
                 })
                 .collect();
@@ -448,11 +723,23 @@ pub async fn write_txn_markers(state: &Arc<BrokerState>, req: WriteTxnMarkersReq
                 let c = match topic.as_ref().and_then(|x| x.partition(*idx)) {
                     None => code::UNKNOWN_TOPIC_OR_PARTITION,
                     Some(p) => {
-                        let stale = p.with_log(|l| l.producers().get(m.producer_id.0).is_some_and(|e| e.producer_epoch > m.producer_epoch));
+                        let stale = p.with_log(|l| {
+                            l.producers()
+                                .get(m.producer_id.0)
+                                .is_some_and(|e| e.producer_epoch > m.producer_epoch)
+                        });
                         if stale {
                             code::INVALID_PRODUCER_EPOCH
                         } else {
-                            match p.with_log(|l| l.append_marker(m.producer_id.0, m.producer_epoch, m.transaction_result, m.coordinator_epoch, now)) {
+                            match p.with_log(|l| {
+                                l.append_marker(
+                                    m.producer_id.0,
+                                    m.producer_epoch,
+                                    m.transaction_result,
+                                    m.coordinator_epoch,
+                                    now,
+                                )
+                            }) {
                                 Ok(info) => {
                                     syncs.push(info.durable);
                                     if t.name.0.as_str() == OFFSETS_TOPIC {
@@ -465,9 +752,13 @@ pub async fn write_txn_markers(state: &Arc<BrokerState>, req: WriteTxnMarkersReq
                         }
                     }
                 };
-                parts.push(WritableTxnMarkerPartitionResult::default().with_partition_index(*idx).with_error_code(c));
+                parts.push(
+                    WritableTxnMarkerPartitionResult::default().with_partition_index(*idx).with_error_code(c),
+                );
             }
-            topics.push(WritableTxnMarkerTopicResult::default().with_name(t.name.clone()).with_partitions(parts));
+            topics.push(
+                WritableTxnMarkerTopicResult::default().with_name(t.name.clone()).with_partitions(parts),
+            );
         }
         // Markers are durable before they are acknowledged.
         let mut failed = false;

@@ -93,7 +93,10 @@ pub struct Durability {
 
 impl std::fmt::Debug for Durability {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Durability").field("dir", &self.dir).field("recovery_point", &self.recovery_point()).finish()
+        f.debug_struct("Durability")
+            .field("dir", &self.dir)
+            .field("recovery_point", &self.recovery_point())
+            .finish()
     }
 }
 
@@ -187,7 +190,8 @@ impl Durability {
             return Ok(());
         }
         self.health.check()?;
-        let files: Vec<(i64, Arc<LogFile>)> = self.files.lock().iter().filter(|(b, _)| *b < end).cloned().collect();
+        let files: Vec<(i64, Arc<LogFile>)> =
+            self.files.lock().iter().filter(|(b, _)| *b < end).cloned().collect();
         let result = (|| {
             for (_, f) in &files {
                 f.sync_if_needed()?;
@@ -277,7 +281,9 @@ impl Durable {
     pub async fn wait(self) -> io::Result<()> {
         match self.0 {
             DurableInner::Ready(r) => r,
-            DurableInner::Waiting(rx) => rx.await.unwrap_or_else(|_| Err(io::Error::other("fsync thread stopped"))),
+            DurableInner::Waiting(rx) => {
+                rx.await.unwrap_or_else(|_| Err(io::Error::other("fsync thread stopped")))
+            }
         }
     }
     /// The result if it is there already (tests that drive the fsync thread by hand).

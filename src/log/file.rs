@@ -136,7 +136,9 @@ impl Disk {
                 }
                 Ok(out)
             }
-            Backend::Sim(d) => Ok(d.readdir(d.resolve(path)?)?.into_iter().map(|(n, a)| (n, a.kind == Kind::Dir)).collect()),
+            Backend::Sim(d) => {
+                Ok(d.readdir(d.resolve(path)?)?.into_iter().map(|(n, a)| (n, a.kind == Kind::Dir)).collect())
+            }
         }
     }
 

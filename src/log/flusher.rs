@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 
-use super::durability::{Durable, DurableInner, Durability, SyncTicket};
+use super::durability::{Durability, Durable, DurableInner, SyncTicket};
 
 pub type SealJob = Box<dyn FnOnce() + Send>;
 type Reply = Option<tokio::sync::oneshot::Sender<io::Result<()>>>;
@@ -36,9 +36,16 @@ enum SealRequest {
 }
 
 enum Mode {
-    Threaded { fsync: Mutex<Option<mpsc::Sender<FsyncRequest>>>, seal: Mutex<Option<mpsc::Sender<SealRequest>>>, threads: Mutex<Vec<JoinHandle<()>>> },
+    Threaded {
+        fsync: Mutex<Option<mpsc::Sender<FsyncRequest>>>,
+        seal: Mutex<Option<mpsc::Sender<SealRequest>>>,
+        threads: Mutex<Vec<JoinHandle<()>>>,
+    },
     Inline,
-    Manual { fsync: Mutex<VecDeque<(SyncTicket, Reply)>>, seal: Mutex<VecDeque<SealJob>> },
+    Manual {
+        fsync: Mutex<VecDeque<(SyncTicket, Reply)>>,
+        seal: Mutex<VecDeque<SealJob>>,
+    },
 }
 
 pub struct Background {
@@ -48,9 +55,12 @@ pub struct Background {
 /// One group-commit round: every partition once, up to the largest end among its tickets.
 fn run_round(round: Vec<(SyncTicket, Reply)>) {
     // Tickets from before a truncation are answered on their own (with an error).
-    let mut by_partition: HashMap<(*const Durability, u64), (Arc<Durability>, i64, Vec<Reply>)> = HashMap::new();
+    let mut by_partition: HashMap<(*const Durability, u64), (Arc<Durability>, i64, Vec<Reply>)> =
+        HashMap::new();
     for (t, reply) in round {
-        let e = by_partition.entry((Arc::as_ptr(&t.durability), t.truncations)).or_insert_with(|| (t.durability.clone(), t.end, Vec::new()));
+        let e = by_partition
+            .entry((Arc::as_ptr(&t.durability), t.truncations))
+            .or_insert_with(|| (t.durability.clone(), t.end, Vec::new()));
         e.1 = e.1.max(t.end);
         e.2.push(reply);
     }
@@ -95,7 +105,11 @@ impl Background {
             }
         })?;
         Ok(Arc::new(Background {
-            mode: Mode::Threaded { fsync: Mutex::new(Some(ftx)), seal: Mutex::new(Some(stx)), threads: Mutex::new(vec![fsync, seal]) },
+            mode: Mode::Threaded {
+                fsync: Mutex::new(Some(ftx)),
+                seal: Mutex::new(Some(stx)),
+                threads: Mutex::new(vec![fsync, seal]),
+            },
         }))
     }
 
@@ -104,7 +118,9 @@ impl Background {
     }
 
     pub fn manual() -> Arc<Background> {
-        Arc::new(Background { mode: Mode::Manual { fsync: Mutex::new(VecDeque::new()), seal: Mutex::new(VecDeque::new()) } })
+        Arc::new(Background {
+            mode: Mode::Manual { fsync: Mutex::new(VecDeque::new()), seal: Mutex::new(VecDeque::new()) },
+        })
     }
 
     pub(crate) fn submit(&self, t: SyncTicket) -> Durable {
@@ -113,7 +129,9 @@ impl Background {
             Mode::Threaded { fsync, .. } => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 match fsync.lock().as_ref() {
-                    Some(s) if s.send(FsyncRequest::Ticket(t, Some(tx))).is_ok() => Durable(DurableInner::Waiting(rx)),
+                    Some(s) if s.send(FsyncRequest::Ticket(t, Some(tx))).is_ok() => {
+                        Durable(DurableInner::Waiting(rx))
+                    }
                     _ => Durable(DurableInner::Ready(Err(io::Error::other("fsync thread stopped")))),
                 }
             }
@@ -169,9 +187,7 @@ impl Background {
                     }
                 }
             }
-            Mode::Manual { .. } => {
-                while self.run_seal_jobs(usize::MAX) + self.run_fsync_round() > 0 {}
-            }
+            Mode::Manual { .. } => while self.run_seal_jobs(usize::MAX) + self.run_fsync_round() > 0 {},
         }
     }
 

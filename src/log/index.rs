@@ -51,7 +51,10 @@ impl Trailer {
         let u = |i: usize| u32::from_be_bytes([t[i], t[i + 1], t[i + 2], t[i + 3]]);
         let mut n = [0u8; 8];
         n.copy_from_slice(&t[12..20]);
-        Some((&body[..body.len() - (TRAILER_LEN - 4)], Trailer { log_size: u(4), last_batch_position: u(8), next_offset: i64::from_be_bytes(n) }))
+        Some((
+            &body[..body.len() - (TRAILER_LEN - 4)],
+            Trailer { log_size: u(4), last_batch_position: u(8), next_offset: i64::from_be_bytes(n) },
+        ))
     }
 }
 

@@ -44,7 +44,9 @@ use crate::config::{BrokerConfig, LogConfig};
 pub use durability::{Durable, LogEnv, StorageHealth, SyncTicket};
 use file::Disk;
 use flusher::Background;
-pub use partition::{AppendError, AppendInfo, OpenError, Partition, PartitionLog, ReadError, ReadInfo, Recovery};
+pub use partition::{
+    AppendError, AppendInfo, OpenError, Partition, PartitionLog, ReadError, ReadInfo, Recovery,
+};
 
 const CLEAN_SHUTDOWN: &str = ".odradek_clean_shutdown";
 const RECOVERY_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
@@ -171,15 +173,23 @@ fn read_checkpoint(disk: &Disk, path: &Path) -> Result<HashMap<(String, i32), i6
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
         Err(e) => return Err(e.into()),
     };
-    let bad = |why: &str| TopicError::InvalidTopic(format!("the checkpoint file {} is damaged ({why}); refusing to start", path.display()));
+    let bad = |why: &str| {
+        TopicError::InvalidTopic(format!(
+            "the checkpoint file {} is damaged ({why}); refusing to start",
+            path.display()
+        ))
+    };
     let mut lines = text.lines();
     if lines.next() != Some("0") {
         return Err(bad("unknown version"));
     }
-    let count: usize = lines.next().and_then(|l| l.trim().parse().ok()).ok_or_else(|| bad("no entry count"))?;
+    let count: usize =
+        lines.next().and_then(|l| l.trim().parse().ok()).ok_or_else(|| bad("no entry count"))?;
     for line in lines.by_ref().take(count) {
         let mut it = line.split_whitespace();
-        let (Some(t), Some(p), Some(o)) = (it.next(), it.next(), it.next()) else { return Err(bad("short line")) };
+        let (Some(t), Some(p), Some(o)) = (it.next(), it.next(), it.next()) else {
+            return Err(bad("short line"));
+        };
         let (Ok(p), Ok(o)) = (p.parse(), o.parse()) else { return Err(bad("not a number")) };
         out.insert((t.to_string(), p), o);
     }
@@ -238,7 +248,10 @@ impl LogManager {
             }
             Err(_) => {
                 let id = new_cluster_id();
-                disk.write_atomic(&meta_path, format!("#\nversion=1\ncluster.id={id}\nnode.id={node_id}\n").as_bytes())?;
+                disk.write_atomic(
+                    &meta_path,
+                    format!("#\nversion=1\ncluster.id={id}\nnode.id={node_id}\n").as_bytes(),
+                )?;
                 id
             }
         };
@@ -252,7 +265,17 @@ impl LogManager {
             None => Background::threaded()?,
         };
         let env = LogEnv { disk: disk.clone(), background, health: StorageHealth::new(&dir) };
-        let mgr = LogManager { data_dir: dir.clone(), config: config.clone(), topics: RwLock::new(HashMap::new()), env, checkpoint_lock: parking_lot::Mutex::new(()), admin_lock: parking_lot::Mutex::new(()), cluster_id, node_id, recovered_cleanly: clean };
+        let mgr = LogManager {
+            data_dir: dir.clone(),
+            config: config.clone(),
+            topics: RwLock::new(HashMap::new()),
+            env,
+            checkpoint_lock: parking_lot::Mutex::new(()),
+            admin_lock: parking_lot::Mutex::new(()),
+            cluster_id,
+            node_id,
+            recovered_cleanly: clean,
+        };
         let recovery = read_checkpoint(&disk, &dir.join(RECOVERY_CHECKPOINT))?;
         let starts = read_checkpoint(&disk, &dir.join(START_CHECKPOINT))?;
         let cleaned = read_checkpoint(&disk, &dir.join(CLEANER_CHECKPOINT))?;
@@ -262,11 +285,13 @@ impl LogManager {
                 disk.remove_dir_all(&dir.join(&name))?;
             }
         }
-        let mut metas: Vec<String> = disk.list_dir(&dir.join(TOPIC_META_DIR))?.into_iter().map(|(n, _)| n).collect();
+        let mut metas: Vec<String> =
+            disk.list_dir(&dir.join(TOPIC_META_DIR))?.into_iter().map(|(n, _)| n).collect();
         metas.sort();
         for file in metas {
             let Some(name) = file.strip_suffix(".properties").map(str::to_string) else { continue };
-            let props = crate::config::parse_properties(&disk.read_to_string(&dir.join(TOPIC_META_DIR).join(&file))?);
+            let props =
+                crate::config::parse_properties(&disk.read_to_string(&dir.join(TOPIC_META_DIR).join(&file))?);
             let id = props.get("topic.id").and_then(|v| Uuid::parse_str(v).ok()).unwrap_or_else(Uuid::new_v4);
             let count: i32 = props.get("partitions").and_then(|v| v.parse().ok()).unwrap_or(1);
             let configs: BTreeMap<String, String> = props
@@ -305,20 +330,46 @@ impl LogManager {
         Ok(mgr)
     }
 
-    fn open_partition(&self, topic: &str, p: i32, lc: LogConfig, rec: Recovery) -> Result<Partition, TopicError> {
+    fn open_partition(
+        &self,
+        topic: &str,
+        p: i32,
+        lc: LogConfig,
+        rec: Recovery,
+    ) -> Result<Partition, TopicError> {
         let dir = self.data_dir.join(format!("{topic}-{p}"));
         let (log, rep) = PartitionLog::open(&dir, lc, rec, now_ms(), &self.env)?;
         if rep.truncated_bytes > 0 || rep.discarded_segments > 0 {
-            tracing::warn!(topic, partition = p, validated = rep.validated_segments, truncated_bytes = rep.truncated_bytes, discarded_segments = rep.discarded_segments, log_end_offset = log.log_end_offset(), recovery_point = rec.recovery_point, "recovered partition log: unsynced data after the recovery point was dropped");
+            tracing::warn!(
+                topic,
+                partition = p,
+                validated = rep.validated_segments,
+                truncated_bytes = rep.truncated_bytes,
+                discarded_segments = rep.discarded_segments,
+                log_end_offset = log.log_end_offset(),
+                recovery_point = rec.recovery_point,
+                "recovered partition log: unsynced data after the recovery point was dropped"
+            );
         } else if rep.validated_segments > 0 {
-            tracing::info!(topic, partition = p, validated = rep.validated_segments, log_end_offset = log.log_end_offset(), "recovered partition log");
+            tracing::info!(
+                topic,
+                partition = p,
+                validated = rep.validated_segments,
+                log_end_offset = log.log_end_offset(),
+                "recovered partition log"
+            );
         }
         Ok(Partition::new(topic.to_string(), p, log))
     }
 
     /// Creates the directories of new partitions, their entries durable in the data dir. All or
     /// nothing: when one fails, the ones this call made are removed again.
-    fn create_partitions_on_disk(&self, topic: &str, range: std::ops::Range<i32>, lc: &LogConfig) -> Result<Vec<Arc<Partition>>, TopicError> {
+    fn create_partitions_on_disk(
+        &self,
+        topic: &str,
+        range: std::ops::Range<i32>,
+        lc: &LogConfig,
+    ) -> Result<Vec<Arc<Partition>>, TopicError> {
         let mut parts = Vec::new();
         let made = (|| {
             for p in range.clone() {
@@ -326,7 +377,12 @@ impl LogManager {
                 if self.env.disk.exists(&pdir) {
                     self.env.disk.remove_dir_all(&pdir)?;
                 }
-                parts.push(Arc::new(self.open_partition(topic, p, lc.clone(), Recovery { clean: true, recovery_point: 0, log_start_offset: 0 })?));
+                parts.push(Arc::new(self.open_partition(
+                    topic,
+                    p,
+                    lc.clone(),
+                    Recovery { clean: true, recovery_point: 0, log_start_offset: 0 },
+                )?));
             }
             self.env.disk.sync_dir(&self.data_dir)?;
             Ok::<(), TopicError>(())
@@ -364,7 +420,8 @@ impl LogManager {
     pub fn check_capacity(&self, new: usize) -> Result<(), TopicError> {
         let limit = file_limit();
         let reserve = (limit / 4).max(256);
-        let max = self.config.max_broker_partitions().unwrap_or_else(|| limit.saturating_sub(reserve) as usize);
+        let max =
+            self.config.max_broker_partitions().unwrap_or_else(|| limit.saturating_sub(reserve) as usize);
         let have = self.partition_count();
         if have + new > max {
             return Err(TopicError::PolicyViolation(format!(
@@ -429,7 +486,10 @@ impl LogManager {
         for (k, v) in t.configs.read().iter() {
             s.push_str(&format!("config.{k}={v}\n"));
         }
-        self.env.disk.write_atomic(&self.data_dir.join(TOPIC_META_DIR).join(format!("{}.properties", t.name)), s.as_bytes())
+        self.env.disk.write_atomic(
+            &self.data_dir.join(TOPIC_META_DIR).join(format!("{}.properties", t.name)),
+            s.as_bytes(),
+        )
     }
 
     /// Creates a topic (validated before anything is written).
@@ -445,7 +505,9 @@ impl LogManager {
             return Err(TopicError::InvalidPartitions("Number of partitions must be larger than 0.".into()));
         }
         if partitions > 100_000 {
-            return Err(TopicError::InvalidPartitions(format!("Number of partitions {partitions} is above the limit of 100000.")));
+            return Err(TopicError::InvalidPartitions(format!(
+                "Number of partitions {partitions} is above the limit of 100000."
+            )));
         }
         crate::config::validate_topic_configs(&configs)?;
         let _admin = self.admin_lock.lock();
@@ -490,7 +552,11 @@ impl LogManager {
     /// Deletes a topic: metadata first (so a crash never resurrects half a topic), then files.
     pub fn delete_topic(&self, name: &str) -> Result<Uuid, TopicError> {
         let _admin = self.admin_lock.lock();
-        let t = self.topics.write().remove(name).ok_or_else(|| TopicError::UnknownTopicOrPartition(name.into()))?;
+        let t = self
+            .topics
+            .write()
+            .remove(name)
+            .ok_or_else(|| TopicError::UnknownTopicOrPartition(name.into()))?;
         let meta = self.data_dir.join(TOPIC_META_DIR);
         self.env.disk.remove_file(&meta.join(format!("{name}.properties")))?;
         self.env.disk.sync_dir(&meta)?;
@@ -520,7 +586,9 @@ impl LogManager {
             )));
         }
         if count > 100_000 {
-            return Err(TopicError::InvalidPartitions(format!("Number of partitions {count} is above the limit of 100000.")));
+            return Err(TopicError::InvalidPartitions(format!(
+                "Number of partitions {count} is above the limit of 100000."
+            )));
         }
         self.check_capacity((count - current) as usize)?;
         if validate_only {
@@ -528,7 +596,9 @@ impl LogManager {
         }
         let _admin = self.admin_lock.lock();
         if t.partition_count() != current {
-            return Err(TopicError::InvalidPartitions(format!("Topic {name} changed while its partitions were being added; retry.")));
+            return Err(TopicError::InvalidPartitions(format!(
+                "Topic {name} changed while its partitions were being added; retry."
+            )));
         }
         let lc = self.config.log_config(&t.configs.read());
         // Made without the topic's partition lock held, so producers to the existing partitions
@@ -546,7 +616,12 @@ impl LogManager {
 
     /// Replaces a topic's config overrides (validated first), persists them and applies them to
     /// every partition at once: a retention or segment change takes effect without a restart.
-    pub fn alter_topic_configs(&self, name: &str, overrides: BTreeMap<String, String>, validate_only: bool) -> Result<(), TopicError> {
+    pub fn alter_topic_configs(
+        &self,
+        name: &str,
+        overrides: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
         let t = self.topic(name).ok_or_else(|| TopicError::UnknownTopicOrPartition(name.into()))?;
         crate::config::validate_topic_configs(&overrides)?;
         if validate_only {
@@ -563,9 +638,15 @@ impl LogManager {
 
     /// Replaces one scope of the dynamic broker configs (`per_broker`: this broker, else the
     /// cluster default), persists them, and re-resolves every partition's log settings at once.
-    pub fn alter_broker_configs(&self, per_broker: bool, values: BTreeMap<String, String>, validate_only: bool) -> Result<(), crate::config::ConfigError> {
+    pub fn alter_broker_configs(
+        &self,
+        per_broker: bool,
+        values: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), crate::config::ConfigError> {
         for (k, v) in &values {
-            let def = crate::config::broker_key(k).ok_or_else(|| crate::config::ConfigError::UnknownKey(k.clone()))?;
+            let def = crate::config::broker_key(k)
+                .ok_or_else(|| crate::config::ConfigError::UnknownKey(k.clone()))?;
             crate::config::validate(def, v)?;
         }
         if validate_only {
@@ -580,8 +661,13 @@ impl LogManager {
             }
             d.clone()
         };
-        self.env.disk.write_atomic(&self.data_dir.join(DYNAMIC_CONFIGS), snapshot.to_properties().as_bytes())
-            .map_err(|e| crate::config::ConfigError::File { path: DYNAMIC_CONFIGS.into(), reason: e.to_string() })?;
+        self.env
+            .disk
+            .write_atomic(&self.data_dir.join(DYNAMIC_CONFIGS), snapshot.to_properties().as_bytes())
+            .map_err(|e| crate::config::ConfigError::File {
+                path: DYNAMIC_CONFIGS.into(),
+                reason: e.to_string(),
+            })?;
         for t in self.topics() {
             let lc = self.config.log_config(&t.configs.read());
             for p in t.partitions.read().iter() {
@@ -611,7 +697,9 @@ impl LogManager {
                 written.push((p.clone(), r));
             }
         }
-        let fmt = |v: &Vec<String>| format!("0\n{}\n{}", v.len(), v.iter().map(|l| format!("{l}\n")).collect::<String>());
+        let fmt = |v: &Vec<String>| {
+            format!("0\n{}\n{}", v.len(), v.iter().map(|l| format!("{l}\n")).collect::<String>())
+        };
         let disk = &self.env.disk;
         disk.write_atomic(&self.data_dir.join(RECOVERY_CHECKPOINT), fmt(&rp).as_bytes())?;
         disk.write_atomic(&self.data_dir.join(CLEANER_CHECKPOINT), fmt(&co).as_bytes())?;
@@ -635,22 +723,24 @@ impl LogManager {
         self.env.background.drain();
         // Closing writes and syncs only what changed since the files were last complete; the
         // partitions are closed by a few threads at once (syncs wait on the device, not the CPU).
-        let parts: Vec<Arc<Partition>> = self.topics().iter().flat_map(|t| t.partitions.read().clone()).collect();
+        let parts: Vec<Arc<Partition>> =
+            self.topics().iter().flat_map(|t| t.partitions.read().clone()).collect();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let threads = parts.len().clamp(1, 8);
         let results: Vec<io::Result<()>> = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
-                    s.spawn(|| {
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(p) = parts.get(i) else { return Ok(()) };
-                            p.with_log(|l| l.close())?;
-                        }
+                    s.spawn(|| loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(p) = parts.get(i) else { return Ok(()) };
+                        p.with_log(|l| l.close())?;
                     })
                 })
                 .collect();
-            workers.into_iter().map(|w| w.join().unwrap_or_else(|_| Err(io::Error::other("a close thread panicked")))).collect()
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|_| Err(io::Error::other("a close thread panicked"))))
+                .collect()
         });
         for r in results {
             r?;
@@ -671,14 +761,24 @@ mod tests {
     fn a_create_that_fails_part_way_leaves_nothing_behind() {
         let dir = tempfile::tempdir().unwrap();
         let config = Arc::new(BrokerConfig { data_dir: dir.path().into(), ..Default::default() });
-        let logs = LogManager::open(config, LogOptions { disk: Disk::os(), background: Some(super::flusher::Background::manual()) }).unwrap();
+        let logs = LogManager::open(
+            config,
+            LogOptions { disk: Disk::os(), background: Some(super::flusher::Background::manual()) },
+        )
+        .unwrap();
         // A plain file where partition 7's directory goes: the create fails there, after seven
         // partitions were made.
         std::fs::write(dir.path().join("half-7"), b"in the way").unwrap();
-        let e = logs.create_topic("half", 20, BTreeMap::new(), false).err().expect("the create fails part way");
+        let e =
+            logs.create_topic("half", 20, BTreeMap::new(), false).err().expect("the create fails part way");
         assert!(matches!(e, TopicError::Storage(_) | TopicError::Open(_)), "{e}");
         assert!(logs.topic("half").is_none());
-        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| n.starts_with("half") && n != "half-7").collect();
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with("half") && n != "half-7")
+            .collect();
         assert!(left.is_empty(), "directories left behind: {left:?}");
     }
 
@@ -686,7 +786,13 @@ mod tests {
     fn a_clean_stop_rewrites_only_partitions_that_changed() {
         let dir = tempfile::tempdir().unwrap();
         let config = Arc::new(BrokerConfig { data_dir: dir.path().into(), ..Default::default() });
-        let open = || LogManager::open(config.clone(), LogOptions { disk: Disk::os(), background: Some(super::flusher::Background::inline()) }).unwrap();
+        let open = || {
+            LogManager::open(
+                config.clone(),
+                LogOptions { disk: Disk::os(), background: Some(super::flusher::Background::inline()) },
+            )
+            .unwrap()
+        };
         let logs = open();
         logs.create_topic("t", 2, BTreeMap::new(), false).unwrap();
         let t = logs.topic("t").unwrap();
@@ -698,7 +804,9 @@ mod tests {
             let mut v: Vec<_> = std::fs::read_dir(dir.path().join(format!("t-{p}")))
                 .unwrap()
                 .filter_map(|e| e.ok())
-                .map(|e| (e.file_name().to_string_lossy().to_string(), e.metadata().unwrap().modified().unwrap()))
+                .map(|e| {
+                    (e.file_name().to_string_lossy().to_string(), e.metadata().unwrap().modified().unwrap())
+                })
                 .collect();
             v.sort();
             v
@@ -715,7 +823,10 @@ mod tests {
         drop((t, logs));
         let logs = open();
         let t = logs.topic("t").unwrap();
-        assert_eq!((t.partition(0).unwrap().high_watermark(), t.partition(1).unwrap().high_watermark()), (3, 3));
+        assert_eq!(
+            (t.partition(0).unwrap().high_watermark(), t.partition(1).unwrap().high_watermark()),
+            (3, 3)
+        );
     }
 
     #[test]
@@ -723,9 +834,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut config = BrokerConfig { data_dir: dir.path().into(), ..Default::default() };
         config.set_key("max.broker.partitions", "30").unwrap();
-        let logs = LogManager::open(Arc::new(config), LogOptions { disk: Disk::os(), background: Some(super::flusher::Background::manual()) }).unwrap();
+        let logs = LogManager::open(
+            Arc::new(config),
+            LogOptions { disk: Disk::os(), background: Some(super::flusher::Background::manual()) },
+        )
+        .unwrap();
         logs.create_topic("a", 20, BTreeMap::new(), false).unwrap();
-        assert!(matches!(logs.create_topic("b", 11, BTreeMap::new(), false), Err(TopicError::PolicyViolation(_))));
+        assert!(matches!(
+            logs.create_topic("b", 11, BTreeMap::new(), false),
+            Err(TopicError::PolicyViolation(_))
+        ));
         assert!(matches!(logs.create_partitions("a", 31, false), Err(TopicError::PolicyViolation(_))));
         assert_eq!(logs.topic("a").unwrap().partition_count(), 20);
         assert!(logs.topic("b").is_none());

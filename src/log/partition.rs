@@ -31,7 +31,10 @@ use super::producer_state::{ProducerStateManager, SequenceCheck, SequenceError};
 use super::segment::{file_stem, Segment};
 pub use super::txn_index::AbortedTxn;
 use crate::config::LogConfig;
-use crate::record::batch::{check_crc, set_base_offset, set_log_append_time, set_partition_leader_epoch, BatchError, BatchHeader, BatchIter, HEADER_LEN};
+use crate::record::batch::{
+    check_crc, set_base_offset, set_log_append_time, set_partition_leader_epoch, BatchError, BatchHeader,
+    BatchIter, HEADER_LEN,
+};
 
 /// The leader epoch of every partition on this single node. It is stamped into appended batches
 /// and written to the leader-epoch checkpoint.
@@ -83,7 +86,13 @@ pub enum ReadError {
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error("{what} in {file} at byte {position}, below the recovery point {recovery_point}: {reason}. Refusing to drop acknowledged data; move the file aside to start anyway")]
-    CorruptBelowRecoveryPoint { what: &'static str, file: String, position: u64, recovery_point: i64, reason: String },
+    CorruptBelowRecoveryPoint {
+        what: &'static str,
+        file: String,
+        position: u64,
+        recovery_point: i64,
+        reason: String,
+    },
     #[error("acknowledged data is missing in {dir}: the log ends at offset {log_end_offset}, below the recovery point {recovery_point} (a segment file is gone). Refusing to start; restore the files or move the directory aside")]
     MissingBelowRecoveryPoint { dir: String, log_end_offset: i64, recovery_point: i64 },
     #[error("I/O error opening {dir}: {source}")]
@@ -244,15 +253,31 @@ fn write_snapshot(disk: &Disk, dir: &Path, offset: i64, body: &[u8]) -> io::Resu
 }
 
 pub(super) fn list_snapshots(disk: &Disk, dir: &Path) -> io::Result<Vec<i64>> {
-    Ok(disk.list_dir(dir)?.into_iter().filter_map(|(n, _)| n.strip_suffix(".snapshot").and_then(|s| s.parse().ok())).collect())
+    Ok(disk
+        .list_dir(dir)?
+        .into_iter()
+        .filter_map(|(n, _)| n.strip_suffix(".snapshot").and_then(|s| s.parse().ok()))
+        .collect())
 }
 
 impl PartitionLog {
     /// Opens a log on the operating system's disk with its syncs run inline: for tests and
     /// benchmarks of one log without a [`super::LogManager`].
-    pub fn open_standalone(dir: &Path, config: LogConfig, clean: bool, recovery_point: i64, faults: Option<Arc<FaultPlan>>) -> Result<(PartitionLog, OpenReport), OpenError> {
+    pub fn open_standalone(
+        dir: &Path,
+        config: LogConfig,
+        clean: bool,
+        recovery_point: i64,
+        faults: Option<Arc<FaultPlan>>,
+    ) -> Result<(PartitionLog, OpenReport), OpenError> {
         let env = LogEnv::inline(Disk::os().with_faults(faults), dir);
-        PartitionLog::open(dir, config, Recovery { clean, recovery_point, log_start_offset: 0 }, crate::clock::now_ms(), &env)
+        PartitionLog::open(
+            dir,
+            config,
+            Recovery { clean, recovery_point, log_start_offset: 0 },
+            crate::clock::now_ms(),
+            &env,
+        )
     }
 
     /// What produce-time validation checks records against, from this log's config at `now_ms`.
@@ -260,7 +285,12 @@ impl PartitionLog {
         let c = &self.config;
         crate::record::validate::Rules {
             need_key: c.compact,
-            timestamps: (!c.log_append_time).then(|| (now_ms.saturating_sub(c.timestamp_before_max_ms), now_ms.saturating_add(c.timestamp_after_max_ms))),
+            timestamps: (!c.log_append_time).then(|| {
+                (
+                    now_ms.saturating_sub(c.timestamp_before_max_ms),
+                    now_ms.saturating_add(c.timestamp_after_max_ms),
+                )
+            }),
             max_decompressed: max_decompressed(c.max_message_bytes),
         }
     }
@@ -324,7 +354,12 @@ impl PartitionLog {
 
     /// [`PartitionLog::append`]; `crc_checked` says the caller already verified every batch's CRC
     /// (the broker's produce path does, with the record validation, before taking the lock).
-    fn append_checked(&mut self, records: &[u8], now_ms: i64, crc_checked: bool) -> Result<AppendInfo, AppendError> {
+    fn append_checked(
+        &mut self,
+        records: &[u8],
+        now_ms: i64,
+        crc_checked: bool,
+    ) -> Result<AppendInfo, AppendError> {
         self.check_open()?;
         let mut batches: Vec<(usize, BatchHeader)> = Vec::with_capacity(1);
         let mut it = BatchIter::new(records);
@@ -342,7 +377,9 @@ impl PartitionLog {
             return Err(AppendError::InvalidRecord("the produce request carries no record batch".into()));
         }
         if batches.iter().any(|(_, h)| h.has_producer_id()) && batches.len() > 1 {
-            return Err(AppendError::InvalidRecord("an idempotent producer must send exactly one batch per partition and request".into()));
+            return Err(AppendError::InvalidRecord(
+                "an idempotent producer must send exactly one batch per partition and request".into(),
+            ));
         }
         if let Some((_, h)) = batches.first() {
             if let SequenceCheck::Duplicate(d) = self.producers.check(h)? {
@@ -360,7 +397,12 @@ impl PartitionLog {
     }
 
     /// Assigns offsets to already validated batches and appends them.
-    fn write_batches(&mut self, records: &[u8], batches: &[(usize, BatchHeader)], now_ms: i64) -> Result<AppendInfo, AppendError> {
+    fn write_batches(
+        &mut self,
+        records: &[u8],
+        batches: &[(usize, BatchHeader)],
+        now_ms: i64,
+    ) -> Result<AppendInfo, AppendError> {
         let base_offset = self.log_end_offset;
         let stamp = if self.config.log_append_time { now_ms } else { -1 };
         let mut count = 0i64;
@@ -408,14 +450,31 @@ impl PartitionLog {
     /// Appends a transaction marker (a control batch holding one COMMIT or ABORT record) for
     /// `producer_id`, closing its open transaction here. An aborted transaction's offset range is
     /// added to the aborted-transaction index that read_committed fetches return.
-    pub fn append_marker(&mut self, producer_id: i64, producer_epoch: i16, commit: bool, coordinator_epoch: i32, now_ms: i64) -> Result<AppendInfo, AppendError> {
+    pub fn append_marker(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+        coordinator_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, AppendError> {
         self.check_open()?;
-        let batch = crate::record::records::control_batch(producer_id, producer_epoch, commit, coordinator_epoch, now_ms);
+        let batch = crate::record::records::control_batch(
+            producer_id,
+            producer_epoch,
+            commit,
+            coordinator_epoch,
+            now_ms,
+        );
         let h = BatchHeader::parse(&batch)?;
         let info = self.write_batches(&batch, &[(0, h)], now_ms)?;
         if let Some(first) = self.producers.close_txn(producer_id, producer_epoch, coordinator_epoch) {
             if !commit {
-                self.aborted.push(AbortedTxn { producer_id, first_offset: first, last_offset: info.last_offset });
+                self.aborted.push(AbortedTxn {
+                    producer_id,
+                    first_offset: first,
+                    last_offset: info.last_offset,
+                });
             }
         }
         Ok(info)
@@ -428,18 +487,29 @@ impl PartitionLog {
 
     /// Aborted transactions overlapping `[from, to)`: (producer id, first offset), as Fetch returns.
     pub fn aborted_between(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
-        self.aborted.iter().filter(|a| a.last_offset >= from && a.first_offset < to).map(|a| (a.producer_id, a.first_offset)).collect()
+        self.aborted
+            .iter()
+            .filter(|a| a.last_offset >= from && a.first_offset < to)
+            .map(|a| (a.producer_id, a.first_offset))
+            .collect()
     }
 
     /// Whether the record at `offset` of `producer_id` belongs to an aborted transaction.
     pub fn is_aborted(&self, producer_id: i64, offset: i64) -> bool {
-        self.aborted.iter().any(|a| a.producer_id == producer_id && a.first_offset <= offset && offset < a.last_offset)
+        self.aborted
+            .iter()
+            .any(|a| a.producer_id == producer_id && a.first_offset <= offset && offset < a.last_offset)
     }
 
     /// The txnindex body of the segment at `base` (None: no aborted transaction ends in it).
     fn txn_index_bytes(&self, base: i64, except: &[(i64, i64)]) -> Option<Vec<u8>> {
         let seg = self.segments.get(&base)?;
-        let kept: Vec<AbortedTxn> = self.aborted.iter().filter(|a| !except.contains(&(a.producer_id, a.last_offset))).copied().collect();
+        let kept: Vec<AbortedTxn> = self
+            .aborted
+            .iter()
+            .filter(|a| !except.contains(&(a.producer_id, a.last_offset)))
+            .copied()
+            .collect();
         super::txn_index::encode(&kept, base, seg.next_offset())
     }
 
@@ -447,10 +517,16 @@ impl PartitionLog {
     /// ((producer id, marker offset)) is swapped in: (path, body or None to remove). The
     /// compactor writes them durably, outside the lock, then calls [`Self::replace_segment`].
     pub fn txn_index_rewrites(&self, gone: &[(i64, i64)]) -> Vec<(PathBuf, Option<Vec<u8>>)> {
-        let mut bases: Vec<i64> = gone.iter().filter_map(|(_, at)| self.segments.range(..=*at).next_back().map(|(b, _)| *b)).collect();
+        let mut bases: Vec<i64> = gone
+            .iter()
+            .filter_map(|(_, at)| self.segments.range(..=*at).next_back().map(|(b, _)| *b))
+            .collect();
         bases.sort_unstable();
         bases.dedup();
-        bases.into_iter().map(|b| (self.dir.join(format!("{}.txnindex", file_stem(b))), self.txn_index_bytes(b, gone))).collect()
+        bases
+            .into_iter()
+            .map(|b| (self.dir.join(format!("{}.txnindex", file_stem(b))), self.txn_index_bytes(b, gone)))
+            .collect()
     }
 
     /// Per-batch checks that need no record decoding.
@@ -471,7 +547,9 @@ impl PartitionLog {
         let _ = batch;
         if !self.config.log_append_time && h.max_timestamp >= 0 {
             let (before, after) = (self.config.timestamp_before_max_ms, self.config.timestamp_after_max_ms);
-            if h.base_timestamp.min(h.max_timestamp) < now_ms.saturating_sub(before) || h.max_timestamp > now_ms.saturating_add(after) {
+            if h.base_timestamp.min(h.max_timestamp) < now_ms.saturating_sub(before)
+                || h.max_timestamp > now_ms.saturating_add(after)
+            {
                 return Err(AppendError::InvalidTimestamp { timestamp: h.max_timestamp, now: now_ms });
             }
         }
@@ -519,13 +597,14 @@ impl PartitionLog {
             snapshot: self.producers.encode(),
             finalized,
         };
-        let seg = match Segment::create(&self.env.disk, &self.dir, leo, now_ms, self.config.index_interval_bytes) {
-            Ok(s) => s,
-            Err(e) => {
-                self.durability.fail(&e);
-                return Err(e);
-            }
-        };
+        let seg =
+            match Segment::create(&self.env.disk, &self.dir, leo, now_ms, self.config.index_interval_bytes) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.durability.fail(&e);
+                    return Err(e);
+                }
+            };
         self.durability.track(leo, seg.log_file().clone());
         self.durability.dir_changed();
         self.segments.insert(leo, seg);
@@ -543,7 +622,9 @@ impl PartitionLog {
 
     /// Whether the flush policy (flush.messages / flush.ms) asks for an fsync now.
     pub fn flush_due(&mut self, now_ms: i64) -> bool {
-        let due = self.unflushed_messages >= self.config.flush_messages || (self.unflushed_messages > 0 && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms);
+        let due = self.unflushed_messages >= self.config.flush_messages
+            || (self.unflushed_messages > 0
+                && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms);
         if due {
             self.unflushed_messages = 0;
             self.last_flush_ms = now_ms;
@@ -643,7 +724,8 @@ impl PartitionLog {
             return Ok(self.log_start_offset);
         }
         self.log_start_offset = offset;
-        let doomed: Vec<i64> = self.finalized_sealed().filter(|(_, s)| s.next_offset() <= offset).map(|(b, _)| *b).collect();
+        let doomed: Vec<i64> =
+            self.finalized_sealed().filter(|(_, s)| s.next_offset() <= offset).map(|(b, _)| *b).collect();
         let r = self.delete_segments(&doomed);
         if let Err(e) = &r {
             self.durability.fail(e);
@@ -716,9 +798,19 @@ impl PartitionLog {
     /// before (see [`Self::txn_index_rewrites`]). Does nothing (and deletes `cleaned`) if the
     /// segment changed meanwhile. The caller writes the new index files and syncs the directory
     /// after releasing the lock.
-    pub fn replace_segment(&mut self, base: i64, expected: &Arc<LogFile>, cleaned: &Path, mut replacement: Segment, forget: &[(i64, i64)]) -> io::Result<bool> {
+    pub fn replace_segment(
+        &mut self,
+        base: i64,
+        expected: &Arc<LogFile>,
+        cleaned: &Path,
+        mut replacement: Segment,
+        forget: &[(i64, i64)],
+    ) -> io::Result<bool> {
         let current = self.segments.get(&base).map(|s| s.log_file().clone());
-        if current.is_none_or(|f| !Arc::ptr_eq(&f, expected)) || base == self.active_base() || self.durability.is_deleted() {
+        if current.is_none_or(|f| !Arc::ptr_eq(&f, expected))
+            || base == self.active_base()
+            || self.durability.is_deleted()
+        {
             let _ = self.env.disk.remove_file(cleaned);
             return Ok(false);
         }
@@ -755,11 +847,17 @@ impl PartitionLog {
         if let Some((_, seg)) = self.segments.range_mut(..offset).next_back() {
             seg.truncate_to(offset)?;
         }
-        self.log_end_offset = self.segments.values().next_back().map(|s| s.next_offset()).unwrap_or(offset.min(self.log_end_offset));
+        self.log_end_offset = self
+            .segments
+            .values()
+            .next_back()
+            .map(|s| s.next_offset())
+            .unwrap_or(offset.min(self.log_end_offset));
         if self.segments.is_empty() {
             let leo = offset.max(self.log_start_offset);
             self.log_end_offset = leo;
-            let seg = Segment::create(&self.env.disk, &self.dir, leo, now_ms, self.config.index_interval_bytes)?;
+            let seg =
+                Segment::create(&self.env.disk, &self.dir, leo, now_ms, self.config.index_interval_bytes)?;
             self.durability.dir_changed();
             self.segments.insert(leo, seg);
         }
@@ -791,7 +889,10 @@ impl PartitionLog {
             return Ok(());
         }
         let now = self.at_rest_state();
-        if self.at_rest.as_ref() == Some(&now) && self.segments.values().all(|s| s.log_file().is_synced()) && !self.durability.dir_pending() {
+        if self.at_rest.as_ref() == Some(&now)
+            && self.segments.values().all(|s| s.log_file().is_synced())
+            && !self.durability.dir_pending()
+        {
             // Nothing changed since its files were last complete: nothing to write or sync.
             self.durability.set_recovery_point(self.log_end_offset);
             return Ok(());
@@ -800,7 +901,11 @@ impl PartitionLog {
         let base = self.active_base();
         self.active().write_indexes(&disk)?;
         let stem = file_stem(base);
-        super::txn_index::write(&disk, &self.dir.join(format!("{stem}.txnindex")), self.txn_index_bytes(base, &[]).as_deref())?;
+        super::txn_index::write(
+            &disk,
+            &self.dir.join(format!("{stem}.txnindex")),
+            self.txn_index_bytes(base, &[]).as_deref(),
+        )?;
         write_snapshot(&disk, &self.dir, self.log_end_offset, &self.producers.encode())?;
         for s in self.segments.values() {
             s.log_file().sync_if_needed()?;
@@ -849,11 +954,16 @@ fn stamp_log_append_time(header: &mut [u8; HEADER_LEN], body: &[u8], now_ms: i64
 pub(super) fn marker_is_commit(seg: &Segment, pos: u32, h: &BatchHeader) -> io::Result<bool> {
     let mut buf = vec![0u8; h.total_len()];
     seg.log_file().read_exact_at(&mut buf, pos as u64)?;
-    crate::record::records::marker_is_commit(&buf, h).ok_or_else(|| io::Error::other("malformed control batch"))
+    crate::record::records::marker_is_commit(&buf, h)
+        .ok_or_else(|| io::Error::other("malformed control batch"))
 }
 
 /// Calls `f` with the header, segment and position of every batch at or after `from`.
-pub(super) fn for_each_batch_header(segments: &BTreeMap<i64, Segment>, from: i64, mut f: impl FnMut(&BatchHeader, &Segment, u32) -> io::Result<()>) -> io::Result<()> {
+pub(super) fn for_each_batch_header(
+    segments: &BTreeMap<i64, Segment>,
+    from: i64,
+    mut f: impl FnMut(&BatchHeader, &Segment, u32) -> io::Result<()>,
+) -> io::Result<()> {
     let start = segments.range(..=from).next_back().map(|(b, _)| *b).unwrap_or(i64::MIN);
     for (_, seg) in segments.range(start..) {
         let mut pos = match seg.find_batch(from.max(seg.base_offset))? {
@@ -993,8 +1103,16 @@ impl Partition {
 
     /// Like [`Partition::read`], stopping before the batch holding `upper` (read_committed reads
     /// stop at the last stable offset).
-    pub fn read_until(&self, offset: i64, max_bytes: u32, min_one: bool, upper: i64, with_aborted: bool) -> Result<ReadInfo, ReadError> {
-        let (plan, want, hw, lso, aborted) = self.plan_read_until(offset, max_bytes, min_one, upper, with_aborted)?;
+    pub fn read_until(
+        &self,
+        offset: i64,
+        max_bytes: u32,
+        min_one: bool,
+        upper: i64,
+        with_aborted: bool,
+    ) -> Result<ReadInfo, ReadError> {
+        let (plan, want, hw, lso, aborted) =
+            self.plan_read_until(offset, max_bytes, min_one, upper, with_aborted)?;
         let records = match plan {
             Some(p) if want > 0 => {
                 // Allocated for what is there to read, never for what was asked.
@@ -1010,12 +1128,25 @@ impl Partition {
 
     /// How many bytes [`Partition::read_until`] would return now, without reading them (a parked
     /// fetch counts what has arrived this way and reads once, when it answers).
-    pub fn readable_bytes(&self, offset: i64, max_bytes: u32, min_one: bool, upper: i64) -> Result<u32, ReadError> {
+    pub fn readable_bytes(
+        &self,
+        offset: i64,
+        max_bytes: u32,
+        min_one: bool,
+        upper: i64,
+    ) -> Result<u32, ReadError> {
         Ok(self.plan_read_until(offset, max_bytes, min_one, upper, false)?.1)
     }
 
     #[allow(clippy::type_complexity)]
-    fn plan_read_until(&self, offset: i64, max_bytes: u32, min_one: bool, upper: i64, with_aborted: bool) -> Result<(Option<ReadPlan>, u32, i64, i64, Vec<(i64, i64)>), ReadError> {
+    fn plan_read_until(
+        &self,
+        offset: i64,
+        max_bytes: u32,
+        min_one: bool,
+        upper: i64,
+        with_aborted: bool,
+    ) -> Result<(Option<ReadPlan>, u32, i64, i64, Vec<(i64, i64)>), ReadError> {
         let log = self.log.lock();
         let mut plan = log.plan_read(offset, max_bytes)?;
         if upper <= offset {
@@ -1030,9 +1161,12 @@ impl Partition {
         }
         // Under the same lock as the plan: the compactor may remove an aborted transaction's
         // entry (once its data and marker are gone) right after this.
-        let aborted = if with_aborted && plan.is_some() { log.aborted_between(offset, upper) } else { Vec::new() };
+        let aborted =
+            if with_aborted && plan.is_some() { log.aborted_between(offset, upper) } else { Vec::new() };
         let want = match &plan {
-            Some(p) if min_one || p.first_len <= max_bytes => max_bytes.max(if min_one { p.first_len } else { 0 }).min(p.end.saturating_sub(p.position)),
+            Some(p) if min_one || p.first_len <= max_bytes => {
+                max_bytes.max(if min_one { p.first_len } else { 0 }).min(p.end.saturating_sub(p.position))
+            }
             _ => 0,
         };
         Ok((plan, want, log.log_end_offset(), log.log_start_offset(), aborted))
@@ -1064,7 +1198,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         // The segment's first three writes succeed, the fourth fails.
         let plan = FaultPlan::new(3, -1);
-        let (mut log, _) = PartitionLog::open_standalone(d.path(), LogConfig::default(), true, 0, Some(plan)).unwrap();
+        let (mut log, _) =
+            PartitionLog::open_standalone(d.path(), LogConfig::default(), true, 0, Some(plan)).unwrap();
         for i in 0..3 {
             assert_eq!(log.append(&make_batch(0, 2, 1000, 20), 1000).unwrap().base_offset, i * 2);
         }
@@ -1074,7 +1209,8 @@ mod tests {
         assert_eq!(log.size_bytes(), size_before);
         drop(log);
         // An unclean reopen finds exactly the three good batches.
-        let (log, rep) = PartitionLog::open_standalone(d.path(), LogConfig::default(), false, 0, None).unwrap();
+        let (log, rep) =
+            PartitionLog::open_standalone(d.path(), LogConfig::default(), false, 0, None).unwrap();
         assert_eq!(log.log_end_offset(), 6);
         assert_eq!(rep.truncated_bytes, 0);
     }
@@ -1082,7 +1218,8 @@ mod tests {
     #[test]
     fn corruption_below_the_recovery_point_refuses_to_start() {
         let d = tempfile::tempdir().unwrap();
-        let (mut log, _) = PartitionLog::open_standalone(d.path(), LogConfig::default(), true, 0, None).unwrap();
+        let (mut log, _) =
+            PartitionLog::open_standalone(d.path(), LogConfig::default(), true, 0, None).unwrap();
         for _ in 0..4 {
             log.append(&make_batch(0, 1, 1000, 50), 1000).unwrap();
         }
@@ -1103,7 +1240,12 @@ mod tests {
     #[test]
     fn retention_deletes_old_and_oversized_segments_but_never_the_active_one() {
         let d = tempfile::tempdir().unwrap();
-        let cfg = LogConfig { segment_bytes: 200, retention_ms: 1_000, retention_bytes: -1, ..LogConfig::default() };
+        let cfg = LogConfig {
+            segment_bytes: 200,
+            retention_ms: 1_000,
+            retention_bytes: -1,
+            ..LogConfig::default()
+        };
         let (mut log, _) = PartitionLog::open_standalone(d.path(), cfg.clone(), true, 0, None).unwrap();
         for i in 0..6 {
             log.append(&make_batch(0, 1, 10_000 + i * 1_000, 100), 10_000 + i * 1_000).unwrap();
@@ -1119,7 +1261,8 @@ mod tests {
         assert_eq!(log.log_end_offset(), 6);
         // Size-based.
         let d2 = tempfile::tempdir().unwrap();
-        let cfg = LogConfig { segment_bytes: 200, retention_ms: -1, retention_bytes: 400, ..LogConfig::default() };
+        let cfg =
+            LogConfig { segment_bytes: 200, retention_ms: -1, retention_bytes: 400, ..LogConfig::default() };
         let (mut log, _) = PartitionLog::open_standalone(d2.path(), cfg, true, 0, None).unwrap();
         for i in 0..5 {
             log.append(&make_batch(0, 1, 10_000 + i, 100), 10_000).unwrap();
@@ -1186,7 +1329,8 @@ mod txn_tests {
         assert_eq!(seen, vec![0, 2], "read_committed stops before pid 2's open transaction");
         p.with_log(|l| l.append_marker(2, 0, false, 0, 1000)).unwrap(); // 5: ABORT pid 2
         check(&p);
-        let markers: Vec<bool> = BatchIter::new(&p.read(4, 1 << 20, true).unwrap().records).map(|(_, h)| h.is_control()).collect();
+        let markers: Vec<bool> =
+            BatchIter::new(&p.read(4, 1 << 20, true).unwrap().records).map(|(_, h)| h.is_control()).collect();
         assert_eq!(markers, vec![true, true]);
         // Clean restart: snapshot + txnindex.
         p.with_log(|l| l.close()).unwrap();

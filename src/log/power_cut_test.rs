@@ -17,7 +17,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use proptest::prelude::*;
 
 use super::durability::Durable;
@@ -34,9 +36,20 @@ const TOPICS: [&str; 2] = ["d", "c"]; // delete policy, compacted
 #[derive(Debug, Clone)]
 enum Op {
     /// `batches` batches of `records` records each in one request to topic `topic`.
-    Append { topic: usize, acks_all: bool, batches: usize, records: usize, payload: usize, key: u8 },
+    Append {
+        topic: usize,
+        acks_all: bool,
+        batches: usize,
+        records: usize,
+        payload: usize,
+        key: u8,
+    },
     /// One batch from idempotent producer `producer` (its next sequence).
-    Idempotent { producer: usize, acks_all: bool, records: usize },
+    Idempotent {
+        producer: usize,
+        acks_all: bool,
+        records: usize,
+    },
     FsyncRound,
     SealJobs(usize),
     Roll(usize),
@@ -64,7 +77,14 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn encode(records: usize, payload: usize, key: u8, first: usize, producer: Option<(i64, i32)>, now: i64) -> Vec<u8> {
+fn encode(
+    records: usize,
+    payload: usize,
+    key: u8,
+    first: usize,
+    producer: Option<(i64, i32)>,
+    now: i64,
+) -> Vec<u8> {
     let recs: Vec<Record> = (0..records)
         .map(|i| Record {
             transactional: false,
@@ -83,7 +103,12 @@ fn encode(records: usize, payload: usize, key: u8, first: usize, producer: Optio
         })
         .collect();
     let mut b = BytesMut::new();
-    RecordBatchEncoder::encode(&mut b, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None }).expect("encodes");
+    RecordBatchEncoder::encode(
+        &mut b,
+        &recs,
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .expect("encodes");
     b.to_vec()
 }
 
@@ -115,7 +140,14 @@ impl World {
         let mut config = BrokerConfig { data_dir: DATA.into(), ..Default::default() };
         config.set_key("log.message.timestamp.after.max.ms", "9223372036854775807").unwrap();
         let sim = Arc::new(SimDisk::new());
-        let mut w = World { sim, background: Background::manual(), config: Arc::new(config), logs: None, model: Model::default(), now: crate::clock::now_ms() };
+        let mut w = World {
+            sim,
+            background: Background::manual(),
+            config: Arc::new(config),
+            logs: None,
+            model: Model::default(),
+            now: crate::clock::now_ms(),
+        };
         w.open().expect("a new data dir opens");
         let logs = w.logs();
         let mut d = BTreeMap::new();
@@ -132,7 +164,8 @@ impl World {
 
     fn open(&mut self) -> Result<(), TopicError> {
         self.background = Background::manual();
-        let opts = LogOptions { disk: Disk::sim(self.sim.clone()), background: Some(self.background.clone()) };
+        let opts =
+            LogOptions { disk: Disk::sim(self.sim.clone()), background: Some(self.background.clone()) };
         self.logs = Some(LogManager::open(self.config.clone(), opts)?);
         Ok(())
     }
@@ -173,7 +206,10 @@ impl World {
                 offset += h.last_offset_delta as i64 + 1;
             }
             if offset != info.last_offset + 1 {
-                return Err(format!("append said last offset {} but the batches end at {offset}", info.last_offset));
+                return Err(format!(
+                    "append said last offset {} but the batches end at {offset}",
+                    info.last_offset
+                ));
             }
         }
         if acks_all {
@@ -197,7 +233,8 @@ impl World {
                 let pid = 1000 + producer as i64;
                 let seq = *self.model.next_seq.entry(producer).or_insert(0);
                 self.model.counter += 1;
-                let bytes = encode(records, 10, producer as u8, self.model.counter, Some((pid, seq)), self.now);
+                let bytes =
+                    encode(records, 10, producer as u8, self.model.counter, Some((pid, seq)), self.now);
                 self.append(0, &bytes, acks_all)?;
                 self.model.next_seq.insert(producer, seq + records as i32);
             }
@@ -215,7 +252,8 @@ impl World {
             }
             Op::Retention => {
                 crate::cleaner::retention_pass(self.logs(), self.now);
-                self.model.removed_below[0] = self.model.removed_below[0].max(self.partition(0).log_start_offset());
+                self.model.removed_below[0] =
+                    self.model.removed_below[0].max(self.partition(0).log_start_offset());
             }
             Op::DeleteRecords(pick) => {
                 let p = self.partition(0);
@@ -261,7 +299,8 @@ impl World {
         let mut out = Vec::new();
         let mut offset = p.log_start_offset();
         while offset < p.high_watermark() {
-            let r = p.read(offset, 1 << 20, true).map_err(|e| format!("read {}@{offset}: {e}", TOPICS[topic]))?;
+            let r =
+                p.read(offset, 1 << 20, true).map_err(|e| format!("read {}@{offset}: {e}", TOPICS[topic]))?;
             if r.records.is_empty() {
                 break;
             }
@@ -288,20 +327,32 @@ impl World {
             let batches = self.batches(topic)?;
             let (start, end) = (p.log_start_offset(), p.high_watermark());
             if start > self.model.removed_below[topic] {
-                return Err(format!("{}: log start {start} is past what was removed ({})", TOPICS[topic], self.model.removed_below[topic]));
+                return Err(format!(
+                    "{}: log start {start} is past what was removed ({})",
+                    TOPICS[topic], self.model.removed_below[topic]
+                ));
             }
             let mut next: Option<i64> = None;
             for (base, bytes) in &batches {
                 match self.model.written.get(&(topic, *base)) {
                     Some(w) if w == bytes => {}
                     Some(_) if topic == 1 => {} // a compacted copy of the batch; records checked below
-                    Some(_) => return Err(format!("{}: the batch at {base} is not the one written there", TOPICS[topic])),
-                    None => return Err(format!("{}: a batch at {base} that was never written", TOPICS[topic])),
+                    Some(_) => {
+                        return Err(format!(
+                            "{}: the batch at {base} is not the one written there",
+                            TOPICS[topic]
+                        ))
+                    }
+                    None => {
+                        return Err(format!("{}: a batch at {base} that was never written", TOPICS[topic]))
+                    }
                 }
                 if topic == 0 {
                     if let Some(n) = next {
                         if *base != n {
-                            return Err(format!("d: hole or overlap: a batch ends at {n}, the next starts at {base}"));
+                            return Err(format!(
+                                "d: hole or overlap: a batch ends at {n}, the next starts at {base}"
+                            ));
                         }
                     }
                 }
@@ -312,7 +363,9 @@ impl World {
                 for &(t, base) in self.model.acked.iter().filter(|(t, b)| *t == topic && *b >= floor) {
                     let _ = t;
                     if !batches.iter().any(|(b, _)| *b == base) {
-                        return Err(format!("d: the acknowledged batch at {base} is lost (log {start}..{end})"));
+                        return Err(format!(
+                            "d: the acknowledged batch at {base} is lost (log {start}..{end})"
+                        ));
                     }
                 }
             } else {
@@ -321,7 +374,10 @@ impl World {
             let top = self.model.acked.iter().filter(|(t, _)| *t == topic).map(|(_, b)| *b).max();
             if let Some(b) = top {
                 if end <= b {
-                    return Err(format!("{}: high watermark {end} is not past the acknowledged batch at {b}", TOPICS[topic]));
+                    return Err(format!(
+                        "{}: high watermark {end} is not past the acknowledged batch at {b}",
+                        TOPICS[topic]
+                    ));
                 }
             }
             // Forget what the cut took: those offsets will be written again.
@@ -369,7 +425,9 @@ impl World {
         }
         for (k, o) in latest_acked {
             if !present.values().any(|r| r.key.as_ref() == Some(&k) && r.offset >= o) {
-                return Err(format!("c: key {k:?}: its acknowledged record at {o} and everything after it is gone"));
+                return Err(format!(
+                    "c: key {k:?}: its acknowledged record at {o} and everything after it is gone"
+                ));
             }
         }
         Ok(())
@@ -381,12 +439,18 @@ impl World {
         let batches = self.batches(0)?;
         for producer in 0..2usize {
             let pid = 1000 + producer as i64;
-            let last = batches.iter().filter_map(|(_, b)| BatchHeader::parse(b).ok()).filter(|h| h.producer_id == pid).max_by_key(|h| h.base_offset);
+            let last = batches
+                .iter()
+                .filter_map(|(_, b)| BatchHeader::parse(b).ok())
+                .filter(|h| h.producer_id == pid)
+                .max_by_key(|h| h.base_offset);
             // With none of its batches left in the log (retention took them), any remembered state
             // is consistent; continue from what the partition remembers.
             let next = match last {
                 Some(h) => h.base_sequence + h.last_offset_delta + 1,
-                None => match self.partition(0).with_log(|l| l.producers().get(pid).and_then(|e| e.batches.back().map(|b| b.last_seq + 1))) {
+                None => match self.partition(0).with_log(|l| {
+                    l.producers().get(pid).and_then(|e| e.batches.back().map(|b| b.last_seq + 1))
+                }) {
                     Some(n) => n,
                     None => {
                         self.model.next_seq.remove(&producer);
@@ -398,9 +462,15 @@ impl World {
             let leo = self.partition(0).high_watermark();
             self.model.counter += 1;
             let bytes = encode(1, 5, 0, self.model.counter, Some((pid, next)), self.now);
-            let info = self.partition(0).append(&bytes, self.now).map_err(|e| format!("producer {pid} after reopen, sequence {next}: {e}"))?;
+            let info = self
+                .partition(0)
+                .append(&bytes, self.now)
+                .map_err(|e| format!("producer {pid} after reopen, sequence {next}: {e}"))?;
             if info.duplicate || info.base_offset != leo {
-                return Err(format!("producer {pid}: sequence {next} was answered at {} (duplicate {}), log end {leo}", info.base_offset, info.duplicate));
+                return Err(format!(
+                    "producer {pid}: sequence {next} was answered at {} (duplicate {}), log end {leo}",
+                    info.base_offset, info.duplicate
+                ));
             }
             let mut stored = bytes.clone();
             crate::record::batch::set_base_offset(&mut stored, leo);
@@ -434,7 +504,8 @@ proptest! {
 fn durable_world(n: usize) -> World {
     let mut w = World::new();
     for _ in 0..n {
-        w.step(&Op::Append { topic: 0, acks_all: true, batches: 1, records: 2, payload: 100, key: 0 }).unwrap();
+        w.step(&Op::Append { topic: 0, acks_all: true, batches: 1, records: 2, payload: 100, key: 0 })
+            .unwrap();
     }
     w.step(&Op::FsyncRound).unwrap();
     w.step(&Op::SealJobs(100)).unwrap();
@@ -458,7 +529,8 @@ fn damage_to_acknowledged_data_refuses_to_start() {
     let mut w = durable_world(12);
     let dir = Path::new(DATA).join("d-0");
     let d = w.sim.resolve(&dir).unwrap();
-    let last = w.sim.readdir(d).unwrap().into_iter().map(|(n, _)| n).filter(|n| n.ends_with(".log")).max().unwrap();
+    let last =
+        w.sim.readdir(d).unwrap().into_iter().map(|(n, _)| n).filter(|n| n.ends_with(".log")).max().unwrap();
     let ino = w.sim.resolve(&dir.join(&last)).unwrap();
     assert!(w.sim.attr(ino).unwrap().size > 100);
     let mut b = w.sim.read(ino, 90, 1).unwrap();
@@ -474,14 +546,29 @@ fn a_lost_segment_below_the_recovery_point_refuses_to_start() {
     let mut w = durable_world(12);
     assert!(w.partition(0).with_log(|l| l.segment_count()) > 2, "small segments roll");
     let dir = Path::new(DATA).join("d-0");
-    let names: Vec<String> = w.sim.readdir(w.sim.resolve(&dir).unwrap()).unwrap().into_iter().map(|(n, _)| n).filter(|n| n.ends_with(".log")).collect();
+    let names: Vec<String> = w
+        .sim
+        .readdir(w.sim.resolve(&dir).unwrap())
+        .unwrap()
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.ends_with(".log"))
+        .collect();
     let last = names.iter().max().unwrap().clone();
     let d = w.sim.resolve(&dir).unwrap();
     // The newest segment, acknowledged and below the recovery point, disappears.
     w.sim.unlink(d, &last).unwrap();
     w.sim.sync_dir(d).unwrap();
     let r = reopen_after_cut(&mut w);
-    assert!(matches!(r, Err(TopicError::Open(OpenError::MissingBelowRecoveryPoint { .. }) | TopicError::Open(OpenError::CorruptBelowRecoveryPoint { .. }))), "{:?}", r.err());
+    assert!(
+        matches!(
+            r,
+            Err(TopicError::Open(OpenError::MissingBelowRecoveryPoint { .. })
+                | TopicError::Open(OpenError::CorruptBelowRecoveryPoint { .. }))
+        ),
+        "{:?}",
+        r.err()
+    );
 }
 
 #[test]
@@ -490,7 +577,8 @@ fn a_sealed_segment_is_synced_before_the_recovery_point_passes_it() {
     // sealed segment before it, not only the active one.
     let mut w = World::new();
     for _ in 0..10 {
-        w.step(&Op::Append { topic: 0, acks_all: false, batches: 2, records: 2, payload: 150, key: 0 }).unwrap();
+        w.step(&Op::Append { topic: 0, acks_all: false, batches: 2, records: 2, payload: 150, key: 0 })
+            .unwrap();
     }
     assert!(w.partition(0).with_log(|l| l.segment_count()) > 3);
     w.step(&Op::Append { topic: 0, acks_all: true, batches: 1, records: 1, payload: 10, key: 0 }).unwrap();
@@ -499,5 +587,9 @@ fn a_sealed_segment_is_synced_before_the_recovery_point_passes_it() {
     let acked_end = w.partition(0).high_watermark();
     assert_eq!(w.partition(0).recovery_point(), acked_end);
     w.step(&Op::PowerCut(0, 0)).unwrap();
-    assert_eq!(w.partition(0).high_watermark(), acked_end, "everything below the acknowledged batch survived the cut");
+    assert_eq!(
+        w.partition(0).high_watermark(),
+        acked_end,
+        "everything below the acknowledged batch survived the cut"
+    );
 }

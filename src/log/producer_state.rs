@@ -110,10 +110,8 @@ impl ProducerStateManager {
             }
             return Ok(SequenceCheck::Append);
         }
-        if let Some(dup) = e
-            .batches
-            .iter()
-            .find(|b| b.first_seq == h.base_sequence && b.last_seq == h.last_sequence())
+        if let Some(dup) =
+            e.batches.iter().find(|b| b.first_seq == h.base_sequence && b.last_seq == h.last_sequence())
         {
             return Ok(SequenceCheck::Duplicate(*dup));
         }
@@ -146,7 +144,12 @@ impl ProducerStateManager {
     /// A COMMIT/ABORT marker for `producer_id` at `producer_epoch` was appended: the producer's
     /// epoch moves up to the marker's (so a fenced producer's older epoch is refused from now on,
     /// as Kafka does), and its open transaction closes. Returns where that transaction started.
-    pub fn close_txn(&mut self, producer_id: i64, producer_epoch: i16, coordinator_epoch: i32) -> Option<i64> {
+    pub fn close_txn(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+    ) -> Option<i64> {
         let e = self.producers.entry(producer_id).or_default();
         if producer_epoch > e.producer_epoch {
             e.producer_epoch = producer_epoch;
@@ -254,7 +257,10 @@ impl ProducerStateManager {
                     last_offset: r.i64()?,
                 });
             }
-            m.producers.insert(id, ProducerEntry { producer_epoch, coordinator_epoch: None, last_timestamp, batches });
+            m.producers.insert(
+                id,
+                ProducerEntry { producer_epoch, coordinator_epoch: None, last_timestamp, batches },
+            );
         }
         if version >= 2 {
             for _ in 0..r.u32()? {
@@ -312,9 +318,15 @@ mod tests {
         assert_eq!(m.check(&b1), Ok(SequenceCheck::Append));
         m.record(&b1);
         // A retry of b0 (client sends base offset 0 again) is a duplicate with its original offsets.
-        assert!(matches!(m.check(&h(0, 3, 7, 0, 0)), Ok(SequenceCheck::Duplicate(BatchMeta { first_offset: 0, last_offset: 2, .. }))));
+        assert!(matches!(
+            m.check(&h(0, 3, 7, 0, 0)),
+            Ok(SequenceCheck::Duplicate(BatchMeta { first_offset: 0, last_offset: 2, .. }))
+        ));
         // A gap.
-        assert!(matches!(m.check(&h(0, 1, 7, 0, 9)), Err(SequenceError::OutOfOrderSequenceNumber { expected: 5, got: 9, .. })));
+        assert!(matches!(
+            m.check(&h(0, 1, 7, 0, 9)),
+            Err(SequenceError::OutOfOrderSequenceNumber { expected: 5, got: 9, .. })
+        ));
         // A stale epoch.
         m.record(&h(5, 1, 7, 1, 0));
         assert!(matches!(m.check(&h(0, 1, 7, 0, 6)), Err(SequenceError::InvalidProducerEpoch { .. })));

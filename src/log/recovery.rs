@@ -20,7 +20,9 @@ use std::path::Path;
 
 use super::durability::{Durability, LogEnv};
 use super::file::Disk;
-use super::partition::{for_each_batch_header, marker_is_commit, AbortedTxn, OpenError, OpenReport, PartitionLog, Recovery};
+use super::partition::{
+    for_each_batch_header, marker_is_commit, AbortedTxn, OpenError, OpenReport, PartitionLog, Recovery,
+};
 use super::producer_state::ProducerStateManager;
 use super::segment::{file_stem, OpenMode, Segment};
 
@@ -48,7 +50,13 @@ fn list(disk: &Disk, dir: &Path) -> io::Result<(Vec<i64>, Vec<i64>)> {
 
 impl PartitionLog {
     /// Opens or creates the log in `dir` (see the module header for the recovery rules).
-    pub fn open(dir: &Path, config: super::super::config::LogConfig, rec: Recovery, now_ms: i64, env: &LogEnv) -> Result<(PartitionLog, OpenReport), OpenError> {
+    pub fn open(
+        dir: &Path,
+        config: super::super::config::LogConfig,
+        rec: Recovery,
+        now_ms: i64,
+        env: &LogEnv,
+    ) -> Result<(PartitionLog, OpenReport), OpenError> {
         let io_err = |source| OpenError::Io { dir: dir.display().to_string(), source };
         let disk = &env.disk;
         disk.create_dir_all(dir).map_err(io_err)?;
@@ -59,12 +67,14 @@ impl PartitionLog {
         let mut validated: Vec<i64> = Vec::new();
         let mut rebuilt: Vec<i64> = Vec::new();
         let mut cut_at: Option<usize> = None;
-        let refuse = |what: &'static str, file: &Path, position: u64, reason: String| OpenError::CorruptBelowRecoveryPoint {
-            what,
-            file: file.display().to_string(),
-            position,
-            recovery_point: rec.recovery_point,
-            reason,
+        let refuse = |what: &'static str, file: &Path, position: u64, reason: String| {
+            OpenError::CorruptBelowRecoveryPoint {
+                what,
+                file: file.display().to_string(),
+                position,
+                recovery_point: rec.recovery_point,
+                reason,
+            }
         };
         for (i, &base) in bases.iter().enumerate() {
             let path = dir.join(format!("{}.log", file_stem(base)));
@@ -75,14 +85,24 @@ impl PartitionLog {
             if let Some((prev_base, end)) = prev {
                 if base < end {
                     if base < r {
-                        return Err(refuse("overlapping segments", &path, 0, format!("segment starts at offset {base}, the previous one ends at {end}")));
+                        return Err(refuse(
+                            "overlapping segments",
+                            &path,
+                            0,
+                            format!("segment starts at offset {base}, the previous one ends at {end}"),
+                        ));
                     }
                     cut_at = Some(i);
                     break;
                 }
                 if base > end && validated.last() == Some(&prev_base) {
                     if end < r {
-                        return Err(refuse("missing offsets", &path, 0, format!("offsets {end}..{base} are gone")));
+                        return Err(refuse(
+                            "missing offsets",
+                            &path,
+                            0,
+                            format!("offsets {end}..{base} are gone"),
+                        ));
                     }
                     tracing::warn!(file = %path.display(), expected = end, found = base, "a hole after unsynced data: removing this segment and every later one (never acknowledged as durable)");
                     cut_at = Some(i);
@@ -91,7 +111,8 @@ impl PartitionLog {
             }
             let trusted = rec.clean || bases.get(i + 1).is_some_and(|next| *next <= r);
             let mode = if trusted { OpenMode::Trust } else { OpenMode::Validate };
-            let (mut seg, rep) = Segment::open(disk, dir, base, mode, now_ms, config.index_interval_bytes).map_err(io_err)?;
+            let (mut seg, rep) =
+                Segment::open(disk, dir, base, mode, now_ms, config.index_interval_bytes).map_err(io_err)?;
             if mode == OpenMode::Validate {
                 report.validated_segments += 1;
                 validated.push(base);
@@ -127,7 +148,12 @@ impl PartitionLog {
         // Segments wholly below the log start offset (retention or DeleteRecords whose removal a
         // crash undid) are removed again.
         let log_start_ckpt = rec.log_start_offset.max(0);
-        let below: Vec<i64> = segments.keys().zip(segments.keys().skip(1)).filter(|(_, next)| **next <= log_start_ckpt).map(|(b, _)| *b).collect();
+        let below: Vec<i64> = segments
+            .keys()
+            .zip(segments.keys().skip(1))
+            .filter(|(_, next)| **next <= log_start_ckpt)
+            .map(|(b, _)| *b)
+            .collect();
         let mut dir_changed = cut_at.is_some() || !below.is_empty();
         for b in below {
             if let Some(s) = segments.remove(&b) {
@@ -137,7 +163,11 @@ impl PartitionLog {
         report.segments = segments.len();
         let log_end_offset = segments.values().next_back().map(|s| s.next_offset()).unwrap_or(log_start_ckpt);
         if !rec.clean && log_end_offset < rec.recovery_point {
-            return Err(OpenError::MissingBelowRecoveryPoint { dir: dir.display().to_string(), log_end_offset, recovery_point: rec.recovery_point });
+            return Err(OpenError::MissingBelowRecoveryPoint {
+                dir: dir.display().to_string(),
+                log_end_offset,
+                recovery_point: rec.recovery_point,
+            });
         }
         let durability = Durability::new(env, dir, 0);
         let mut log = PartitionLog {
@@ -155,9 +185,17 @@ impl PartitionLog {
             closed: false,
             at_rest: None,
         };
-        log.log_start_offset = log.segments.keys().next().copied().unwrap_or(log_end_offset).max(log_start_ckpt).min(log_end_offset);
+        log.log_start_offset = log
+            .segments
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(log_end_offset)
+            .max(log_start_ckpt)
+            .min(log_end_offset);
         if log.segments.is_empty() {
-            let seg = Segment::create(disk, dir, log_end_offset, now_ms, log.config.index_interval_bytes).map_err(io_err)?;
+            let seg = Segment::create(disk, dir, log_end_offset, now_ms, log.config.index_interval_bytes)
+                .map_err(io_err)?;
             log.segments.insert(log_end_offset, seg);
             dir_changed = true;
         }
@@ -190,7 +228,11 @@ impl PartitionLog {
             }
             if validated.contains(&s.base_offset) {
                 let path = self.dir.join(format!("{}.txnindex", file_stem(s.base_offset)));
-                super::txn_index::write(&disk, &path, super::txn_index::encode(&self.aborted, s.base_offset, s.next_offset()).as_deref())?;
+                super::txn_index::write(
+                    &disk,
+                    &path,
+                    super::txn_index::encode(&self.aborted, s.base_offset, s.next_offset()).as_deref(),
+                )?;
             }
             s.finalized().store(true, std::sync::atomic::Ordering::Release);
         }
@@ -233,7 +275,8 @@ impl PartitionLog {
         self.aborted.clear();
         for base in self.segments.keys() {
             if let Ok(b) = disk.read(&self.dir.join(format!("{}.txnindex", file_stem(*base)))) {
-                self.aborted.extend(super::txn_index::decode(&b).into_iter().filter(|a| a.last_offset < from));
+                self.aborted
+                    .extend(super::txn_index::decode(&b).into_iter().filter(|a| a.last_offset < from));
             }
         }
         let (producers, aborted) = (&mut self.producers, &mut self.aborted);
@@ -242,7 +285,11 @@ impl PartitionLog {
                 let commit = marker_is_commit(seg, pos, h)?;
                 if let Some(first) = producers.close_txn(h.producer_id, h.producer_epoch, 0) {
                     if !commit {
-                        aborted.push(AbortedTxn { producer_id: h.producer_id, first_offset: first, last_offset: h.base_offset });
+                        aborted.push(AbortedTxn {
+                            producer_id: h.producer_id,
+                            first_offset: first,
+                            last_offset: h.base_offset,
+                        });
                     }
                 }
             } else {

@@ -65,7 +65,14 @@ pub struct Segment {
 }
 
 impl Segment {
-    fn empty(dir: &Path, base_offset: i64, log: Arc<LogFile>, size: u32, now_ms: i64, index_interval_bytes: u32) -> Segment {
+    fn empty(
+        dir: &Path,
+        base_offset: i64,
+        log: Arc<LogFile>,
+        size: u32,
+        now_ms: i64,
+        index_interval_bytes: u32,
+    ) -> Segment {
         Segment {
             base_offset,
             log,
@@ -85,7 +92,13 @@ impl Segment {
 
     /// Creates a new, empty segment file (its directory entry is durable only after the
     /// partition directory is synced, which the next ticket does).
-    pub fn create(disk: &Disk, dir: &Path, base_offset: i64, now_ms: i64, index_interval_bytes: u32) -> io::Result<Segment> {
+    pub fn create(
+        disk: &Disk,
+        dir: &Path,
+        base_offset: i64,
+        now_ms: i64,
+        index_interval_bytes: u32,
+    ) -> io::Result<Segment> {
         let stem = file_stem(base_offset);
         // A txnindex left by an earlier segment at this base (after a truncation) is not ours.
         disk.remove_if_exists(&dir.join(format!("{stem}.txnindex")))?;
@@ -99,20 +112,36 @@ impl Segment {
     /// file (else rebuilds them from the batch headers) and scans only the tail. Either way a
     /// batch that runs past the end of the file or a header that does not parse stops the scan,
     /// and the report says so; the caller decides whether that is a torn tail or damage.
-    pub fn open(disk: &Disk, dir: &Path, base_offset: i64, mode: OpenMode, now_ms: i64, index_interval_bytes: u32) -> io::Result<(Segment, ScanReport)> {
+    pub fn open(
+        disk: &Disk,
+        dir: &Path,
+        base_offset: i64,
+        mode: OpenMode,
+        now_ms: i64,
+        index_interval_bytes: u32,
+    ) -> io::Result<(Segment, ScanReport)> {
         let path = dir.join(format!("{}.log", file_stem(base_offset)));
         let log = Arc::new(disk.open_file(&path)?);
         Segment::open_file(disk, dir, base_offset, log, mode, now_ms, index_interval_bytes)
     }
 
     /// Opens a segment from an already open file (the compactor's cleaned copy before its rename).
-    pub fn open_file(disk: &Disk, dir: &Path, base_offset: i64, log: Arc<LogFile>, mode: OpenMode, now_ms: i64, index_interval_bytes: u32) -> io::Result<(Segment, ScanReport)> {
+    pub fn open_file(
+        disk: &Disk,
+        dir: &Path,
+        base_offset: i64,
+        log: Arc<LogFile>,
+        mode: OpenMode,
+        now_ms: i64,
+        index_interval_bytes: u32,
+    ) -> io::Result<(Segment, ScanReport)> {
         let len = log.len()?;
         let size = u32::try_from(len).map_err(|_| io::Error::other("segment larger than 4 GiB"))?;
         let mut seg = Segment::empty(dir, base_offset, log, size, now_ms, index_interval_bytes);
         let mut report = ScanReport { file_bytes: len, ..Default::default() };
         let loaded = mode == OpenMode::Trust && seg.load_indexes(disk);
-        let start = if loaded { seg.offset_index.lookup(u32::MAX).map(|e| e.position).unwrap_or(0) } else { 0 };
+        let start =
+            if loaded { seg.offset_index.lookup(u32::MAX).map(|e| e.position).unwrap_or(0) } else { 0 };
         report.indexes_rebuilt = !loaded;
         if !loaded {
             seg.offset_index = OffsetIndex::default();
@@ -136,7 +165,10 @@ impl Segment {
 
     fn load_indexes(&mut self, disk: &Disk) -> bool {
         let stem = file_stem(self.base_offset);
-        let (Ok(oi), Ok(ti)) = (disk.read(&self.dir.join(format!("{stem}.index"))), disk.read(&self.dir.join(format!("{stem}.timeindex")))) else {
+        let (Ok(oi), Ok(ti)) = (
+            disk.read(&self.dir.join(format!("{stem}.index"))),
+            disk.read(&self.dir.join(format!("{stem}.timeindex"))),
+        ) else {
             return false;
         };
         let (Some((oe, ot)), Some((te, tt))) = (Trailer::open(&oi), Trailer::open(&ti)) else { return false };
@@ -146,7 +178,9 @@ impl Segment {
         // The trailer names the last batch: check it is where it says and ends the file.
         if self.size > 0 {
             let Ok(h) = self.header_at(ot.last_batch_position) else { return false };
-            if ot.last_batch_position as u64 + h.total_len() as u64 != self.size as u64 || h.next_offset() != ot.next_offset {
+            if ot.last_batch_position as u64 + h.total_len() as u64 != self.size as u64
+                || h.next_offset() != ot.next_offset
+            {
                 return false;
             }
         }
@@ -160,7 +194,11 @@ impl Segment {
 
     /// The index files' bytes (offset index, time index), each with its trailer.
     pub fn index_files(&self) -> (Vec<u8>, Vec<u8>) {
-        let t = Trailer { log_size: self.size, last_batch_position: self.last_batch_position, next_offset: self.next_offset };
+        let t = Trailer {
+            log_size: self.size,
+            last_batch_position: self.last_batch_position,
+            next_offset: self.next_offset,
+        };
         let mut oi = self.offset_index.to_bytes();
         t.seal(&mut oi);
         let mut ti = self.time_index.to_bytes();
@@ -170,7 +208,13 @@ impl Segment {
 
     /// Walks batches from `start` to the end of the file, updating next offset, timestamps and
     /// (when `index`) the indexes; with `validate`, checks CRCs and offset order.
-    fn rescan_from(&mut self, start: u32, validate: bool, index: bool, report: &mut ScanReport) -> io::Result<()> {
+    fn rescan_from(
+        &mut self,
+        start: u32,
+        validate: bool,
+        index: bool,
+        report: &mut ScanReport,
+    ) -> io::Result<()> {
         let mut pos = start as u64;
         let end = self.size as u64;
         report.valid_bytes = pos;
@@ -182,7 +226,8 @@ impl Segment {
         let mut whole = Vec::new();
         while pos < end {
             if end - pos < HEADER_LEN as u64 {
-                report.stopped_by = Some(BatchError::Truncated { have: (end - pos) as usize, need: HEADER_LEN });
+                report.stopped_by =
+                    Some(BatchError::Truncated { have: (end - pos) as usize, need: HEADER_LEN });
                 break;
             }
             self.log.read_exact_at(&mut hdr, pos)?;
@@ -195,10 +240,14 @@ impl Segment {
             };
             let total = h.total_len() as u64;
             if pos + total > end {
-                report.stopped_by = Some(BatchError::Truncated { have: (end - pos) as usize, need: total as usize });
+                report.stopped_by =
+                    Some(BatchError::Truncated { have: (end - pos) as usize, need: total as usize });
                 break;
             }
-            if h.last_offset() < h.base_offset || (validate && h.base_offset < self.next_offset) || h.base_offset < self.base_offset {
+            if h.last_offset() < h.base_offset
+                || (validate && h.base_offset < self.next_offset)
+                || h.base_offset < self.base_offset
+            {
                 report.stopped_by = Some(BatchError::InvalidRecord("offsets not increasing"));
                 break;
             }
@@ -227,13 +276,17 @@ impl Segment {
     /// Index bookkeeping for a batch placed at `position`.
     fn note_batch(&mut self, h: &BatchHeader, position: u32) {
         if self.offset_index.is_empty() || self.bytes_since_index >= self.index_interval_bytes {
-            self.offset_index.push(OffsetEntry { relative_offset: (h.base_offset - self.base_offset) as u32, position });
+            self.offset_index
+                .push(OffsetEntry { relative_offset: (h.base_offset - self.base_offset) as u32, position });
             self.bytes_since_index = 0;
         }
         self.bytes_since_index += h.total_len() as u32;
         if h.max_timestamp > self.max_timestamp {
             self.max_timestamp = h.max_timestamp;
-            self.time_index.push(TimeEntry { timestamp: h.max_timestamp, relative_offset: (h.last_offset() - self.base_offset) as u32 });
+            self.time_index.push(TimeEntry {
+                timestamp: h.max_timestamp,
+                relative_offset: (h.last_offset() - self.base_offset) as u32,
+            });
         }
     }
 

@@ -336,8 +336,16 @@ impl SimDisk {
                         Cut::TornPrefix(_) => {
                             let pages = f.data.len().div_ceil(PAGE);
                             let first = f.dirty.iter().next().copied().unwrap_or(pages);
-                            let keep_to = if pages > first { first + (next_rand(&mut seed) as usize) % (pages - first + 1) } else { first };
-                            let new_len = if f.len_dirty { f.durable.len().max((keep_to * PAGE).min(f.data.len())) } else { f.durable.len() };
+                            let keep_to = if pages > first {
+                                first + (next_rand(&mut seed) as usize) % (pages - first + 1)
+                            } else {
+                                first
+                            };
+                            let new_len = if f.len_dirty {
+                                f.durable.len().max((keep_to * PAGE).min(f.data.len()))
+                            } else {
+                                f.durable.len()
+                            };
                             kept.resize(new_len, 0);
                             for &p in f.dirty.iter().filter(|p| **p < keep_to) {
                                 let s = p * PAGE;
@@ -348,7 +356,11 @@ impl SimDisk {
                             }
                         }
                         Cut::RandomPages(_) => {
-                            let new_len = if f.len_dirty && next_rand(&mut seed) % 2 == 0 { f.data.len() } else { f.durable.len() };
+                            let new_len = if f.len_dirty && next_rand(&mut seed) % 2 == 0 {
+                                f.data.len()
+                            } else {
+                                f.durable.len()
+                            };
                             kept.resize(new_len, 0);
                             for &p in &f.dirty {
                                 if next_rand(&mut seed) % 2 == 0 {
@@ -408,7 +420,11 @@ impl SimDisk {
 
     /// (parent inode, file name) of `path`.
     pub fn parent_of(&self, path: &Path) -> io::Result<(u64, String)> {
-        let name = path.file_name().ok_or_else(|| io::Error::other("path has no file name"))?.to_string_lossy().to_string();
+        let name = path
+            .file_name()
+            .ok_or_else(|| io::Error::other("path has no file name"))?
+            .to_string_lossy()
+            .to_string();
         let parent = path.parent().map(|p| self.resolve(p)).unwrap_or(Ok(ROOT))?;
         Ok((parent, name))
     }

@@ -51,7 +51,8 @@ pub fn decode_header(frame: &mut Bytes) -> Result<Header, FrameError> {
         return Err(FrameError::UnsupportedVersion { api, version, min, max, correlation_id });
     }
     let hv = api.request_header_version(version);
-    let h = RequestHeader::decode(frame, hv).map_err(|e| FrameError::Malformed("request header", e.to_string()))?;
+    let h = RequestHeader::decode(frame, hv)
+        .map_err(|e| FrameError::Malformed("request header", e.to_string()))?;
     Ok(Header {
         api_key: api,
         api_version: version,
@@ -134,7 +135,10 @@ mod tests {
         let mut f = Bytes::from_static(&[0x03, 0xe7, 0, 0, 0, 0, 0, 42, 0xff, 0xff]);
         assert!(matches!(decode_header(&mut f), Err(FrameError::UnknownApi(999))));
         let mut f = Bytes::from_static(&[0, 3, 0, 99, 0, 0, 0, 42, 0xff, 0xff]);
-        assert!(matches!(decode_header(&mut f), Err(FrameError::UnsupportedVersion { correlation_id: 42, .. })));
+        assert!(matches!(
+            decode_header(&mut f),
+            Err(FrameError::UnsupportedVersion { correlation_id: 42, .. })
+        ));
         let mut short = Bytes::from_static(&[0, 3, 0]);
         assert!(matches!(decode_header(&mut short), Err(FrameError::TooShort(3))));
     }

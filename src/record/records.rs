@@ -66,7 +66,13 @@ pub fn parse_records(raw: &[u8]) -> Option<Vec<RecordView<'_>>> {
             Some(k)
         };
         let vlen = varint(body, &mut p)?;
-        out.push(RecordView { offset_delta, timestamp_delta, key, is_tombstone: vlen < 0, raw: &raw[start..end] });
+        out.push(RecordView {
+            offset_delta,
+            timestamp_delta,
+            key,
+            is_tombstone: vlen < 0,
+            raw: &raw[start..end],
+        });
         at = end;
     }
     Some(out)
@@ -146,8 +152,16 @@ pub fn marker_is_commit(batch: &[u8], h: &BatchHeader) -> Option<bool> {
 /// A transaction marker: a control batch (transactional, control) holding one record whose key
 /// is `version i16 = 0, type i16 (0 ABORT, 1 COMMIT)` and whose value is
 /// `version i16 = 0, coordinator_epoch i32`.
-pub fn control_batch(producer_id: i64, producer_epoch: i16, commit: bool, coordinator_epoch: i32, now_ms: i64) -> Vec<u8> {
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+pub fn control_batch(
+    producer_id: i64,
+    producer_epoch: i16,
+    commit: bool,
+    coordinator_epoch: i32,
+    now_ms: i64,
+) -> Vec<u8> {
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
     let mut key = Vec::with_capacity(4);
     key.extend_from_slice(&0i16.to_be_bytes());
     key.extend_from_slice(&(if commit { 1i16 } else { 0i16 }).to_be_bytes());
@@ -171,14 +185,20 @@ pub fn control_batch(producer_id: i64, producer_epoch: i16, commit: bool, coordi
     };
     let mut b = BytesMut::new();
     // Encoding one in-memory record into a buffer cannot fail.
-    let _ = RecordBatchEncoder::encode(&mut b, [&rec], &RecordEncodeOptions { version: 2, compression: Compression::None });
+    let _ = RecordBatchEncoder::encode(
+        &mut b,
+        [&rec],
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    );
     b.to_vec()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
 
     fn batch(entries: &[(Option<&str>, Option<&str>)], compression: Compression) -> Vec<u8> {
         let recs: Vec<Record> = entries
@@ -207,8 +227,13 @@ mod tests {
 
     #[test]
     fn parse_filter_rebuild_every_codec() {
-        for c in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
-            let b = batch(&[(Some("a"), Some("1")), (Some("b"), None), (None, Some("3")), (Some("a"), Some("4"))], c);
+        for c in
+            [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd]
+        {
+            let b = batch(
+                &[(Some("a"), Some("1")), (Some("b"), None), (None, Some("3")), (Some("a"), Some("4"))],
+                c,
+            );
             let h = BatchHeader::parse(&b).unwrap();
             let raw = decompressed_records(&b, &h).unwrap();
             let recs = parse_records(&raw).unwrap();

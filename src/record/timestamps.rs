@@ -28,9 +28,11 @@ pub fn first_at_or_after(batch: &Bytes, h: &BatchHeader, ts: i64) -> (i64, i64) 
 /// The record holding the batch's largest timestamp (the first one, if several).
 pub fn max_timestamp_record(batch: &Bytes, h: &BatchHeader) -> (i64, i64) {
     record_times(batch, h)
-        .and_then(|v| v.into_iter().fold(None, |best: Option<(i64, i64)>, (o, t)| match best {
-            Some((_, bt)) if bt >= t => best,
-            _ => Some((o, t)),
-        }))
+        .and_then(|v| {
+            v.into_iter().fold(None, |best: Option<(i64, i64)>, (o, t)| match best {
+                Some((_, bt)) if bt >= t => best,
+                _ => Some((o, t)),
+            })
+        })
         .unwrap_or((h.last_offset(), h.max_timestamp))
 }

@@ -70,7 +70,10 @@ pub fn check_header(h: &BatchHeader) -> Result<(), Invalid> {
     if h.records_count as i64 != h.last_offset_delta as i64 + 1 {
         return Err(record(
             None,
-            format!("Inconsistent batch offset range (last offset delta {}) and record count {}", h.last_offset_delta, h.records_count),
+            format!(
+                "Inconsistent batch offset range (last offset delta {}) and record count {}",
+                h.last_offset_delta, h.records_count
+            ),
         ));
     }
     Ok(())
@@ -86,11 +89,13 @@ pub fn validate(batch: &[u8], h: &BatchHeader, rules: &Rules) -> Result<Summary,
         1 => walk(&mut StreamSrc::new(flate2::read::MultiGzDecoder::new(payload), cap), h, rules),
         2 => walk(&mut StreamSrc::new(SnappyReader::new(payload, cap), cap), h, rules),
         3 => {
-            let d = lz4::Decoder::new(payload).map_err(|e| Invalid::Malformed(format!("lz4 payload cannot be decompressed: {e}")))?;
+            let d = lz4::Decoder::new(payload)
+                .map_err(|e| Invalid::Malformed(format!("lz4 payload cannot be decompressed: {e}")))?;
             walk(&mut StreamSrc::new(d, cap), h, rules)
         }
         4 => {
-            let mut d = zstd::stream::read::Decoder::with_buffer(payload).map_err(|e| Invalid::Malformed(format!("zstd payload cannot be decompressed: {e}")))?;
+            let mut d = zstd::stream::read::Decoder::with_buffer(payload)
+                .map_err(|e| Invalid::Malformed(format!("zstd payload cannot be decompressed: {e}")))?;
             // A frame may ask for a window of up to 2 GiB; producers use far less. This bounds
             // the decoder's own memory.
             d.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(|e| Invalid::Malformed(format!("zstd: {e}")))?;
@@ -171,14 +176,19 @@ impl<R: Read> StreamSrc<R> {
                     return Ok(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Invalid::Malformed(format!("compressed payload cannot be decompressed: {e}"))),
+                Err(e) => {
+                    return Err(Invalid::Malformed(format!("compressed payload cannot be decompressed: {e}")))
+                }
             }
         }
     }
     fn account(&mut self, n: u64) -> Result<(), Invalid> {
         self.consumed += n;
         if self.consumed > self.cap {
-            return Err(record(None, format!("records decompress to more than {} bytes, the limit for one batch", self.cap)));
+            return Err(record(
+                None,
+                format!("records decompress to more than {} bytes, the limit for one batch", self.cap),
+            ));
         }
         Ok(())
     }
@@ -216,7 +226,11 @@ fn varint<S: Src>(s: &mut S) -> Result<Option<i64>, Invalid> {
     let mut v: u64 = 0;
     loop {
         let Some(byte) = s.byte()? else {
-            return if shift == 0 { Ok(None) } else { Err(Invalid::Malformed("a varint runs past the end of the records".into())) };
+            return if shift == 0 {
+                Ok(None)
+            } else {
+                Err(Invalid::Malformed("a varint runs past the end of the records".into()))
+            };
         };
         v |= ((byte & 0x7f) as u64) << shift;
         if byte & 0x80 == 0 {
@@ -240,7 +254,10 @@ fn walk<S: Src>(s: &mut S, h: &BatchHeader, rules: &Rules) -> Result<Summary, In
     loop {
         let Some(len) = varint(s)? else { break };
         if i >= count {
-            return Err(record(None, format!("the batch holds more records than its header's count {count}")));
+            return Err(record(
+                None,
+                format!("the batch holds more records than its header's count {count}"),
+            ));
         }
         if len <= 0 {
             return Err(record(Some(i), format!("invalid record size {len}")));
@@ -295,7 +312,10 @@ fn walk<S: Src>(s: &mut S, h: &BatchHeader, rules: &Rules) -> Result<Summary, In
         }
         let read = s.consumed() - body_start;
         if read != len as u64 {
-            return Err(record(Some(i), format!("invalid record size: expected {len} bytes in record {i}, read {read}")));
+            return Err(record(
+                Some(i),
+                format!("invalid record size: expected {len} bytes in record {i}, read {read}"),
+            ));
         }
         i += 1;
     }
@@ -346,7 +366,10 @@ impl<'a> SnappyReader<'a> {
         };
         let n = snap::raw::decompress_len(block).map_err(io::Error::other)?;
         if self.produced + n as u64 > self.cap {
-            return Err(io::Error::other(format!("snappy block decompresses past the {} byte limit", self.cap)));
+            return Err(io::Error::other(format!(
+                "snappy block decompresses past the {} byte limit",
+                self.cap
+            )));
         }
         self.out.resize(n, 0);
         let got = snap::raw::Decoder::new().decompress(block, &mut self.out).map_err(io::Error::other)?;
@@ -374,7 +397,9 @@ impl Read for SnappyReader<'_> {
 #[cfg(test)]
 mod tests {
     use bytes::{Bytes, BytesMut};
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
 
     use super::*;
     use crate::record::batch::compute_crc;
@@ -395,7 +420,12 @@ mod tests {
                 timestamp: 1_000 + i as i64,
                 key: key.then(|| Bytes::from(format!("k{i}"))),
                 value: Some(Bytes::from(vec![b'v'; value])),
-                headers: [(kafka_protocol::protocol::StrBytes::from_static_str("h"), Some(Bytes::from_static(b"x")))].into_iter().collect(),
+                headers: [(
+                    kafka_protocol::protocol::StrBytes::from_static_str("h"),
+                    Some(Bytes::from_static(b"x")),
+                )]
+                .into_iter()
+                .collect(),
                 delete_horizon: false,
             })
             .collect();
@@ -416,7 +446,9 @@ mod tests {
 
     #[test]
     fn well_formed_batches_pass_with_every_codec() {
-        for c in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+        for c in
+            [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd]
+        {
             let b = encode(14, 100, true, c);
             let s = check(&b, &OPEN).unwrap_or_else(|e| panic!("{c:?}: {e}"));
             assert_eq!(s.records, 14, "{c:?}");
@@ -472,7 +504,10 @@ mod tests {
         assert!(matches!(check(&b, &compact), Err(Invalid::Record { index: Some(0), .. })));
         let b = encode(3, 10, true, Compression::None);
         let window = Rules { timestamps: Some((1_000, 1_001)), ..OPEN };
-        assert_eq!(check(&b, &window), Err(Invalid::Timestamp { index: 2, timestamp: 1_002, min: 1_000, max: 1_001 }));
+        assert_eq!(
+            check(&b, &window),
+            Err(Invalid::Timestamp { index: 2, timestamp: 1_002, min: 1_000, max: 1_001 })
+        );
         // 1000 records of 10 KiB of one byte: zstd makes it tiny, the ceiling stops it inflating.
         let b = encode(1_000, 10 * 1024, true, Compression::Zstd);
         assert!(b.len() < 200 * 1024, "{}", b.len());

@@ -148,11 +148,22 @@ fn resource_matches(b: &Binding, rtype: i8, name: &str) -> bool {
 impl Authorizer {
     /// Whether `authorizer.class.name` names an authorizer Odradek implements.
     pub fn recognised(class: &str) -> bool {
-        matches!(class.trim(), "org.apache.kafka.metadata.authorizer.StandardAuthorizer" | "kafka.security.authorizer.AclAuthorizer" | "acl")
+        matches!(
+            class.trim(),
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+                | "kafka.security.authorizer.AclAuthorizer"
+                | "acl"
+        )
     }
 
-    pub fn open(disk: Disk, data_dir: &std::path::Path, super_users: &str, allow_if_no_acl: bool) -> Result<Authorizer, String> {
-        let super_users: Vec<String> = super_users.split(';').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    pub fn open(
+        disk: Disk,
+        data_dir: &std::path::Path,
+        super_users: &str,
+        allow_if_no_acl: bool,
+    ) -> Result<Authorizer, String> {
+        let super_users: Vec<String> =
+            super_users.split(';').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         for u in &super_users {
             if !u.contains(':') {
                 return Err(format!("super.users: '{u}' is not a principal (User:name)"));
@@ -167,7 +178,9 @@ impl Authorizer {
                     if line.is_empty() || line.starts_with('#') {
                         continue;
                     }
-                    bindings.push(parse_line(line).ok_or_else(|| format!("{}: line {} is not an ACL binding", path.display(), n + 1))?);
+                    bindings.push(parse_line(line).ok_or_else(|| {
+                        format!("{}: line {} is not an ACL binding", path.display(), n + 1)
+                    })?);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -177,7 +190,14 @@ impl Authorizer {
     }
 
     /// Whether `principal` from `host` may do `operation` on the resource.
-    pub fn authorize(&self, principal: &Principal, host: IpAddr, operation: i8, rtype: i8, name: &str) -> bool {
+    pub fn authorize(
+        &self,
+        principal: &Principal,
+        host: IpAddr,
+        operation: i8,
+        rtype: i8,
+        name: &str,
+    ) -> bool {
         let who = principal.to_string();
         if self.super_users.iter().any(|u| *u == who) {
             return true;
@@ -188,7 +208,8 @@ impl Authorizer {
         let mut allowed = false;
         for b in bindings.iter().filter(|b| resource_matches(b, rtype, name)) {
             any_for_resource = true;
-            let applies = (b.principal == who || b.principal == "User:*") && (b.host == "*" || b.host == host);
+            let applies =
+                (b.principal == who || b.principal == "User:*") && (b.host == "*" || b.host == host);
             if !applies {
                 continue;
             }
@@ -213,9 +234,22 @@ impl Authorizer {
         }
         let host = host.to_string();
         let bindings = self.bindings.read();
-        let applies = |b: &&Binding| b.resource_type == rtype && (b.principal == who || b.principal == "User:*") && (b.host == "*" || b.host == host);
-        let denied_all = bindings.iter().filter(applies).any(|b| b.permission == perm::DENY && b.pattern == pattern::LITERAL && b.name == "*" && (b.operation == operation || b.operation == op::ALL));
-        !denied_all && bindings.iter().filter(applies).any(|b| b.permission == perm::ALLOW && implied(b.operation, operation))
+        let applies = |b: &&Binding| {
+            b.resource_type == rtype
+                && (b.principal == who || b.principal == "User:*")
+                && (b.host == "*" || b.host == host)
+        };
+        let denied_all = bindings.iter().filter(applies).any(|b| {
+            b.permission == perm::DENY
+                && b.pattern == pattern::LITERAL
+                && b.name == "*"
+                && (b.operation == operation || b.operation == op::ALL)
+        });
+        !denied_all
+            && bindings
+                .iter()
+                .filter(applies)
+                .any(|b| b.permission == perm::ALLOW && implied(b.operation, operation))
     }
 
     pub fn describe(&self, f: &Filter) -> Vec<Binding> {
@@ -225,7 +259,16 @@ impl Authorizer {
     fn persist(&self, all: &[Binding]) -> Result<(), AclError> {
         let mut text = String::from("# ACL bindings: RESOURCE_TYPE PATTERN OPERATION PERMISSION NAME PRINCIPAL HOST (wire codes; strings percent-encoded)\n");
         for b in all {
-            text.push_str(&format!("{} {} {} {} {} {} {}\n", b.resource_type, b.pattern, b.operation, b.permission, pct(&b.name), pct(&b.principal), pct(&b.host)));
+            text.push_str(&format!(
+                "{} {} {} {} {} {} {}\n",
+                b.resource_type,
+                b.pattern,
+                b.operation,
+                b.permission,
+                pct(&b.name),
+                pct(&b.principal),
+                pct(&b.host)
+            ));
         }
         self.disk.write_atomic(&self.path, text.as_bytes()).map_err(|e| AclError::Storage(e.to_string()))
     }
@@ -248,8 +291,10 @@ impl Authorizer {
     /// Removes every binding matching one of the filters; returns, per filter, what it removed.
     pub fn delete(&self, filters: &[Filter]) -> Result<Vec<Vec<Binding>>, AclError> {
         let mut all = self.bindings.write();
-        let removed: Vec<Vec<Binding>> = filters.iter().map(|f| all.iter().filter(|b| f.matches(b)).cloned().collect()).collect();
-        let next: Vec<Binding> = all.iter().filter(|b| !filters.iter().any(|f| f.matches(b))).cloned().collect();
+        let removed: Vec<Vec<Binding>> =
+            filters.iter().map(|f| all.iter().filter(|b| f.matches(b)).cloned().collect()).collect();
+        let next: Vec<Binding> =
+            all.iter().filter(|b| !filters.iter().any(|f| f.matches(b))).cloned().collect();
         if next.len() != all.len() {
             self.persist(&next)?;
             *all = next;
@@ -264,14 +309,28 @@ pub fn seed(data_dir: &std::path::Path, bindings: &[Binding]) -> Result<(), Stri
     if path.exists() {
         return Ok(());
     }
-    let a = Authorizer { super_users: vec![], allow_if_no_acl: false, path, disk: Disk::os(), bindings: RwLock::new(vec![]) };
+    let a = Authorizer {
+        super_users: vec![],
+        allow_if_no_acl: false,
+        path,
+        disk: Disk::os(),
+        bindings: RwLock::new(vec![]),
+    };
     a.create(bindings.to_vec()).map_err(|e| format!("{e:?}"))
 }
 
 /// Kafka's checks on a binding to create.
 pub fn validate(b: &Binding) -> Result<(), AclError> {
     let bad = |m: &str| Err(AclError::Invalid(m.to_string()));
-    if !matches!(b.resource_type, resource::TOPIC | resource::GROUP | resource::CLUSTER | resource::TRANSACTIONAL_ID | resource::DELEGATION_TOKEN | resource::USER) {
+    if !matches!(
+        b.resource_type,
+        resource::TOPIC
+            | resource::GROUP
+            | resource::CLUSTER
+            | resource::TRANSACTIONAL_ID
+            | resource::DELEGATION_TOKEN
+            | resource::USER
+    ) {
         return bad("Invalid resource type");
     }
     if !matches!(b.pattern, pattern::LITERAL | pattern::PREFIXED) {
@@ -317,7 +376,15 @@ mod tests {
     use super::*;
 
     fn b(rt: i8, name: &str, pat: i8, principal: &str, host: &str, o: i8, p: i8) -> Binding {
-        Binding { resource_type: rt, name: name.into(), pattern: pat, principal: principal.into(), host: host.into(), operation: o, permission: p }
+        Binding {
+            resource_type: rt,
+            name: name.into(),
+            pattern: pat,
+            principal: principal.into(),
+            host: host.into(),
+            operation: o,
+            permission: p,
+        }
     }
 
     #[test]
@@ -338,24 +405,71 @@ mod tests {
         assert!(a.authorize(&alice, local, op::DESCRIBE, resource::TOPIC, "orders"), "READ implies DESCRIBE");
         assert!(!a.authorize(&alice, local, op::WRITE, resource::TOPIC, "orders"));
         assert!(!a.authorize(&bob, local, op::READ, resource::TOPIC, "orders"));
-        assert!(a.authorize(&bob, local, op::WRITE, resource::TOPIC, "logs-app"), "prefixed, wildcard principal");
+        assert!(
+            a.authorize(&bob, local, op::WRITE, resource::TOPIC, "logs-app"),
+            "prefixed, wildcard principal"
+        );
         assert!(!a.authorize(&bob, local, op::WRITE, resource::TOPIC, "logs-secret"), "DENY wins");
         assert!(a.authorize(&alice, local, op::WRITE, resource::TOPIC, "logs-secret"));
         assert!(a.authorize(&alice, local, op::READ, resource::GROUP, "any-group"));
-        assert!(!a.authorize(&alice, "10.0.0.1".parse().unwrap(), op::READ, resource::GROUP, "any-group"), "host");
-        assert!(!a.authorize(&alice, local, op::READ, resource::TOPIC, "no-acls"), "no ACL: denied by default");
-        assert!(a.authorize(&Principal::user("admin"), local, op::ALTER, resource::CLUSTER, CLUSTER_NAME), "super user");
+        assert!(
+            !a.authorize(&alice, "10.0.0.1".parse().unwrap(), op::READ, resource::GROUP, "any-group"),
+            "host"
+        );
+        assert!(
+            !a.authorize(&alice, local, op::READ, resource::TOPIC, "no-acls"),
+            "no ACL: denied by default"
+        );
+        assert!(
+            a.authorize(&Principal::user("admin"), local, op::ALTER, resource::CLUSTER, CLUSTER_NAME),
+            "super user"
+        );
         drop(a);
         let a = Authorizer::open(Disk::os(), dir.path(), "", true).unwrap();
-        assert!(a.authorize(&bob, local, op::READ, resource::TOPIC, "no-acls"), "allow.everyone.if.no.acl.found");
+        assert!(
+            a.authorize(&bob, local, op::READ, resource::TOPIC, "no-acls"),
+            "allow.everyone.if.no.acl.found"
+        );
         assert!(!a.authorize(&bob, local, op::READ, resource::TOPIC, "orders"), "bindings survive a restart");
-        let f = Filter { resource_type: resource::TOPIC, name: Some("logs-secret".into()), pattern: pattern::MATCH, principal: None, host: None, operation: op::ANY, permission: perm::ANY };
+        let f = Filter {
+            resource_type: resource::TOPIC,
+            name: Some("logs-secret".into()),
+            pattern: pattern::MATCH,
+            principal: None,
+            host: None,
+            operation: op::ANY,
+            permission: perm::ANY,
+        };
         assert_eq!(a.describe(&f).len(), 2, "MATCH: the literal and the prefix that apply");
         let removed = a.delete(&[f]).unwrap();
         assert_eq!(removed[0].len(), 2);
-        assert_eq!(a.describe(&Filter { resource_type: resource::ANY, name: None, pattern: pattern::ANY, principal: None, host: None, operation: op::ANY, permission: perm::ANY }).len(), 2);
-        assert!(validate(&b(resource::CLUSTER, "other", pattern::LITERAL, "User:a", "*", op::ALTER, perm::ALLOW)).is_err());
-        assert!(validate(&b(resource::TOPIC, "t", pattern::MATCH, "User:a", "*", op::READ, perm::ALLOW)).is_err());
-        assert!(validate(&b(resource::TOPIC, "t", pattern::LITERAL, "alice", "*", op::READ, perm::ALLOW)).is_err());
+        assert_eq!(
+            a.describe(&Filter {
+                resource_type: resource::ANY,
+                name: None,
+                pattern: pattern::ANY,
+                principal: None,
+                host: None,
+                operation: op::ANY,
+                permission: perm::ANY
+            })
+            .len(),
+            2
+        );
+        assert!(validate(&b(
+            resource::CLUSTER,
+            "other",
+            pattern::LITERAL,
+            "User:a",
+            "*",
+            op::ALTER,
+            perm::ALLOW
+        ))
+        .is_err());
+        assert!(
+            validate(&b(resource::TOPIC, "t", pattern::MATCH, "User:a", "*", op::READ, perm::ALLOW)).is_err()
+        );
+        assert!(validate(&b(resource::TOPIC, "t", pattern::LITERAL, "alice", "*", op::READ, perm::ALLOW))
+            .is_err());
     }
 }

@@ -1,7 +1,10 @@
 //! Certificates for development and tests (rcgen): a CA, a server certificate for the given
 //! host names and addresses, and client certificates whose subjects are `CN=<name>,O=Odradek dev`.
 //! Never for production: the keys are unencrypted PEM.
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
 
 /// A certificate and its unencrypted PKCS#8 key, PEM.
 #[derive(Clone, Debug)]
@@ -29,7 +32,8 @@ pub fn generate(hosts: &[String], clients: &[&str]) -> Result<DevPki, String> {
     ca_params.distinguished_name = rcgen::DistinguishedName::new();
     ca_params.distinguished_name.push(DnType::OrganizationName, "Odradek dev");
     ca_params.distinguished_name.push(DnType::CommonName, "Odradek development CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca_key_pem = ca_key.serialize_pem();
     let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(e)?;
     let leaf = |sans: Vec<String>, cn: &str, usage: ExtendedKeyUsagePurpose| -> Result<Pem, String> {
@@ -45,7 +49,11 @@ pub fn generate(hosts: &[String], clients: &[&str]) -> Result<DevPki, String> {
         let c = p.signed_by(&key, &ca).map_err(e)?;
         Ok(Pem { cert: c.pem(), key: key.serialize_pem() })
     };
-    let server = leaf(hosts.to_vec(), hosts.first().map(String::as_str).unwrap_or("localhost"), ExtendedKeyUsagePurpose::ServerAuth)?;
+    let server = leaf(
+        hosts.to_vec(),
+        hosts.first().map(String::as_str).unwrap_or("localhost"),
+        ExtendedKeyUsagePurpose::ServerAuth,
+    )?;
     let mut out = Vec::new();
     for c in clients {
         out.push((c.to_string(), leaf(Vec::new(), c, ExtendedKeyUsagePurpose::ClientAuth)?));

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use crate::config::BrokerConfig;
 
-pub const USERS: &[(&str, &str)] = &[("admin", "admin-secret"), ("alice", "alice-secret"), ("bob", "bob-secret")];
+pub const USERS: &[(&str, &str)] =
+    &[("admin", "admin-secret"), ("alice", "alice-secret"), ("bob", "bob-secret")];
 
 /// Generates the PKI into `<data dir>/secure/` and sets the listeners and users on `config`.
 pub fn prepare(config: &mut BrokerConfig) -> Result<PathBuf, String> {
@@ -28,7 +29,9 @@ pub fn prepare(config: &mut BrokerConfig) -> Result<PathBuf, String> {
     // A restart on the same data dir keeps the certificates clients already trust.
     if !(dir.join("ca.pem").exists() && dir.join("server.pem").exists() && dir.join("admin.pem").exists()) {
         let pki = super::devcerts::generate(&hosts, &["admin", "alice"])?;
-        let w = |name: &str, text: &str| std::fs::write(dir.join(name), text).map_err(|e| format!("{}: {e}", dir.join(name).display()));
+        let w = |name: &str, text: &str| {
+            std::fs::write(dir.join(name), text).map_err(|e| format!("{}: {e}", dir.join(name).display()))
+        };
         w("ca.pem", &pki.ca.cert)?;
         w("server.pem", &format!("{}{}", pki.server.key, pki.server.cert))?;
         for (name, p) in &pki.clients {
@@ -45,7 +48,10 @@ pub fn prepare(config: &mut BrokerConfig) -> Result<PathBuf, String> {
     let sets = [
         ("listeners", format!("SASL_SSL://{bind}:{port},SSL://{bind}:{ssl_port}")),
         ("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512".to_string()),
-        ("listener.name.sasl_ssl.plain.sasl.jaas.config", format!("org.apache.kafka.common.security.plain.PlainLoginModule required {jaas};")),
+        (
+            "listener.name.sasl_ssl.plain.sasl.jaas.config",
+            format!("org.apache.kafka.common.security.plain.PlainLoginModule required {jaas};"),
+        ),
         ("ssl.keystore.type", "PEM".to_string()),
         ("ssl.keystore.location", d("server.pem")),
         ("ssl.truststore.type", "PEM".to_string()),
@@ -61,7 +67,15 @@ pub fn prepare(config: &mut BrokerConfig) -> Result<PathBuf, String> {
     use super::acl::{op, pattern, perm, resource, Binding};
     let alice: Vec<Binding> = [resource::TOPIC, resource::GROUP, resource::TRANSACTIONAL_ID]
         .into_iter()
-        .map(|rt| Binding { resource_type: rt, name: "*".into(), pattern: pattern::LITERAL, principal: "User:alice".into(), host: "*".into(), operation: op::ALL, permission: perm::ALLOW })
+        .map(|rt| Binding {
+            resource_type: rt,
+            name: "*".into(),
+            pattern: pattern::LITERAL,
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: op::ALL,
+            permission: perm::ALLOW,
+        })
         .collect();
     super::acl::seed(&config.data_dir, &alice)?;
     config.listen.clear();
@@ -98,7 +112,11 @@ pub fn write_client_configs(dir: &Path, sasl_ssl: &str, ssl: &str) -> Result<Vec
     };
     let (user, pw) = USERS[0];
     for (file, mech) in [("client-scram.properties", "SCRAM-SHA-512"), ("client-plain.properties", "PLAIN")] {
-        let module = if mech == "PLAIN" { "org.apache.kafka.common.security.plain.PlainLoginModule" } else { "org.apache.kafka.common.security.scram.ScramLoginModule" };
+        let module = if mech == "PLAIN" {
+            "org.apache.kafka.common.security.plain.PlainLoginModule"
+        } else {
+            "org.apache.kafka.common.security.scram.ScramLoginModule"
+        };
         w(
             file,
             format!(

@@ -71,7 +71,8 @@ impl ListenerSpec {
 }
 
 /// What Kafka maps when `listener.security.protocol.map` is not set.
-const DEFAULT_MAP: &str = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
+const DEFAULT_MAP: &str =
+    "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
 
 fn bad(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::InvalidValue { key: key.into(), value: value.into(), reason: reason.into() }
@@ -89,7 +90,8 @@ fn endpoint(key: &str, whole: &str, item: &str) -> Result<(String, String, u16),
     let Some((host, port)) = rest.rsplit_once(':') else {
         return Err(bad(key, whole, format!("'{item}' has no port")));
     };
-    let port: u16 = port.trim().parse().map_err(|_| bad(key, whole, format!("'{port}' in '{item}' is not a port")))?;
+    let port: u16 =
+        port.trim().parse().map_err(|_| bad(key, whole, format!("'{port}' in '{item}' is not a port")))?;
     let host = host.trim();
     let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     Ok((name, host.to_string(), port))
@@ -100,7 +102,11 @@ fn endpoints(key: &str, value: &str) -> Result<Vec<(String, String, u16)>, Confi
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let e = endpoint(key, value, item)?;
         if out.iter().any(|o| o.0 == e.0) {
-            return Err(bad(key, value, format!("Each listener must have a different name; {} appears twice", e.0)));
+            return Err(bad(
+                key,
+                value,
+                format!("Each listener must have a different name; {} appears twice", e.0),
+            ));
         }
         out.push(e);
     }
@@ -121,26 +127,45 @@ pub fn resolve(config: &BrokerConfig) -> Result<Vec<ListenerSpec>, ConfigError> 
         let advertised = match advertised {
             Some(a) => {
                 let item = if a.contains("://") { a.clone() } else { format!("PLAINTEXT://{a}") };
-                let (_, h, p) = endpoint("advertised.listeners", &a, item.split(',').next().unwrap_or_default())?;
+                let (_, h, p) =
+                    endpoint("advertised.listeners", &a, item.split(',').next().unwrap_or_default())?;
                 Some((h, p))
             }
             None => None,
         };
-        return Ok(vec![ListenerSpec { name: "PLAINTEXT".into(), protocol: SecurityProtocol::Plaintext, host, port, advertised }]);
+        return Ok(vec![ListenerSpec {
+            name: "PLAINTEXT".into(),
+            protocol: SecurityProtocol::Plaintext,
+            host,
+            port,
+            advertised,
+        }]);
     };
-    let map_raw = config.set.get("listener.security.protocol.map").cloned().unwrap_or_else(|| DEFAULT_MAP.to_string());
+    let map_raw =
+        config.set.get("listener.security.protocol.map").cloned().unwrap_or_else(|| DEFAULT_MAP.to_string());
     let mut map = Vec::new();
     for item in map_raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let Some((n, p)) = item.split_once(':') else {
-            return Err(bad("listener.security.protocol.map", &map_raw, format!("'{item}' is not NAME:PROTOCOL")));
+            return Err(bad(
+                "listener.security.protocol.map",
+                &map_raw,
+                format!("'{item}' is not NAME:PROTOCOL"),
+            ));
         };
         let Some(p) = SecurityProtocol::parse(p) else {
-            return Err(bad("listener.security.protocol.map", &map_raw, format!("'{p}' is not a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)")));
+            return Err(bad(
+                "listener.security.protocol.map",
+                &map_raw,
+                format!("'{p}' is not a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL)"),
+            ));
         };
         map.push((n.trim().to_ascii_uppercase(), p));
     }
-    let controllers: Vec<String> =
-        config.set.get("controller.listener.names").map(|v| v.split(',').map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let controllers: Vec<String> = config
+        .set
+        .get("controller.listener.names")
+        .map(|v| v.split(',').map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
     let mut out = Vec::new();
     for (name, host, port) in endpoints("listeners", listeners)? {
         if controllers.contains(&name) {
@@ -149,15 +174,27 @@ pub fn resolve(config: &BrokerConfig) -> Result<Vec<ListenerSpec>, ConfigError> 
             continue;
         }
         let Some(&(_, protocol)) = map.iter().find(|(n, _)| *n == name) else {
-            return Err(bad("listeners", listeners, format!("No security protocol defined for listener {name} (listener.security.protocol.map)")));
+            return Err(bad(
+                "listeners",
+                listeners,
+                format!("No security protocol defined for listener {name} (listener.security.protocol.map)"),
+            ));
         };
         if out.iter().any(|l: &ListenerSpec| l.port == port && port != 0 && l.host == host) {
-            return Err(bad("listeners", listeners, format!("Each listener must have a different port; {host}:{port} appears twice")));
+            return Err(bad(
+                "listeners",
+                listeners,
+                format!("Each listener must have a different port; {host}:{port} appears twice"),
+            ));
         }
         out.push(ListenerSpec { name, protocol, host, port, advertised: None });
     }
     if out.is_empty() {
-        return Err(bad("listeners", listeners, "no broker listener left to bind (only controller listeners)"));
+        return Err(bad(
+            "listeners",
+            listeners,
+            "no broker listener left to bind (only controller listeners)",
+        ));
     }
     if let Some(adv) = config.set.get("advertised.listeners").filter(|v| !v.trim().is_empty()) {
         for (name, host, port) in endpoints("advertised.listeners", adv)? {
@@ -191,17 +228,26 @@ mod tests {
     #[test]
     fn kafka_listener_settings() {
         let c = cfg(&[
-            ("listeners", "PLAINTEXT://:9092,CONTROLLER://:9093,internal://127.0.0.1:0,SASL_SSL://[::1]:9094"),
-            ("listener.security.protocol.map", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,INTERNAL:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"),
+            (
+                "listeners",
+                "PLAINTEXT://:9092,CONTROLLER://:9093,internal://127.0.0.1:0,SASL_SSL://[::1]:9094",
+            ),
+            (
+                "listener.security.protocol.map",
+                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,INTERNAL:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+            ),
             ("controller.listener.names", "CONTROLLER"),
             ("advertised.listeners", "PLAINTEXT://localhost:9092,INTERNAL://10.0.0.1:19092"),
         ]);
         let l = resolve(&c).unwrap();
-        assert_eq!(l.iter().map(|l| (l.name.as_str(), l.protocol)).collect::<Vec<_>>(), vec![
-            ("PLAINTEXT", SecurityProtocol::Plaintext),
-            ("INTERNAL", SecurityProtocol::SaslPlaintext),
-            ("SASL_SSL", SecurityProtocol::SaslSsl)
-        ]);
+        assert_eq!(
+            l.iter().map(|l| (l.name.as_str(), l.protocol)).collect::<Vec<_>>(),
+            vec![
+                ("PLAINTEXT", SecurityProtocol::Plaintext),
+                ("INTERNAL", SecurityProtocol::SaslPlaintext),
+                ("SASL_SSL", SecurityProtocol::SaslSsl)
+            ]
+        );
         assert_eq!(l[0].bind_addr(), "0.0.0.0:9092");
         assert_eq!(l[2].bind_addr(), "[::1]:9094");
         assert_eq!(l[0].advertised, Some(("localhost".into(), 9092)));
@@ -216,7 +262,16 @@ mod tests {
         c.listen = "127.0.0.1:0".into();
         c.advertised_listener = Some("example.com:1234".into());
         let l = resolve(&c).unwrap();
-        assert_eq!(l, vec![ListenerSpec { name: "PLAINTEXT".into(), protocol: SecurityProtocol::Plaintext, host: "127.0.0.1".into(), port: 0, advertised: Some(("example.com".into(), 1234)) }]);
+        assert_eq!(
+            l,
+            vec![ListenerSpec {
+                name: "PLAINTEXT".into(),
+                protocol: SecurityProtocol::Plaintext,
+                host: "127.0.0.1".into(),
+                port: 0,
+                advertised: Some(("example.com".into(), 1234))
+            }]
+        );
     }
 
     #[test]

@@ -45,9 +45,15 @@ pub fn listener_value(config: &BrokerConfig, listener: &str, key: &str) -> Optio
 
 impl Listener {
     /// The listener's TLS and SASL set up from its settings; `Err` says what cannot be honoured.
-    pub fn build(spec: ListenerSpec, bound: SocketAddr, config: &BrokerConfig) -> Result<Listener, ConfigError> {
+    pub fn build(
+        spec: ListenerSpec,
+        bound: SocketAddr,
+        config: &BrokerConfig,
+    ) -> Result<Listener, ConfigError> {
         let name = spec.name.clone();
-        let fail = |what: &str, e: String| refuse(&format!("{}{what}", spec.prefix()), "", format!("listener {name}: {e}"));
+        let fail = |what: &str, e: String| {
+            refuse(&format!("{}{what}", spec.prefix()), "", format!("listener {name}: {e}"))
+        };
         let tls = if spec.protocol.tls() {
             let (c, n) = (config.clone(), name.clone());
             Some(tls::Tls::new(&name, move |k| listener_value(&c, &n, k)).map_err(|e| fail("ssl.*", e))?)
@@ -55,12 +61,17 @@ impl Listener {
             None
         };
         let sasl = if spec.protocol.sasl() {
-            Some(sasl::SaslConfig::new(&name, &|k| listener_value(config, &name, k)).map_err(|e| fail("sasl.*", e))?)
+            Some(
+                sasl::SaslConfig::new(&name, &|k| listener_value(config, &name, k))
+                    .map_err(|e| fail("sasl.*", e))?,
+            )
         } else {
             None
         };
-        let rules = listener_value(config, &name, "ssl.principal.mapping.rules").unwrap_or_else(|| "DEFAULT".into());
-        let mapping = principal::MappingRules::parse(&rules).map_err(|e| fail("ssl.principal.mapping.rules", e))?;
+        let rules =
+            listener_value(config, &name, "ssl.principal.mapping.rules").unwrap_or_else(|| "DEFAULT".into());
+        let mapping =
+            principal::MappingRules::parse(&rules).map_err(|e| fail("ssl.principal.mapping.rules", e))?;
         let mut l = Listener::new(spec, bound);
         l.tls = tls;
         l.sasl = sasl;
@@ -82,7 +93,13 @@ impl Listener {
     }
     /// A listener for code that serves requests without a socket (fuzzing, tests).
     pub fn plaintext_for_tests() -> Listener {
-        let spec = ListenerSpec { name: "PLAINTEXT".into(), protocol: SecurityProtocol::Plaintext, host: "127.0.0.1".into(), port: 9092, advertised: None };
+        let spec = ListenerSpec {
+            name: "PLAINTEXT".into(),
+            protocol: SecurityProtocol::Plaintext,
+            host: "127.0.0.1".into(),
+            port: 9092,
+            advertised: None,
+        };
         Listener::new(spec, SocketAddr::from(([127, 0, 0, 1], 9092)))
     }
 }
@@ -120,12 +137,17 @@ pub fn check_supported(config: &BrokerConfig, listeners: &[ListenerSpec]) -> Res
             continue;
         }
         let bare = strip_listener_prefix(k);
-        let secured_oauth = bare == "oauthbearer.sasl.server.callback.handler.class" && oauth::SECURED_HANDLERS.contains(&v.trim());
-        if !secured_oauth && (CLASS_KEYS.contains(&bare) || bare.ends_with(".sasl.server.callback.handler.class")) {
+        let secured_oauth = bare == "oauthbearer.sasl.server.callback.handler.class"
+            && oauth::SECURED_HANDLERS.contains(&v.trim());
+        if !secured_oauth
+            && (CLASS_KEYS.contains(&bare) || bare.ends_with(".sasl.server.callback.handler.class"))
+        {
             return Err(refuse(k, v, "Odradek cannot load Java classes; this setting cannot be honoured"));
         }
     }
-    if config.set.get("super.users").is_some_and(|v| !v.trim().is_empty()) && !config.set.contains_key("authorizer.class.name") {
+    if config.set.get("super.users").is_some_and(|v| !v.trim().is_empty())
+        && !config.set.contains_key("authorizer.class.name")
+    {
         tracing::warn!("super.users is set but no authorizer is configured (authorizer.class.name): every client may do everything, as in Kafka");
     }
     Ok(())
@@ -139,7 +161,9 @@ pub fn log_failed_login(peer: SocketAddr, listener: &str, reason: &str) {
     static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
     let now = crate::clock::now_ms().max(0) as u64;
     let last = LAST_MS.load(Ordering::Relaxed);
-    if now.saturating_sub(last) >= 1000 && LAST_MS.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+    if now.saturating_sub(last) >= 1000
+        && LAST_MS.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    {
         let more = SUPPRESSED.swap(0, Ordering::Relaxed);
         tracing::warn!(%peer, listener, also_failed_since_last_log = more, "authentication failed: {reason}");
     } else {
@@ -204,7 +228,10 @@ mod tests {
         let mut c = BrokerConfig::default();
         c.set.insert("authorizer.class.name".into(), "com.example.MyAuthorizer".into());
         assert!(check_supported(&c, &listeners::resolve(&c).unwrap()).is_err());
-        c.set.insert("authorizer.class.name".into(), "org.apache.kafka.metadata.authorizer.StandardAuthorizer".into());
+        c.set.insert(
+            "authorizer.class.name".into(),
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer".into(),
+        );
         assert!(check_supported(&c, &listeners::resolve(&c).unwrap()).is_ok());
         let mut c = BrokerConfig::default();
         c.set.insert("listener.name.plaintext.principal.builder.class".into(), "com.example.Builder".into());

@@ -19,8 +19,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use parking_lot::Mutex;
 
-pub const SECURED_HANDLERS: &[&str] =
-    &["org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler", "org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerValidatorCallbackHandler"];
+pub const SECURED_HANDLERS: &[&str] = &[
+    "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler",
+    "org.apache.kafka.common.security.oauthbearer.secured.OAuthBearerValidatorCallbackHandler",
+];
 
 #[derive(Debug)]
 struct Jwks {
@@ -48,46 +50,84 @@ pub struct Token {
 }
 
 fn read_jwks(path: &PathBuf) -> Result<jsonwebtoken::jwk::JwkSet, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the JWKS file {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the JWKS file {}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{} is not a JWKS document: {e}", path.display()))
 }
 
 impl OAuthConfig {
     /// `get` reads the listener's keys (prefix first); `jaas` holds the OAUTHBEARER JAAS options.
-    pub fn new(get: &dyn Fn(&str) -> Option<String>, jaas: &[(String, String)]) -> Result<OAuthConfig, String> {
+    pub fn new(
+        get: &dyn Fn(&str) -> Option<String>,
+        jaas: &[(String, String)],
+    ) -> Result<OAuthConfig, String> {
         let opt = |k: &str| jaas.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
         let handler = get("oauthbearer.sasl.server.callback.handler.class");
         let jwks = match handler {
             None => None,
             Some(h) if SECURED_HANDLERS.contains(&h.as_str()) => {
-                let url = get("sasl.oauthbearer.jwks.endpoint.url").ok_or("OAuthBearerValidatorCallbackHandler needs sasl.oauthbearer.jwks.endpoint.url")?;
+                let url = get("sasl.oauthbearer.jwks.endpoint.url")
+                    .ok_or("OAuthBearerValidatorCallbackHandler needs sasl.oauthbearer.jwks.endpoint.url")?;
                 let Some(path) = url.strip_prefix("file:").map(|p| p.trim_start_matches("//")) else {
                     return Err(format!("sasl.oauthbearer.jwks.endpoint.url={url}: only file: URLs are supported (Odradek makes no outgoing HTTP requests); fetch the JWKS into a file"));
                 };
-                let path = PathBuf::from(if path.starts_with('/') { path.to_string() } else { format!("/{path}") });
+                let path =
+                    PathBuf::from(if path.starts_with('/') { path.to_string() } else { format!("/{path}") });
                 let keys = read_jwks(&path)?;
                 let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
                 Some(Jwks {
                     path,
                     loaded: Mutex::new((mtime, keys)),
-                    audience: get("sasl.oauthbearer.expected.audience").map(|a| a.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default(),
+                    audience: get("sasl.oauthbearer.expected.audience")
+                        .map(|a| {
+                            a.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+                        })
+                        .unwrap_or_default(),
                     issuer: get("sasl.oauthbearer.expected.issuer"),
-                    skew_s: get("sasl.oauthbearer.clock.skew.seconds").and_then(|v| v.parse().ok()).unwrap_or(30),
+                    skew_s: get("sasl.oauthbearer.clock.skew.seconds")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(30),
                 })
             }
-            Some(other) => return Err(format!("oauthbearer.sasl.server.callback.handler.class={other}: only {} is implemented", SECURED_HANDLERS[0])),
+            Some(other) => {
+                return Err(format!(
+                    "oauthbearer.sasl.server.callback.handler.class={other}: only {} is implemented",
+                    SECURED_HANDLERS[0]
+                ))
+            }
         };
         let secured = jwks.is_some();
         Ok(OAuthConfig {
-            principal_claim: if secured { get("sasl.oauthbearer.sub.claim.name") } else { opt("unsecuredValidatorPrincipalClaimName") }.unwrap_or_else(|| "sub".into()),
-            scope_claim: if secured { get("sasl.oauthbearer.scope.claim.name") } else { opt("unsecuredValidatorScopeClaimName") }.unwrap_or_else(|| "scope".into()),
-            required_scopes: opt("unsecuredValidatorRequiredScope").map(|s| s.split(|c: char| c == ',' || c.is_whitespace()).filter(|x| !x.is_empty()).map(str::to_string).collect()).unwrap_or_default(),
+            principal_claim: if secured {
+                get("sasl.oauthbearer.sub.claim.name")
+            } else {
+                opt("unsecuredValidatorPrincipalClaimName")
+            }
+            .unwrap_or_else(|| "sub".into()),
+            scope_claim: if secured {
+                get("sasl.oauthbearer.scope.claim.name")
+            } else {
+                opt("unsecuredValidatorScopeClaimName")
+            }
+            .unwrap_or_else(|| "scope".into()),
+            required_scopes: opt("unsecuredValidatorRequiredScope")
+                .map(|s| {
+                    s.split(|c: char| c == ',' || c.is_whitespace())
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
             skew_ms: opt("unsecuredValidatorAllowableClockSkewMs").and_then(|v| v.parse().ok()).unwrap_or(0),
             jwks,
         })
     }
 
-    fn claims_of(&self, token: &str, now_ms: i64) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    fn claims_of(
+        &self,
+        token: &str,
+        now_ms: i64,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
         let Some(jwks) = &self.jwks else {
             // Unsecured: header.payload. with alg none.
             let parts: Vec<&str> = token.split('.').collect();
@@ -95,8 +135,11 @@ impl OAuthConfig {
                 return Err("an unsecured token has three parts and an empty signature".into());
             }
             let dec = |p: &str| -> Result<serde_json::Map<String, serde_json::Value>, String> {
-                let bytes = B64URL.decode(p.trim_end_matches('=')).map_err(|_| "the token is not base64url".to_string())?;
-                serde_json::from_slice(&bytes).map_err(|_| "the token's parts are not JSON objects".to_string())
+                let bytes = B64URL
+                    .decode(p.trim_end_matches('='))
+                    .map_err(|_| "the token is not base64url".to_string())?;
+                serde_json::from_slice(&bytes)
+                    .map_err(|_| "the token's parts are not JSON objects".to_string())
             };
             let header = dec(parts[0])?;
             if header.get("alg").and_then(|a| a.as_str()) != Some("none") {
@@ -115,7 +158,9 @@ impl OAuthConfig {
         if mtime != loaded.0 {
             match read_jwks(&jwks.path) {
                 Ok(k) => *loaded = (mtime, k),
-                Err(e) => tracing::error!(error = %e, "JWKS file changed but cannot be read; keeping the previous keys"),
+                Err(e) => {
+                    tracing::error!(error = %e, "JWKS file changed but cannot be read; keeping the previous keys")
+                }
             }
         }
         let header = jsonwebtoken::decode_header(token).map_err(|e| format!("bad token header: {e}"))?;
@@ -135,18 +180,25 @@ impl OAuthConfig {
         if let Some(i) = &jwks.issuer {
             v.set_issuer(&[i]);
         }
-        let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &v).map_err(|e| format!("token rejected: {e}"))?;
+        let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &v)
+            .map_err(|e| format!("token rejected: {e}"))?;
         Ok(data.claims)
     }
 
     /// Validates a token; `Err` says why (logged, never sent: the client gets invalid_token).
     pub fn validate(&self, token: &str, now_ms: i64) -> Result<Token, String> {
         let claims = self.claims_of(token, now_ms)?;
-        let principal = claims.get(&self.principal_claim).and_then(|p| p.as_str()).filter(|p| !p.trim().is_empty()).ok_or_else(|| format!("the token has no {} claim", self.principal_claim))?;
+        let principal = claims
+            .get(&self.principal_claim)
+            .and_then(|p| p.as_str())
+            .filter(|p| !p.trim().is_empty())
+            .ok_or_else(|| format!("the token has no {} claim", self.principal_claim))?;
         if !self.required_scopes.is_empty() {
             let scopes: Vec<String> = match claims.get(&self.scope_claim) {
                 Some(serde_json::Value::String(s)) => s.split(' ').map(str::to_string).collect(),
-                Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+                Some(serde_json::Value::Array(a)) => {
+                    a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()
+                }
                 _ => Vec::new(),
             };
             if let Some(missing) = self.required_scopes.iter().find(|r| !scopes.contains(r)) {
@@ -167,7 +219,10 @@ pub fn bearer(msg: &[u8]) -> Result<String, String> {
     }
     for kv in rest.split('\x01') {
         if let Some(v) = kv.strip_prefix("auth=") {
-            let t = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).ok_or("the auth value is not a Bearer token")?;
+            let t = v
+                .strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+                .ok_or("the auth value is not a Bearer token")?;
             return Ok(t.trim().to_string());
         }
     }
@@ -178,7 +233,8 @@ pub fn bearer(msg: &[u8]) -> Result<String, String> {
 pub fn unsecured_token(principal: &str, lifetime_s: i64) -> String {
     let now = crate::clock::now_ms() / 1000;
     let h = B64URL.encode(br#"{"alg":"none"}"#);
-    let c = B64URL.encode(serde_json::json!({"sub": principal, "iat": now, "exp": now + lifetime_s}).to_string());
+    let c =
+        B64URL.encode(serde_json::json!({"sub": principal, "iat": now, "exp": now + lifetime_s}).to_string());
     format!("{h}.{c}.")
 }
 
@@ -188,18 +244,43 @@ mod tests {
 
     #[test]
     fn unsecured_tokens() {
-        let cfg = OAuthConfig::new(&|_| None, &[("unsecuredValidatorRequiredScope".into(), "kafka".into())]).unwrap();
+        let cfg = OAuthConfig::new(&|_| None, &[("unsecuredValidatorRequiredScope".into(), "kafka".into())])
+            .unwrap();
         let now = crate::clock::now_ms();
-        let c = |claims: serde_json::Value| format!("{}.{}.", B64URL.encode(br#"{"alg":"none"}"#), B64URL.encode(claims.to_string()));
+        let c = |claims: serde_json::Value| {
+            format!("{}.{}.", B64URL.encode(br#"{"alg":"none"}"#), B64URL.encode(claims.to_string()))
+        };
         let ok = c(serde_json::json!({"sub": "alice", "exp": now / 1000 + 60, "scope": "kafka other"}));
         assert_eq!(cfg.validate(&ok, now).unwrap().principal, "alice");
-        assert!(cfg.validate(&c(serde_json::json!({"sub": "alice", "exp": now / 1000 - 1, "scope": "kafka"})), now).is_err(), "expired");
-        assert!(cfg.validate(&c(serde_json::json!({"sub": "alice", "exp": now / 1000 + 60})), now).is_err(), "scope missing");
-        assert!(cfg.validate(&c(serde_json::json!({"exp": now / 1000 + 60, "scope": "kafka"})), now).is_err(), "no sub");
-        let signed_alg = format!("{}.{}.", B64URL.encode(br#"{"alg":"HS256"}"#), B64URL.encode(serde_json::json!({"sub": "a", "exp": now / 1000 + 60}).to_string()));
+        assert!(
+            cfg.validate(
+                &c(serde_json::json!({"sub": "alice", "exp": now / 1000 - 1, "scope": "kafka"})),
+                now
+            )
+            .is_err(),
+            "expired"
+        );
+        assert!(
+            cfg.validate(&c(serde_json::json!({"sub": "alice", "exp": now / 1000 + 60})), now).is_err(),
+            "scope missing"
+        );
+        assert!(
+            cfg.validate(&c(serde_json::json!({"exp": now / 1000 + 60, "scope": "kafka"})), now).is_err(),
+            "no sub"
+        );
+        let signed_alg = format!(
+            "{}.{}.",
+            B64URL.encode(br#"{"alg":"HS256"}"#),
+            B64URL.encode(serde_json::json!({"sub": "a", "exp": now / 1000 + 60}).to_string())
+        );
         assert!(cfg.validate(&signed_alg, now).is_err(), "unsecured means alg none");
         assert_eq!(bearer(format!("n,,\x01auth=Bearer {ok}\x01\x01").as_bytes()).unwrap(), ok);
         assert!(bearer(b"garbage").is_err());
-        assert!(OAuthConfig::new(&|k| (k == "oauthbearer.sasl.server.callback.handler.class").then(|| "com.example.Handler".to_string()), &[]).is_err());
+        assert!(OAuthConfig::new(
+            &|k| (k == "oauthbearer.sasl.server.callback.handler.class")
+                .then(|| "com.example.Handler".to_string()),
+            &[]
+        )
+        .is_err());
     }
 }

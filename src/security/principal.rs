@@ -44,7 +44,9 @@ fn escape(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     let n = v.chars().count();
     for (i, c) in v.chars().enumerate() {
-        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';') || (i == 0 && (c == '#' || c == ' ')) || (i + 1 == n && c == ' ');
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i + 1 == n && c == ' ');
         if special {
             out.push('\\');
         }
@@ -64,7 +66,13 @@ pub fn subject_dn(der: &[u8]) -> Option<String> {
             let part = match (keyword(&oid), atv.as_str()) {
                 (Some(k), Ok(s)) => format!("{k}={}", escape(s)),
                 _ => {
-                    let hex: String = atv.attr_value().to_der_vec().unwrap_or_default().iter().map(|b| format!("{b:02x}")).collect();
+                    let hex: String = atv
+                        .attr_value()
+                        .to_der_vec()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
                     format!("{oid}=#{hex}")
                 }
             };
@@ -98,13 +106,16 @@ impl MappingRules {
                 rules.push(Rule::Default);
                 rest = r;
             } else if let Some(r) = rest.strip_prefix("RULE:") {
-                let (pattern, r) = until_slash(r).ok_or_else(|| format!("'{rest}': expected RULE:pattern/replacement/[LU]"))?;
-                let (replacement, r) = until_slash(r).ok_or_else(|| format!("'{rest}': expected RULE:pattern/replacement/[LU]"))?;
+                let (pattern, r) = until_slash(r)
+                    .ok_or_else(|| format!("'{rest}': expected RULE:pattern/replacement/[LU]"))?;
+                let (replacement, r) = until_slash(r)
+                    .ok_or_else(|| format!("'{rest}': expected RULE:pattern/replacement/[LU]"))?;
                 let (case, r) = match r.chars().next() {
                     Some(c @ ('L' | 'U')) => (Some(c), &r[1..]),
                     _ => (None, r),
                 };
-                let pattern = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| format!("bad pattern {pattern}: {e}"))?;
+                let pattern = regex::Regex::new(&format!("^(?:{pattern})$"))
+                    .map_err(|e| format!("bad pattern {pattern}: {e}"))?;
                 rules.push(Rule::Map { pattern, replacement: java_replacement(&replacement), case });
                 rest = r;
             } else {
@@ -201,7 +212,10 @@ mod tests {
     fn mapping_rules_as_kafka_documents_them() {
         let r = MappingRules::parse("RULE:^CN=(.*?),OU=ServiceUsers.*$/$1/,RULE:^CN=(.*?),OU=(.*?),O=(.*?),L=(.*?),ST=(.*?),C=(.*?)$/$1@$2/L,RULE:^.*[Cc][Nn]=([a-zA-Z0-9.]*).*$/$1/L,DEFAULT").unwrap();
         assert_eq!(r.apply("CN=kafka-server1,OU=ServiceUsers,O=Org,C=US").as_deref(), Some("kafka-server1"));
-        assert_eq!(r.apply("CN=Duke,OU=JavaSoft,O=Sun Microsystems,L=Santa Clara,ST=CA,C=US").as_deref(), Some("duke@javasoft"));
+        assert_eq!(
+            r.apply("CN=Duke,OU=JavaSoft,O=Sun Microsystems,L=Santa Clara,ST=CA,C=US").as_deref(),
+            Some("duke@javasoft")
+        );
         assert_eq!(r.apply("cn=Alice.Smith,o=x").as_deref(), Some("alice.smith"));
         assert_eq!(r.apply("O=nothing").as_deref(), Some("O=nothing"));
         let strict = MappingRules::parse("RULE:^CN=([a-z]+)$/$1/U").unwrap();
@@ -215,7 +229,9 @@ mod tests {
     #[test]
     fn certificate_subjects_read_as_java_prints_them() {
         let pki = crate::security::devcerts::generate(&["localhost".into()], &["alice"]).unwrap();
-        let der = rustls::pki_types::pem::PemObject::from_pem_slice(pki.clients[0].1.cert.as_bytes()).map(|c: rustls::pki_types::CertificateDer<'static>| c.to_vec()).unwrap();
+        let der = rustls::pki_types::pem::PemObject::from_pem_slice(pki.clients[0].1.cert.as_bytes())
+            .map(|c: rustls::pki_types::CertificateDer<'static>| c.to_vec())
+            .unwrap();
         assert_eq!(subject_dn(&der).as_deref(), Some("CN=alice,O=Odradek dev"));
     }
 

@@ -178,12 +178,22 @@ impl SaslConfig {
         let num = |k: &str, d: u64| -> Result<u64, String> {
             match get(k) {
                 None => Ok(d),
-                Some(v) => v.trim().parse::<i64>().map(|n| n.max(0) as u64).map_err(|_| format!("{k}={v} is not a number")),
+                Some(v) => v
+                    .trim()
+                    .parse::<i64>()
+                    .map(|n| n.max(0) as u64)
+                    .map_err(|_| format!("{k}={v} is not a number")),
             }
         };
         let reauth = num("connections.max.reauth.ms", 0)?;
         let delay = num("connection.failed.authentication.delay.ms", 100)?;
-        Ok(SaslConfig { mechanisms, plain_users, reauth: (reauth > 0).then(|| Duration::from_millis(reauth)), failure_delay: Duration::from_millis(delay), oauth })
+        Ok(SaslConfig {
+            mechanisms,
+            plain_users,
+            reauth: (reauth > 0).then(|| Duration::from_millis(reauth)),
+            failure_delay: Duration::from_millis(delay),
+            oauth,
+        })
     }
 }
 
@@ -201,10 +211,20 @@ enum Step {
     /// Nothing yet, or ApiVersions seen (`versions_seen`).
     Start,
     /// SaslHandshake done: tokens of this mechanism come next.
-    Handshaken { mech: Mech, raw: bool },
-    Scram { server: ScramServer, mech: Mech, raw: bool },
+    Handshaken {
+        mech: Mech,
+        raw: bool,
+    },
+    Scram {
+        server: ScramServer,
+        mech: Mech,
+        raw: bool,
+    },
     /// OAUTHBEARER sent `invalid_token`; the client's `\x01` ends the attempt.
-    OAuthRefused { raw: bool, why: String },
+    OAuthRefused {
+        raw: bool,
+        why: String,
+    },
     Authenticated,
 }
 
@@ -221,7 +241,14 @@ pub struct Session {
 
 impl Default for Session {
     fn default() -> Self {
-        Session { step: Step::Start, versions_seen: false, principal: None, mech: None, expires: None, close_after: None }
+        Session {
+            step: Step::Start,
+            versions_seen: false,
+            principal: None,
+            mech: None,
+            expires: None,
+            close_after: None,
+        }
     }
 }
 
@@ -241,12 +268,23 @@ impl Session {
     }
     /// The next frame is a raw SASL token (handshake v0), not a Kafka request.
     pub fn expects_raw_token(&self) -> bool {
-        matches!(self.step, Step::Handshaken { raw: true, .. } | Step::Scram { raw: true, .. } | Step::OAuthRefused { raw: true, .. })
+        matches!(
+            self.step,
+            Step::Handshaken { raw: true, .. }
+                | Step::Scram { raw: true, .. }
+                | Step::OAuthRefused { raw: true, .. }
+        )
     }
 
     /// Whether a request of this kind may be served now. `api` names the API in the message (it
     /// is formatted only when the connection is refused: nothing is allocated per request).
-    pub fn gate(&mut self, api: &dyn std::fmt::Debug, is_api_versions: bool, is_handshake: bool, is_authenticate: bool) -> Gate {
+    pub fn gate(
+        &mut self,
+        api: &dyn std::fmt::Debug,
+        is_api_versions: bool,
+        is_handshake: bool,
+        is_authenticate: bool,
+    ) -> Gate {
         match &self.step {
             Step::Authenticated => {
                 if self.expires.is_some_and(|e| Instant::now() >= e) && !is_handshake {
@@ -262,7 +300,13 @@ impl Session {
                 Gate::Serve
             }
             Step::Start if is_handshake => Gate::Serve,
-            Step::Handshaken { raw: false, .. } | Step::Scram { raw: false, .. } | Step::OAuthRefused { raw: false, .. } if is_authenticate => Gate::Serve,
+            Step::Handshaken { raw: false, .. }
+            | Step::Scram { raw: false, .. }
+            | Step::OAuthRefused { raw: false, .. }
+                if is_authenticate =>
+            {
+                Gate::Serve
+            }
             _ if self.reauthenticating() && (is_authenticate || is_handshake) => Gate::Serve,
             _ => Gate::Close(format!("Unexpected Kafka request of type {api:?} during SASL handshake.")),
         }
@@ -275,7 +319,12 @@ impl Session {
     /// SaslHandshake: `Ok` when the mechanism is enabled (tokens follow), `Err(Some)` with
     /// UNSUPPORTED_SASL_MECHANISM's close, `Err(None)` when a handshake is not allowed now
     /// (ILLEGAL_SASL_STATE, connection kept).
-    pub fn handshake(&mut self, cfg: &SaslConfig, mechanism: &str, version: i16) -> Result<(), Option<String>> {
+    pub fn handshake(
+        &mut self,
+        cfg: &SaslConfig,
+        mechanism: &str,
+        version: i16,
+    ) -> Result<(), Option<String>> {
         let reauth = self.authenticated();
         if reauth && self.expires.is_none() {
             return Err(None);
@@ -299,7 +348,9 @@ impl Session {
     /// One client token (SaslAuthenticate's auth_bytes, or a raw v0 frame).
     pub fn token(&mut self, cfg: &SaslConfig, store: &CredentialStore, token: &[u8]) -> TokenResult {
         if self.close_after.is_some() {
-            return TokenResult::Failed("Authentication failed: the mechanism changed during re-authentication".into());
+            return TokenResult::Failed(
+                "Authentication failed: the mechanism changed during re-authentication".into(),
+            );
         }
         let (mech, raw) = match &self.step {
             Step::Handshaken { mech, raw } => (*mech, *raw),
@@ -308,21 +359,32 @@ impl Session {
                 let why = why.clone();
                 return self.fail(cfg, format!("Authentication failed: {why}"));
             }
-            _ => return TokenResult::Failed("SaslAuthenticate request received after successful authentication".into()),
+            _ => {
+                return TokenResult::Failed(
+                    "SaslAuthenticate request received after successful authentication".into(),
+                )
+            }
         };
         let reauth = self.principal.is_some();
         let generic = |m: Mech| {
-            format!("Authentication failed during {} due to invalid credentials with SASL mechanism {}", if reauth { "re-authentication" } else { "authentication" }, m.name())
+            format!(
+                "Authentication failed during {} due to invalid credentials with SASL mechanism {}",
+                if reauth { "re-authentication" } else { "authentication" },
+                m.name()
+            )
         };
         let user = match mech {
             Mech::OAuthBearer => {
                 let checked = match &cfg.oauth {
-                    Some(o) => super::oauth::bearer(token).and_then(|t| o.validate(&t, crate::clock::now_ms())),
+                    Some(o) => {
+                        super::oauth::bearer(token).and_then(|t| o.validate(&t, crate::clock::now_ms()))
+                    }
                     None => Err("OAUTHBEARER is not configured".to_string()),
                 };
                 return match checked {
                     Ok(t) => {
-                        let left = Duration::from_millis((t.expires_ms - crate::clock::now_ms()).max(0) as u64);
+                        let left =
+                            Duration::from_millis((t.expires_ms - crate::clock::now_ms()).max(0) as u64);
                         self.done_until(cfg, mech, t.principal, Vec::new(), Some(left))
                     }
                     Err(why) => {
@@ -364,10 +426,20 @@ impl Session {
 
     /// Authenticated; the session lasts `connections.max.reauth.ms` or until `credential` runs
     /// out (an OAUTHBEARER token's exp), whichever is sooner.
-    fn done_until(&mut self, cfg: &SaslConfig, mech: Mech, user: String, reply: Vec<u8>, credential: Option<Duration>) -> TokenResult {
+    fn done_until(
+        &mut self,
+        cfg: &SaslConfig,
+        mech: Mech,
+        user: String,
+        reply: Vec<u8>,
+        credential: Option<Duration>,
+    ) -> TokenResult {
         if let Some(p) = &self.principal {
             if p.0 != user {
-                return self.fail(cfg, format!("Cannot change principals during re-authentication from {p}: User:{user}"));
+                return self.fail(
+                    cfg,
+                    format!("Cannot change principals during re-authentication from {p}: User:{user}"),
+                );
             }
         }
         self.principal = Some(Principal::user(user));
@@ -394,7 +466,9 @@ fn plain(cfg: &SaslConfig, token: &[u8]) -> Result<String, String> {
     if parts.len() != 3 {
         return Err(format!("Invalid SASL/PLAIN response: expected 3 tokens, got {}", parts.len()));
     }
-    let s = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| "Invalid SASL/PLAIN response: not UTF-8".to_string());
+    let s = |b: &[u8]| {
+        String::from_utf8(b.to_vec()).map_err(|_| "Invalid SASL/PLAIN response: not UTF-8".to_string())
+    };
     let (authzid, user, password) = (s(parts[0])?, s(parts[1])?, parts[2]);
     if user.is_empty() {
         return Err("Authentication failed: username not specified".into());
@@ -414,7 +488,10 @@ fn plain(cfg: &SaslConfig, token: &[u8]) -> Result<String, String> {
         return Err("Authentication failed: Invalid username or password".into());
     }
     if !authzid.is_empty() && authzid != user {
-        return Err("Authentication failed: Client requested an authorization id that is different from username".into());
+        return Err(
+            "Authentication failed: Client requested an authorization id that is different from username"
+                .into(),
+        );
     }
     Ok(user)
 }
@@ -437,7 +514,10 @@ mod tests {
     #[test]
     fn jaas_lines() {
         let j = parse_jaas(r#"org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret" user_bob=bob;"#).unwrap();
-        assert_eq!(j.options, vec![("user_alice".into(), "alice-secret".into()), ("user_bob".into(), "bob".into())]);
+        assert_eq!(
+            j.options,
+            vec![("user_alice".into(), "alice-secret".into()), ("user_bob".into(), "bob".into())]
+        );
         assert!(parse_jaas("Module required a=\"b\"").is_err());
         assert!(parse_jaas("Module sometimes a=\"b\";").is_err());
         assert!(parse_jaas("Module required a;").is_err());
@@ -447,21 +527,34 @@ mod tests {
     #[test]
     fn plain_logins() {
         let c = cfg();
-        let store = CredentialStore::open(crate::log::file::Disk::os(), tempfile::tempdir().unwrap().path()).unwrap();
+        let store =
+            CredentialStore::open(crate::log::file::Disk::os(), tempfile::tempdir().unwrap().path()).unwrap();
         let mut s = Session::default();
-        assert_eq!(s.gate(&kafka_protocol::messages::ApiKey::Metadata, false, false, false), Gate::Close("Unexpected Kafka request of type Metadata during SASL handshake.".into()));
+        assert_eq!(
+            s.gate(&kafka_protocol::messages::ApiKey::Metadata, false, false, false),
+            Gate::Close("Unexpected Kafka request of type Metadata during SASL handshake.".into())
+        );
         assert_eq!(s.gate(&kafka_protocol::messages::ApiKey::ApiVersions, true, false, false), Gate::Serve);
-        assert!(matches!(s.gate(&kafka_protocol::messages::ApiKey::ApiVersions, true, false, false), Gate::Close(_)));
+        assert!(matches!(
+            s.gate(&kafka_protocol::messages::ApiKey::ApiVersions, true, false, false),
+            Gate::Close(_)
+        ));
         assert_eq!(s.handshake(&c, "GSSAPI", 1), Err(Some("Unsupported SASL mechanism GSSAPI".into())));
         s.handshake(&c, "PLAIN", 1).unwrap();
-        assert_eq!(s.gate(&kafka_protocol::messages::ApiKey::SaslAuthenticate, false, false, true), Gate::Serve);
+        assert_eq!(
+            s.gate(&kafka_protocol::messages::ApiKey::SaslAuthenticate, false, false, true),
+            Gate::Serve
+        );
         assert!(matches!(s.token(&c, &store, b"\0alice\0al\"ice"), TokenResult::Done(_, 0)));
         assert_eq!(s.principal, Some(Principal::user("alice")));
         assert_eq!(s.gate(&kafka_protocol::messages::ApiKey::Metadata, false, false, false), Gate::Serve);
         for (bad, msg) in [
             (&b"\0alice\0wrong"[..], "Authentication failed: Invalid username or password"),
             (b"\0mallory\0x", "Authentication failed: Invalid username or password"),
-            (b"admin\0alice\0al\"ice", "Authentication failed: Client requested an authorization id that is different from username"),
+            (
+                b"admin\0alice\0al\"ice",
+                "Authentication failed: Client requested an authorization id that is different from username",
+            ),
             (b"garbage", "Invalid SASL/PLAIN response: expected 3 tokens, got 1"),
         ] {
             let mut s = Session::default();
@@ -476,10 +569,16 @@ mod tests {
 
     #[test]
     fn unsupported_settings_are_refused() {
-        for (k, v) in [("sasl.enabled.mechanisms", "GSSAPI"), ("sasl.enabled.mechanisms", "PLAIN"), ("sasl.enabled.mechanisms", "KERBEROS")] {
+        for (k, v) in [
+            ("sasl.enabled.mechanisms", "GSSAPI"),
+            ("sasl.enabled.mechanisms", "PLAIN"),
+            ("sasl.enabled.mechanisms", "KERBEROS"),
+        ] {
             let get = |key: &str| (key == k).then(|| v.to_string());
             assert!(SaslConfig::new("X", &get).is_err(), "{k}={v}");
         }
-        assert!(SaslConfig::new("X", &|k: &str| (k == "sasl.enabled.mechanisms").then(|| "SCRAM-SHA-512".to_string())).is_ok());
+        assert!(SaslConfig::new("X", &|k: &str| (k == "sasl.enabled.mechanisms")
+            .then(|| "SCRAM-SHA-512".to_string()))
+        .is_ok());
     }
 }

@@ -59,12 +59,14 @@ impl Mechanism {
     fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
         match self {
             Mechanism::Sha256 => {
-                let mut m = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+                let mut m = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key)
+                    .expect("HMAC takes keys of any length");
                 m.update(data);
                 m.finalize().into_bytes().to_vec()
             }
             Mechanism::Sha512 => {
-                let mut m = <Hmac<Sha512> as hmac::KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+                let mut m = <Hmac<Sha512> as hmac::KeyInit>::new_from_slice(key)
+                    .expect("HMAC takes keys of any length");
                 m.update(data);
                 m.finalize().into_bytes().to_vec()
             }
@@ -98,7 +100,12 @@ impl Credential {
     /// From the salted password a client computed (AlterUserScramCredentials sends that).
     pub fn from_salted(m: Mechanism, salt: Vec<u8>, salted: &[u8], iterations: i32) -> Credential {
         let client_key = m.hmac(salted, b"Client Key");
-        Credential { salt, stored_key: m.hash(&client_key), server_key: m.hmac(salted, b"Server Key"), iterations }
+        Credential {
+            salt,
+            stored_key: m.hash(&client_key),
+            server_key: m.hmac(salted, b"Server Key"),
+            iterations,
+        }
     }
     pub fn from_password(m: Mechanism, password: &str, iterations: i32) -> Credential {
         let mut salt = vec![0u8; 32];
@@ -138,7 +145,13 @@ impl CredentialStore {
                     if line.is_empty() || line.starts_with('#') {
                         continue;
                     }
-                    let bad = || format!("{}: line {} is not 'MECHANISM USER ITERATIONS SALT STORED_KEY SERVER_KEY'", path.display(), n + 1);
+                    let bad = || {
+                        format!(
+                            "{}: line {} is not 'MECHANISM USER ITERATIONS SALT STORED_KEY SERVER_KEY'",
+                            path.display(),
+                            n + 1
+                        )
+                    };
                     let f: Vec<&str> = line.split(' ').collect();
                     if f.len() != 6 {
                         return Err(bad());
@@ -147,7 +160,15 @@ impl CredentialStore {
                     let user = unpct(f[1]).ok_or_else(bad)?;
                     let iterations = f[2].parse().map_err(|_| bad())?;
                     let dec = |s: &str| B64.decode(s).map_err(|_| bad());
-                    users.insert((user, m), Credential { iterations, salt: dec(f[3])?, stored_key: dec(f[4])?, server_key: dec(f[5])? });
+                    users.insert(
+                        (user, m),
+                        Credential {
+                            iterations,
+                            salt: dec(f[3])?,
+                            stored_key: dec(f[4])?,
+                            server_key: dec(f[5])?,
+                        },
+                    );
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -168,18 +189,34 @@ impl CredentialStore {
     fn persist(&self, users: &BTreeMap<(String, Mechanism), Credential>) -> Result<(), CredentialError> {
         let mut text = String::from("# SCRAM credentials: MECHANISM USER ITERATIONS SALT STORED_KEY SERVER_KEY (base64); no passwords\n");
         for ((u, m), c) in users {
-            text.push_str(&format!("{} {} {} {} {} {}\n", m.name(), pct(u), c.iterations, B64.encode(&c.salt), B64.encode(&c.stored_key), B64.encode(&c.server_key)));
+            text.push_str(&format!(
+                "{} {} {} {} {} {}\n",
+                m.name(),
+                pct(u),
+                c.iterations,
+                B64.encode(&c.salt),
+                B64.encode(&c.stored_key),
+                B64.encode(&c.server_key)
+            ));
         }
-        self.disk.write_atomic(&self.path, text.as_bytes()).map_err(|e| CredentialError::Storage(e.to_string()))
+        self.disk
+            .write_atomic(&self.path, text.as_bytes())
+            .map_err(|e| CredentialError::Storage(e.to_string()))
     }
 
     /// Applies upserts and deletions together, durably, or none of them.
-    pub fn alter(&self, upserts: Vec<(String, Mechanism, Credential)>, deletions: Vec<(String, Mechanism)>) -> Result<(), CredentialError> {
+    pub fn alter(
+        &self,
+        upserts: Vec<(String, Mechanism, Credential)>,
+        deletions: Vec<(String, Mechanism)>,
+    ) -> Result<(), CredentialError> {
         let mut users = self.users.write();
         let mut next = users.clone();
         for (u, m) in deletions {
             if next.remove(&(u.clone(), m)).is_none() {
-                return Err(CredentialError::NotFound(format!("Attempt to delete a user credential that does not exist")));
+                return Err(CredentialError::NotFound(format!(
+                    "Attempt to delete a user credential that does not exist"
+                )));
             }
         }
         for (u, m, c) in upserts {
@@ -209,7 +246,9 @@ pub fn check_credential(user: &str, iterations: i32) -> Result<(), CredentialErr
 /// `--add-scram` as kafka-storage takes it: `SCRAM-SHA-512=[name=alice,password=alice-secret]`
 /// (optionally `iterations=N`). Returns (user, mechanism, credential).
 pub fn parse_add_scram(arg: &str) -> Result<(String, Mechanism, Credential), String> {
-    let bad = || format!("--add-scram {arg:?}: expected SCRAM-SHA-256=[name=USER,password=PASSWORD] (or SCRAM-SHA-512, optional iterations=N)");
+    let bad = || {
+        format!("--add-scram {arg:?}: expected SCRAM-SHA-256=[name=USER,password=PASSWORD] (or SCRAM-SHA-512, optional iterations=N)")
+    };
     let (mech, rest) = arg.split_once('=').ok_or_else(bad)?;
     let m = Mechanism::parse(mech.trim()).ok_or_else(bad)?;
     let inner = rest.trim().strip_prefix('[').and_then(|r| r.strip_suffix(']')).ok_or_else(bad)?;
@@ -233,15 +272,26 @@ pub fn parse_add_scram(arg: &str) -> Result<(String, Mechanism, Credential), Str
 /// The client's side of the last step (RFC 5802), for tests, benchmarks and tools that speak
 /// SCRAM to a broker: the client-final message for `password`, given the client-first-bare and
 /// server-first messages, and the server signature a genuine server answers with (`v=`).
-pub fn client_final(m: Mechanism, password: &str, client_first_bare: &str, server_first: &str) -> Result<(String, Vec<u8>), String> {
-    let attr = |k: &str| server_first.split(',').find_map(|a| a.strip_prefix(k)).ok_or_else(|| format!("server-first message without {k}"));
+pub fn client_final(
+    m: Mechanism,
+    password: &str,
+    client_first_bare: &str,
+    server_first: &str,
+) -> Result<(String, Vec<u8>), String> {
+    let attr = |k: &str| {
+        server_first
+            .split(',')
+            .find_map(|a| a.strip_prefix(k))
+            .ok_or_else(|| format!("server-first message without {k}"))
+    };
     let salt = B64.decode(attr("s=")?).map_err(|_| "bad salt".to_string())?;
     let iterations: u32 = attr("i=")?.parse().map_err(|_| "bad iteration count".to_string())?;
     let salted = m.salted_password(password.as_bytes(), &salt, iterations);
     let client_key = m.hmac(&salted, b"Client Key");
     let without_proof = format!("c=biws,r={}", attr("r=")?);
     let auth = format!("{client_first_bare},{server_first},{without_proof}");
-    let proof: Vec<u8> = client_key.iter().zip(m.hmac(&m.hash(&client_key), auth.as_bytes())).map(|(a, b)| a ^ b).collect();
+    let proof: Vec<u8> =
+        client_key.iter().zip(m.hmac(&m.hash(&client_key), auth.as_bytes())).map(|(a, b)| a ^ b).collect();
     let server_signature = m.hmac(&m.hmac(&salted, b"Server Key"), auth.as_bytes());
     Ok((format!("{without_proof},p={}", B64.encode(proof)), server_signature))
 }
@@ -254,7 +304,14 @@ pub struct ScramServer {
 
 enum Step {
     First,
-    Final { user: String, client_first_bare: String, server_first: String, nonce: String, gs2: String, cred: Credential },
+    Final {
+        user: String,
+        client_first_bare: String,
+        server_first: String,
+        nonce: String,
+        gs2: String,
+        cred: Credential,
+    },
     Done,
 }
 
@@ -286,15 +343,24 @@ impl ScramServer {
 
     /// Feeds one client message; returns the server's answer, and the authenticated user when
     /// this was the last step.
-    pub fn step(&mut self, msg: &[u8], store: &CredentialStore) -> Result<(Vec<u8>, Option<String>), ScramFailed> {
-        let text = std::str::from_utf8(msg).map_err(|_| ScramFailed("the SCRAM message is not UTF-8".into()))?;
+    pub fn step(
+        &mut self,
+        msg: &[u8],
+        store: &CredentialStore,
+    ) -> Result<(Vec<u8>, Option<String>), ScramFailed> {
+        let text =
+            std::str::from_utf8(msg).map_err(|_| ScramFailed("the SCRAM message is not UTF-8".into()))?;
         match std::mem::replace(&mut self.state, Step::Done) {
             Step::First => {
                 // gs2-header: "n," then an optional "a=authzid", then ",".
                 let Some(rest) = text.strip_prefix("n,") else {
-                    return Err(ScramFailed(format!("invalid SCRAM client-first message (channel binding is not supported): {text:?}")));
+                    return Err(ScramFailed(format!(
+                        "invalid SCRAM client-first message (channel binding is not supported): {text:?}"
+                    )));
                 };
-                let (authzid, bare) = rest.split_once(',').ok_or_else(|| ScramFailed("invalid SCRAM client-first message".into()))?;
+                let (authzid, bare) = rest
+                    .split_once(',')
+                    .ok_or_else(|| ScramFailed("invalid SCRAM client-first message".into()))?;
                 let gs2 = format!("n,{authzid},");
                 let mut user = None;
                 let mut cnonce = None;
@@ -327,11 +393,20 @@ impl ScramServer {
                 getrandom::fill(&mut snonce).map_err(|e| ScramFailed(e.to_string()))?;
                 let nonce = format!("{cnonce}{}", B64.encode(snonce).trim_end_matches('='));
                 let server_first = format!("r={nonce},s={},i={}", B64.encode(&cred.salt), cred.iterations);
-                self.state = Step::Final { user, client_first_bare: bare.to_string(), server_first: server_first.clone(), nonce, gs2, cred };
+                self.state = Step::Final {
+                    user,
+                    client_first_bare: bare.to_string(),
+                    server_first: server_first.clone(),
+                    nonce,
+                    gs2,
+                    cred,
+                };
                 Ok((server_first.into_bytes(), None))
             }
             Step::Final { user, client_first_bare, server_first, nonce, gs2, cred } => {
-                let (without_proof, proof) = text.rsplit_once(",p=").ok_or_else(|| ScramFailed("invalid SCRAM client-final message".into()))?;
+                let (without_proof, proof) = text
+                    .rsplit_once(",p=")
+                    .ok_or_else(|| ScramFailed("invalid SCRAM client-final message".into()))?;
                 let mut channel = None;
                 let mut r = None;
                 for attr in without_proof.split(',') {
@@ -378,9 +453,13 @@ mod tests {
         let c = Credential::from_salted(m, salt, &salted, 4096);
         let auth = "n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
         let client_key = m.hmac(&salted, b"Client Key");
-        let proof: Vec<u8> = client_key.iter().zip(m.hmac(&c.stored_key, auth.as_bytes())).map(|(a, b)| a ^ b).collect();
+        let proof: Vec<u8> =
+            client_key.iter().zip(m.hmac(&c.stored_key, auth.as_bytes())).map(|(a, b)| a ^ b).collect();
         assert_eq!(B64.encode(proof), "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=");
-        assert_eq!(B64.encode(m.hmac(&c.server_key, auth.as_bytes())), "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+        assert_eq!(
+            B64.encode(m.hmac(&c.server_key, auth.as_bytes())),
+            "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+        );
     }
 
     #[test]
@@ -388,7 +467,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = CredentialStore::open(Disk::os(), dir.path()).unwrap();
         for m in [Mechanism::Sha256, Mechanism::Sha512] {
-            store.alter(vec![("al,ice=".into(), m, Credential::from_password(m, "secret", 4096))], vec![]).unwrap();
+            store
+                .alter(vec![("al,ice=".into(), m, Credential::from_password(m, "secret", 4096))], vec![])
+                .unwrap();
         }
         let store = CredentialStore::open(Disk::os(), dir.path()).unwrap();
         assert_eq!(store.describe().len(), 2);
@@ -412,9 +493,24 @@ mod tests {
             }
         }
         assert!(ScramServer::new(Mechanism::Sha256).step(b"n,,n=nobody,r=x", &store).is_err());
-        assert!(ScramServer::new(Mechanism::Sha256).step(b"p=tls-unique,,n=al=2Cice=3D,r=x", &store).is_err());
-        assert_eq!(store.alter(vec![], vec![("ghost".into(), Mechanism::Sha256)]), Err(CredentialError::NotFound("Attempt to delete a user credential that does not exist".into())));
-        assert!(matches!(store.alter(vec![("u".into(), Mechanism::Sha256, Credential::from_password(Mechanism::Sha256, "p", 4095))], vec![]), Err(CredentialError::Unacceptable(_))));
+        assert!(ScramServer::new(Mechanism::Sha256)
+            .step(b"p=tls-unique,,n=al=2Cice=3D,r=x", &store)
+            .is_err());
+        assert_eq!(
+            store.alter(vec![], vec![("ghost".into(), Mechanism::Sha256)]),
+            Err(CredentialError::NotFound("Attempt to delete a user credential that does not exist".into()))
+        );
+        assert!(matches!(
+            store.alter(
+                vec![(
+                    "u".into(),
+                    Mechanism::Sha256,
+                    Credential::from_password(Mechanism::Sha256, "p", 4095)
+                )],
+                vec![]
+            ),
+            Err(CredentialError::Unacceptable(_))
+        ));
         let (u, m, c) = parse_add_scram("SCRAM-SHA-512=[name=admin,password=admin-secret]").unwrap();
         assert_eq!((u.as_str(), m, c.iterations), ("admin", Mechanism::Sha512, 4096));
         assert!(parse_add_scram("SCRAM-SHA-1=[name=a,password=b]").is_err());

@@ -128,7 +128,9 @@ fn read(path: &str, what: &str) -> Result<Vec<u8>, String> {
 }
 
 fn pem_certs(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem).collect::<Result<_, _>>().map_err(|e| format!("{what}: bad PEM certificate: {e:?}"))?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{what}: bad PEM certificate: {e:?}"))?;
     if certs.is_empty() {
         return Err(format!("{what}: no certificate found"));
     }
@@ -143,9 +145,13 @@ fn pem_key(pem: &[u8], password: Option<&str>, what: &str) -> Result<PrivateKeyD
             return Err(format!("{what}: the private key is encrypted and ssl.key.password is not set"));
         };
         use pkcs8::der::Decode;
-        let (_, doc) = pkcs8::SecretDocument::from_pem(&text).map_err(|e| format!("{what}: bad encrypted key: {e}"))?;
-        let enc = pkcs8::EncryptedPrivateKeyInfoRef::from_der(doc.as_bytes()).map_err(|e| format!("{what}: bad encrypted key: {e}"))?;
-        let plain = enc.decrypt(pw).map_err(|_| format!("{what}: cannot decrypt the private key with ssl.key.password"))?;
+        let (_, doc) =
+            pkcs8::SecretDocument::from_pem(&text).map_err(|e| format!("{what}: bad encrypted key: {e}"))?;
+        let enc = pkcs8::EncryptedPrivateKeyInfoRef::from_der(doc.as_bytes())
+            .map_err(|e| format!("{what}: bad encrypted key: {e}"))?;
+        let plain = enc
+            .decrypt(pw)
+            .map_err(|_| format!("{what}: cannot decrypt the private key with ssl.key.password"))?;
         return Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(plain.as_bytes().to_vec())));
     }
     PrivateKeyDer::from_pem_slice(pem).map_err(|e| format!("{what}: no usable private key ({e:?})"))
@@ -166,9 +172,14 @@ fn load(get: &Settings) -> Result<Loaded, String> {
             if get.get("ssl.keystore.location").is_some() {
                 return Err("give either ssl.keystore.location or ssl.keystore.certificate.chain + ssl.keystore.key, not both".into());
             }
-            (pem_certs(chain.as_bytes(), "ssl.keystore.certificate.chain")?, pem_key(key.as_bytes(), key_password.as_deref(), "ssl.keystore.key")?)
+            (
+                pem_certs(chain.as_bytes(), "ssl.keystore.certificate.chain")?,
+                pem_key(key.as_bytes(), key_password.as_deref(), "ssl.keystore.key")?,
+            )
         }
-        (Some(_), None) | (None, Some(_)) => return Err("ssl.keystore.certificate.chain and ssl.keystore.key go together".into()),
+        (Some(_), None) | (None, Some(_)) => {
+            return Err("ssl.keystore.certificate.chain and ssl.keystore.key go together".into())
+        }
         (None, None) => {
             let Some(path) = get.get("ssl.keystore.location") else {
                 return Err("a TLS listener needs a certificate: set ssl.keystore.location (PEM or PKCS12) or ssl.keystore.certificate.chain + ssl.keystore.key".into());
@@ -176,51 +187,81 @@ fn load(get: &Settings) -> Result<Loaded, String> {
             let bytes = read(&path, "ssl.keystore.location")?;
             files.push(PathBuf::from(&path));
             match store_kind("ssl.keystore.type", get.get("ssl.keystore.type"), &bytes)? {
-                StoreKind::Pem => (pem_certs(&bytes, &path)?, pem_key(&bytes, key_password.as_deref(), &path)?),
+                StoreKind::Pem => {
+                    (pem_certs(&bytes, &path)?, pem_key(&bytes, key_password.as_deref(), &path)?)
+                }
                 StoreKind::Pkcs12 => {
                     let pw = get.get("ssl.keystore.password").unwrap_or_default();
-                    let ks = p12_keystore::KeyStore::from_pkcs12(&bytes, &pw, p12_keystore::Pkcs12ImportPolicy::Relaxed).map_err(|e| format!("{path}: cannot open the PKCS12 keystore (ssl.keystore.password): {e}"))?;
+                    let ks = p12_keystore::KeyStore::from_pkcs12(
+                        &bytes,
+                        &pw,
+                        p12_keystore::Pkcs12ImportPolicy::Relaxed,
+                    )
+                    .map_err(|e| {
+                        format!("{path}: cannot open the PKCS12 keystore (ssl.keystore.password): {e}")
+                    })?;
                     let Some((_, chain)) = ks.private_key_chain() else {
                         return Err(format!("{path}: the PKCS12 keystore holds no private key"));
                     };
-                    let certs: Vec<CertificateDer<'static>> = chain.certs().iter().map(|c| CertificateDer::from(c.as_der().to_vec())).collect();
+                    let certs: Vec<CertificateDer<'static>> =
+                        chain.certs().iter().map(|c| CertificateDer::from(c.as_der().to_vec())).collect();
                     (certs, PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(chain.key().as_der().to_vec())))
                 }
             }
         }
     };
-    let trust: Option<Vec<CertificateDer<'static>>> = match (get.get("ssl.truststore.certificates"), get.get("ssl.truststore.location")) {
-        (Some(_), Some(_)) => return Err("give either ssl.truststore.location or ssl.truststore.certificates, not both".into()),
-        (Some(pem), None) => Some(pem_certs(pem.as_bytes(), "ssl.truststore.certificates")?),
-        (None, Some(path)) => {
-            let bytes = read(&path, "ssl.truststore.location")?;
-            files.push(PathBuf::from(&path));
-            Some(match store_kind("ssl.truststore.type", get.get("ssl.truststore.type"), &bytes)? {
-                StoreKind::Pem => pem_certs(&bytes, &path)?,
-                StoreKind::Pkcs12 => {
-                    let pw = get.get("ssl.truststore.password").unwrap_or_default();
-                    let ks = p12_keystore::KeyStore::from_pkcs12(&bytes, &pw, p12_keystore::Pkcs12ImportPolicy::Relaxed).map_err(|e| format!("{path}: cannot open the PKCS12 truststore (ssl.truststore.password): {e}"))?;
-                    let certs: Vec<_> = ks
-                        .entries()
-                        .filter_map(|(_, e)| match e {
-                            p12_keystore::KeyStoreEntry::Certificate(c) => Some(CertificateDer::from(c.as_der().to_vec())),
-                            _ => None,
-                        })
-                        .collect();
-                    if certs.is_empty() {
-                        return Err(format!("{path}: the PKCS12 truststore holds no trusted certificate"));
+    let trust: Option<Vec<CertificateDer<'static>>> =
+        match (get.get("ssl.truststore.certificates"), get.get("ssl.truststore.location")) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "give either ssl.truststore.location or ssl.truststore.certificates, not both".into()
+                )
+            }
+            (Some(pem), None) => Some(pem_certs(pem.as_bytes(), "ssl.truststore.certificates")?),
+            (None, Some(path)) => {
+                let bytes = read(&path, "ssl.truststore.location")?;
+                files.push(PathBuf::from(&path));
+                Some(match store_kind("ssl.truststore.type", get.get("ssl.truststore.type"), &bytes)? {
+                    StoreKind::Pem => pem_certs(&bytes, &path)?,
+                    StoreKind::Pkcs12 => {
+                        let pw = get.get("ssl.truststore.password").unwrap_or_default();
+                        let ks = p12_keystore::KeyStore::from_pkcs12(
+                            &bytes,
+                            &pw,
+                            p12_keystore::Pkcs12ImportPolicy::Relaxed,
+                        )
+                        .map_err(|e| {
+                            format!(
+                                "{path}: cannot open the PKCS12 truststore (ssl.truststore.password): {e}"
+                            )
+                        })?;
+                        let certs: Vec<_> = ks
+                            .entries()
+                            .filter_map(|(_, e)| match e {
+                                p12_keystore::KeyStoreEntry::Certificate(c) => {
+                                    Some(CertificateDer::from(c.as_der().to_vec()))
+                                }
+                                _ => None,
+                            })
+                            .collect();
+                        if certs.is_empty() {
+                            return Err(format!(
+                                "{path}: the PKCS12 truststore holds no trusted certificate"
+                            ));
+                        }
+                        certs
                     }
-                    certs
-                }
-            })
-        }
-        (None, None) => None,
-    };
+                })
+            }
+            (None, None) => None,
+        };
     let roots = match trust {
         Some(certs) => {
             let mut roots = RootCertStore::empty();
             for c in certs {
-                roots.add(c).map_err(|e| format!("truststore: a certificate cannot be used as a trust anchor: {e}"))?;
+                roots.add(c).map_err(|e| {
+                    format!("truststore: a certificate cannot be used as a trust anchor: {e}")
+                })?;
             }
             Some(roots)
         }
@@ -237,7 +278,9 @@ fn build(get: &Settings, auth: ClientAuth) -> Result<(ServerConfig, Vec<PathBuf>
     }
     let p = Arc::new(p);
     let loaded = load(get)?;
-    let builder = ServerConfig::builder_with_provider(p.clone()).with_protocol_versions(&versions).map_err(|e| format!("ssl.enabled.protocols / ssl.cipher.suites: {e}"))?;
+    let builder = ServerConfig::builder_with_provider(p.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| format!("ssl.enabled.protocols / ssl.cipher.suites: {e}"))?;
     let builder = match (auth, loaded.roots) {
         (ClientAuth::None, _) => builder.with_no_client_auth(),
         (_, None) => return Err("ssl.client.auth asks for client certificates but no truststore is set (ssl.truststore.location or ssl.truststore.certificates)".into()),
@@ -247,7 +290,9 @@ fn build(get: &Settings, auth: ClientAuth) -> Result<(ServerConfig, Vec<PathBuf>
             builder.with_client_cert_verifier(v.build().map_err(|e| format!("truststore: {e}"))?)
         }
     };
-    let mut cfg = builder.with_single_cert(loaded.chain, loaded.key).map_err(|e| format!("the keystore's certificate and key do not go together: {e}"))?;
+    let mut cfg = builder
+        .with_single_cert(loaded.chain, loaded.key)
+        .map_err(|e| format!("the keystore's certificate and key do not go together: {e}"))?;
     // No TLS 1.3 session tickets: they arrive after the handshake unasked, and kafka-python
     // closes a connection that becomes readable with no request in flight.
     cfg.send_tls13_tickets = 0;
@@ -260,20 +305,31 @@ fn mtime(p: &PathBuf) -> Option<SystemTime> {
 
 impl Tls {
     /// Builds the listener's TLS config from its settings; `Err` names what cannot be honoured.
-    pub fn new(listener: &str, get: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Result<Tls, String> {
+    pub fn new(
+        listener: &str,
+        get: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Result<Tls, String> {
         let get = Settings(Arc::new(get));
         let client_auth = match get.get("ssl.client.auth").map(|v| v.to_ascii_lowercase()).as_deref() {
             None | Some("none") => ClientAuth::None,
             Some("requested") => ClientAuth::Requested,
             Some("required") => ClientAuth::Required,
-            Some(other) => return Err(format!("ssl.client.auth={other}: expected none, requested or required")),
+            Some(other) => {
+                return Err(format!("ssl.client.auth={other}: expected none, requested or required"))
+            }
         };
         let (cfg, files) = build(&get, client_auth)?;
         let files = files.into_iter().map(|f| {
             let t = mtime(&f);
             (f, t)
         });
-        Ok(Tls { listener: listener.to_string(), current: RwLock::new(Arc::new(cfg)), files: RwLock::new(files.collect()), get, client_auth })
+        Ok(Tls {
+            listener: listener.to_string(),
+            current: RwLock::new(Arc::new(cfg)),
+            files: RwLock::new(files.collect()),
+            get,
+            client_auth,
+        })
     }
 
     /// The config for a new connection.
@@ -324,23 +380,49 @@ mod tests {
         let cert_der = CertificateDer::from_pem_slice(pki.server.cert.as_bytes()).unwrap().to_vec();
         // PKCS12, as keytool -importkeystore -deststoretype PKCS12 makes them.
         let mut ks = p12_keystore::KeyStore::new();
-        let chain = p12_keystore::PrivateKeyChain::new(vec![1u8; 20], p12_keystore::PrivateKey::from_der(&key_der).unwrap(), [p12_keystore::Certificate::from_der(&cert_der).unwrap()]);
+        let chain = p12_keystore::PrivateKeyChain::new(
+            vec![1u8; 20],
+            p12_keystore::PrivateKey::from_der(&key_der).unwrap(),
+            [p12_keystore::Certificate::from_der(&cert_der).unwrap()],
+        );
         ks.add_entry("server", p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
         let p12 = dir.path().join("server.p12");
         std::fs::write(&p12, ks.writer("changeit").write().unwrap()).unwrap();
         let loc = p12.display().to_string();
-        assert!(tls(vec![("ssl.keystore.location", loc.clone()), ("ssl.keystore.type", "PKCS12".into()), ("ssl.keystore.password", "changeit".into())]).is_ok());
+        assert!(tls(vec![
+            ("ssl.keystore.location", loc.clone()),
+            ("ssl.keystore.type", "PKCS12".into()),
+            ("ssl.keystore.password", "changeit".into())
+        ])
+        .is_ok());
         // Unset type (Kafka's JKS default name): told apart by content.
-        assert!(tls(vec![("ssl.keystore.location", loc.clone()), ("ssl.keystore.password", "changeit".into())]).is_ok());
-        let e = tls(vec![("ssl.keystore.location", loc), ("ssl.keystore.password", "wrong".into())]).err().unwrap();
+        assert!(tls(vec![
+            ("ssl.keystore.location", loc.clone()),
+            ("ssl.keystore.password", "changeit".into())
+        ])
+        .is_ok());
+        let e = tls(vec![("ssl.keystore.location", loc), ("ssl.keystore.password", "wrong".into())])
+            .err()
+            .unwrap();
         assert!(e.contains("ssl.keystore.password"), "{e}");
         // Inline PEM with an encrypted PKCS#8 key and ssl.key.password.
         use pkcs8::der::{Decode, EncodePem};
         let info = pkcs8::PrivateKeyInfoRef::from_der(&key_der).unwrap();
-        let params = pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(2048, &[7u8; 16], [9u8; 16]).unwrap();
+        let params =
+            pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(2048, &[7u8; 16], [9u8; 16])
+                .unwrap();
         let enc = info.encrypt_with_params(params, "keypass").unwrap();
-        let enc_pem = pkcs8::EncryptedPrivateKeyInfoRef::from_der(enc.as_bytes()).unwrap().to_pem(pkcs8::LineEnding::LF).unwrap();
-        let inline = |pw: &str| vec![("ssl.keystore.certificate.chain", pki.server.cert.clone()), ("ssl.keystore.key", enc_pem.clone()), ("ssl.key.password", pw.to_string())];
+        let enc_pem = pkcs8::EncryptedPrivateKeyInfoRef::from_der(enc.as_bytes())
+            .unwrap()
+            .to_pem(pkcs8::LineEnding::LF)
+            .unwrap();
+        let inline = |pw: &str| {
+            vec![
+                ("ssl.keystore.certificate.chain", pki.server.cert.clone()),
+                ("ssl.keystore.key", enc_pem.clone()),
+                ("ssl.key.password", pw.to_string()),
+            ]
+        };
         assert!(tls(inline("keypass")).is_ok());
         assert!(tls(inline("nope")).err().unwrap().contains("ssl.key.password"));
         // A JKS file is refused with the way out.

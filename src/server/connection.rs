@@ -65,7 +65,10 @@ async fn read_body<R: AsyncReadExt + Unpin>(r: &mut R, size: usize) -> std::io::
         buf.reserve(want);
         let n = (&mut *r).take(want as u64).read_buf(&mut buf).await?;
         if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed mid-frame"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed mid-frame",
+            ));
         }
     }
     Ok(buf.freeze())
@@ -90,7 +93,9 @@ impl Activity {
         self.last_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
     fn idle_for(&self) -> Duration {
-        Duration::from_millis((self.epoch.elapsed().as_millis() as u64).saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+        Duration::from_millis(
+            (self.epoch.elapsed().as_millis() as u64).saturating_sub(self.last_ms.load(Ordering::Relaxed)),
+        )
     }
 }
 
@@ -101,7 +106,13 @@ const REPLIES_IN_FLIGHT_MAX: usize = 64;
 /// One answer for the writer: the reply, the memory it holds, and who wants to know it was written.
 type Outgoing = (Reply, Option<Lease>, Option<oneshot::Sender<()>>);
 
-async fn write_replies<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::Receiver<Outgoing>, peer: SocketAddr, activity: Arc<Activity>, stall: Option<Duration>) {
+async fn write_replies<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    mut rx: mpsc::Receiver<Outgoing>,
+    peer: SocketAddr,
+    activity: Arc<Activity>,
+    stall: Option<Duration>,
+) {
     while let Some((r, lease, written)) = rx.recv().await {
         let bytes = match r {
             Reply::None => continue,
@@ -120,7 +131,12 @@ async fn write_replies<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::Receiver<
             wr.flush().await
         };
         let done = match stall {
-            Some(d) => tokio::time::timeout(d, write).await.unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client has not read its answer for connections.max.idle.ms"))),
+            Some(d) => tokio::time::timeout(d, write).await.unwrap_or_else(|_| {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the client has not read its answer for connections.max.idle.ms",
+                ))
+            }),
             None => write.await,
         };
         if let Err(e) = done {
@@ -135,7 +151,14 @@ async fn write_replies<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::Receiver<
     }
 }
 
-pub async fn serve(state: Arc<BrokerState>, listener: Arc<Listener>, stream: TcpStream, peer: SocketAddr, shutdown: watch::Receiver<bool>, place: Admitted) {
+pub async fn serve(
+    state: Arc<BrokerState>,
+    listener: Arc<Listener>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+    place: Admitted,
+) {
     let _ = stream.set_nodelay(true);
     let Some(tls) = &listener.tls else {
         // Plain TCP splits without a lock (the hot path); a TLS stream through tokio's split.
@@ -148,11 +171,19 @@ pub async fn serve(state: Arc<BrokerState>, listener: Arc<Listener>, stream: Tcp
     let stream = match tokio::time::timeout(state.net.read_timeout, acceptor.accept(stream)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            crate::security::log_failed_login(peer, &listener.spec.name, &format!("TLS handshake failed: {e}"));
+            crate::security::log_failed_login(
+                peer,
+                &listener.spec.name,
+                &format!("TLS handshake failed: {e}"),
+            );
             return;
         }
         Err(_) => {
-            crate::security::log_failed_login(peer, &listener.spec.name, "TLS handshake did not finish within socket.request.read.timeout.ms");
+            crate::security::log_failed_login(
+                peer,
+                &listener.spec.name,
+                "TLS handshake did not finish within socket.request.read.timeout.ms",
+            );
             return;
         }
     };
@@ -162,12 +193,20 @@ pub async fn serve(state: Arc<BrokerState>, listener: Arc<Listener>, stream: Tcp
             Some(dn) => match listener.mapping.apply(&dn) {
                 Some(name) => Principal::user(name),
                 None => {
-                    crate::security::log_failed_login(peer, &listener.spec.name, &format!("no ssl.principal.mapping.rules rule applies to {dn}"));
+                    crate::security::log_failed_login(
+                        peer,
+                        &listener.spec.name,
+                        &format!("no ssl.principal.mapping.rules rule applies to {dn}"),
+                    );
                     return;
                 }
             },
             None => {
-                crate::security::log_failed_login(peer, &listener.spec.name, "the client certificate's subject cannot be read");
+                crate::security::log_failed_login(
+                    peer,
+                    &listener.spec.name,
+                    "the client certificate's subject cannot be read",
+                );
                 return;
             }
         },
@@ -177,8 +216,16 @@ pub async fn serve(state: Arc<BrokerState>, listener: Arc<Listener>, stream: Tcp
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn serve_split<R, W>(state: Arc<BrokerState>, listener: Arc<Listener>, rd: R, wr: W, peer: SocketAddr, shutdown: watch::Receiver<bool>, place: Admitted, principal: Principal)
-where
+async fn serve_split<R, W>(
+    state: Arc<BrokerState>,
+    listener: Arc<Listener>,
+    rd: R,
+    wr: W,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+    place: Admitted,
+    principal: Principal,
+) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
@@ -188,8 +235,16 @@ where
     // One frame read ahead of the handling, at most.
     let (frames_tx, frames_rx) = mpsc::channel(1);
     let (closed_tx, closed_rx) = watch::channel(false);
-    let reader = tokio::spawn(read_frames(state.clone(), rd, peer, shutdown.clone(), frames_tx, closed_tx, activity));
-    let ctx = RequestCtx { peer, listener, closed: closed_rx, lease: None, session: Default::default(), principal: Arc::new(principal) };
+    let reader =
+        tokio::spawn(read_frames(state.clone(), rd, peer, shutdown.clone(), frames_tx, closed_tx, activity));
+    let ctx = RequestCtx {
+        peer,
+        listener,
+        closed: closed_rx,
+        lease: None,
+        session: Default::default(),
+        principal: Arc::new(principal),
+    };
     serve_requests(&state, ctx, frames_rx, shutdown, tx).await;
     reader.abort();
     // Let the writer flush answers already queued (the sender is dropped), then end.
@@ -221,14 +276,24 @@ async fn read_frames<R: AsyncRead + Unpin>(
     };
     match stop {
         Stop::Eof | Stop::Shutdown => {}
-        Stop::Idle(d) => tracing::debug!(%peer, idle_ms = d.as_millis() as u64, "closing idle connection (connections.max.idle.ms)"),
-        Stop::Stalled(d) => tracing::warn!(%peer, timeout_ms = d.as_millis() as u64, "closing connection: a request frame stopped arriving half way (socket.request.read.timeout.ms)"),
+        Stop::Idle(d) => {
+            tracing::debug!(%peer, idle_ms = d.as_millis() as u64, "closing idle connection (connections.max.idle.ms)")
+        }
+        Stop::Stalled(d) => {
+            tracing::warn!(%peer, timeout_ms = d.as_millis() as u64, "closing connection: a request frame stopped arriving half way (socket.request.read.timeout.ms)")
+        }
         Stop::Bad(e) => tracing::warn!(%peer, error = %e, "closing connection: bad frame"),
     }
     let _ = closed.send(true);
 }
 
-async fn read_loop<R: AsyncRead + Unpin>(pool: &MemoryPool, rd: R, state: &BrokerState, frames: &mpsc::Sender<(Bytes, Lease)>, activity: &Activity) -> Stop {
+async fn read_loop<R: AsyncRead + Unpin>(
+    pool: &MemoryPool,
+    rd: R,
+    state: &BrokerState,
+    frames: &mpsc::Sender<(Bytes, Lease)>,
+    activity: &Activity,
+) -> Stop {
     let mut rd = BufReader::with_capacity(16 * 1024, rd);
     let max = state.config.socket_request_max_bytes();
     let (idle, stall) = (state.net.idle, state.net.read_timeout);
@@ -240,7 +305,9 @@ async fn read_loop<R: AsyncRead + Unpin>(pool: &MemoryPool, rd: R, state: &Broke
             let ready = match wait {
                 Some(w) => match tokio::time::timeout(w, rd.fill_buf_ready()).await {
                     Ok(r) => r,
-                    Err(_) if activity.idle_for() >= idle.unwrap_or_default() => return Stop::Idle(activity.idle_for()),
+                    Err(_) if activity.idle_for() >= idle.unwrap_or_default() => {
+                        return Stop::Idle(activity.idle_for())
+                    }
                     Err(_) => continue,
                 },
                 None => rd.fill_buf_ready().await,
@@ -249,7 +316,12 @@ async fn read_loop<R: AsyncRead + Unpin>(pool: &MemoryPool, rd: R, state: &Broke
                 Ok(true) => break,
                 Ok(false) => return Stop::Eof,
                 // A TLS peer that closes without close_notify has simply gone, like a TCP EOF.
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof || e.kind() == std::io::ErrorKind::ConnectionReset => return Stop::Eof,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof
+                        || e.kind() == std::io::ErrorKind::ConnectionReset =>
+                {
+                    return Stop::Eof
+                }
                 Err(e) => return Stop::Bad(e),
             }
         }
@@ -286,7 +358,13 @@ impl<R: tokio::io::AsyncRead + Unpin> FillReady for BufReader<R> {
     }
 }
 
-async fn serve_requests(state: &Arc<BrokerState>, mut ctx: RequestCtx, mut frames: mpsc::Receiver<(Bytes, Lease)>, mut shutdown: watch::Receiver<bool>, tx: mpsc::Sender<Outgoing>) {
+async fn serve_requests(
+    state: &Arc<BrokerState>,
+    mut ctx: RequestCtx,
+    mut frames: mpsc::Receiver<(Bytes, Lease)>,
+    mut shutdown: watch::Receiver<bool>,
+    tx: mpsc::Sender<Outgoing>,
+) {
     let peer = ctx.peer;
     let mut previous_written: Option<oneshot::Receiver<()>> = None;
     loop {
@@ -337,7 +415,12 @@ async fn serve_requests(state: &Arc<BrokerState>, mut ctx: RequestCtx, mut frame
                 // Kafka's rule: answer a too-new ApiVersions with a v0 response carrying
                 // UNSUPPORTED_VERSION and our table, so the client can retry with a version we serve.
                 tracing::debug!(%peer, version, "ApiVersions version not served; answering with v0");
-                match protocol::encode_response(correlation_id, 0, 0, &handler::api_versions::unsupported_version_response()) {
+                match protocol::encode_response(
+                    correlation_id,
+                    0,
+                    0,
+                    &handler::api_versions::unsupported_version_response(),
+                ) {
                     Ok(b) => Reply::Now(b),
                     Err(_) => return,
                 }

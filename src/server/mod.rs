@@ -31,7 +31,9 @@ pub async fn listen(addr: &str, backlog: u32) -> std::io::Result<TcpListener> {
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, format!("{addr} resolves to no address"))))
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, format!("{addr} resolves to no address"))
+    }))
 }
 
 /// Raises the soft limit on open files to the hard limit, as most servers do: partitions and
@@ -124,17 +126,30 @@ pub struct Admission {
 
 impl Admission {
     pub fn new(net: &crate::config::NetLimits) -> Admission {
-        Admission { slots: Arc::new(Semaphore::new(net.max_connections.min(Semaphore::MAX_PERMITS))), per_ip: Arc::new(PerIp::default()) }
+        Admission {
+            slots: Arc::new(Semaphore::new(net.max_connections.min(Semaphore::MAX_PERMITS))),
+            per_ip: Arc::new(PerIp::default()),
+        }
     }
 }
 
 /// Accepts connections on one listener until `shutdown` flips, one task per connection.
-pub async fn accept_loop(listener: TcpListener, info: Arc<crate::security::Listener>, admission: Arc<Admission>, state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
+pub async fn accept_loop(
+    listener: TcpListener,
+    info: Arc<crate::security::Listener>,
+    admission: Arc<Admission>,
+    state: Arc<BrokerState>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let (slots, per_ip) = (admission.slots.clone(), admission.per_ip.clone());
     // listener.name.<name>.max.connections: this listener's own bound, within the broker's.
     let own_key = format!("{}max.connections", info.spec.prefix());
-    let own: Option<Arc<Semaphore>> =
-        state.config.set.get(&own_key).and_then(|v| v.trim().parse::<usize>().ok()).map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS))));
+    let own: Option<Arc<Semaphore>> = state
+        .config
+        .set
+        .get(&own_key)
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .map(|n| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS))));
     let mut accept_errors = RateLimitedLog { last: None, suppressed: 0 };
     let mut refused = RateLimitedLog { last: None, suppressed: 0 };
     loop {
@@ -190,4 +205,3 @@ pub async fn accept_loop(listener: TcpListener, info: Arc<crate::security::Liste
         }
     }
 }
-

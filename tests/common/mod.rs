@@ -27,7 +27,9 @@ pub async fn broker_in(dir: &std::path::Path, sets: &[(&str, &str)]) -> Broker {
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_test_writer()
         .try_init();
 }
@@ -66,7 +68,14 @@ pub struct Got {
 }
 
 /// Reads `count` records from the given partitions starting at `from`, or panics after `timeout`.
-pub fn read(c: &BaseConsumer, topic: &str, partitions: &[i32], from: Offset, count: usize, timeout: Duration) -> Vec<Got> {
+pub fn read(
+    c: &BaseConsumer,
+    topic: &str,
+    partitions: &[i32],
+    from: Offset,
+    count: usize,
+    timeout: Duration,
+) -> Vec<Got> {
     let mut tpl = TopicPartitionList::new();
     for p in partitions {
         tpl.add_partition_offset(topic, *p, from).unwrap();
@@ -75,7 +84,11 @@ pub fn read(c: &BaseConsumer, topic: &str, partitions: &[i32], from: Offset, cou
     let deadline = std::time::Instant::now() + timeout;
     let mut out = Vec::new();
     while out.len() < count {
-        assert!(std::time::Instant::now() < deadline, "timed out after reading {} of {count} records", out.len());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after reading {} of {count} records",
+            out.len()
+        );
         match c.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => out.push(Got {
                 partition: m.partition(),
@@ -96,7 +109,13 @@ pub fn read(c: &BaseConsumer, topic: &str, partitions: &[i32], from: Offset, cou
 }
 
 /// Produces one record and returns (partition, offset).
-pub async fn send(p: &FutureProducer, topic: &str, partition: Option<i32>, key: &[u8], value: &[u8]) -> (i32, i64) {
+pub async fn send(
+    p: &FutureProducer,
+    topic: &str,
+    partition: Option<i32>,
+    key: &[u8],
+    value: &[u8],
+) -> (i32, i64) {
     let mut r = FutureRecord::to(topic).key(key).payload(value);
     if let Some(x) = partition {
         r = r.partition(x);
@@ -105,6 +124,8 @@ pub async fn send(p: &FutureProducer, topic: &str, partition: Option<i32>, key: 
     (d.partition, d.offset)
 }
 
-pub fn create_topic_admin(bootstrap: &str) -> rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> {
+pub fn create_topic_admin(
+    bootstrap: &str,
+) -> rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> {
     ClientConfig::new().set("bootstrap.servers", bootstrap).create().expect("admin client")
 }

@@ -41,7 +41,12 @@ impl Raw {
     }
 
     /// Sends a request without waiting for its answer.
-    pub async fn send_request<Req: Encodable>(&mut self, api: ApiKey, v: i16, req: &Req) -> std::io::Result<()> {
+    pub async fn send_request<Req: Encodable>(
+        &mut self,
+        api: ApiKey,
+        v: i16,
+        req: &Req,
+    ) -> std::io::Result<()> {
         self.cid += 1;
         let mut b = BytesMut::new();
         b.put_i32(0);
@@ -59,7 +64,12 @@ impl Raw {
         self.s.flush().await
     }
 
-    pub async fn request<Req: Encodable, Resp: Decodable>(&mut self, api: ApiKey, v: i16, req: &Req) -> Option<Resp> {
+    pub async fn request<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        api: ApiKey,
+        v: i16,
+        req: &Req,
+    ) -> Option<Resp> {
         self.cid += 1;
         let mut b = BytesMut::new();
         b.put_i32(0);
@@ -106,6 +116,11 @@ pub fn batch(values: &[&str], pid: i64, epoch: i16, seq: i32, ts: i64) -> Bytes 
         })
         .collect();
     let mut b = BytesMut::new();
-    RecordBatchEncoder::encode(&mut b, &records, &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut b,
+        &records,
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .unwrap();
     b.freeze()
 }

@@ -90,7 +90,11 @@ impl ConsumerGroup {
             "Empty"
         } else if self.assignment_epoch != self.group_epoch {
             "Assigning"
-        } else if self.members.values().any(|m| m.member_epoch != self.assignment_epoch || !m.revoking.is_empty()) {
+        } else if self
+            .members
+            .values()
+            .any(|m| m.member_epoch != self.assignment_epoch || !m.revoking.is_empty())
+        {
             "Reconciling"
         } else {
             "Stable"
@@ -112,11 +116,13 @@ impl ConsumerGroup {
     /// Recomputes the target assignment at the current group epoch.
     fn assign(&mut self, topics: &TopicsView) {
         let subscribed = self.subscribed(topics);
-        let mut target: HashMap<String, Assignment> = self.members.keys().map(|m| (m.clone(), Assignment::new())).collect();
+        let mut target: HashMap<String, Assignment> =
+            self.members.keys().map(|m| (m.clone(), Assignment::new())).collect();
         let member_ids: Vec<String> = self.members.keys().cloned().collect();
         if self.assignor == "range" {
             for (name, (id, parts)) in &subscribed {
-                let subs: Vec<&String> = member_ids.iter().filter(|m| member_subscribes(&self.members[*m], name)).collect();
+                let subs: Vec<&String> =
+                    member_ids.iter().filter(|m| member_subscribes(&self.members[*m], name)).collect();
                 if subs.is_empty() {
                     continue;
                 }
@@ -141,12 +147,18 @@ impl ConsumerGroup {
                     all.push((name.clone(), *id, p));
                 }
             }
-            let eligible = |name: &str| -> Vec<String> { member_ids.iter().filter(|m| member_subscribes(&self.members[*m], name)).cloned().collect() };
+            let eligible = |name: &str| -> Vec<String> {
+                member_ids.iter().filter(|m| member_subscribes(&self.members[*m], name)).cloned().collect()
+            };
             let fair = if member_ids.is_empty() { 0 } else { all.len().div_ceil(member_ids.len()) };
             let mut load: HashMap<String, usize> = member_ids.iter().map(|m| (m.clone(), 0)).collect();
             let mut unplaced = Vec::new();
             for (name, id, p) in &all {
-                let prev = self.target.iter().find(|(m, a)| a.get(id).is_some_and(|s| s.contains(p)) && target.contains_key(*m)).map(|(m, _)| m.clone());
+                let prev = self
+                    .target
+                    .iter()
+                    .find(|(m, a)| a.get(id).is_some_and(|s| s.contains(p)) && target.contains_key(*m))
+                    .map(|(m, _)| m.clone());
                 match prev {
                     Some(m) if member_subscribes(&self.members[&m], name) && load[&m] < fair => {
                         target.get_mut(&m).expect("member").entry(*id).or_default().insert(*p);
@@ -156,7 +168,9 @@ impl ConsumerGroup {
                 }
             }
             for (name, id, p) in unplaced {
-                let Some(m) = eligible(&name).into_iter().min_by_key(|m| (load[m], m.clone())) else { continue };
+                let Some(m) = eligible(&name).into_iter().min_by_key(|m| (load[m], m.clone())) else {
+                    continue;
+                };
                 target.get_mut(&m).expect("member").entry(id).or_default().insert(p);
                 *load.get_mut(&m).expect("member") += 1;
             }
@@ -169,7 +183,9 @@ impl ConsumerGroup {
     /// Whether `p` of `topic` is held or being revoked by a member other than `me`.
     fn held_by_other(&self, me: &str, topic: &Uuid, p: i32) -> bool {
         self.members.values().any(|m| {
-            m.member_id != me && (m.assigned.get(topic).is_some_and(|s| s.contains(&p)) || m.revoking.get(topic).is_some_and(|s| s.contains(&p)))
+            m.member_id != me
+                && (m.assigned.get(topic).is_some_and(|s| s.contains(&p))
+                    || m.revoking.get(topic).is_some_and(|s| s.contains(&p)))
         })
     }
 
@@ -242,7 +258,9 @@ fn member_subscribes(m: &ConsumerMember, topic: &str) -> bool {
         return true;
     }
     match &m.subscribed_topic_regex {
-        Some(r) if !topic.starts_with("__") => regex::Regex::new(&format!("^(?:{r})$")).is_ok_and(|re| re.is_match(topic)),
+        Some(r) if !topic.starts_with("__") => {
+            regex::Regex::new(&format!("^(?:{r})$")).is_ok_and(|re| re.is_match(topic))
+        }
         _ => false,
     }
 }
@@ -289,7 +307,12 @@ impl ConsumerGroups {
     }
 
     /// The heartbeat: join (epoch 0), stay, leave (epoch -1 / -2).
-    pub fn heartbeat(&mut self, req: HeartbeatInput, topics: &TopicsView, now: i64) -> Result<HeartbeatResult, ConsumerGroupError> {
+    pub fn heartbeat(
+        &mut self,
+        req: HeartbeatInput,
+        topics: &TopicsView,
+        now: i64,
+    ) -> Result<HeartbeatResult, ConsumerGroupError> {
         if req.group_id.is_empty() {
             return Err(ConsumerGroupError::InvalidRequest("GroupId can't be empty."));
         }
@@ -312,7 +335,11 @@ impl ConsumerGroups {
         // Leave.
         if req.member_epoch == -1 || req.member_epoch == -2 {
             let id = match (&req.instance_id, req.member_id.is_empty()) {
-                (Some(inst), true) => g.members.values().find(|m| m.instance_id.as_ref() == Some(inst)).map(|m| m.member_id.clone()),
+                (Some(inst), true) => g
+                    .members
+                    .values()
+                    .find(|m| m.instance_id.as_ref() == Some(inst))
+                    .map(|m| m.member_id.clone()),
                 _ => Some(req.member_id.clone()),
             };
             let Some(id) = id.filter(|i| g.members.contains_key(i)) else {
@@ -326,14 +353,27 @@ impl ConsumerGroups {
         }
         let member_id = if req.member_epoch == 0 {
             if req.subscribed_topic_names.is_none() && req.subscribed_topic_regex.is_none() {
-                return Err(ConsumerGroupError::InvalidRequest("SubscribedTopicNames or SubscribedTopicRegex must be set in first request."));
+                return Err(ConsumerGroupError::InvalidRequest(
+                    "SubscribedTopicNames or SubscribedTopicRegex must be set in first request.",
+                ));
             }
             if req.rebalance_timeout_ms < 0 {
-                return Err(ConsumerGroupError::InvalidRequest("RebalanceTimeoutMs must be provided in first request."));
+                return Err(ConsumerGroupError::InvalidRequest(
+                    "RebalanceTimeoutMs must be provided in first request.",
+                ));
             }
-            let id = if req.member_id.is_empty() { Uuid::new_v4().simple().to_string() } else { req.member_id.clone() };
+            let id = if req.member_id.is_empty() {
+                Uuid::new_v4().simple().to_string()
+            } else {
+                req.member_id.clone()
+            };
             // A static member replacing its previous incarnation takes over its assignment.
-            let replaced = req.instance_id.as_ref().and_then(|inst| g.members.values().find(|m| m.instance_id.as_ref() == Some(inst) && m.member_id != id).map(|m| m.member_id.clone()));
+            let replaced = req.instance_id.as_ref().and_then(|inst| {
+                g.members
+                    .values()
+                    .find(|m| m.instance_id.as_ref() == Some(inst) && m.member_id != id)
+                    .map(|m| m.member_id.clone())
+            });
             if let Some(old) = &replaced {
                 if g.members[old].member_epoch != -2 {
                     return Err(ConsumerGroupError::UnreleasedInstanceId);
@@ -380,7 +420,10 @@ impl ConsumerGroups {
             if req.member_epoch != m.member_epoch {
                 // A lost response: the member still reports the previous epoch and a subset of
                 // what it holds now. Anything else is fenced.
-                let owned_ok = req.owned.as_ref().is_none_or(|o| o.iter().all(|(t, ps)| ps.iter().all(|p| m.assigned.get(t).is_some_and(|s| s.contains(p)))));
+                let owned_ok = req.owned.as_ref().is_none_or(|o| {
+                    o.iter()
+                        .all(|(t, ps)| ps.iter().all(|p| m.assigned.get(t).is_some_and(|s| s.contains(p))))
+                });
                 if !(req.member_epoch == m.previous_epoch && owned_ok) {
                     return Err(ConsumerGroupError::FencedMemberEpoch);
                 }
@@ -402,7 +445,8 @@ impl ConsumerGroups {
                     bump = true;
                 }
             }
-            if req.subscribed_topic_regex.is_some() && req.subscribed_topic_regex != m.subscribed_topic_regex {
+            if req.subscribed_topic_regex.is_some() && req.subscribed_topic_regex != m.subscribed_topic_regex
+            {
                 m.subscribed_topic_regex = req.subscribed_topic_regex.clone();
                 bump = true;
             }
@@ -415,7 +459,10 @@ impl ConsumerGroups {
             }
             // Revocation confirmed when the member no longer reports the revoked partitions.
             if let Some(owned) = &req.owned {
-                let still = m.revoking.iter().any(|(t, ps)| ps.iter().any(|p| owned.get(t).is_some_and(|s| s.contains(p))));
+                let still = m
+                    .revoking
+                    .iter()
+                    .any(|(t, ps)| ps.iter().any(|p| owned.get(t).is_some_and(|s| s.contains(p))));
                 if !still {
                     m.revoking.clear();
                     m.revoke_deadline_ms = None;
@@ -435,7 +482,9 @@ impl ConsumerGroups {
         g.reconcile(&member_id, now);
         let m = g.members.get_mut(&member_id).expect("member present");
         // Send the assignment when it changed, on a (re)join, or when the member's view differs.
-        let send = req.member_epoch == 0 || m.last_sent.as_ref() != Some(&m.assigned) || req.owned.as_ref().is_some_and(|o| *o != m.assigned);
+        let send = req.member_epoch == 0
+            || m.last_sent.as_ref() != Some(&m.assigned)
+            || req.owned.as_ref().is_some_and(|o| *o != m.assigned);
         let assignment = if send { Some(m.assigned.clone()) } else { None };
         if send {
             m.last_sent = Some(m.assigned.clone());
@@ -451,7 +500,9 @@ impl ConsumerGroups {
             let dead: Vec<String> = g
                 .members
                 .values()
-                .filter(|m| now - m.last_heartbeat_ms > session || m.revoke_deadline_ms.is_some_and(|d| now > d))
+                .filter(|m| {
+                    now - m.last_heartbeat_ms > session || m.revoke_deadline_ms.is_some_and(|d| now > d)
+                })
                 .map(|m| m.member_id.clone())
                 .collect();
             if dead.is_empty() {
@@ -469,7 +520,12 @@ impl ConsumerGroups {
     }
 
     /// OffsetCommit / OffsetFetch validation for a member of a consumer group.
-    pub fn validate_offset_access(&self, group: &str, member_id: &str, epoch: i32) -> Result<(), ConsumerGroupError> {
+    pub fn validate_offset_access(
+        &self,
+        group: &str,
+        member_id: &str,
+        epoch: i32,
+    ) -> Result<(), ConsumerGroupError> {
         let Some(g) = self.groups.get(group) else { return Ok(()) };
         let Some(m) = g.members.get(member_id) else {
             return Err(ConsumerGroupError::UnknownMemberId);
@@ -517,7 +573,9 @@ mod tests {
     #[test]
     fn single_member_gets_everything() {
         let mut cg = ConsumerGroups::new(45_000, 100);
-        let r = cg.heartbeat(hb("a", 0, Some(&["orders", "payments"]), Some(Assignment::new())), &topics(), 0).unwrap();
+        let r = cg
+            .heartbeat(hb("a", 0, Some(&["orders", "payments"]), Some(Assignment::new())), &topics(), 0)
+            .unwrap();
         assert_eq!(r.member_epoch, 1);
         assert_eq!(count(r.assignment.as_ref().unwrap()), 6);
     }
@@ -560,9 +618,15 @@ mod tests {
         let mut cg = ConsumerGroups::new(45_000, 100);
         let t = topics();
         let r = cg.heartbeat(hb("a", 0, Some(&["orders"]), Some(Assignment::new())), &t, 0).unwrap();
-        assert_eq!(cg.heartbeat(hb("a", r.member_epoch + 5, None, None), &t, 1), Err(ConsumerGroupError::FencedMemberEpoch));
+        assert_eq!(
+            cg.heartbeat(hb("a", r.member_epoch + 5, None, None), &t, 1),
+            Err(ConsumerGroupError::FencedMemberEpoch)
+        );
         assert_eq!(cg.heartbeat(hb("zz", 3, None, None), &t, 1), Err(ConsumerGroupError::UnknownMemberId));
-        assert_eq!(cg.validate_offset_access("cg", "a", r.member_epoch - 1), Err(ConsumerGroupError::StaleMemberEpoch));
+        assert_eq!(
+            cg.validate_offset_access("cg", "a", r.member_epoch - 1),
+            Err(ConsumerGroupError::StaleMemberEpoch)
+        );
         assert_eq!(cg.validate_offset_access("cg", "a", r.member_epoch), Ok(()));
     }
 

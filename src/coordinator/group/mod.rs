@@ -43,7 +43,11 @@ pub struct GroupCoordinator {
 
 impl GroupCoordinator {
     /// Loads every group from `__consumer_offsets`, if it exists.
-    pub fn open(logs: &LogManager, config: GroupConfig, partitions: i32) -> Result<GroupCoordinator, CoordinatorError> {
+    pub fn open(
+        logs: &LogManager,
+        config: GroupConfig,
+        partitions: i32,
+    ) -> Result<GroupCoordinator, CoordinatorError> {
         let mut groups = Groups::new(config);
         let now = crate::clock::now_ms();
         let topic = logs.topic(OFFSETS_TOPIC);
@@ -52,11 +56,15 @@ impl GroupCoordinator {
             super::replay_topic(t, |rec| {
                 if rec.control {
                     // A transaction marker decides the offsets committed in it.
-                    let commit = rec.key.as_ref().is_some_and(|k| k.len() >= 4 && i16::from_be_bytes([k[2], k[3]]) == 1);
+                    let commit = rec
+                        .key
+                        .as_ref()
+                        .is_some_and(|k| k.len() >= 4 && i16::from_be_bytes([k[2], k[3]]) == 1);
                     groups.complete_txn(rec.producer_id, commit, now);
                     return;
                 }
-                if let Some(gr) = rec.key.as_ref().and_then(|k| GroupRecord::decode(k, rec.value.as_deref())) {
+                if let Some(gr) = rec.key.as_ref().and_then(|k| GroupRecord::decode(k, rec.value.as_deref()))
+                {
                     if rec.transactional {
                         groups.add_pending(rec.producer_id, vec![gr]);
                     } else {
@@ -66,7 +74,11 @@ impl GroupCoordinator {
                 }
             })
             .map_err(CoordinatorError::Storage)?;
-            tracing::info!(records = n, groups = groups.groups().count(), "loaded consumer groups from __consumer_offsets");
+            tracing::info!(
+                records = n,
+                groups = groups.groups().count(),
+                "loaded consumer groups from __consumer_offsets"
+            );
         }
         Ok(GroupCoordinator {
             state: Mutex::new(groups),
@@ -131,11 +143,16 @@ impl GroupCoordinator {
         // Group the records by their partition (group id hash), one batch per partition.
         let mut by_partition: HashMap<i32, Vec<&GroupRecord>> = HashMap::new();
         for r in recs {
-            by_partition.entry(records::partition_for(r.group(), topic.partition_count())).or_default().push(r);
+            by_partition
+                .entry(records::partition_for(r.group(), topic.partition_count()))
+                .or_default()
+                .push(r);
         }
         let mut syncs = Vec::new();
         for (p, rs) in by_partition {
-            let part = topic.partition(p).ok_or_else(|| CoordinatorError::Storage(format!("partition {p} missing")))?;
+            let part = topic
+                .partition(p)
+                .ok_or_else(|| CoordinatorError::Storage(format!("partition {p} missing")))?;
             let batch = encode_batch(&rs, now).map_err(CoordinatorError::Storage)?;
             let info = part.append(&batch, now).map_err(|e| CoordinatorError::Storage(e.to_string()))?;
             syncs.push(info.durable.submit());
@@ -153,7 +170,13 @@ impl GroupCoordinator {
 
     /// Appends offsets committed in producer `pid`'s transaction (a transactional batch, fsynced);
     /// they stay pending until the transaction's marker.
-    pub async fn persist_txn_offsets(&self, logs: &LogManager, pid: i64, epoch: i16, recs: Vec<GroupRecord>) -> Result<(), CoordinatorError> {
+    pub async fn persist_txn_offsets(
+        &self,
+        logs: &LogManager,
+        pid: i64,
+        epoch: i16,
+        recs: Vec<GroupRecord>,
+    ) -> Result<(), CoordinatorError> {
         if recs.is_empty() {
             return Ok(());
         }
@@ -161,10 +184,15 @@ impl GroupCoordinator {
         let now = crate::clock::now_ms();
         let mut by_partition: HashMap<i32, Vec<&GroupRecord>> = HashMap::new();
         for r in &recs {
-            by_partition.entry(records::partition_for(r.group(), topic.partition_count())).or_default().push(r);
+            by_partition
+                .entry(records::partition_for(r.group(), topic.partition_count()))
+                .or_default()
+                .push(r);
         }
         for (p, rs) in by_partition {
-            let part = topic.partition(p).ok_or_else(|| CoordinatorError::Storage(format!("partition {p} missing")))?;
+            let part = topic
+                .partition(p)
+                .ok_or_else(|| CoordinatorError::Storage(format!("partition {p} missing")))?;
             // One batch per record: a producer's batches carry no sequence here (-1), and the
             // log accepts one batch per append from a producer id.
             let mut last = None;
@@ -239,7 +267,12 @@ fn encode_records(recs: &[&GroupRecord], now: i64, txn: Option<(i64, i16)>) -> R
         })
         .collect();
     let mut b = BytesMut::new();
-    RecordBatchEncoder::encode(&mut b, &records, &RecordEncodeOptions { version: 2, compression: Compression::None }).map_err(|e| e.to_string())?;
+    RecordBatchEncoder::encode(
+        &mut b,
+        &records,
+        &RecordEncodeOptions { version: 2, compression: Compression::None },
+    )
+    .map_err(|e| e.to_string())?;
     Ok(b.freeze())
 }
 
@@ -250,8 +283,9 @@ mod one_batch_test {
 
     #[test]
     fn a_commit_of_many_offsets_is_one_batch() {
-        let recs: Vec<GroupRecord> =
-            (0..5).map(|p| GroupRecord::Offset { group: "g".into(), topic: "t".into(), partition: p, value: None }).collect();
+        let recs: Vec<GroupRecord> = (0..5)
+            .map(|p| GroupRecord::Offset { group: "g".into(), topic: "t".into(), partition: p, value: None })
+            .collect();
         let refs: Vec<&GroupRecord> = recs.iter().collect();
         for b in [encode_batch(&refs, 1).unwrap(), encode_txn_batch(&refs, 7, 0, 1).unwrap()] {
             let h = BatchHeader::parse(&b).unwrap();

@@ -167,7 +167,14 @@ impl GroupRecord {
                                 assignment: c.bytes()?,
                             });
                         }
-                        Some(StoredGroup { protocol_type, generation, protocol, leader, state_timestamp, members })
+                        Some(StoredGroup {
+                            protocol_type,
+                            generation,
+                            protocol,
+                            leader,
+                            state_timestamp,
+                            members,
+                        })
                     }
                 };
                 Some(GroupRecord::Group { group, value })
@@ -248,7 +255,12 @@ mod tests {
                 group: "g".into(),
                 topic: "t".into(),
                 partition: 3,
-                value: Some(CommittedOffset { offset: 42, leader_epoch: 0, metadata: "m".into(), commit_timestamp: 7 }),
+                value: Some(CommittedOffset {
+                    offset: 42,
+                    leader_epoch: 0,
+                    metadata: "m".into(),
+                    commit_timestamp: 7,
+                }),
             },
             GroupRecord::Offset { group: "g".into(), topic: "t".into(), partition: 3, value: None },
             GroupRecord::Group {

@@ -397,12 +397,16 @@ impl Groups {
 
     pub fn join(&mut self, req: JoinInput, now: i64, waiter: WaiterId) -> Outcome {
         let mut out = Outcome::default();
-        let fail = |out: &mut Outcome, e: GroupError, id: &str| out.replies.push((waiter, Reply::Join(JoinResult::error(e, id))));
+        let fail = |out: &mut Outcome, e: GroupError, id: &str| {
+            out.replies.push((waiter, Reply::Join(JoinResult::error(e, id))))
+        };
         if req.group_id.is_empty() {
             fail(&mut out, GroupError::InvalidGroupId, &req.member_id);
             return out;
         }
-        if req.session_timeout_ms < self.config.min_session_timeout_ms || req.session_timeout_ms > self.config.max_session_timeout_ms {
+        if req.session_timeout_ms < self.config.min_session_timeout_ms
+            || req.session_timeout_ms > self.config.max_session_timeout_ms
+        {
             fail(&mut out, GroupError::InvalidSessionTimeout, &req.member_id);
             return out;
         }
@@ -468,7 +472,15 @@ impl Groups {
         out
     }
 
-    fn rejoin_static(g: &mut Group, req: JoinInput, old: String, new_id: String, now: i64, waiter: WaiterId, delay: i64) -> Outcome {
+    fn rejoin_static(
+        g: &mut Group,
+        req: JoinInput,
+        old: String,
+        new_id: String,
+        now: i64,
+        waiter: WaiterId,
+        delay: i64,
+    ) -> Outcome {
         let mut out = Outcome::default();
         let inst = req.instance_id.clone().unwrap_or_default();
         let Some(idx) = g.members.iter().position(|m| m.member_id == old) else {
@@ -528,7 +540,15 @@ impl Groups {
         g.members.iter().map(|m| (m.member_id.clone(), m.instance_id.clone(), m.metadata(&p))).collect()
     }
 
-    fn add_or_update(g: &mut Group, req: &JoinInput, member_id: &str, now: i64, waiter: WaiterId, delay: i64, out: &mut Outcome) {
+    fn add_or_update(
+        g: &mut Group,
+        req: &JoinInput,
+        member_id: &str,
+        now: i64,
+        waiter: WaiterId,
+        delay: i64,
+        out: &mut Outcome,
+    ) {
         let existing = g.member(member_id).is_some();
         if existing {
             let m = g.member_mut(member_id).expect("checked above");
@@ -543,7 +563,9 @@ impl Groups {
             m.last_heartbeat_ms = now;
             let is_leader = g.leader.as_deref() == Some(member_id);
             match g.state {
-                GroupState::CompletingRebalance | GroupState::Stable if unchanged && !(g.state == GroupState::Stable && is_leader) => {
+                GroupState::CompletingRebalance | GroupState::Stable
+                    if unchanged && !(g.state == GroupState::Stable && is_leader) =>
+                {
                     // Same metadata: answer with the current generation, no new rebalance.
                     let m = g.member_mut(member_id).expect("checked above");
                     m.join_waiter = None;
@@ -590,7 +612,8 @@ impl Groups {
             });
             if g.state == GroupState::PreparingRebalance && g.initial_delay_until_ms > now {
                 // Initial rebalance delay: each new member extends it, up to the rebalance timeout.
-                let cap = g.state_since_ms + g.members.iter().map(|m| m.rebalance_timeout_ms as i64).max().unwrap_or(0);
+                let cap = g.state_since_ms
+                    + g.members.iter().map(|m| m.rebalance_timeout_ms as i64).max().unwrap_or(0);
                 g.initial_delay_until_ms = (now + delay).min(cap).max(g.initial_delay_until_ms);
             }
             if g.state != GroupState::PreparingRebalance {
@@ -628,7 +651,8 @@ impl Groups {
 
     fn complete_join(g: &mut Group, now: i64, out: &mut Outcome) {
         // Members that did not rejoin in time are removed (their join is not coming).
-        let gone: Vec<String> = g.members.iter().filter(|m| m.join_waiter.is_none()).map(|m| m.member_id.clone()).collect();
+        let gone: Vec<String> =
+            g.members.iter().filter(|m| m.join_waiter.is_none()).map(|m| m.member_id.clone()).collect();
         for id in gone {
             Self::remove_member(g, &id);
         }
@@ -686,7 +710,12 @@ impl Groups {
     }
 
     /// Checks membership, instance fencing and generation for sync/heartbeat/commit.
-    fn validate_member(g: &Group, member_id: &str, instance_id: Option<&str>, generation: i32) -> Result<(), GroupError> {
+    fn validate_member(
+        g: &Group,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> Result<(), GroupError> {
         if let Some(inst) = instance_id {
             match g.static_members.get(inst) {
                 Some(m) if m != member_id => return Err(GroupError::FencedInstanceId),
@@ -720,13 +749,22 @@ impl Groups {
             return out;
         }
         match g.state {
-            GroupState::Empty | GroupState::Dead => reply(&mut out, SyncResult::error(GroupError::UnknownMemberId)),
-            GroupState::PreparingRebalance => reply(&mut out, SyncResult::error(GroupError::RebalanceInProgress)),
+            GroupState::Empty | GroupState::Dead => {
+                reply(&mut out, SyncResult::error(GroupError::UnknownMemberId))
+            }
+            GroupState::PreparingRebalance => {
+                reply(&mut out, SyncResult::error(GroupError::RebalanceInProgress))
+            }
             GroupState::Stable => {
                 let (pt, p) = (g.protocol_type.clone(), g.protocol.clone());
                 let m = g.member_mut(&req.member_id).expect("validated");
                 m.last_heartbeat_ms = now;
-                let r = SyncResult { error: None, protocol_type: pt, protocol: p, assignment: m.assignment.clone() };
+                let r = SyncResult {
+                    error: None,
+                    protocol_type: pt,
+                    protocol: p,
+                    assignment: m.assignment.clone(),
+                };
                 reply(&mut out, r);
             }
             GroupState::CompletingRebalance => {
@@ -736,12 +774,15 @@ impl Groups {
                     out.replies.push((w, Reply::Sync(SyncResult::error(GroupError::UnknownMemberId))));
                 }
                 if g.leader.as_deref() == Some(req.member_id.as_str()) {
-                    let map: HashMap<&str, &Bytes> = req.assignments.iter().map(|(k, v)| (k.as_str(), v)).collect();
+                    let map: HashMap<&str, &Bytes> =
+                        req.assignments.iter().map(|(k, v)| (k.as_str(), v)).collect();
                     for m in g.members.iter_mut() {
-                        m.assignment = map.get(m.member_id.as_str()).map(|b| (*b).clone()).unwrap_or_default();
+                        m.assignment =
+                            map.get(m.member_id.as_str()).map(|b| (*b).clone()).unwrap_or_default();
                     }
                     g.set_state(GroupState::Stable, now);
-                    out.records.push(GroupRecord::Group { group: g.group_id.clone(), value: Some(g.stored(now)) });
+                    out.records
+                        .push(GroupRecord::Group { group: g.group_id.clone(), value: Some(g.stored(now)) });
                     for m in g.members.iter_mut() {
                         if let Some(w) = m.sync_waiter.take() {
                             out.replies.push((
@@ -761,7 +802,14 @@ impl Groups {
         out
     }
 
-    pub fn heartbeat(&mut self, group_id: &str, member_id: &str, instance_id: Option<&str>, generation: i32, now: i64) -> Result<(), GroupError> {
+    pub fn heartbeat(
+        &mut self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        now: i64,
+    ) -> Result<(), GroupError> {
         let g = self.groups.get_mut(group_id).ok_or(GroupError::UnknownMemberId)?;
         match g.state {
             GroupState::Empty | GroupState::Dead => return Err(GroupError::UnknownMemberId),
@@ -779,7 +827,12 @@ impl Groups {
 
     /// LeaveGroup: the top-level error, and per member (member id, instance id, error).
     #[allow(clippy::type_complexity)]
-    pub fn leave(&mut self, group_id: &str, members: &[(String, Option<String>)], now: i64) -> (Option<GroupError>, Vec<(String, Option<String>, Option<GroupError>)>, Outcome) {
+    pub fn leave(
+        &mut self,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+        now: i64,
+    ) -> (Option<GroupError>, Vec<(String, Option<String>, Option<GroupError>)>, Outcome) {
         let mut out = Outcome::default();
         let delay = self.config.initial_rebalance_delay_ms;
         let Some(g) = self.groups.get_mut(group_id) else {
@@ -805,10 +858,12 @@ impl Groups {
                 Ok(id) => {
                     if let Some(m) = Self::remove_member(g, &id) {
                         if let Some(w) = m.join_waiter {
-                            out.replies.push((w, Reply::Join(JoinResult::error(GroupError::UnknownMemberId, &id))));
+                            out.replies
+                                .push((w, Reply::Join(JoinResult::error(GroupError::UnknownMemberId, &id))));
                         }
                         if let Some(w) = m.sync_waiter {
-                            out.replies.push((w, Reply::Sync(SyncResult::error(GroupError::UnknownMemberId))));
+                            out.replies
+                                .push((w, Reply::Sync(SyncResult::error(GroupError::UnknownMemberId))));
                         }
                     }
                     removed = true;
@@ -863,7 +918,12 @@ impl Groups {
             if g.state == GroupState::Empty && !g.offsets.is_empty() && now - g.state_since_ms > retention {
                 for ((t, p), c) in g.offsets.iter() {
                     if now - c.commit_timestamp > retention {
-                        out.records.push(GroupRecord::Offset { group: g.group_id.clone(), topic: t.clone(), partition: *p, value: None });
+                        out.records.push(GroupRecord::Offset {
+                            group: g.group_id.clone(),
+                            topic: t.clone(),
+                            partition: *p,
+                            value: None,
+                        });
                     }
                 }
             }
@@ -882,7 +942,9 @@ impl Groups {
         now: i64,
     ) -> (Vec<(String, i32, Option<GroupError>)>, Outcome) {
         let mut out = Outcome::default();
-        let all = |e: Option<GroupError>, offsets: &[OffsetInput]| offsets.iter().map(|(t, p, ..)| (t.clone(), *p, e)).collect::<Vec<_>>();
+        let all = |e: Option<GroupError>, offsets: &[OffsetInput]| {
+            offsets.iter().map(|(t, p, ..)| (t.clone(), *p, e)).collect::<Vec<_>>()
+        };
         if group_id.is_empty() {
             return (all(Some(GroupError::InvalidGroupId), &offsets), out);
         }
@@ -915,7 +977,13 @@ impl Groups {
     }
 
     /// The OffsetCommit records for validated offsets (metadata size checked per partition).
-    fn offset_records(&self, group_id: &str, offsets: Vec<OffsetInput>, now: i64, out: &mut Outcome) -> Vec<(String, i32, Option<GroupError>)> {
+    fn offset_records(
+        &self,
+        group_id: &str,
+        offsets: Vec<OffsetInput>,
+        now: i64,
+        out: &mut Outcome,
+    ) -> Vec<(String, i32, Option<GroupError>)> {
         let mut results = Vec::with_capacity(offsets.len());
         for (t, p, offset, epoch, md) in offsets {
             let md = md.unwrap_or_default();
@@ -927,7 +995,12 @@ impl Groups {
                 group: group_id.to_string(),
                 topic: t.clone(),
                 partition: p,
-                value: Some(CommittedOffset { offset, leader_epoch: epoch, metadata: md, commit_timestamp: now }),
+                value: Some(CommittedOffset {
+                    offset,
+                    leader_epoch: epoch,
+                    metadata: md,
+                    commit_timestamp: now,
+                }),
             });
             results.push((t, p, None));
         }
@@ -935,11 +1008,20 @@ impl Groups {
     }
 
     /// Committed offsets of a group: for the asked partitions, or all of them.
-    pub fn fetch_offsets(&self, group_id: &str, partitions: Option<&[(String, i32)]>) -> Vec<(String, i32, Option<CommittedOffset>)> {
+    pub fn fetch_offsets(
+        &self,
+        group_id: &str,
+        partitions: Option<&[(String, i32)]>,
+    ) -> Vec<(String, i32, Option<CommittedOffset>)> {
         let g = self.groups.get(group_id);
         match partitions {
-            Some(ps) => ps.iter().map(|(t, p)| (t.clone(), *p, g.and_then(|g| g.offsets.get(&(t.clone(), *p)).cloned()))).collect(),
-            None => g.map(|g| g.offsets.iter().map(|((t, p), c)| (t.clone(), *p, Some(c.clone()))).collect()).unwrap_or_default(),
+            Some(ps) => ps
+                .iter()
+                .map(|(t, p)| (t.clone(), *p, g.and_then(|g| g.offsets.get(&(t.clone(), *p)).cloned())))
+                .collect(),
+            None => g
+                .map(|g| g.offsets.iter().map(|((t, p), c)| (t.clone(), *p, Some(c.clone()))).collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -960,14 +1042,24 @@ impl Groups {
         }
         let mut out = Outcome::default();
         for (t, p) in g.offsets.keys() {
-            out.records.push(GroupRecord::Offset { group: group_id.to_string(), topic: t.clone(), partition: *p, value: None });
+            out.records.push(GroupRecord::Offset {
+                group: group_id.to_string(),
+                topic: t.clone(),
+                partition: *p,
+                value: None,
+            });
         }
         out.records.push(GroupRecord::Group { group: group_id.to_string(), value: None });
         Ok(out)
     }
 
     /// OffsetDelete: refused for topics the group's consumers are subscribed to.
-    pub fn delete_offsets(&mut self, group_id: &str, partitions: &[(String, i32)], subscribed: &HashSet<String>) -> Result<(Vec<(String, i32, Option<GroupError>)>, Outcome), GroupError> {
+    pub fn delete_offsets(
+        &mut self,
+        group_id: &str,
+        partitions: &[(String, i32)],
+        subscribed: &HashSet<String>,
+    ) -> Result<(Vec<(String, i32, Option<GroupError>)>, Outcome), GroupError> {
         let g = self.groups.get(group_id).ok_or(GroupError::GroupIdNotFound)?;
         if g.state == GroupState::Dead {
             return Err(GroupError::GroupIdNotFound);
@@ -980,7 +1072,12 @@ impl Groups {
                 continue;
             }
             if g.offsets.contains_key(&(t.clone(), *p)) {
-                out.records.push(GroupRecord::Offset { group: group_id.to_string(), topic: t.clone(), partition: *p, value: None });
+                out.records.push(GroupRecord::Offset {
+                    group: group_id.to_string(),
+                    topic: t.clone(),
+                    partition: *p,
+                    value: None,
+                });
             }
             res.push((t.clone(), *p, None));
         }
@@ -1014,7 +1111,8 @@ impl Groups {
             }
             GroupRecord::Group { group, value: Some(sg) } if loading => {
                 let g = self.groups.entry(group.clone()).or_insert_with(|| Group::new(group, now));
-                g.protocol_type = if sg.protocol_type.is_empty() { None } else { Some(sg.protocol_type.clone()) };
+                g.protocol_type =
+                    if sg.protocol_type.is_empty() { None } else { Some(sg.protocol_type.clone()) };
                 g.generation = sg.generation;
                 g.protocol = sg.protocol.clone();
                 g.leader = sg.leader.clone();
@@ -1034,7 +1132,11 @@ impl Groups {
                             session_timeout_ms: m.session_timeout_ms,
                             rebalance_timeout_ms: m.rebalance_timeout_ms,
                             protocol_type: sg.protocol_type.clone(),
-                            protocols: sg.protocol.clone().map(|p| vec![(p, m.subscription.clone())]).unwrap_or_default(),
+                            protocols: sg
+                                .protocol
+                                .clone()
+                                .map(|p| vec![(p, m.subscription.clone())])
+                                .unwrap_or_default(),
                             assignment: m.assignment.clone(),
                             // Members get a full session after a restart to heartbeat again.
                             last_heartbeat_ms: now,

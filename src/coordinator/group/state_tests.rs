@@ -41,8 +41,28 @@ fn member_id(gs: &mut Groups, group: &str, w: WaiterId, now: i64) -> String {
     r.member_id
 }
 
-fn sync(gs: &mut Groups, g: &str, gen: i32, m: &str, asg: Vec<(String, Bytes)>, now: i64, w: WaiterId) -> Outcome {
-    gs.sync(SyncInput { group_id: g.into(), generation: gen, member_id: m.into(), instance_id: None, protocol_type: Some("consumer".into()), protocol: Some("range".into()), assignments: asg }, now, w)
+fn sync(
+    gs: &mut Groups,
+    g: &str,
+    gen: i32,
+    m: &str,
+    asg: Vec<(String, Bytes)>,
+    now: i64,
+    w: WaiterId,
+) -> Outcome {
+    gs.sync(
+        SyncInput {
+            group_id: g.into(),
+            generation: gen,
+            member_id: m.into(),
+            instance_id: None,
+            protocol_type: Some("consumer".into()),
+            protocol: Some("range".into()),
+            assignments: asg,
+        },
+        now,
+        w,
+    )
 }
 
 #[test]
@@ -63,7 +83,8 @@ fn two_members_join_sync_and_get_their_assignments() {
     // Follower syncs first and waits; the leader's sync releases both.
     let o = sync(&mut gs, "g", 1, &b, vec![], 3, 5);
     assert!(o.replies.is_empty());
-    let o = sync(&mut gs, "g", 1, &a, vec![(a.clone(), Bytes::from("A")), (b.clone(), Bytes::from("B"))], 4, 6);
+    let o =
+        sync(&mut gs, "g", 1, &a, vec![(a.clone(), Bytes::from("A")), (b.clone(), Bytes::from("B"))], 4, 6);
     assert_eq!(sync_reply(&o, 5).unwrap().assignment, Bytes::from("B"));
     assert_eq!(sync_reply(&o, 6).unwrap().assignment, Bytes::from("A"));
     assert!(matches!(o.records.as_slice(), [GroupRecord::Group { .. }]));
@@ -85,10 +106,14 @@ fn join_storm_completes_once_everyone_rejoined() {
         }
     }
     assert_eq!(last.replies.len(), 20);
-    let gens: HashSet<i32> = last.replies.iter().map(|(_, r)| match r {
-        Reply::Join(j) => j.generation,
-        _ => -1,
-    }).collect();
+    let gens: HashSet<i32> = last
+        .replies
+        .iter()
+        .map(|(_, r)| match r {
+            Reply::Join(j) => j.generation,
+            _ => -1,
+        })
+        .collect();
     assert_eq!(gens, HashSet::from([1]));
 }
 
@@ -100,7 +125,8 @@ fn member_timing_out_mid_rebalance_is_dropped_at_the_deadline() {
     gs.join(join_in("g", &a, None, &["range"]), 0, 3);
     let o = gs.join(join_in("g", &b, None, &["range"]), 0, 4);
     let gen = join_reply(&o, 3).unwrap().generation;
-    let o = sync(&mut gs, "g", gen, &a, vec![(a.clone(), Bytes::from("A")), (b.clone(), Bytes::from("B"))], 0, 5);
+    let o =
+        sync(&mut gs, "g", gen, &a, vec![(a.clone(), Bytes::from("A")), (b.clone(), Bytes::from("B"))], 0, 5);
     assert!(sync_reply(&o, 5).is_some());
     // A rejoins (new subscription) -> rebalance; B never rejoins.
     let mut j = join_in("g", &a, None, &["range"]);
@@ -145,10 +171,25 @@ fn static_member_restart_keeps_assignment_without_rebalance() {
     assert_eq!(again.generation, first.generation, "no new generation");
     assert!(again.skip_assignment, "the static leader keeps the existing assignment");
     assert_eq!(gs.group("s").unwrap().state, GroupState::Stable);
-    let o = gs.sync(SyncInput { group_id: "s".into(), generation: again.generation, member_id: again.member_id.clone(), instance_id: Some("pod-1".into()), protocol_type: None, protocol: None, assignments: vec![] }, 5_001, 4);
+    let o = gs.sync(
+        SyncInput {
+            group_id: "s".into(),
+            generation: again.generation,
+            member_id: again.member_id.clone(),
+            instance_id: Some("pod-1".into()),
+            protocol_type: None,
+            protocol: None,
+            assignments: vec![],
+        },
+        5_001,
+        4,
+    );
     assert_eq!(sync_reply(&o, 4).unwrap().assignment, Bytes::from("P0"));
     // The old incarnation is fenced.
-    assert_eq!(gs.heartbeat("s", &m1, Some("pod-1"), again.generation, 5_002), Err(GroupError::FencedInstanceId));
+    assert_eq!(
+        gs.heartbeat("s", &m1, Some("pod-1"), again.generation, 5_002),
+        Err(GroupError::FencedInstanceId)
+    );
 }
 
 #[test]
@@ -200,7 +241,8 @@ fn inconsistent_protocols_are_rejected() {
 fn offsets_commit_replay_fetch_delete() {
     let mut gs = groups();
     // A simple (non-member) commit to a new group.
-    let (res, o) = gs.commit_offsets("simple", -1, "", None, vec![("t".into(), 0, 42, 0, Some("md".into()))], 7);
+    let (res, o) =
+        gs.commit_offsets("simple", -1, "", None, vec![("t".into(), 0, 42, 0, Some("md".into()))], 7);
     assert_eq!(res, vec![("t".to_string(), 0, None)]);
     assert!(gs.fetch_offsets("simple", None).is_empty(), "not applied until replayed");
     for r in &o.records {
@@ -211,7 +253,8 @@ fn offsets_commit_replay_fetch_delete() {
     assert_eq!(f[0].2.as_ref().unwrap().metadata, "md");
     assert!(f[1].2.is_none());
     // Metadata too large.
-    let (res, _) = gs.commit_offsets("simple", -1, "", None, vec![("t".into(), 0, 1, 0, Some("x".repeat(5000)))], 8);
+    let (res, _) =
+        gs.commit_offsets("simple", -1, "", None, vec![("t".into(), 0, 1, 0, Some("x".repeat(5000)))], 8);
     assert_eq!(res[0].2, Some(GroupError::OffsetMetadataTooLarge));
     // Delete the group: tombstones, then it is gone.
     let o = gs.delete_group("simple").unwrap();

@@ -45,7 +45,11 @@ pub struct TxnCoordinator {
 }
 
 impl TxnCoordinator {
-    pub fn open(logs: &LogManager, max_timeout_ms: i32, partitions: i32) -> Result<TxnCoordinator, TxnShellError> {
+    pub fn open(
+        logs: &LogManager,
+        max_timeout_ms: i32,
+        partitions: i32,
+    ) -> Result<TxnCoordinator, TxnShellError> {
         let mut txns = Txns::new(max_timeout_ms);
         let topic = logs.topic(TXN_TOPIC);
         if let Some(t) = &topic {
@@ -56,7 +60,12 @@ impl TxnCoordinator {
             })
             .map_err(TxnShellError::Storage)?;
         }
-        Ok(TxnCoordinator { state: Mutex::new(txns), topic: Mutex::new(topic), partitions, serial: tokio::sync::Mutex::new(()) })
+        Ok(TxnCoordinator {
+            state: Mutex::new(txns),
+            topic: Mutex::new(topic),
+            partitions,
+            serial: tokio::sync::Mutex::new(()),
+        })
     }
 
     pub fn with_state<R>(&self, f: impl FnOnce(&Txns) -> R) -> R {
@@ -76,7 +85,8 @@ impl TxnCoordinator {
     /// Appends a record to `__transaction_state`, waits for the fsync, then applies it.
     async fn persist(&self, logs: &LogManager, r: &TxnRecord) -> Result<(), TxnShellError> {
         let topic = self.txn_topic(logs)?;
-        let pidx = crate::coordinator::group::records::partition_for(&r.transactional_id, topic.partition_count());
+        let pidx =
+            crate::coordinator::group::records::partition_for(&r.transactional_id, topic.partition_count());
         let part = topic.partition(pidx).ok_or_else(|| TxnShellError::Storage("missing partition".into()))?;
         let (k, v) = records::encode(r);
         let now = crate::clock::now_ms();
@@ -96,7 +106,12 @@ impl TxnCoordinator {
             headers: Default::default(),
         };
         let mut b = BytesMut::new();
-        RecordBatchEncoder::encode(&mut b, [&rec], &RecordEncodeOptions { version: 2, compression: Compression::None }).map_err(|e| TxnShellError::Storage(e.to_string()))?;
+        RecordBatchEncoder::encode(
+            &mut b,
+            [&rec],
+            &RecordEncodeOptions { version: 2, compression: Compression::None },
+        )
+        .map_err(|e| TxnShellError::Storage(e.to_string()))?;
         let info = part.append(&b, now).map_err(|e| TxnShellError::Storage(e.to_string()))?;
         info.durable.submit().wait().await.map_err(|e| TxnShellError::Storage(e.to_string()))?;
         self.state.lock().replay(r);
@@ -105,7 +120,12 @@ impl TxnCoordinator {
 
     /// Writes the markers of `job` on every partition (fsynced) and tells the group coordinator
     /// about offsets partitions, then the Complete record.
-    async fn finish(&self, logs: &LogManager, groups: &GroupCoordinator, job: &MarkerJob) -> Result<(), TxnShellError> {
+    async fn finish(
+        &self,
+        logs: &LogManager,
+        groups: &GroupCoordinator,
+        job: &MarkerJob,
+    ) -> Result<(), TxnShellError> {
         let now = crate::clock::now_ms();
         let mut syncs = Vec::new();
         for (t, p) in &job.partitions {
@@ -140,7 +160,16 @@ impl TxnCoordinator {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub async fn init_producer_id(&self, logs: &LogManager, groups: &GroupCoordinator, ids: &crate::coordinator::producer_id::ProducerIdManager, id: &str, timeout_ms: i32, pid: i64, epoch: i16) -> Result<(i64, i16), TxnShellError> {
+    pub async fn init_producer_id(
+        &self,
+        logs: &LogManager,
+        groups: &GroupCoordinator,
+        ids: &crate::coordinator::producer_id::ProducerIdManager,
+        id: &str,
+        timeout_ms: i32,
+        pid: i64,
+        epoch: i16,
+    ) -> Result<(i64, i16), TxnShellError> {
         self.txn_topic(logs)?;
         let _g = self.serial.lock().await;
         loop {
@@ -175,7 +204,14 @@ impl TxnCoordinator {
         }
     }
 
-    pub async fn add_partitions(&self, logs: &LogManager, id: &str, pid: i64, epoch: i16, parts: &[(String, i32)]) -> Result<(), TxnShellError> {
+    pub async fn add_partitions(
+        &self,
+        logs: &LogManager,
+        id: &str,
+        pid: i64,
+        epoch: i16,
+        parts: &[(String, i32)],
+    ) -> Result<(), TxnShellError> {
         let _g = self.serial.lock().await;
         let r = self.state.lock().add_partitions(id, pid, epoch, parts, crate::clock::now_ms())?;
         if let Some(r) = r {
@@ -185,14 +221,24 @@ impl TxnCoordinator {
     }
 
     /// Ends a transaction; returns the producer id and epoch to use next (bumped with `v2`).
-    pub async fn end_txn(&self, logs: &LogManager, groups: &GroupCoordinator, id: &str, pid: i64, epoch: i16, commit: bool, v2: bool) -> Result<(i64, i16), TxnShellError> {
+    pub async fn end_txn(
+        &self,
+        logs: &LogManager,
+        groups: &GroupCoordinator,
+        id: &str,
+        pid: i64,
+        epoch: i16,
+        commit: bool,
+        v2: bool,
+    ) -> Result<(i64, i16), TxnShellError> {
         let _g = self.serial.lock().await;
         let r = self.state.lock().end_txn(id, pid, epoch, commit, crate::clock::now_ms(), v2)?;
         if let Some((prep, job)) = r {
             self.persist(logs, &prep).await?;
             self.finish(logs, groups, &job).await?;
         }
-        let now = self.state.lock().get(id).map(|m| (m.producer_id, m.producer_epoch)).unwrap_or((pid, epoch));
+        let now =
+            self.state.lock().get(id).map(|m| (m.producer_id, m.producer_epoch)).unwrap_or((pid, epoch));
         Ok(now)
     }
 

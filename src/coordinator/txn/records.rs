@@ -97,7 +97,16 @@ pub fn decode(key: &[u8], value: Option<&[u8]>) -> Option<Result<TxnMeta, String
     }
     let last_update_ms = v.i64()?;
     let start_ms = v.i64()?;
-    Some(Ok(TxnMeta { transactional_id: id, producer_id, producer_epoch, timeout_ms, state, partitions, start_ms, last_update_ms }))
+    Some(Ok(TxnMeta {
+        transactional_id: id,
+        producer_id,
+        producer_epoch,
+        timeout_ms,
+        state,
+        partitions,
+        start_ms,
+        last_update_ms,
+    }))
 }
 
 #[cfg(test)]
@@ -112,7 +121,9 @@ mod tests {
             producer_epoch: 3,
             timeout_ms: 60_000,
             state: TxnState::Ongoing,
-            partitions: [("a".to_string(), 0), ("a".to_string(), 2), ("b".to_string(), 1)].into_iter().collect(),
+            partitions: [("a".to_string(), 0), ("a".to_string(), 2), ("b".to_string(), 1)]
+                .into_iter()
+                .collect(),
             start_ms: 10,
             last_update_ms: 11,
         };

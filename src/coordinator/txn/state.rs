@@ -91,7 +91,11 @@ pub struct MarkerJob {
 /// InitProducerId's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InitOutcome {
-    Ready { producer_id: i64, producer_epoch: i16, record: TxnRecord },
+    Ready {
+        producer_id: i64,
+        producer_epoch: i16,
+        record: TxnRecord,
+    },
     /// A transaction of the previous incarnation is open: abort it first, then ask again.
     AbortFirst(MarkerJob, TxnRecord),
 }
@@ -133,7 +137,15 @@ impl Txns {
     }
 
     /// InitProducerId with a transactional id. `alloc` hands out a fresh producer id.
-    pub fn init_producer_id(&mut self, id: &str, timeout_ms: i32, req_pid: i64, req_epoch: i16, now: i64, alloc: &mut dyn FnMut() -> i64) -> Result<InitOutcome, TxnError> {
+    pub fn init_producer_id(
+        &mut self,
+        id: &str,
+        timeout_ms: i32,
+        req_pid: i64,
+        req_epoch: i16,
+        now: i64,
+        alloc: &mut dyn FnMut() -> i64,
+    ) -> Result<InitOutcome, TxnError> {
         if id.is_empty() {
             return Err(TxnError::InvalidRequest);
         }
@@ -166,7 +178,13 @@ impl Txns {
                 r.producer_epoch = bumped;
                 r.state = TxnState::PrepareAbort;
                 r.last_update_ms = now;
-                let job = MarkerJob { transactional_id: id.into(), producer_id: m.producer_id, producer_epoch: bumped, commit: false, partitions: m.partitions.clone() };
+                let job = MarkerJob {
+                    transactional_id: id.into(),
+                    producer_id: m.producer_id,
+                    producer_epoch: bumped,
+                    commit: false,
+                    partitions: m.partitions.clone(),
+                };
                 Ok(InitOutcome::AbortFirst(job, r))
             }
             _ => {
@@ -182,13 +200,24 @@ impl Txns {
                 r.partitions.clear();
                 r.start_ms = -1;
                 r.last_update_ms = now;
-                Ok(InitOutcome::Ready { producer_id: r.producer_id, producer_epoch: r.producer_epoch, record: r })
+                Ok(InitOutcome::Ready {
+                    producer_id: r.producer_id,
+                    producer_epoch: r.producer_epoch,
+                    record: r,
+                })
             }
         }
     }
 
     /// AddPartitionsToTxn / AddOffsetsToTxn: the transaction becomes (or stays) Ongoing.
-    pub fn add_partitions(&mut self, id: &str, pid: i64, epoch: i16, parts: &[(String, i32)], now: i64) -> Result<Option<TxnRecord>, TxnError> {
+    pub fn add_partitions(
+        &mut self,
+        id: &str,
+        pid: i64,
+        epoch: i16,
+        parts: &[(String, i32)],
+        now: i64,
+    ) -> Result<Option<TxnRecord>, TxnError> {
         let m = self.check(id, pid, epoch)?;
         match m.state {
             TxnState::PrepareCommit | TxnState::PrepareAbort => return Err(TxnError::ConcurrentTransactions),
@@ -211,7 +240,13 @@ impl Txns {
 
     /// Whether `id` has an ongoing transaction containing the partition (TxnOffsetCommit needs its
     /// group's offsets partition added first).
-    pub fn has_partition(&self, id: &str, pid: i64, epoch: i16, part: &(String, i32)) -> Result<bool, TxnError> {
+    pub fn has_partition(
+        &self,
+        id: &str,
+        pid: i64,
+        epoch: i16,
+        part: &(String, i32),
+    ) -> Result<bool, TxnError> {
         let m = self.check(id, pid, epoch)?;
         Ok(m.state == TxnState::Ongoing && m.partitions.contains(part))
     }
@@ -221,10 +256,21 @@ impl Txns {
     /// With `v2` (KIP-890), the epoch moves up by one at the end of every transaction: the Prepare
     /// record and the markers carry the new epoch (fencing late writes of the old one), and a retry
     /// with the previous epoch of an already completed end is answered as a success.
-    pub fn end_txn(&mut self, id: &str, pid: i64, epoch: i16, commit: bool, now: i64, v2: bool) -> Result<Option<(TxnRecord, MarkerJob)>, TxnError> {
+    pub fn end_txn(
+        &mut self,
+        id: &str,
+        pid: i64,
+        epoch: i16,
+        commit: bool,
+        now: i64,
+        v2: bool,
+    ) -> Result<Option<(TxnRecord, MarkerJob)>, TxnError> {
         if v2 {
             if let Some(m) = self.map.get(id) {
-                let done = matches!((m.state, commit), (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false));
+                let done = matches!(
+                    (m.state, commit),
+                    (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false)
+                );
                 if m.producer_id == pid && epoch == m.producer_epoch - 1 && done {
                     return Ok(None);
                 }
@@ -238,11 +284,19 @@ impl Txns {
                 r.last_update_ms = now;
                 let marker_epoch = if v2 { epoch.saturating_add(1) } else { epoch };
                 r.producer_epoch = marker_epoch;
-                let job = MarkerJob { transactional_id: id.into(), producer_id: pid, producer_epoch: marker_epoch, commit, partitions: m.partitions.clone() };
+                let job = MarkerJob {
+                    transactional_id: id.into(),
+                    producer_id: pid,
+                    producer_epoch: marker_epoch,
+                    commit,
+                    partitions: m.partitions.clone(),
+                };
                 Ok(Some((r, job)))
             }
             (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(None),
-            (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => Err(TxnError::ConcurrentTransactions),
+            (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
+                Err(TxnError::ConcurrentTransactions)
+            }
             _ => Err(TxnError::InvalidTxnState),
         }
     }
@@ -266,13 +320,21 @@ impl Txns {
     pub fn expired(&self, now: i64) -> Vec<(TxnRecord, MarkerJob)> {
         self.map
             .values()
-            .filter(|m| m.state == TxnState::Ongoing && m.start_ms >= 0 && now - m.start_ms > m.timeout_ms as i64)
+            .filter(|m| {
+                m.state == TxnState::Ongoing && m.start_ms >= 0 && now - m.start_ms > m.timeout_ms as i64
+            })
             .map(|m| {
                 let mut r = m.clone();
                 r.producer_epoch = m.producer_epoch.saturating_add(1);
                 r.state = TxnState::PrepareAbort;
                 r.last_update_ms = now;
-                let job = MarkerJob { transactional_id: m.transactional_id.clone(), producer_id: m.producer_id, producer_epoch: r.producer_epoch, commit: false, partitions: m.partitions.clone() };
+                let job = MarkerJob {
+                    transactional_id: m.transactional_id.clone(),
+                    producer_id: m.producer_id,
+                    producer_epoch: r.producer_epoch,
+                    commit: false,
+                    partitions: m.partitions.clone(),
+                };
                 (r, job)
             })
             .collect()
@@ -283,7 +345,13 @@ impl Txns {
         self.map
             .values()
             .filter(|m| matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort))
-            .map(|m| MarkerJob { transactional_id: m.transactional_id.clone(), producer_id: m.producer_id, producer_epoch: m.producer_epoch, commit: m.state == TxnState::PrepareCommit, partitions: m.partitions.clone() })
+            .map(|m| MarkerJob {
+                transactional_id: m.transactional_id.clone(),
+                producer_id: m.producer_id,
+                producer_epoch: m.producer_epoch,
+                commit: m.state == TxnState::PrepareCommit,
+                partitions: m.partitions.clone(),
+            })
             .collect()
     }
 }
@@ -319,7 +387,11 @@ mod tests {
         let r = t.add_partitions("tx", pid, e, &[p("a", 0), p("b", 1)], 10).unwrap().unwrap();
         assert_eq!(r.state, TxnState::Ongoing);
         t.replay(&r);
-        assert_eq!(t.add_partitions("tx", pid, e, &[p("a", 0)], 11).unwrap(), None, "already in the transaction");
+        assert_eq!(
+            t.add_partitions("tx", pid, e, &[p("a", 0)], 11).unwrap(),
+            None,
+            "already in the transaction"
+        );
         let (prep, job) = t.end_txn("tx", pid, e, true, 20, false).unwrap().unwrap();
         assert_eq!(job.partitions.len(), 2);
         t.replay(&prep);
@@ -339,7 +411,11 @@ mod tests {
         let r = t.add_partitions("tx", pid, e, &[p("a", 0)], 1).unwrap().unwrap();
         t.replay(&r);
         // The zombie's transaction is aborted first, with a bumped epoch.
-        let InitOutcome::AbortFirst(job, prep) = t.init_producer_id("tx", 60_000, -1, -1, 2, &mut alloc).unwrap() else { panic!() };
+        let InitOutcome::AbortFirst(job, prep) =
+            t.init_producer_id("tx", 60_000, -1, -1, 2, &mut alloc).unwrap()
+        else {
+            panic!()
+        };
         assert!(!job.commit);
         assert_eq!(job.producer_epoch, 1);
         t.replay(&prep);
@@ -357,7 +433,10 @@ mod tests {
         let mut t = Txns::new(900_000);
         let mut alloc = || 1;
         let (pid, e) = ready(t.init_producer_id("tx", 1_000, -1, -1, 0, &mut alloc).unwrap(), &mut t);
-        assert_eq!(t.init_producer_id("tx2", 1_000_000, -1, -1, 0, &mut alloc), Err(TxnError::InvalidTransactionTimeout));
+        assert_eq!(
+            t.init_producer_id("tx2", 1_000_000, -1, -1, 0, &mut alloc),
+            Err(TxnError::InvalidTransactionTimeout)
+        );
         let r = t.add_partitions("tx", pid, e, &[p("a", 0)], 100).unwrap().unwrap();
         t.replay(&r);
         assert!(t.expired(1_000).is_empty());
@@ -382,8 +461,15 @@ mod tests {
         let done = t.complete("v2", 3).unwrap();
         t.replay(&done);
         assert_eq!(t.get("v2").unwrap().producer_epoch, e + 1);
-        assert_eq!(t.end_txn("v2", pid, e, true, 4, true), Ok(None), "a retry with the previous epoch succeeds");
+        assert_eq!(
+            t.end_txn("v2", pid, e, true, 4, true),
+            Ok(None),
+            "a retry with the previous epoch succeeds"
+        );
         assert_eq!(t.add_partitions("v2", pid, e, &[p("a", 0)], 5), Err(TxnError::ProducerFenced));
-        assert!(t.add_partitions("v2", pid, e + 1, &[p("a", 0)], 5).unwrap().is_some(), "the next transaction uses the new epoch");
+        assert!(
+            t.add_partitions("v2", pid, e + 1, &[p("a", 0)], 5).unwrap().is_some(),
+            "the next transaction uses the new epoch"
+        );
     }
 }
