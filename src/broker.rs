@@ -17,38 +17,7 @@ use crate::coordinator::group::GroupCoordinator;
 use crate::coordinator::producer_id::ProducerIdManager;
 use crate::coordinator::txn::TxnCoordinator;
 use crate::log::{LogManager, LogOptions, TopicError};
-
-/// Everything a request handler may reach.
-pub struct BrokerState {
-    pub logs: LogManager,
-    pub config: Arc<BrokerConfig>,
-    pub producer_ids: ProducerIdManager,
-    pub groups: GroupCoordinator,
-    pub txns: TxnCoordinator,
-    /// Bytes of requests in flight and answers not yet written (queued.max.request.bytes).
-    pub memory: crate::memory::MemoryPool,
-    /// Connection bounds (max.connections, per IP, idle and read timeouts).
-    pub net: crate::config::NetLimits,
-    /// The bound listeners, in the order configured (`listeners`).
-    pub listeners: Vec<Arc<crate::security::Listener>>,
-    /// SCRAM credentials (salted and hashed), durable in the data dir.
-    pub scram: crate::security::scram::CredentialStore,
-    /// ACLs, when `authorizer.class.name` switches them on.
-    pub acl: Option<crate::security::acl::Authorizer>,
-}
-
-impl BrokerState {
-    pub fn node_id(&self) -> i32 {
-        self.logs.node_id
-    }
-    pub fn cluster_id(&self) -> String {
-        self.logs.cluster_id.clone()
-    }
-    /// The first listener's advertised address (each connection answers with its own listener's).
-    pub fn advertised(&self) -> (String, i32) {
-        self.listeners[0].advertised.clone()
-    }
-}
+use crate::state::BrokerState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -166,8 +135,12 @@ impl Broker {
         let producer_ids = ProducerIdManager::open(logs.disk().clone(), logs.data_dir())?;
         let offsets_partitions =
             config.get("offsets.topic.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
-        let groups = GroupCoordinator::open(&logs, config.group_config(), offsets_partitions)
-            .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
+        let groups = GroupCoordinator::open(
+            &logs,
+            crate::coordinator::group::state::GroupConfig::from_broker(&config),
+            offsets_partitions,
+        )
+        .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
         let max_txn_timeout =
             config.get("transaction.max.timeout.ms").and_then(|v| v.parse().ok()).unwrap_or(900_000);
         let txn_partitions =
@@ -203,6 +176,7 @@ impl Broker {
                 .map_err(|e| StartError::Io(std::io::Error::other(format!("--add-scram: {e:?}"))))?;
         }
         let listeners = bound.iter().map(|(_, l)| l.clone()).collect();
+        let logs = Arc::new(logs);
         let state = Arc::new(BrokerState {
             logs,
             config: config.clone(),
@@ -245,7 +219,7 @@ impl Broker {
             .and_then(|v| v.parse::<usize>().ok())
             .unwrap_or(128 << 20);
         let cleaner = tokio::spawn(crate::cleaner::run(
-            state.clone(),
+            state.logs.clone(),
             Duration::from_millis(retention_every),
             Duration::from_millis(compact_every),
             map_bytes,

@@ -451,7 +451,8 @@ impl BrokerConfig {
         broker_key(k).and_then(|d| d.default.map(str::to_string))
     }
 
-    fn num<T: std::str::FromStr>(&self, k: &str, fallback: T) -> T {
+    /// A numeric key's value, or `fallback` when unset or unparsable.
+    pub fn num<T: std::str::FromStr>(&self, k: &str, fallback: T) -> T {
         self.get(k).and_then(|v| v.trim().parse().ok()).unwrap_or(fallback)
     }
     fn flag(&self, k: &str) -> bool {
@@ -565,19 +566,6 @@ impl BrokerConfig {
     }
 
     /// The group coordinator's settings.
-    pub fn group_config(&self) -> crate::coordinator::group::state::GroupConfig {
-        crate::coordinator::group::state::GroupConfig {
-            min_session_timeout_ms: self.num("group.min.session.timeout.ms", 6_000),
-            max_session_timeout_ms: self.num("group.max.session.timeout.ms", 1_800_000),
-            initial_rebalance_delay_ms: self.num("group.initial.rebalance.delay.ms", 3_000),
-            max_size: self.num("group.max.size", i32::MAX as usize),
-            offset_metadata_max_bytes: self.num("offset.metadata.max.bytes", 4096),
-            offsets_retention_ms: self.num::<i64>("offsets.retention.minutes", 10_080) * 60_000,
-            consumer_session_timeout_ms: self.num("group.consumer.session.timeout.ms", 45_000),
-            consumer_heartbeat_interval_ms: self.num("group.consumer.heartbeat.interval.ms", 5_000),
-        }
-    }
-
     /// The broker-level value backing a topic key, if the broker sets one explicitly.
     pub fn topic_synonym_value(&self, topic_key: &str) -> Option<(&'static str, String)> {
         let (_, syns) = crate::config::topic_key(topic_key)?;

@@ -16,6 +16,7 @@ pub mod protocol;
 pub mod record;
 pub mod security;
 pub mod server;
+pub mod state;
 
 pub use broker::{Broker, BrokerBuilder, StartError};
 pub use config::BrokerConfig;

@@ -86,7 +86,7 @@ pub fn compaction_pass(logs: &LogManager, now_ms: i64, map_bytes: usize) -> usiz
 
 /// The background task: retention every `retention_every`, compaction every `compact_every`.
 pub async fn run(
-    state: Arc<crate::broker::BrokerState>,
+    logs: Arc<crate::log::LogManager>,
     retention_every: std::time::Duration,
     compact_every: std::time::Duration,
     map_bytes: usize,
@@ -102,13 +102,13 @@ pub async fn run(
             _ = retention.tick() => false,
             _ = compaction.tick() => true,
         };
-        let st = state.clone();
+        let logs = logs.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let now = crate::clock::now_ms();
             if compact {
-                compaction_pass(&st.logs, now, map_bytes);
+                compaction_pass(&logs, now, map_bytes);
             } else {
-                retention_pass(&st.logs, now);
+                retention_pass(&logs, now);
             }
         })
         .await;

@@ -10,9 +10,9 @@ use kafka_protocol::messages::describe_acls_response::{AclDescription, DescribeA
 use kafka_protocol::messages::*;
 
 use super::{s, Who};
-use crate::broker::BrokerState;
 use crate::protocol::error::code;
 use crate::security::acl::{op, pattern, AclError, Binding, Filter};
+use crate::state::BrokerState;
 
 const DISABLED: &str = "No Authorizer is configured.";
 

@@ -13,9 +13,9 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::*;
 
 use super::s;
-use crate::broker::BrokerState;
 use crate::protocol::error::{code, topic_error};
 use crate::security::acl;
+use crate::state::BrokerState;
 
 fn replication_error(rf: i16) -> String {
     format!(

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
 
-use crate::broker::BrokerState;
 use crate::protocol::error::code;
 use crate::protocol::versions::SERVED;
+use crate::state::BrokerState;
 
 pub fn table() -> Vec<ApiVersion> {
     let mut v: Vec<ApiVersion> = SERVED

@@ -9,10 +9,10 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::s;
-use crate::broker::BrokerState;
 use crate::config::{BROKER_KEYS, TOPIC_KEYS};
 use crate::protocol::error::code;
 use crate::security::acl;
+use crate::state::BrokerState;
 
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;

@@ -14,9 +14,9 @@ use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, Partition
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use tokio::sync::Notify;
 
-use crate::broker::BrokerState;
 use crate::log::{Partition, ReadError};
 use crate::protocol::error::{code, read_error};
+use crate::state::BrokerState;
 
 /// Kafka's isolation level value for read_committed.
 const READ_COMMITTED: i8 = 1;

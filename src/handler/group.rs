@@ -18,11 +18,11 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
 use super::s;
-use crate::broker::BrokerState;
 use crate::coordinator::group::records::CommittedOffset;
 use crate::coordinator::group::state::{GroupError, JoinInput, JoinResult, Reply, SyncInput, SyncResult};
 use crate::protocol::error::{code, group_error};
 use crate::security::acl;
+use crate::state::BrokerState;
 
 fn gerr(e: Option<GroupError>) -> i16 {
     e.as_ref().map(group_error).unwrap_or(code::NONE)

@@ -11,9 +11,9 @@ use kafka_protocol::messages::{
     ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
 };
 
-use crate::broker::BrokerState;
 use crate::log::partition::LEADER_EPOCH;
 use crate::protocol::error::code;
+use crate::state::BrokerState;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;

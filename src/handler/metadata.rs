@@ -8,9 +8,9 @@ use kafka_protocol::messages::metadata_response::{
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 
 use super::s;
-use crate::broker::BrokerState;
 use crate::log::{Topic, TopicError};
 use crate::protocol::error::{code, topic_error};
+use crate::state::BrokerState;
 
 /// Kafka's AclOperation codes, as bits of an authorized-operations field.
 const fn ops(codes: &[u8]) -> i32 {

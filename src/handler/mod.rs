@@ -23,8 +23,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kafka_protocol::messages::*;
 
-use crate::broker::BrokerState;
 use crate::protocol::{decode_body, encode_response, FrameError, Header};
+use crate::state::BrokerState;
 
 /// What to send back for one request, in request order.
 pub enum Reply {

@@ -9,10 +9,10 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::s;
-use crate::broker::BrokerState;
 use crate::log::{AppendError, Durable, SyncTicket};
 use crate::protocol::error::{append_error, code};
 use crate::record::validate::Invalid;
+use crate::state::BrokerState;
 
 fn is_authz(c: i16) -> bool {
     matches!(

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
-use crate::broker::BrokerState;
 use crate::protocol::error::code;
+use crate::state::BrokerState;
 
 pub async fn handle(
     state: &Arc<BrokerState>,

@@ -11,10 +11,10 @@ use kafka_protocol::messages::describe_user_scram_credentials_response::{
 use kafka_protocol::messages::*;
 
 use super::{s, RequestCtx};
-use crate::broker::BrokerState;
 use crate::protocol::error::code;
 use crate::security::sasl::TokenResult;
 use crate::security::scram::{check_credential, Credential, CredentialError, Mechanism};
+use crate::state::BrokerState;
 
 pub fn handshake(req: SaslHandshakeRequest, v: i16, ctx: &mut RequestCtx) -> SaslHandshakeResponse {
     let Some(cfg) = &ctx.listener.sasl else {

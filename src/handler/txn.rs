@@ -11,13 +11,13 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 use kafka_protocol::messages::*;
 
 use super::s;
-use crate::broker::BrokerState;
 use crate::coordinator::group::records::partition_for;
 use crate::coordinator::group::OFFSETS_TOPIC;
 use crate::coordinator::txn::state::TxnError;
 use crate::coordinator::txn::TxnShellError;
 use crate::protocol::error::{code, group_error, txn_error};
 use crate::security::acl;
+use crate::state::BrokerState;
 
 /// PRODUCER_FENCED exists since KIP-588; older request versions get INVALID_PRODUCER_EPOCH.
 fn shell_error(e: &TxnShellError, fenced_ok: bool) -> i16 {

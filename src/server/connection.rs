@@ -31,12 +31,12 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Admitted;
-use crate::broker::BrokerState;
 use crate::handler::{self, Reply, RequestCtx};
 use crate::memory::{Lease, MemoryPool};
 use crate::protocol::{self, FrameError};
 use crate::security::principal::Principal;
 use crate::security::Listener;
+use crate::state::BrokerState;
 
 /// How much of a claimed frame size is allocated up front; the rest grows as bytes arrive, so a
 /// lying length prefix cannot make us allocate memory the peer never sends.

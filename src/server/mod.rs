@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{watch, Semaphore};
 
-use crate::broker::BrokerState;
+use crate::state::BrokerState;
 
 /// Binds `addr` with the given listen backlog.
 pub async fn listen(addr: &str, backlog: u32) -> std::io::Result<TcpListener> {

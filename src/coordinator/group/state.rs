@@ -30,6 +30,22 @@ pub struct GroupConfig {
     pub consumer_heartbeat_interval_ms: i32,
 }
 
+impl GroupConfig {
+    /// Resolved once at start from the broker's `group.*` and `offset*` keys.
+    pub fn from_broker(c: &crate::config::BrokerConfig) -> GroupConfig {
+        GroupConfig {
+            min_session_timeout_ms: c.num("group.min.session.timeout.ms", 6_000),
+            max_session_timeout_ms: c.num("group.max.session.timeout.ms", 1_800_000),
+            initial_rebalance_delay_ms: c.num("group.initial.rebalance.delay.ms", 3_000),
+            max_size: c.num("group.max.size", i32::MAX as usize),
+            offset_metadata_max_bytes: c.num("offset.metadata.max.bytes", 4096),
+            offsets_retention_ms: c.num::<i64>("offsets.retention.minutes", 10_080) * 60_000,
+            consumer_session_timeout_ms: c.num("group.consumer.session.timeout.ms", 45_000),
+            consumer_heartbeat_interval_ms: c.num("group.consumer.heartbeat.interval.ms", 5_000),
+        }
+    }
+}
+
 impl Default for GroupConfig {
     fn default() -> Self {
         GroupConfig {

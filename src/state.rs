@@ -1,0 +1,43 @@
+//! `BrokerState`: everything a request handler may reach, owned by the broker and shared by the
+//! server, the handlers and the background tasks. It sits below `server` and `handler` and above
+//! the domain (`coordinator`, `cleaner`, `security`, `log`), so every call goes down through it
+//! (as mini-redis keeps its `db.rs`); it only holds and names things, it does no work.
+use std::sync::Arc;
+
+use crate::config::BrokerConfig;
+use crate::coordinator::group::GroupCoordinator;
+use crate::coordinator::producer_id::ProducerIdManager;
+use crate::coordinator::txn::TxnCoordinator;
+use crate::log::LogManager;
+
+/// Everything a request handler may reach.
+pub struct BrokerState {
+    pub logs: Arc<LogManager>,
+    pub config: Arc<BrokerConfig>,
+    pub producer_ids: ProducerIdManager,
+    pub groups: GroupCoordinator,
+    pub txns: TxnCoordinator,
+    /// Bytes of requests in flight and answers not yet written (queued.max.request.bytes).
+    pub memory: crate::memory::MemoryPool,
+    /// Connection bounds (max.connections, per IP, idle and read timeouts).
+    pub net: crate::config::NetLimits,
+    /// The bound listeners, in the order configured (`listeners`).
+    pub listeners: Vec<Arc<crate::security::Listener>>,
+    /// SCRAM credentials (salted and hashed), durable in the data dir.
+    pub scram: crate::security::scram::CredentialStore,
+    /// ACLs, when `authorizer.class.name` switches them on.
+    pub acl: Option<crate::security::acl::Authorizer>,
+}
+
+impl BrokerState {
+    pub fn node_id(&self) -> i32 {
+        self.logs.node_id
+    }
+    pub fn cluster_id(&self) -> String {
+        self.logs.cluster_id.clone()
+    }
+    /// The first listener's advertised address (each connection answers with its own listener's).
+    pub fn advertised(&self) -> (String, i32) {
+        self.listeners[0].advertised.clone()
+    }
+}
