@@ -132,7 +132,8 @@ impl Broker {
         let logs = tokio::task::spawn_blocking(move || LogManager::open(c2, LogOptions::default()))
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e)))??;
-        let producer_ids = ProducerIdManager::open(logs.disk().clone(), logs.data_dir())?;
+        let logs = Arc::new(logs);
+        let producer_ids = Arc::new(ProducerIdManager::open(logs.disk().clone(), logs.data_dir())?);
         let offsets_partitions =
             config.get("offsets.topic.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
         let groups = GroupCoordinator::open(
@@ -141,12 +142,14 @@ impl Broker {
             offsets_partitions,
         )
         .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
+        let groups = Arc::new(groups);
         let max_txn_timeout =
             config.get("transaction.max.timeout.ms").and_then(|v| v.parse().ok()).unwrap_or(900_000);
         let txn_partitions =
             config.get("transaction.state.log.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
-        let txns = TxnCoordinator::open(&logs, max_txn_timeout, txn_partitions)
+        let txns = TxnCoordinator::open(&logs, &groups, &producer_ids, max_txn_timeout, txn_partitions)
             .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
+        let txns = Arc::new(txns);
         let memory = crate::memory::MemoryPool::new(net.queued_bytes);
         let scram = crate::security::scram::CredentialStore::open(logs.disk().clone(), logs.data_dir())
             .map_err(|e| StartError::Io(std::io::Error::other(e)))?;
@@ -176,7 +179,6 @@ impl Broker {
                 .map_err(|e| StartError::Io(std::io::Error::other(format!("--add-scram: {e:?}"))))?;
         }
         let listeners = bound.iter().map(|(_, l)| l.clone()).collect();
-        let logs = Arc::new(logs);
         let state = Arc::new(BrokerState {
             logs,
             config: config.clone(),
@@ -190,7 +192,7 @@ impl Broker {
             acl,
         });
         // Transactions a crash left half-ended get their markers before anyone is served.
-        state.txns.recover(&state.logs, &state.groups).await;
+        state.txns.recover().await;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let admission = Arc::new(crate::server::Admission::new(&state.net));
         let mut tasks = Vec::new();
@@ -309,8 +311,8 @@ async fn group_timer(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = tick.tick() => {
-                state.groups.tick(&state.logs).await;
-                state.txns.tick(&state.logs, &state.groups).await;
+                state.groups.tick().await;
+                state.txns.tick().await;
             }
         }
     }

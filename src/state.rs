@@ -14,9 +14,9 @@ use crate::log::LogManager;
 pub struct BrokerState {
     pub logs: Arc<LogManager>,
     pub config: Arc<BrokerConfig>,
-    pub producer_ids: ProducerIdManager,
-    pub groups: GroupCoordinator,
-    pub txns: TxnCoordinator,
+    pub producer_ids: Arc<ProducerIdManager>,
+    pub groups: Arc<GroupCoordinator>,
+    pub txns: Arc<TxnCoordinator>,
     /// Bytes of requests in flight and answers not yet written (queued.max.request.bytes).
     pub memory: crate::memory::MemoryPool,
     /// Connection bounds (max.connections, per IP, idle and read timeouts).

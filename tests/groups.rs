@@ -80,7 +80,7 @@ async fn two_consumers_split_then_one_takes_all() {
     // Drop one: the survivor gets all four partitions after the rebalance.
     drop(c2);
     poll_until(&[&c1], Duration::from_secs(30), |cs| assigned(cs[0]).len() == 4);
-    let st = b.state().groups.with_state(|g| g.group("g-split").map(|g| (g.state, g.members.len())));
+    let st = b.state().groups.view(|g| g.group("g-split").map(|g| (g.state, g.members.len())));
     assert_eq!(st, Some((odradek::coordinator::group::state::GroupState::Stable, 1)));
 }
 
@@ -142,7 +142,7 @@ async fn commits_resume_after_consumer_and_broker_restart() {
     drop(c);
     let r = admin.delete_groups(&["g-resume"], &AdminOptions::new()).await.unwrap();
     assert!(r[0].is_ok(), "{r:?}");
-    assert!(b.state().groups.with_state(|g| g.group("g-resume").is_none()));
+    assert!(b.state().groups.view(|g| g.group("g-resume").is_none()));
 }
 
 /// Reads `n` records from a subscribed consumer.
@@ -195,10 +195,8 @@ async fn kip848_consumer_protocol_split_leave_and_resume() {
         a.len() == 2 && b.len() == 2 && a.is_disjoint(&b)
     });
     let _ = seen;
-    let desc = b
-        .state()
-        .groups
-        .with_state(|g| g.consumer.groups.get("g-848").map(|g| (g.state_name(), g.members.len())));
+    let desc =
+        b.state().groups.view(|g| g.consumer.groups.get("g-848").map(|g| (g.state_name(), g.members.len())));
     assert_eq!(desc, Some(("Stable", 2)));
     // c2 committed nothing, so its partitions are re-read by c1 once it has them all.
     drop(c2);

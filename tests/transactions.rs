@@ -91,7 +91,7 @@ async fn commit_abort_and_isolation_levels() {
     let all = read_values(&bs, "tx", 2, false);
     assert_eq!(all.len(), 10, "read_uncommitted sees aborted records too: {all:?}");
     assert!(all.iter().any(|v| v.starts_with("aborted-")));
-    let st = b.state().txns.with_state(|t| t.get("tx-1").map(|m| m.state.name()));
+    let st = b.state().txns.view(|t| t.get("tx-1").map(|m| m.state.name()));
     assert_eq!(st, Some("CompleteCommit"));
 
     // An open transaction pins the last stable offset; read_committed waits for it.
@@ -111,7 +111,7 @@ async fn commit_abort_and_isolation_levels() {
     assert_eq!(read_values(&b.bootstrap(), "tx", 2, true).len(), 7);
     let p = txn_producer(&b.bootstrap(), "tx-1", &[]);
     p.init_transactions(t).unwrap();
-    let epoch_now = b.state().txns.with_state(|t| t.get("tx-1").map(|m| m.producer_epoch)).unwrap();
+    let epoch_now = b.state().txns.view(|t| t.get("tx-1").map(|m| m.producer_epoch)).unwrap();
     assert!(epoch_now >= 1, "a new incarnation bumps the epoch");
 }
 
@@ -132,7 +132,7 @@ async fn a_second_producer_fences_the_first() {
     {
         use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
         use kafka_protocol::messages::*;
-        let pid = b.state().txns.with_state(|t| t.get("shared-id").map(|m| m.producer_id)).unwrap();
+        let pid = b.state().txns.view(|t| t.get("shared-id").map(|m| m.producer_id)).unwrap();
         let mut raw = common::raw::Raw::connect(&bs).await;
         let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![
             TopicProduceData::default()
@@ -237,7 +237,7 @@ async fn an_expired_transaction_is_aborted_by_the_coordinator() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The marker moves the LSO; the Complete record follows it (after the marker's fsync).
-    let state = || b.state().txns.with_state(|t| t.get("slow-tx").map(|m| m.state.name()));
+    let state = || b.state().txns.view(|t| t.get("slow-tx").map(|m| m.state.name()));
     while state() != Some("CompleteAbort") {
         assert!(Instant::now() < deadline, "the transaction did not reach CompleteAbort: {:?}", state());
         tokio::time::sleep(Duration::from_millis(20)).await;

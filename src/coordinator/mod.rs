@@ -8,15 +8,52 @@ use std::sync::Arc;
 
 use kafka_protocol::records::{Record, RecordBatchDecoder};
 
-use crate::log::{LogManager, Topic, TopicError};
+use crate::log::{AppendError, LogManager, Partition, ReadError, SyncTicket, Topic, TopicError};
+
+/// Why a coordinator could not use its internal topic. Typed, so `protocol/error.rs` picks Kafka's
+/// code for each cause (`storage_error`) instead of a blanket COORDINATOR_NOT_AVAILABLE.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("the internal topic is not available: {0}")]
+    Topic(#[from] TopicError),
+    #[error("partition {0} of the internal topic is missing")]
+    MissingPartition(i32),
+    #[error("cannot encode the coordinator's records: {0}")]
+    Encode(String),
+    #[error("the internal topic refused the append: {0}")]
+    Append(#[from] AppendError),
+    #[error("the internal topic could not be synced: {0}")]
+    Sync(#[source] std::io::Error),
+    #[error("cannot read the internal topic: {0}")]
+    Read(#[from] ReadError),
+}
+
+/// Partition `p` of an internal topic.
+pub(crate) fn partition_of(topic: &Topic, p: i32) -> Result<Arc<Partition>, StorageError> {
+    topic.partition(p).ok_or(StorageError::MissingPartition(p))
+}
+
+/// Waits until every append behind `tickets` is durable (submitted together: one group commit).
+pub(crate) async fn wait_durable(tickets: Vec<SyncTicket>) -> Result<(), StorageError> {
+    let waits: Vec<_> = tickets.into_iter().map(|t| t.submit()).collect();
+    let mut first = Ok(());
+    for w in waits {
+        if let Err(e) = w.wait().await {
+            if first.is_ok() {
+                first = Err(StorageError::Sync(e));
+            }
+        }
+    }
+    first
+}
 
 /// Calls `f` with every record of every partition of an internal topic, in offset order within
 /// each partition: how the coordinators rebuild their state at start.
-pub(crate) fn replay_topic(topic: &Topic, mut f: impl FnMut(Record)) -> Result<(), String> {
+pub(crate) fn replay_topic(topic: &Topic, mut f: impl FnMut(Record)) -> Result<(), StorageError> {
     for p in topic.partitions.read().iter() {
         let mut offset = p.log_start_offset();
         while offset < p.high_watermark() {
-            let r = p.read(offset, 1 << 20, true).map_err(|e| e.to_string())?;
+            let r = p.read(offset, 1 << 20, true)?;
             if r.records.is_empty() {
                 break;
             }

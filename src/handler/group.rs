@@ -1,7 +1,6 @@
 //! Consumer group APIs (classic protocol): FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
 //! LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete.
 //! Translates protocol types to the coordinator's domain inputs and back.
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -20,7 +19,8 @@ use kafka_protocol::protocol::StrBytes;
 use super::s;
 use crate::coordinator::group::records::CommittedOffset;
 use crate::coordinator::group::state::{GroupError, JoinInput, JoinResult, Reply, SyncInput, SyncResult};
-use crate::protocol::error::{code, group_error};
+use crate::coordinator::group::{ConsumerHeartbeatError, Written};
+use crate::protocol::error::{code, delete_group_error, group_error, storage_error, txn_shell_error};
 use crate::security::acl;
 use crate::state::BrokerState;
 
@@ -51,14 +51,21 @@ pub async fn find_coordinator(
             _ => {}
         }
         let ready = match key_type {
-            KEY_GROUP => state.groups.offsets_topic(&state.logs).map(drop).map_err(|e| e.to_string()),
-            KEY_TRANSACTION => state.txns.txn_topic(&state.logs).map(drop).map_err(|e| e.to_string()),
+            KEY_GROUP => {
+                state.groups.offsets_topic().map(drop).map_err(|e| (storage_error(&e), e.to_string()))
+            }
+            KEY_TRANSACTION => {
+                state.txns.txn_topic().map(drop).map_err(|e| (txn_shell_error(&e, true), e.to_string()))
+            }
             // Share groups (2) are not served.
-            _ => Err("this broker has no share-group coordinator".to_string()),
+            _ => Err((
+                code::COORDINATOR_NOT_AVAILABLE,
+                "this broker has no share-group coordinator".to_string(),
+            )),
         };
         match ready {
             Ok(()) => (code::NONE, None),
-            Err(m) => (code::COORDINATOR_NOT_AVAILABLE, Some(m)),
+            Err((c, m)) => (c, Some(m)),
         }
     };
     if v >= 4 {
@@ -92,24 +99,6 @@ pub async fn find_coordinator(
     }
 }
 
-async fn wait_reply(
-    state: &Arc<BrokerState>,
-    out: crate::coordinator::group::state::Outcome,
-    id: u64,
-    rx: tokio::sync::oneshot::Receiver<Reply>,
-) -> Option<Reply> {
-    if let Err(e) = state.groups.apply(&state.logs, out).await {
-        tracing::warn!(error = %e, "group coordinator write failed");
-    }
-    match rx.await {
-        Ok(r) => Some(r),
-        Err(_) => {
-            state.groups.drop_waiter(id);
-            None
-        }
-    }
-}
-
 pub async fn join_group(
     state: &Arc<BrokerState>,
     req: JoinGroupRequest,
@@ -140,9 +129,7 @@ pub async fn join_group(
         protocols: req.protocols.iter().map(|p| (p.name.to_string(), p.metadata.clone())).collect(),
         require_known_member_id: v >= 4,
     };
-    let (id, rx) = state.groups.new_waiter();
-    let out = state.groups.with_state(|g| g.join(input, crate::clock::now_ms(), id));
-    let r = match wait_reply(state, out, id, rx).await {
+    let r = match state.groups.join(input).await {
         Some(Reply::Join(j)) => j,
         _ => JoinResult {
             error: Some(GroupError::CoordinatorNotAvailable),
@@ -207,9 +194,7 @@ pub async fn sync_group(
             .map(|a| (a.member_id.to_string(), a.assignment.clone()))
             .collect(),
     };
-    let (id, rx) = state.groups.new_waiter();
-    let out = state.groups.with_state(|g| g.sync(input, crate::clock::now_ms(), id));
-    let r = match wait_reply(state, out, id, rx).await {
+    let r = match state.groups.sync(input).await {
         Some(Reply::Sync(x)) => x,
         _ => SyncResult {
             error: Some(GroupError::CoordinatorNotAvailable),
@@ -235,15 +220,12 @@ pub async fn heartbeat(
     if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
         return HeartbeatResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED);
     }
-    let r = state.groups.with_state(|g| {
-        g.heartbeat(
-            &req.group_id.0,
-            &req.member_id,
-            req.group_instance_id.as_deref(),
-            req.generation_id,
-            crate::clock::now_ms(),
-        )
-    });
+    let r = state.groups.heartbeat(
+        &req.group_id.0,
+        &req.member_id,
+        req.group_instance_id.as_deref(),
+        req.generation_id,
+    );
     HeartbeatResponse::default().with_error_code(gerr(r.err()))
 }
 
@@ -264,11 +246,7 @@ pub async fn leave_group(
     } else {
         vec![(req.member_id.to_string(), None)]
     };
-    let (top, results, out) =
-        state.groups.with_state(|g| g.leave(&req.group_id.0, &members, crate::clock::now_ms()));
-    if let Err(e) = state.groups.apply(&state.logs, out).await {
-        tracing::warn!(error = %e, "group coordinator write failed");
-    }
+    let (top, results) = state.groups.leave(&req.group_id.0, &members).await;
     let mut resp = LeaveGroupResponse::default().with_error_code(gerr(top));
     if v >= 3 {
         resp.members = results
@@ -318,27 +296,27 @@ pub async fn offset_commit(
         refused.push((t.clone(), *p, c));
         false
     });
-    let (results, out) = if offsets.is_empty() && !refused.is_empty() {
-        (Vec::new(), Default::default())
+    let (results, write) = if offsets.is_empty() && !refused.is_empty() {
+        (Vec::new(), Ok(()))
     } else {
-        state.groups.with_state(|g| {
-            g.commit_offsets(
+        let w = state
+            .groups
+            .commit_offsets(
                 &req.group_id.0,
                 req.generation_id_or_member_epoch,
                 &req.member_id,
                 req.group_instance_id.as_deref(),
                 offsets,
-                crate::clock::now_ms(),
             )
-        })
+            .await;
+        (w.value, w.write)
     };
-    let write_failed = state.groups.apply(&state.logs, out).await.is_err();
     let mut topics: Vec<OffsetCommitResponseTopic> = Vec::new();
     let refused = refused.into_iter().map(|(t, p, c)| (t, p, Err(c)));
     for (t, p, e) in results.into_iter().map(|(t, p, e)| (t, p, Ok(e))).chain(refused) {
         let c = match e {
             Err(c) => c,
-            Ok(e) if write_failed && e.is_none() => code::COORDINATOR_NOT_AVAILABLE,
+            Ok(None) if write.is_err() => write.as_ref().err().map(storage_error).unwrap_or(code::NONE),
             Ok(e) => gerr(e),
         };
         let unknown = state.logs.topic(&t).is_none_or(|x| x.partition(p).is_none());
@@ -368,8 +346,7 @@ pub async fn offset_fetch(
     who: &super::Who<'_>,
 ) -> OffsetFetchResponse {
     type Asked = Option<Vec<(String, i32)>>;
-    let lookup =
-        |group: &str, asked: Asked| state.groups.with_state(|g| g.fetch_offsets(group, asked.as_deref()));
+    let lookup = |group: &str, asked: Asked| state.groups.fetch_offsets(group, asked.as_deref());
     if v >= 8 {
         let groups = req
             .groups
@@ -387,13 +364,7 @@ pub async fn offset_fetch(
                 }
                 if v >= 9 {
                     if let Some(mid) = rg.member_id.as_ref().filter(|m| !m.is_empty()) {
-                        let check = state.groups.with_state(|g| {
-                            if g.consumer.has_members(&rg.group_id.0) {
-                                g.consumer.validate_offset_access(&rg.group_id.0, mid, rg.member_epoch)
-                            } else {
-                                Ok(())
-                            }
-                        });
+                        let check = state.groups.validate_offset_access(&rg.group_id.0, mid, rg.member_epoch);
                         if let Err(e) = check {
                             return OffsetFetchResponseGroup::default()
                                 .with_group_id(rg.group_id.clone())
@@ -402,8 +373,7 @@ pub async fn offset_fetch(
                     }
                 }
                 let rows = lookup(&rg.group_id.0, asked);
-                let unstable =
-                    req.require_stable && state.groups.with_state(|g| g.has_pending(&rg.group_id.0));
+                let unstable = req.require_stable && state.groups.has_pending(&rg.group_id.0);
                 let mut topics: Vec<OffsetFetchResponseTopics> = Vec::new();
                 for (t, p, c) in rows {
                     let topic_ok = who.may(acl::op::DESCRIBE, acl::resource::TOPIC, &t);
@@ -447,8 +417,7 @@ pub async fn offset_fetch(
         return r;
     }
     let rows = lookup(&req.group_id.0, asked);
-    let unstable =
-        v >= 7 && req.require_stable && state.groups.with_state(|g| g.has_pending(&req.group_id.0));
+    let unstable = v >= 7 && req.require_stable && state.groups.has_pending(&req.group_id.0);
     let mut topics: Vec<OffsetFetchResponseTopic> = Vec::new();
     for (t, p, c) in rows {
         let topic_ok = who.may(acl::op::DESCRIBE, acl::resource::TOPIC, &t);
@@ -492,7 +461,7 @@ pub async fn list_groups(
         if v >= 4 { req.states_filter.iter().map(|x| x.to_lowercase()).collect() } else { vec![] };
     let types: Vec<String> =
         if v >= 5 { req.types_filter.iter().map(|x| x.to_lowercase()).collect() } else { vec![] };
-    let groups = state.groups.with_state(|gs| {
+    let groups = state.groups.view(|gs| {
         // (id, protocol type, state, group type)
         let mut all: Vec<(String, String, &'static str, &'static str)> = gs
             .consumer
@@ -550,9 +519,9 @@ pub async fn describe_groups(
         .groups
         .iter()
         .map(|gid| {
-            let (d, is_consumer) = state.groups.with_state(|gs| {
-                (gs.group(&gid.0).cloned(), gs.consumer.groups.contains_key(gid.0.as_str()))
-            });
+            let (d, is_consumer) = state
+                .groups
+                .view(|gs| (gs.group(&gid.0).cloned(), gs.consumer.groups.contains_key(gid.0.as_str())));
             let mut out = describe_groups_response::DescribedGroup::default().with_group_id(gid.clone());
             if !who.may(acl::op::DESCRIBE, acl::resource::GROUP, &gid.0) {
                 out.error_code = code::GROUP_AUTHORIZATION_FAILED;
@@ -647,13 +616,9 @@ pub async fn delete_groups(
             );
             continue;
         }
-        let r = state.groups.with_state(|g| g.delete_group(&gid.0));
-        let c = match r {
-            Ok(out) => match state.groups.apply(&state.logs, out).await {
-                Ok(()) => code::NONE,
-                Err(_) => code::COORDINATOR_NOT_AVAILABLE,
-            },
-            Err(e) => group_error(&e),
+        let c = match state.groups.delete_group(&gid.0).await {
+            Ok(()) => code::NONE,
+            Err(e) => delete_group_error(&e),
         };
         results.push(
             delete_groups_response::DeletableGroupResult::default()
@@ -678,15 +643,15 @@ pub async fn offset_delete(
         .iter()
         .flat_map(|t| t.partitions.iter().map(|p| (t.name.0.to_string(), p.partition_index)))
         .collect();
-    let subscribed = subscribed_topics(state, &req.group_id.0);
-    let r = state.groups.with_state(|g| g.delete_offsets(&req.group_id.0, &asked, &subscribed));
-    match r {
+    match state.groups.delete_offsets(&req.group_id.0, &asked).await {
         Err(e) => OffsetDeleteResponse::default().with_error_code(group_error(&e)),
-        Ok((rows, out)) => {
-            let failed = state.groups.apply(&state.logs, out).await.is_err();
+        Ok(Written { value: rows, write }) => {
             let mut topics: Vec<OffsetDeleteResponseTopic> = Vec::new();
             for (t, p, e) in rows {
-                let c = if failed { code::COORDINATOR_NOT_AVAILABLE } else { gerr(e) };
+                let c = match (&write, e) {
+                    (Err(w), None) => storage_error(w),
+                    (_, e) => gerr(e),
+                };
                 let part =
                     OffsetDeleteResponsePartition::default().with_partition_index(p).with_error_code(c);
                 match topics.iter_mut().find(|x| x.name.0.as_str() == t) {
@@ -701,32 +666,6 @@ pub async fn offset_delete(
             OffsetDeleteResponse::default().with_topics(topics)
         }
     }
-}
-
-/// Topics the members of a `consumer` group subscribe to (from their ConsumerProtocol metadata).
-fn subscribed_topics(state: &Arc<BrokerState>, group: &str) -> HashSet<String> {
-    use kafka_protocol::protocol::Decodable;
-    state.groups.with_state(|gs| {
-        let mut out = HashSet::new();
-        if let Some(g) = gs.group(group) {
-            if g.protocol_type.as_deref() == Some("consumer") {
-                for m in &g.members {
-                    for (_, md) in &m.protocols {
-                        let mut b = md.clone();
-                        if b.len() < 2 {
-                            continue;
-                        }
-                        let version = i16::from_be_bytes([b[0], b[1]]);
-                        let _ = bytes::Buf::get_i16(&mut b);
-                        if let Ok(sub) = ConsumerProtocolSubscription::decode(&mut b, version.clamp(0, 3)) {
-                            out.extend(sub.topics.iter().map(|t| t.to_string()));
-                        }
-                    }
-                }
-            }
-        }
-        out
-    })
 }
 
 /// KIP-848 ConsumerGroupHeartbeat: join (epoch 0), heartbeat, leave (epoch -1/-2).
@@ -755,9 +694,9 @@ pub async fn consumer_group_heartbeat(
     if v >= 1 && req.member_id.is_empty() {
         return fail(ConsumerGroupError::InvalidRequest("MemberId can't be empty."));
     }
-    if let Err(e) = state.groups.offsets_topic(&state.logs) {
+    if let Err(e) = state.groups.offsets_topic() {
         return ConsumerGroupHeartbeatResponse::default()
-            .with_error_code(code::COORDINATOR_NOT_AVAILABLE)
+            .with_error_code(storage_error(&e))
             .with_error_message(Some(s(e.to_string())));
     }
     let owned: Option<Assignment> = req
@@ -785,24 +724,21 @@ pub async fn consumer_group_heartbeat(
         client_id: client_id.to_string(),
         client_host: client_host.to_string(),
     };
-    let view = crate::coordinator::group::GroupCoordinator::topics_view(&state.logs);
-    let interval = state.groups.with_state(|g| g.config.consumer_heartbeat_interval_ms);
     tracing::debug!(group = %input.group_id, member = %input.member_id, epoch = input.member_epoch, owned = ?input.owned, "consumer group heartbeat");
-    let r = state.groups.with_state(|g| {
-        if g.is_active_classic(&input.group_id) {
-            return Err(ConsumerGroupError::GroupIdNotFound);
-        }
-        g.consumer.heartbeat(input, &view, crate::clock::now_ms())
-    });
+    let r = state.groups.consumer_heartbeat(input).await;
     match &r {
-        Ok(hb) => {
+        Ok((hb, _)) => {
             tracing::debug!(member = %hb.member_id, epoch = hb.member_epoch, assignment = ?hb.assignment, "consumer group heartbeat answered")
         }
         Err(e) => tracing::debug!(error = %e, "consumer group heartbeat refused"),
     }
     match r {
-        Err(e) => fail(e),
-        Ok(hb) => {
+        Err(ConsumerHeartbeatError::Group(e)) => fail(e),
+        Err(ConsumerHeartbeatError::Storage(e)) => ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(storage_error(&e))
+            .with_error_message(Some(s(e.to_string())))
+            .with_member_epoch(-1),
+        Ok((hb, interval)) => {
             let assignment = hb.assignment.map(|a| {
                 consumer_group_heartbeat_response::Assignment::default().with_topic_partitions(
                     a.into_iter()
@@ -849,7 +785,7 @@ pub async fn consumer_group_describe(
         .group_ids
         .iter()
         .map(|gid| {
-            let d = state.groups.with_state(|gs| gs.consumer.groups.get(gid.0.as_str()).cloned());
+            let d = state.groups.view(|gs| gs.consumer.groups.get(gid.0.as_str()).cloned());
             let mut out =
                 consumer_group_describe_response::DescribedGroup::default().with_group_id(gid.clone());
             if !who.may(acl::op::DESCRIBE, acl::resource::GROUP, &gid.0) {

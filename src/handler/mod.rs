@@ -151,25 +151,7 @@ pub async fn handle(
         }
         ApiKey::Produce => {
             let req: ProduceRequest = decode_body(&mut body, v)?;
-            let acks = req.acks;
-            // Transactional batches: enrolled (version 2) or verified (version 1) first.
-            // Authorized first (Kafka's order), then transactional batches enrolled (version 2)
-            // or verified (version 1); a refused partition is neither.
-            let mut refused = produce::authorize(state, &req, v, &who);
-            let enrolled = txn::enroll_produce_partitions(state, &req, v, &refused).await;
-            refused.extend(enrolled);
-            let pending = produce::append(state, req, v, &refused);
-            if acks == 0 {
-                if pending.acks0_failed() {
-                    // acks=0 has no response to carry an error: Kafka closes the connection instead.
-                    return Err(FrameError::Malformed(
-                        "acks=0 produce",
-                        "failed; closing the connection as Kafka does".into(),
-                    ));
-                }
-                return Ok(Reply::None);
-            }
-            Ok(Reply::Later(Box::pin(async move { encode_response(cid, hv, v, &pending.finish().await) })))
+            produce::handle(state, req, v, &who, cid, hv).await
         }
         ApiKey::Fetch => {
             let req: FetchRequest = decode_body(&mut body, v)?;
@@ -239,6 +221,19 @@ pub async fn handle(
         }
         ApiKey::ConsumerGroupDescribe => call!(ConsumerGroupDescribeRequest, group::consumer_group_describe),
         other => Err(FrameError::UnknownApi(other as i16)),
+    }
+}
+
+/// What to answer a request whose header could not be taken: Kafka answers a too-new ApiVersions
+/// with a v0 response carrying UNSUPPORTED_VERSION and the table, so the client retries with a
+/// version served; anything else closes the connection.
+pub fn answer_undecodable(e: &FrameError) -> Option<Bytes> {
+    match e {
+        FrameError::UnsupportedVersion { api: ApiKey::ApiVersions, version, correlation_id, .. } => {
+            tracing::debug!(version, "ApiVersions version not served; answering with v0");
+            encode_response(*correlation_id, 0, 0, &api_versions::unsupported_version_response()).ok()
+        }
+        _ => None,
     }
 }
 

@@ -11,6 +11,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use super::s;
 use crate::log::{AppendError, Durable, SyncTicket};
 use crate::protocol::error::{append_error, code};
+use crate::protocol::{encode_response, FrameError};
 use crate::record::validate::Invalid;
 use crate::state::BrokerState;
 
@@ -59,6 +60,37 @@ impl Pending {
         }
         response
     }
+}
+
+/// Produce: authorized first (Kafka's order), then transactional batches enrolled (version 2)
+/// or verified (version 1), then appended; a refused partition is neither. acks=0 has no
+/// answer; acks=all answers once its batches are durable.
+pub async fn handle(
+    state: &Arc<BrokerState>,
+    req: ProduceRequest,
+    v: i16,
+    who: &super::Who<'_>,
+    correlation_id: i32,
+    header_version: i16,
+) -> Result<super::Reply, FrameError> {
+    let acks = req.acks;
+    let mut refused = authorize(state, &req, v, who);
+    let enrolled = super::txn::enroll_produce_partitions(state, &req, v, &refused).await;
+    refused.extend(enrolled);
+    let pending = append(state, req, v, &refused);
+    if acks == 0 {
+        if pending.acks0_failed() {
+            // acks=0 has no response to carry an error: Kafka closes the connection instead.
+            return Err(FrameError::Malformed(
+                "acks=0 produce",
+                "failed; closing the connection as Kafka does".into(),
+            ));
+        }
+        return Ok(super::Reply::None);
+    }
+    Ok(super::Reply::Later(Box::pin(async move {
+        encode_response(correlation_id, header_version, v, &pending.finish().await)
+    })))
 }
 
 /// Kafka's checks before anything is appended, as (topic, partition) -> error: WRITE on the

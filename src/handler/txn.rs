@@ -11,22 +11,14 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 use kafka_protocol::messages::*;
 
 use super::s;
-use crate::coordinator::group::records::partition_for;
 use crate::coordinator::group::OFFSETS_TOPIC;
-use crate::coordinator::txn::state::TxnError;
-use crate::coordinator::txn::TxnShellError;
-use crate::protocol::error::{code, group_error, txn_error};
+use crate::coordinator::txn::{Marker, TxnShellError};
+use crate::protocol::error::{
+    code, group_error, marker_error, produce_txn_error, storage_error, txn_error, txn_offset_enrol_error,
+    txn_shell_error,
+};
 use crate::security::acl;
 use crate::state::BrokerState;
-
-/// PRODUCER_FENCED exists since KIP-588; older request versions get INVALID_PRODUCER_EPOCH.
-fn shell_error(e: &TxnShellError, fenced_ok: bool) -> i16 {
-    match e {
-        TxnShellError::Txn(TxnError::ProducerFenced) if !fenced_ok => code::INVALID_PRODUCER_EPOCH,
-        TxnShellError::Txn(t) => txn_error(t),
-        TxnShellError::Storage(_) => code::COORDINATOR_NOT_AVAILABLE,
-    }
-}
 
 pub async fn init_producer_id(
     state: &Arc<BrokerState>,
@@ -35,24 +27,13 @@ pub async fn init_producer_id(
     id: &str,
 ) -> InitProducerIdResponse {
     let (pid, epoch) = if v >= 3 { (req.producer_id.0, req.producer_epoch) } else { (-1, -1) };
-    let r = state
-        .txns
-        .init_producer_id(
-            &state.logs,
-            &state.groups,
-            &state.producer_ids,
-            id,
-            req.transaction_timeout_ms,
-            pid,
-            epoch,
-        )
-        .await;
+    let r = state.txns.init_producer_id(id, req.transaction_timeout_ms, pid, epoch).await;
     match r {
         Ok((p, e)) => {
             InitProducerIdResponse::default().with_producer_id(ProducerId(p)).with_producer_epoch(e)
         }
         Err(e) => InitProducerIdResponse::default()
-            .with_error_code(shell_error(&e, v >= 4))
+            .with_error_code(txn_shell_error(&e, v >= 4))
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1),
     }
@@ -111,7 +92,6 @@ pub async fn add_partitions_to_txn(
         let r = state
             .txns
             .add_partitions(
-                &state.logs,
                 &req.v3_and_below_transactional_id.0,
                 req.v3_and_below_producer_id.0,
                 req.v3_and_below_producer_epoch,
@@ -121,7 +101,7 @@ pub async fn add_partitions_to_txn(
         if let Err(e) = &r {
             tracing::debug!(transactional_id = %req.v3_and_below_transactional_id.0, error = %e, "AddPartitionsToTxn refused");
         }
-        (r.as_ref().err().map(|e| shell_error(e, v >= 2)).unwrap_or(code::NONE), code::NONE)
+        (r.as_ref().err().map(|e| txn_shell_error(e, v >= 2)).unwrap_or(code::NONE), code::NONE)
     };
     let mut topics: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
     for (list, c) in [(&parts, ok_code), (&unknown, bad_code), (&denied, denied_code)] {
@@ -161,9 +141,12 @@ async fn add_partitions_batched(
             parts
                 .iter()
                 .map(|p| {
-                    let c = match state.txns.with_state(|s| {
-                        s.has_partition(&t.transactional_id.0, t.producer_id.0, t.producer_epoch, p)
-                    }) {
+                    let c = match state.txns.has_partition(
+                        &t.transactional_id.0,
+                        t.producer_id.0,
+                        t.producer_epoch,
+                        p,
+                    ) {
                         Ok(true) => code::NONE,
                         Ok(false) => code::INVALID_TXN_STATE,
                         Err(e) => txn_error(&e),
@@ -193,15 +176,9 @@ async fn add_partitions_batched(
             } else {
                 let r = state
                     .txns
-                    .add_partitions(
-                        &state.logs,
-                        &t.transactional_id.0,
-                        t.producer_id.0,
-                        t.producer_epoch,
-                        &parts,
-                    )
+                    .add_partitions(&t.transactional_id.0, t.producer_id.0, t.producer_epoch, &parts)
                     .await;
-                let c = r.err().map(|e| shell_error(&e, true)).unwrap_or(code::NONE);
+                let c = r.err().map(|e| txn_shell_error(&e, true)).unwrap_or(code::NONE);
                 parts.iter().map(|p| (p.clone(), c)).collect()
             }
         };
@@ -241,17 +218,16 @@ pub async fn add_offsets_to_txn(
     if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
         return AddOffsetsToTxnResponse::default().with_error_code(code::GROUP_AUTHORIZATION_FAILED);
     }
-    let topic = match state.groups.offsets_topic(&state.logs) {
-        Ok(t) => t,
-        Err(_) => return AddOffsetsToTxnResponse::default().with_error_code(code::COORDINATOR_NOT_AVAILABLE),
+    let part = match state.groups.partition_for(&req.group_id.0) {
+        Ok(p) => (OFFSETS_TOPIC.to_string(), p),
+        Err(e) => return AddOffsetsToTxnResponse::default().with_error_code(storage_error(&e)),
     };
-    let part = (OFFSETS_TOPIC.to_string(), partition_for(&req.group_id.0, topic.partition_count()));
     let r = state
         .txns
-        .add_partitions(&state.logs, &req.transactional_id.0, req.producer_id.0, req.producer_epoch, &[part])
+        .add_partitions(&req.transactional_id.0, req.producer_id.0, req.producer_epoch, &[part])
         .await;
     AddOffsetsToTxnResponse::default()
-        .with_error_code(r.err().map(|e| shell_error(&e, v >= 2)).unwrap_or(code::NONE))
+        .with_error_code(r.err().map(|e| txn_shell_error(&e, v >= 2)).unwrap_or(code::NONE))
 }
 
 /// EndTxn v5+ is transactions version 2 (KIP-890): the answer carries the bumped epoch.
@@ -268,15 +244,7 @@ pub async fn end_txn(
     }
     let r = state
         .txns
-        .end_txn(
-            &state.logs,
-            &state.groups,
-            &req.transactional_id.0,
-            req.producer_id.0,
-            req.producer_epoch,
-            req.committed,
-            v2,
-        )
+        .end_txn(&req.transactional_id.0, req.producer_id.0, req.producer_epoch, req.committed, v2)
         .await;
     match r {
         Ok((pid, epoch)) => {
@@ -288,7 +256,7 @@ pub async fn end_txn(
             }
         }
         Err(e) => {
-            let resp = EndTxnResponse::default().with_error_code(shell_error(&e, v >= 2));
+            let resp = EndTxnResponse::default().with_error_code(txn_shell_error(&e, v >= 2));
             if v2 {
                 resp.with_producer_id(ProducerId(-1)).with_producer_epoch(-1)
             } else {
@@ -340,30 +308,22 @@ pub async fn enroll_produce_partitions(
         }
         return errors;
     };
-    let code_of = |e: &TxnError| match e {
-        TxnError::ProducerFenced | TxnError::InvalidProducerEpoch => code::INVALID_PRODUCER_EPOCH,
-        TxnError::ConcurrentTransactions => code::CONCURRENT_TRANSACTIONS,
-        _ => code::INVALID_TXN_STATE,
-    };
     if v < 12 {
         for p in parts {
-            match state.txns.with_state(|s| s.has_partition(&txn_id.0, pid, epoch, &p)) {
+            match state.txns.has_partition(&txn_id.0, pid, epoch, &p) {
                 Ok(true) => {}
                 Ok(false) => {
                     errors.insert(p, code::INVALID_TXN_STATE);
                 }
                 Err(e) => {
-                    errors.insert(p, code_of(&e));
+                    errors.insert(p, produce_txn_error(&TxnShellError::Txn(e)));
                 }
             }
         }
         return errors;
     }
-    if let Err(e) = state.txns.add_partitions(&state.logs, &txn_id.0, pid, epoch, &parts).await {
-        let c = match &e {
-            TxnShellError::Txn(t) => code_of(t),
-            TxnShellError::Storage(_) => code::COORDINATOR_NOT_AVAILABLE,
-        };
+    if let Err(e) = state.txns.add_partitions(&txn_id.0, pid, epoch, &parts).await {
+        let c = produce_txn_error(&e);
         for p in parts {
             errors.insert(p, c);
         }
@@ -415,17 +375,16 @@ pub async fn txn_offset_commit(
     }
     // The group's offsets partition must be part of the transaction: added by AddOffsetsToTxn in
     // version 1, by this request itself in version 2 (v5+, KIP-890).
-    let rows: Vec<(String, i32, i16)> = match state.groups.offsets_topic(&state.logs) {
+    let rows: Vec<(String, i32, i16)> = match state.groups.partition_for(&req.group_id.0) {
         // Nothing authorized: the transaction is not touched.
         _ if offsets.is_empty() && !denied_topics.is_empty() => Vec::new(),
-        Err(_) => all(code::COORDINATOR_NOT_AVAILABLE, &offsets),
-        Ok(topic) => {
-            let part = (OFFSETS_TOPIC.to_string(), partition_for(&req.group_id.0, topic.partition_count()));
+        Err(e) => all(storage_error(&e), &offsets),
+        Ok(p) => {
+            let part = (OFFSETS_TOPIC.to_string(), p);
             let enrolled = if v >= 5 {
                 state
                     .txns
                     .add_partitions(
-                        &state.logs,
                         &req.transactional_id.0,
                         req.producer_id.0,
                         req.producer_epoch,
@@ -436,16 +395,11 @@ pub async fn txn_offset_commit(
             } else {
                 state
                     .txns
-                    .with_state(|t| {
-                        t.has_partition(&req.transactional_id.0, req.producer_id.0, req.producer_epoch, &part)
-                    })
+                    .has_partition(&req.transactional_id.0, req.producer_id.0, req.producer_epoch, &part)
                     .map_err(TxnShellError::Txn)
             };
-            match enrolled.map_err(|e| match e {
-                TxnShellError::Txn(t) => t,
-                TxnShellError::Storage(_) => TxnError::ConcurrentTransactions,
-            }) {
-                Err(e) => all(shell_error(&TxnShellError::Txn(e), v >= 2), &offsets),
+            match enrolled {
+                Err(e) => all(txn_offset_enrol_error(&e, v >= 2), &offsets),
                 Ok(false) => all(code::INVALID_TXN_STATE, &offsets),
                 Ok(true) => {
                     let (gen, member, inst) = if v >= 3 {
@@ -457,33 +411,27 @@ pub async fn txn_offset_commit(
                     } else {
                         (-1, String::new(), None)
                     };
-                    let (res, out) = state.groups.with_state(|g| {
-                        g.txn_commit_offsets(
+                    let w = state
+                        .groups
+                        .txn_commit_offsets(
+                            req.producer_id.0,
+                            req.producer_epoch,
                             &req.group_id.0,
                             gen,
                             &member,
                             inst.as_deref(),
                             offsets.clone(),
-                            crate::clock::now_ms(),
                         )
-                    });
-                    let failed = match state
-                        .groups
-                        .persist_txn_offsets(&state.logs, req.producer_id.0, req.producer_epoch, out.records)
-                        .await
-                    {
-                        Ok(()) => false,
-                        Err(e) => {
-                            tracing::warn!(group = %req.group_id.0, error = %e, "transactional offsets could not be written");
-                            true
-                        }
-                    };
-                    res.into_iter()
+                        .await;
+                    if let Err(e) = &w.write {
+                        tracing::warn!(group = %req.group_id.0, error = %e, "transactional offsets could not be written");
+                    }
+                    w.value
+                        .into_iter()
                         .map(|(t, p, e)| {
-                            let c = if failed && e.is_none() {
-                                code::COORDINATOR_NOT_AVAILABLE
-                            } else {
-                                e.as_ref().map(group_error).unwrap_or(code::NONE)
+                            let c = match (&w.write, e) {
+                                (Err(we), None) => storage_error(we),
+                                (_, e) => e.as_ref().map(group_error).unwrap_or(code::NONE),
                             };
                             (t, p, c)
                         })
@@ -542,7 +490,7 @@ pub async fn list_transactions(
         None => None,
     };
     let now = crate::clock::now_ms();
-    let mut rows: Vec<TransactionState> = state.txns.with_state(|t| {
+    let mut rows: Vec<TransactionState> = state.txns.view(|t| {
         t.all()
             .filter(|m| {
                 req.state_filters.is_empty() || req.state_filters.iter().any(|f| f.as_str() == m.state.name())
@@ -590,7 +538,7 @@ pub async fn describe_transactions(
                     .with_producer_epoch(-1)
                     .with_transaction_start_time_ms(-1);
             }
-            let m = state.txns.with_state(|t| t.get(&id.0).cloned());
+            let m = state.txns.view(|t| t.get(&id.0).cloned());
             match m {
                 None => r
                     .with_error_code(code::TRANSACTIONAL_ID_NOT_FOUND)
@@ -690,7 +638,6 @@ pub async fn write_txn_markers(
     use kafka_protocol::messages::write_txn_markers_response::{
         WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult,
     };
-    let now = crate::clock::now_ms();
     let mut out = Vec::with_capacity(req.markers.len());
     let allowed = who.may_cluster(acl::op::CLUSTER_ACTION);
     for m in &req.markers {
@@ -714,67 +661,37 @@ pub async fn write_txn_markers(
             out.push(WritableTxnMarkerResult::default().with_producer_id(m.producer_id).with_topics(topics));
             continue;
         }
-        let mut topics = Vec::new();
-        let mut syncs = Vec::new();
-        for t in &m.topics {
-            let topic = state.logs.topic(&t.name.0);
-            let mut parts = Vec::new();
-            for idx in &t.partition_indexes {
-                let c = match topic.as_ref().and_then(|x| x.partition(*idx)) {
-                    None => code::UNKNOWN_TOPIC_OR_PARTITION,
-                    Some(p) => {
-                        let stale = p.with_log(|l| {
-                            l.producers()
-                                .get(m.producer_id.0)
-                                .is_some_and(|e| e.producer_epoch > m.producer_epoch)
+        let marker = Marker {
+            producer_id: m.producer_id.0,
+            producer_epoch: m.producer_epoch,
+            commit: m.transaction_result,
+            coordinator_epoch: m.coordinator_epoch,
+        };
+        let parts: Vec<(String, i32)> = m
+            .topics
+            .iter()
+            .flat_map(|t| t.partition_indexes.iter().map(move |i| (t.name.0.to_string(), *i)))
+            .collect();
+        let mut results = state.txns.write_markers(&marker, &parts, true).await.into_iter();
+        let topics = m
+            .topics
+            .iter()
+            .map(|t| {
+                let partitions = t
+                    .partition_indexes
+                    .iter()
+                    .map(|i| {
+                        let c = results.next().map_or(code::UNKNOWN_SERVER_ERROR, |r| {
+                            r.as_ref().err().map(marker_error).unwrap_or(code::NONE)
                         });
-                        if stale {
-                            code::INVALID_PRODUCER_EPOCH
-                        } else {
-                            match p.with_log(|l| {
-                                l.append_marker(
-                                    m.producer_id.0,
-                                    m.producer_epoch,
-                                    m.transaction_result,
-                                    m.coordinator_epoch,
-                                    now,
-                                )
-                            }) {
-                                Ok(info) => {
-                                    syncs.push(info.durable);
-                                    if t.name.0.as_str() == OFFSETS_TOPIC {
-                                        state.groups.complete_txn(m.producer_id.0, m.transaction_result);
-                                    }
-                                    code::NONE
-                                }
-                                Err(e) => crate::protocol::error::append_error(&e),
-                            }
-                        }
-                    }
-                };
-                parts.push(
-                    WritableTxnMarkerPartitionResult::default().with_partition_index(*idx).with_error_code(c),
-                );
-            }
-            topics.push(
-                WritableTxnMarkerTopicResult::default().with_name(t.name.clone()).with_partitions(parts),
-            );
-        }
-        // Markers are durable before they are acknowledged.
-        let mut failed = false;
-        let waits: Vec<_> = syncs.into_iter().map(|t| t.submit()).collect();
-        for durable in waits {
-            failed |= durable.wait().await.is_err();
-        }
-        if failed {
-            for t in topics.iter_mut() {
-                for p in t.partitions.iter_mut() {
-                    if p.error_code == code::NONE {
-                        p.error_code = code::KAFKA_STORAGE_ERROR;
-                    }
-                }
-            }
-        }
+                        WritableTxnMarkerPartitionResult::default()
+                            .with_partition_index(*i)
+                            .with_error_code(c)
+                    })
+                    .collect();
+                WritableTxnMarkerTopicResult::default().with_name(t.name.clone()).with_partitions(partitions)
+            })
+            .collect();
         out.push(WritableTxnMarkerResult::default().with_producer_id(m.producer_id).with_topics(topics));
     }
     WriteTxnMarkersResponse::default().with_markers(out)

@@ -3,7 +3,10 @@
 use crate::config::ConfigError;
 use crate::coordinator::group::consumer::ConsumerGroupError;
 use crate::coordinator::group::state::GroupError;
+use crate::coordinator::group::DeleteGroupError;
 use crate::coordinator::txn::state::TxnError;
+use crate::coordinator::txn::{MarkerError, TxnShellError};
+use crate::coordinator::StorageError;
 use crate::log::producer_state::SequenceError;
 use crate::log::{AppendError, ReadError, TopicError};
 use crate::record::validate::Invalid;
@@ -188,5 +191,86 @@ pub fn txn_error(e: &TxnError) -> i16 {
         TxnError::ConcurrentTransactions => code::CONCURRENT_TRANSACTIONS,
         TxnError::InvalidTxnState => code::INVALID_TXN_STATE,
         TxnError::InvalidRequest => code::INVALID_REQUEST,
+    }
+}
+
+/// A coordinator's internal topic failed. As Kafka's group and transaction coordinators
+/// normalize a failed write: the topic or partition is not there -> COORDINATOR_NOT_AVAILABLE
+/// (the client retries here); storage failed or the broker is stepping down -> NOT_COORDINATOR
+/// (the client looks the coordinator up again); a write Kafka would call too large or malformed
+/// -> UNKNOWN_SERVER_ERROR (a bug, not the client's fault).
+pub fn storage_error(e: &StorageError) -> i16 {
+    match e {
+        StorageError::Topic(_) => code::COORDINATOR_NOT_AVAILABLE,
+        StorageError::MissingPartition(_) => code::COORDINATOR_NOT_AVAILABLE,
+        StorageError::Encode(_) => code::UNKNOWN_SERVER_ERROR,
+        StorageError::Append(a) => match a {
+            AppendError::Storage(_) | AppendError::ShuttingDown => code::NOT_COORDINATOR,
+            AppendError::Deleted => code::COORDINATOR_NOT_AVAILABLE,
+            AppendError::MessageTooLarge { .. } | AppendError::RecordListTooLarge { .. } => {
+                code::UNKNOWN_SERVER_ERROR
+            }
+            AppendError::Batch(_)
+            | AppendError::InvalidRecord(_)
+            | AppendError::Invalid(_)
+            | AppendError::InvalidTimestamp { .. }
+            | AppendError::Sequence(_) => code::UNKNOWN_SERVER_ERROR,
+        },
+        StorageError::Sync(_) => code::NOT_COORDINATOR,
+        StorageError::Read(_) => code::NOT_COORDINATOR,
+    }
+}
+
+/// A transaction coordinator answer. PRODUCER_FENCED exists since KIP-588: request versions
+/// before it (`fenced_ok` false) get INVALID_PRODUCER_EPOCH, which those clients understand.
+pub fn txn_shell_error(e: &TxnShellError, fenced_ok: bool) -> i16 {
+    match e {
+        TxnShellError::Txn(TxnError::ProducerFenced) if !fenced_ok => code::INVALID_PRODUCER_EPOCH,
+        TxnShellError::Txn(t) => txn_error(t),
+        TxnShellError::Storage(s) => storage_error(s),
+    }
+}
+
+/// Produce's transaction check (KIP-890: verification or, v12+, enrolment) as Kafka answers it
+/// on the partition: a fenced or stale epoch -> INVALID_PRODUCER_EPOCH; a transaction still
+/// ending -> CONCURRENT_TRANSACTIONS (retried); a coordinator that cannot write ->
+/// COORDINATOR_NOT_AVAILABLE, which producers retry; anything else about the transaction's state -> INVALID_TXN_STATE.
+pub fn produce_txn_error(e: &TxnShellError) -> i16 {
+    match e {
+        TxnShellError::Txn(t) => match t {
+            TxnError::ProducerFenced | TxnError::InvalidProducerEpoch => code::INVALID_PRODUCER_EPOCH,
+            TxnError::ConcurrentTransactions => code::CONCURRENT_TRANSACTIONS,
+            TxnError::InvalidTransactionTimeout
+            | TxnError::InvalidProducerIdMapping
+            | TxnError::InvalidTxnState
+            | TxnError::InvalidRequest => code::INVALID_TXN_STATE,
+        },
+        TxnShellError::Storage(_) => code::COORDINATOR_NOT_AVAILABLE,
+    }
+}
+
+/// TxnOffsetCommit v5+ enrols the group's offsets partition itself; a coordinator that cannot
+/// write yet answers CONCURRENT_TRANSACTIONS, which the producer retries.
+pub fn txn_offset_enrol_error(e: &TxnShellError, fenced_ok: bool) -> i16 {
+    match e {
+        TxnShellError::Txn(_) => txn_shell_error(e, fenced_ok),
+        TxnShellError::Storage(_) => code::CONCURRENT_TRANSACTIONS,
+    }
+}
+
+/// WriteTxnMarkers, per partition.
+pub fn marker_error(e: &MarkerError) -> i16 {
+    match e {
+        MarkerError::UnknownTopicOrPartition => code::UNKNOWN_TOPIC_OR_PARTITION,
+        MarkerError::StaleProducerEpoch => code::INVALID_PRODUCER_EPOCH,
+        MarkerError::Append(a) => append_error(a),
+        MarkerError::Sync(_) => code::KAFKA_STORAGE_ERROR,
+    }
+}
+
+pub fn delete_group_error(e: &DeleteGroupError) -> i16 {
+    match e {
+        DeleteGroupError::Group(g) => group_error(g),
+        DeleteGroupError::Storage(s) => storage_error(s),
     }
 }

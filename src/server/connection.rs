@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::Admitted;
 use crate::handler::{self, Reply, RequestCtx};
 use crate::memory::{Lease, MemoryPool};
-use crate::protocol::{self, FrameError};
+use crate::protocol;
 use crate::security::principal::Principal;
 use crate::security::Listener;
 use crate::state::BrokerState;
@@ -409,26 +409,13 @@ async fn serve_requests(
                     }
                 }
             }
-            Err(FrameError::UnsupportedVersion { api, version, correlation_id, .. })
-                if api == kafka_protocol::messages::ApiKey::ApiVersions =>
-            {
-                // Kafka's rule: answer a too-new ApiVersions with a v0 response carrying
-                // UNSUPPORTED_VERSION and our table, so the client can retry with a version we serve.
-                tracing::debug!(%peer, version, "ApiVersions version not served; answering with v0");
-                match protocol::encode_response(
-                    correlation_id,
-                    0,
-                    0,
-                    &handler::api_versions::unsupported_version_response(),
-                ) {
-                    Ok(b) => Reply::Now(b),
-                    Err(_) => return,
+            Err(e) => match handler::answer_undecodable(&e) {
+                Some(b) => Reply::Now(b),
+                None => {
+                    tracing::warn!(%peer, error = %e, "closing connection");
+                    return;
                 }
-            }
-            Err(e) => {
-                tracing::warn!(%peer, error = %e, "closing connection");
-                return;
-            }
+            },
         };
         // The request's own bytes are handled (a produce's batches are in the log).
         drop(frame_lease);

@@ -10,7 +10,7 @@ pub mod consumer;
 pub mod records;
 pub mod state;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -19,21 +19,48 @@ use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEnc
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use crate::log::{LogManager, Topic, TopicError};
+use super::StorageError;
+use crate::log::{LogManager, Topic};
+use consumer::ConsumerGroupError;
 use records::GroupRecord;
-use state::{GroupConfig, Groups, Outcome, Reply, WaiterId};
+use state::{GroupConfig, GroupError, Groups, JoinInput, OffsetInput, Outcome, Reply, SyncInput, WaiterId};
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
-#[derive(Debug, thiserror::Error)]
-pub enum CoordinatorError {
-    #[error("cannot write __consumer_offsets: {0}")]
-    Storage(String),
-    #[error("cannot create __consumer_offsets: {0}")]
-    Topic(#[from] TopicError),
+/// A partition's result with what became of the write that carries it: partitions the state
+/// machine accepted fail with `write`'s error when the records could not be made durable.
+#[derive(Debug)]
+pub struct Written<T> {
+    pub value: T,
+    pub write: Result<(), StorageError>,
 }
 
+/// Why DeleteGroups could not delete a group.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteGroupError {
+    #[error(transparent)]
+    Group(#[from] GroupError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Why ConsumerGroupHeartbeat failed: the protocol's answer, or the write of its records.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerHeartbeatError {
+    #[error(transparent)]
+    Group(#[from] ConsumerGroupError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// One partition's committed-offset answer: (topic, partition, error from the state machine).
+pub type PartitionResult = (String, i32, Option<GroupError>);
+
+/// The group coordinator service: handlers call its operations and get domain results; it runs
+/// the state machine, persists what it returns and delivers the replies. Read-only views
+/// (`view`) serve the Describe and List APIs.
 pub struct GroupCoordinator {
+    logs: Arc<LogManager>,
     state: Mutex<Groups>,
     waiters: Mutex<HashMap<WaiterId, oneshot::Sender<Reply>>>,
     next_waiter: AtomicU64,
@@ -44,10 +71,10 @@ pub struct GroupCoordinator {
 impl GroupCoordinator {
     /// Loads every group from `__consumer_offsets`, if it exists.
     pub fn open(
-        logs: &LogManager,
+        logs: &Arc<LogManager>,
         config: GroupConfig,
         partitions: i32,
-    ) -> Result<GroupCoordinator, CoordinatorError> {
+    ) -> Result<GroupCoordinator, StorageError> {
         let mut groups = Groups::new(config);
         let now = crate::clock::now_ms();
         let topic = logs.topic(OFFSETS_TOPIC);
@@ -72,8 +99,7 @@ impl GroupCoordinator {
                     }
                     n += 1;
                 }
-            })
-            .map_err(CoordinatorError::Storage)?;
+            })?;
             tracing::info!(
                 records = n,
                 groups = groups.groups().count(),
@@ -81,6 +107,7 @@ impl GroupCoordinator {
             );
         }
         Ok(GroupCoordinator {
+            logs: logs.clone(),
             state: Mutex::new(groups),
             waiters: Mutex::new(HashMap::new()),
             next_waiter: AtomicU64::new(1),
@@ -90,36 +117,206 @@ impl GroupCoordinator {
     }
 
     /// `__consumer_offsets`, created on first use (compacted, as Kafka does).
-    pub fn offsets_topic(&self, logs: &LogManager) -> Result<Arc<Topic>, CoordinatorError> {
+    pub fn offsets_topic(&self) -> Result<Arc<Topic>, StorageError> {
         if let Some(t) = self.topic.lock().clone() {
             return Ok(t);
         }
-        let t = super::internal_topic(logs, OFFSETS_TOPIC, self.partitions)?;
+        let t = super::internal_topic(&self.logs, OFFSETS_TOPIC, self.partitions)?;
         *self.topic.lock() = Some(t.clone());
         Ok(t)
     }
 
-    /// Runs `f` on the state machine under the lock.
-    pub fn with_state<R>(&self, f: impl FnOnce(&mut Groups) -> R) -> R {
-        f(&mut self.state.lock())
+    /// The `__consumer_offsets` partition that holds `group`.
+    pub fn partition_for(&self, group: &str) -> Result<i32, StorageError> {
+        Ok(records::partition_for(group, self.offsets_topic()?.partition_count()))
     }
 
-    pub fn new_waiter(&self) -> (WaiterId, oneshot::Receiver<Reply>) {
+    /// A read-only view of the groups (Describe, List, and the checks other APIs make).
+    pub fn view<R>(&self, f: impl FnOnce(&Groups) -> R) -> R {
+        f(&self.state.lock())
+    }
+
+    pub fn config(&self) -> GroupConfig {
+        self.state.lock().config.clone()
+    }
+
+    /// JoinGroup: parks until the group's rebalance completes (or answers at once).
+    pub async fn join(&self, input: JoinInput) -> Option<Reply> {
+        let (id, rx) = self.new_waiter();
+        let out = self.state.lock().join(input, crate::clock::now_ms(), id);
+        self.apply_and_wait(out, id, rx).await
+    }
+
+    /// SyncGroup: parks until the leader's assignment arrives (or answers at once).
+    pub async fn sync(&self, input: SyncInput) -> Option<Reply> {
+        let (id, rx) = self.new_waiter();
+        let out = self.state.lock().sync(input, crate::clock::now_ms(), id);
+        self.apply_and_wait(out, id, rx).await
+    }
+
+    pub fn heartbeat(
+        &self,
+        group: &str,
+        member: &str,
+        instance: Option<&str>,
+        generation: i32,
+    ) -> Result<(), GroupError> {
+        self.state.lock().heartbeat(group, member, instance, generation, crate::clock::now_ms())
+    }
+
+    /// LeaveGroup: the top-level error and one result per (member id, instance id).
+    #[allow(clippy::type_complexity)]
+    pub async fn leave(
+        &self,
+        group: &str,
+        members: &[(String, Option<String>)],
+    ) -> (Option<GroupError>, Vec<(String, Option<String>, Option<GroupError>)>) {
+        let (top, results, out) = self.state.lock().leave(group, members, crate::clock::now_ms());
+        if let Err(e) = self.apply(out).await {
+            tracing::warn!(group, error = %e, "group coordinator write failed");
+        }
+        (top, results)
+    }
+
+    /// OffsetCommit (classic generation or KIP-848 member epoch), durable when it returns.
+    pub async fn commit_offsets(
+        &self,
+        group: &str,
+        generation_or_epoch: i32,
+        member: &str,
+        instance: Option<&str>,
+        offsets: Vec<OffsetInput>,
+    ) -> Written<Vec<PartitionResult>> {
+        let (value, out) = self.state.lock().commit_offsets(
+            group,
+            generation_or_epoch,
+            member,
+            instance,
+            offsets,
+            crate::clock::now_ms(),
+        );
+        Written { value, write: self.apply(out).await }
+    }
+
+    /// OffsetFetch: every asked partition (or all the group has) with its committed offset.
+    pub fn fetch_offsets(
+        &self,
+        group: &str,
+        asked: Option<&[(String, i32)]>,
+    ) -> Vec<(String, i32, Option<records::CommittedOffset>)> {
+        self.state.lock().fetch_offsets(group, asked)
+    }
+
+    /// Whether a transaction holds offsets of `group` not yet decided (require_stable).
+    pub fn has_pending(&self, group: &str) -> bool {
+        self.state.lock().has_pending(group)
+    }
+
+    /// OffsetFetch v9+: a KIP-848 member may read its group's offsets only with its current epoch.
+    pub fn validate_offset_access(
+        &self,
+        group: &str,
+        member: &str,
+        epoch: i32,
+    ) -> Result<(), ConsumerGroupError> {
+        let st = self.state.lock();
+        if st.consumer.has_members(group) {
+            st.consumer.validate_offset_access(group, member, epoch)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// DeleteGroups: an empty group and its offsets (tombstones, durable when it returns).
+    pub async fn delete_group(&self, group: &str) -> Result<(), DeleteGroupError> {
+        let out = self.state.lock().delete_group(group)?;
+        Ok(self.apply(out).await?)
+    }
+
+    /// OffsetDelete: offsets of topics the group does not subscribe to.
+    pub async fn delete_offsets(
+        &self,
+        group: &str,
+        asked: &[(String, i32)],
+    ) -> Result<Written<Vec<PartitionResult>>, GroupError> {
+        let (value, out) = {
+            let mut st = self.state.lock();
+            let subscribed = subscribed_topics(&st, group);
+            st.delete_offsets(group, asked, &subscribed)?
+        };
+        Ok(Written { value, write: self.apply(out).await })
+    }
+
+    /// ConsumerGroupHeartbeat (KIP-848): join, heartbeat, leave; returns the answer and the
+    /// heartbeat interval to tell the member.
+    pub async fn consumer_heartbeat(
+        &self,
+        input: consumer::HeartbeatInput,
+    ) -> Result<(consumer::HeartbeatResult, i32), ConsumerHeartbeatError> {
+        let view = Self::topics_view(&self.logs);
+        let mut st = self.state.lock();
+        if st.is_active_classic(&input.group_id) {
+            return Err(ConsumerGroupError::GroupIdNotFound.into());
+        }
+        let interval = st.config.consumer_heartbeat_interval_ms;
+        let hb = st.consumer.heartbeat(input, &view, crate::clock::now_ms())?;
+        Ok((hb, interval))
+    }
+
+    /// TxnOffsetCommit: validated like OffsetCommit, written as a transactional batch of producer
+    /// `pid`; the offsets stay pending until the transaction's marker.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn txn_commit_offsets(
+        &self,
+        pid: i64,
+        epoch: i16,
+        group: &str,
+        generation: i32,
+        member: &str,
+        instance: Option<&str>,
+        offsets: Vec<OffsetInput>,
+    ) -> Written<Vec<PartitionResult>> {
+        let (value, out) = self.state.lock().txn_commit_offsets(
+            group,
+            generation,
+            member,
+            instance,
+            offsets,
+            crate::clock::now_ms(),
+        );
+        Written { value, write: self.persist_txn_offsets(pid, epoch, out.records).await }
+    }
+
+    fn new_waiter(&self) -> (WaiterId, oneshot::Receiver<Reply>) {
         let id = self.next_waiter.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.waiters.lock().insert(id, tx);
         (id, rx)
     }
 
-    pub fn drop_waiter(&self, id: WaiterId) {
-        self.waiters.lock().remove(&id);
+    async fn apply_and_wait(
+        &self,
+        out: Outcome,
+        id: WaiterId,
+        rx: oneshot::Receiver<Reply>,
+    ) -> Option<Reply> {
+        if let Err(e) = self.apply(out).await {
+            tracing::warn!(error = %e, "group coordinator write failed");
+        }
+        match rx.await {
+            Ok(r) => Some(r),
+            Err(_) => {
+                self.waiters.lock().remove(&id);
+                None
+            }
+        }
     }
 
     /// Persists the outcome's records (fsynced), replays them, then delivers its replies.
-    pub async fn apply(&self, logs: &LogManager, out: Outcome) -> Result<(), CoordinatorError> {
+    async fn apply(&self, out: Outcome) -> Result<(), StorageError> {
         let mut result = Ok(());
         if !out.records.is_empty() {
-            result = self.persist(logs, &out.records).await;
+            result = self.persist(&out.records).await;
             if result.is_ok() {
                 let now = crate::clock::now_ms();
                 let mut st = self.state.lock();
@@ -137,8 +334,8 @@ impl GroupCoordinator {
         result
     }
 
-    async fn persist(&self, logs: &LogManager, recs: &[GroupRecord]) -> Result<(), CoordinatorError> {
-        let topic = self.offsets_topic(logs)?;
+    async fn persist(&self, recs: &[GroupRecord]) -> Result<(), StorageError> {
+        let topic = self.offsets_topic()?;
         let now = crate::clock::now_ms();
         // Group the records by their partition (group id hash), one batch per partition.
         let mut by_partition: HashMap<i32, Vec<&GroupRecord>> = HashMap::new();
@@ -150,17 +347,11 @@ impl GroupCoordinator {
         }
         let mut syncs = Vec::new();
         for (p, rs) in by_partition {
-            let part = topic
-                .partition(p)
-                .ok_or_else(|| CoordinatorError::Storage(format!("partition {p} missing")))?;
-            let batch = encode_batch(&rs, now).map_err(CoordinatorError::Storage)?;
-            let info = part.append(&batch, now).map_err(|e| CoordinatorError::Storage(e.to_string()))?;
-            syncs.push(info.durable.submit());
+            let part = super::partition_of(&topic, p)?;
+            let batch = encode_batch(&rs, now).map_err(StorageError::Encode)?;
+            syncs.push(part.append(&batch, now)?.durable);
         }
-        for durable in syncs {
-            durable.wait().await.map_err(|e| CoordinatorError::Storage(e.to_string()))?;
-        }
-        Ok(())
+        super::wait_durable(syncs).await
     }
 
     /// A transaction marker for `pid` was written to `__consumer_offsets`.
@@ -170,17 +361,16 @@ impl GroupCoordinator {
 
     /// Appends offsets committed in producer `pid`'s transaction (a transactional batch, fsynced);
     /// they stay pending until the transaction's marker.
-    pub async fn persist_txn_offsets(
+    async fn persist_txn_offsets(
         &self,
-        logs: &LogManager,
         pid: i64,
         epoch: i16,
         recs: Vec<GroupRecord>,
-    ) -> Result<(), CoordinatorError> {
+    ) -> Result<(), StorageError> {
         if recs.is_empty() {
             return Ok(());
         }
-        let topic = self.offsets_topic(logs)?;
+        let topic = self.offsets_topic()?;
         let now = crate::clock::now_ms();
         let mut by_partition: HashMap<i32, Vec<&GroupRecord>> = HashMap::new();
         for r in &recs {
@@ -189,20 +379,14 @@ impl GroupCoordinator {
                 .or_default()
                 .push(r);
         }
+        let mut syncs = Vec::new();
         for (p, rs) in by_partition {
-            let part = topic
-                .partition(p)
-                .ok_or_else(|| CoordinatorError::Storage(format!("partition {p} missing")))?;
-            // One batch per record: a producer's batches carry no sequence here (-1), and the
-            // log accepts one batch per append from a producer id.
-            let mut last = None;
-            for r in rs {
-                let batch = encode_txn_batch(&[r], pid, epoch, now).map_err(CoordinatorError::Storage)?;
-                last = Some(part.append(&batch, now).map_err(|e| CoordinatorError::Storage(e.to_string()))?);
-            }
-            let Some(info) = last else { continue };
-            info.durable.submit().wait().await.map_err(|e| CoordinatorError::Storage(e.to_string()))?;
+            let part = super::partition_of(&topic, p)?;
+            // One batch for the partition's offsets: stored whole or not at all.
+            let batch = encode_txn_batch(&rs, pid, epoch, now).map_err(StorageError::Encode)?;
+            syncs.push(part.append(&batch, now)?.durable);
         }
+        super::wait_durable(syncs).await?;
         self.state.lock().add_pending(pid, recs);
         Ok(())
     }
@@ -213,22 +397,48 @@ impl GroupCoordinator {
     }
 
     /// Timer: session expiry, rebalance deadlines, retention.
-    pub async fn tick(&self, logs: &LogManager) {
+    pub async fn tick(&self) {
         let now = crate::clock::now_ms();
         let has_consumer_groups = !self.state.lock().consumer.groups.is_empty();
         if has_consumer_groups {
-            let view = Self::topics_view(logs);
+            let view = Self::topics_view(&self.logs);
             for (g, m) in self.state.lock().consumer.tick(&view, now) {
                 tracing::info!(group = %g, member = %m, "consumer-protocol member expired");
             }
         }
         let out = self.state.lock().tick(now);
         if !out.records.is_empty() || !out.replies.is_empty() {
-            if let Err(e) = self.apply(logs, out).await {
+            if let Err(e) = self.apply(out).await {
                 tracing::warn!(error = %e, "group coordinator timer could not persist");
             }
         }
     }
+}
+
+/// Topics the members of a classic `consumer` group subscribe to (from their ConsumerProtocol
+/// metadata): OffsetDelete refuses to delete their offsets.
+fn subscribed_topics(gs: &Groups, group: &str) -> HashSet<String> {
+    use kafka_protocol::messages::ConsumerProtocolSubscription;
+    use kafka_protocol::protocol::Decodable;
+    let mut out = HashSet::new();
+    if let Some(g) = gs.group(group) {
+        if g.protocol_type.as_deref() == Some("consumer") {
+            for m in &g.members {
+                for (_, md) in &m.protocols {
+                    let mut b = md.clone();
+                    if b.len() < 2 {
+                        continue;
+                    }
+                    let version = i16::from_be_bytes([b[0], b[1]]);
+                    let _ = bytes::Buf::get_i16(&mut b);
+                    if let Ok(sub) = ConsumerProtocolSubscription::decode(&mut b, version.clamp(0, 3)) {
+                        out.extend(sub.topics.iter().map(|t| t.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Offsets of a transaction: a transactional batch of producer `pid`.

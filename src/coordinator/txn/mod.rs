@@ -16,28 +16,63 @@ use bytes::BytesMut;
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use parking_lot::Mutex;
 
-use crate::coordinator::group::GroupCoordinator;
-use crate::log::{LogManager, Topic, TopicError};
+use super::StorageError;
+use crate::coordinator::group::{GroupCoordinator, OFFSETS_TOPIC};
+use crate::coordinator::producer_id::ProducerIdManager;
+use crate::log::{AppendError, LogManager, Topic, TopicError};
 use state::{InitOutcome, MarkerJob, TxnError, TxnRecord, Txns};
 
 pub const TXN_TOPIC: &str = "__transaction_state";
 
-/// Coordinator failures that are not the client's fault.
+/// Coordinator failures: the client's (the state machine's answer) or storage's.
 #[derive(Debug, thiserror::Error)]
 pub enum TxnShellError {
     #[error(transparent)]
     Txn(#[from] TxnError),
     #[error("transaction coordinator storage: {0}")]
-    Storage(String),
+    Storage(#[from] StorageError),
 }
 
 impl From<TopicError> for TxnShellError {
     fn from(e: TopicError) -> Self {
-        TxnShellError::Storage(e.to_string())
+        TxnShellError::Storage(StorageError::Topic(e))
     }
 }
 
+impl From<AppendError> for TxnShellError {
+    fn from(e: AppendError) -> Self {
+        TxnShellError::Storage(StorageError::Append(e))
+    }
+}
+
+/// One COMMIT or ABORT marker to write on some partitions (WriteTxnMarkers, or the coordinator's
+/// own end of a transaction).
+#[derive(Debug, Clone)]
+pub struct Marker {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub commit: bool,
+    pub coordinator_epoch: i32,
+}
+
+/// Why a marker was not written on a partition.
+#[derive(Debug, thiserror::Error)]
+pub enum MarkerError {
+    #[error("unknown topic or partition")]
+    UnknownTopicOrPartition,
+    #[error("the producer's epoch in this partition is newer than the marker's")]
+    StaleProducerEpoch,
+    #[error(transparent)]
+    Append(#[from] AppendError),
+    #[error("the marker could not be synced: {0}")]
+    Sync(#[source] std::io::Error),
+}
+
+/// The transaction coordinator service: handlers call its operations and get domain results.
 pub struct TxnCoordinator {
+    logs: Arc<LogManager>,
+    groups: Arc<GroupCoordinator>,
+    ids: Arc<ProducerIdManager>,
     state: Mutex<Txns>,
     topic: Mutex<Option<Arc<Topic>>>,
     partitions: i32,
@@ -46,7 +81,9 @@ pub struct TxnCoordinator {
 
 impl TxnCoordinator {
     pub fn open(
-        logs: &LogManager,
+        logs: &Arc<LogManager>,
+        groups: &Arc<GroupCoordinator>,
+        ids: &Arc<ProducerIdManager>,
         max_timeout_ms: i32,
         partitions: i32,
     ) -> Result<TxnCoordinator, TxnShellError> {
@@ -57,10 +94,12 @@ impl TxnCoordinator {
                 if let Some(Ok(m)) = rec.key.as_ref().and_then(|k| records::decode(k, rec.value.as_deref())) {
                     txns.replay(&m);
                 }
-            })
-            .map_err(TxnShellError::Storage)?;
+            })?;
         }
         Ok(TxnCoordinator {
+            logs: logs.clone(),
+            groups: groups.clone(),
+            ids: ids.clone(),
             state: Mutex::new(txns),
             topic: Mutex::new(topic),
             partitions,
@@ -68,26 +107,32 @@ impl TxnCoordinator {
         })
     }
 
-    pub fn with_state<R>(&self, f: impl FnOnce(&Txns) -> R) -> R {
+    /// A read-only view of the transactions (ListTransactions, DescribeTransactions).
+    pub fn view<R>(&self, f: impl FnOnce(&Txns) -> R) -> R {
         f(&self.state.lock())
     }
 
+    /// Whether `p` is in the ongoing transaction of (`id`, `pid`, `epoch`) (KIP-890 verification).
+    pub fn has_partition(&self, id: &str, pid: i64, epoch: i16, p: &(String, i32)) -> Result<bool, TxnError> {
+        self.state.lock().has_partition(id, pid, epoch, p)
+    }
+
     /// `__transaction_state`, created on first use.
-    pub fn txn_topic(&self, logs: &LogManager) -> Result<Arc<Topic>, TxnShellError> {
+    pub fn txn_topic(&self) -> Result<Arc<Topic>, TxnShellError> {
         if let Some(t) = self.topic.lock().clone() {
             return Ok(t);
         }
-        let t = super::internal_topic(logs, TXN_TOPIC, self.partitions)?;
+        let t = super::internal_topic(&self.logs, TXN_TOPIC, self.partitions)?;
         *self.topic.lock() = Some(t.clone());
         Ok(t)
     }
 
     /// Appends a record to `__transaction_state`, waits for the fsync, then applies it.
-    async fn persist(&self, logs: &LogManager, r: &TxnRecord) -> Result<(), TxnShellError> {
-        let topic = self.txn_topic(logs)?;
+    async fn persist(&self, r: &TxnRecord) -> Result<(), TxnShellError> {
+        let topic = self.txn_topic()?;
         let pidx =
             crate::coordinator::group::records::partition_for(&r.transactional_id, topic.partition_count());
-        let part = topic.partition(pidx).ok_or_else(|| TxnShellError::Storage("missing partition".into()))?;
+        let part = super::partition_of(&topic, pidx)?;
         let (k, v) = records::encode(r);
         let now = crate::clock::now_ms();
         let rec = Record {
@@ -111,72 +156,121 @@ impl TxnCoordinator {
             [&rec],
             &RecordEncodeOptions { version: 2, compression: Compression::None },
         )
-        .map_err(|e| TxnShellError::Storage(e.to_string()))?;
-        let info = part.append(&b, now).map_err(|e| TxnShellError::Storage(e.to_string()))?;
-        info.durable.submit().wait().await.map_err(|e| TxnShellError::Storage(e.to_string()))?;
+        .map_err(|e| StorageError::Encode(e.to_string()))?;
+        let info = part.append(&b, now)?;
+        super::wait_durable(vec![info.durable]).await?;
         self.state.lock().replay(r);
         Ok(())
     }
 
+    /// Writes `marker` on every partition of `parts` and waits until they are durable; one result
+    /// per partition, in order. A marker reaching `__consumer_offsets` decides the offsets
+    /// committed in the transaction. With `refuse_stale`, a partition whose producer epoch is newer
+    /// than the marker's refuses it (WriteTxnMarkers from outside: an older coordinator's marker).
+    pub async fn write_markers(
+        &self,
+        marker: &Marker,
+        parts: &[(String, i32)],
+        refuse_stale: bool,
+    ) -> Vec<Result<(), MarkerError>> {
+        let now = crate::clock::now_ms();
+        let mut results: Vec<Result<(), MarkerError>> = Vec::with_capacity(parts.len());
+        let mut tickets = Vec::new();
+        for (t, p) in parts {
+            let Some(part) = self.logs.topic(t).and_then(|x| x.partition(*p)) else {
+                results.push(Err(MarkerError::UnknownTopicOrPartition));
+                continue;
+            };
+            let written = part.with_log(|l| {
+                let newer = l
+                    .producers()
+                    .get(marker.producer_id)
+                    .is_some_and(|e| e.producer_epoch > marker.producer_epoch);
+                if refuse_stale && newer {
+                    return Err(MarkerError::StaleProducerEpoch);
+                }
+                Ok(l.append_marker(
+                    marker.producer_id,
+                    marker.producer_epoch,
+                    marker.commit,
+                    marker.coordinator_epoch,
+                    now,
+                )?)
+            });
+            match written {
+                Ok(info) => {
+                    tickets.push((results.len(), info.durable.submit()));
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        // Every marker is durable before any is acknowledged.
+        for (i, durable) in tickets {
+            if let Err(e) = durable.wait().await {
+                results[i] = Err(MarkerError::Sync(e));
+            }
+        }
+        if parts.iter().zip(&results).any(|((t, _), r)| t == OFFSETS_TOPIC && r.is_ok()) {
+            self.groups.complete_txn(marker.producer_id, marker.commit);
+        }
+        results
+    }
+
     /// Writes the markers of `job` on every partition (fsynced) and tells the group coordinator
     /// about offsets partitions, then the Complete record.
-    async fn finish(
-        &self,
-        logs: &LogManager,
-        groups: &GroupCoordinator,
-        job: &MarkerJob,
-    ) -> Result<(), TxnShellError> {
-        let now = crate::clock::now_ms();
-        let mut syncs = Vec::new();
-        for (t, p) in &job.partitions {
-            let Some(part) = logs.topic(t).and_then(|x| x.partition(*p)) else { continue };
-            let info = part
-                .with_log(|l| l.append_marker(job.producer_id, job.producer_epoch, job.commit, 0, now))
-                .map_err(|e| TxnShellError::Storage(e.to_string()))?;
-            syncs.push(info.durable.submit());
+    async fn finish(&self, job: &MarkerJob) -> Result<(), TxnShellError> {
+        let marker = Marker {
+            producer_id: job.producer_id,
+            producer_epoch: job.producer_epoch,
+            commit: job.commit,
+            coordinator_epoch: 0,
+        };
+        let parts: Vec<(String, i32)> = job.partitions.iter().cloned().collect();
+        for r in self.write_markers(&marker, &parts, false).await {
+            match r {
+                // A partition deleted since it joined the transaction needs no marker.
+                Ok(()) | Err(MarkerError::UnknownTopicOrPartition) => {}
+                Err(MarkerError::Append(e)) => return Err(e.into()),
+                Err(MarkerError::Sync(e)) => return Err(StorageError::Sync(e).into()),
+                // Not asked for (refuse_stale is false); named so the match stays exhaustive.
+                Err(MarkerError::StaleProducerEpoch) => return Err(TxnError::InvalidProducerEpoch.into()),
+            }
         }
-        for durable in syncs {
-            durable.wait().await.map_err(|e| TxnShellError::Storage(e.to_string()))?;
-        }
-        if job.partitions.iter().any(|(t, _)| t == crate::coordinator::group::OFFSETS_TOPIC) {
-            groups.complete_txn(job.producer_id, job.commit);
-        }
-        let done = self.state.lock().complete(&job.transactional_id, now);
+        let done = self.state.lock().complete(&job.transactional_id, crate::clock::now_ms());
         if let Some(done) = done {
-            self.persist(logs, &done).await?;
+            self.persist(&done).await?;
         }
         Ok(())
     }
 
     /// Finishes transactions a crash left half-ended (called once at start).
-    pub async fn recover(&self, logs: &LogManager, groups: &GroupCoordinator) {
+    pub async fn recover(&self) {
         let _g = self.serial.lock().await;
         let jobs = self.state.lock().unfinished();
         for job in jobs {
-            if let Err(e) = self.finish(logs, groups, &job).await {
+            if let Err(e) = self.finish(&job).await {
                 tracing::error!(transactional_id = %job.transactional_id, error = %e, "could not finish a transaction after restart");
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// InitProducerId with a transactional id: a new or bumped (producer id, epoch), after
+    /// aborting the previous incarnation's open transaction.
     pub async fn init_producer_id(
         &self,
-        logs: &LogManager,
-        groups: &GroupCoordinator,
-        ids: &crate::coordinator::producer_id::ProducerIdManager,
         id: &str,
         timeout_ms: i32,
         pid: i64,
         epoch: i16,
     ) -> Result<(i64, i16), TxnShellError> {
-        self.txn_topic(logs)?;
+        self.txn_topic()?;
         let _g = self.serial.lock().await;
         loop {
             let now = crate::clock::now_ms();
             let mut alloc_error = None;
             let out = {
-                let mut alloc = || match ids.next() {
+                let mut alloc = || match self.ids.next() {
                     Ok(i) => i,
                     Err(e) => {
                         alloc_error = Some(e);
@@ -186,19 +280,18 @@ impl TxnCoordinator {
                 self.state.lock().init_producer_id(id, timeout_ms, pid, epoch, now, &mut alloc)
             };
             if let Some(e) = alloc_error {
-                logs.fail_storage(&e);
-                return Err(TxnShellError::Storage(e.to_string()));
+                self.logs.fail_storage(&e);
+                return Err(StorageError::Sync(e).into());
             }
-            let out = out?;
-            match out {
+            match out? {
                 InitOutcome::Ready { producer_id, producer_epoch, record } => {
-                    self.persist(logs, &record).await?;
+                    self.persist(&record).await?;
                     return Ok((producer_id, producer_epoch));
                 }
                 InitOutcome::AbortFirst(job, prep) => {
                     tracing::info!(transactional_id = %id, "aborting the previous incarnation's open transaction");
-                    self.persist(logs, &prep).await?;
-                    self.finish(logs, groups, &job).await?;
+                    self.persist(&prep).await?;
+                    self.finish(&job).await?;
                 }
             }
         }
@@ -206,7 +299,6 @@ impl TxnCoordinator {
 
     pub async fn add_partitions(
         &self,
-        logs: &LogManager,
         id: &str,
         pid: i64,
         epoch: i16,
@@ -215,7 +307,7 @@ impl TxnCoordinator {
         let _g = self.serial.lock().await;
         let r = self.state.lock().add_partitions(id, pid, epoch, parts, crate::clock::now_ms())?;
         if let Some(r) = r {
-            self.persist(logs, &r).await?;
+            self.persist(&r).await?;
         }
         Ok(())
     }
@@ -223,8 +315,6 @@ impl TxnCoordinator {
     /// Ends a transaction; returns the producer id and epoch to use next (bumped with `v2`).
     pub async fn end_txn(
         &self,
-        logs: &LogManager,
-        groups: &GroupCoordinator,
         id: &str,
         pid: i64,
         epoch: i16,
@@ -234,8 +324,8 @@ impl TxnCoordinator {
         let _g = self.serial.lock().await;
         let r = self.state.lock().end_txn(id, pid, epoch, commit, crate::clock::now_ms(), v2)?;
         if let Some((prep, job)) = r {
-            self.persist(logs, &prep).await?;
-            self.finish(logs, groups, &job).await?;
+            self.persist(&prep).await?;
+            self.finish(&job).await?;
         }
         let now =
             self.state.lock().get(id).map(|m| (m.producer_id, m.producer_epoch)).unwrap_or((pid, epoch));
@@ -243,7 +333,7 @@ impl TxnCoordinator {
     }
 
     /// Timer: aborts transactions open past their timeout.
-    pub async fn tick(&self, logs: &LogManager, groups: &GroupCoordinator) {
+    pub async fn tick(&self) {
         let expired = self.state.lock().expired(crate::clock::now_ms());
         if expired.is_empty() {
             return;
@@ -252,8 +342,8 @@ impl TxnCoordinator {
         for (prep, job) in expired {
             tracing::info!(transactional_id = %job.transactional_id, "transaction timed out; aborting");
             if let Err(e) = async {
-                self.persist(logs, &prep).await?;
-                self.finish(logs, groups, &job).await
+                self.persist(&prep).await?;
+                self.finish(&job).await
             }
             .await
             {
