@@ -228,3 +228,73 @@ async fn kip848_consumer_protocol_split_leave_and_resume() {
         committed.elements().iter().map(|e| (e.partition(), e.offset().to_raw().unwrap())).collect();
     assert_eq!(offs, HashMap::from([(0, 10), (1, 10), (2, 10), (3, 10)]));
 }
+
+/// KIP-848 membership is durable: after a clean restart on the same address the group is back
+/// with its members, epochs and assignments before anyone heartbeats, and the members carry on
+/// with their epochs: the group epoch does not move (a rejoin would bump it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kip848_members_survive_a_broker_restart_without_rejoining() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = [("num.partitions", "4"), ("group.consumer.heartbeat.interval.ms", "500")];
+    let b = broker_in(dir.path(), &sets).await;
+    let addr = b.local_addr().to_string();
+    let bs = b.bootstrap();
+    produce_n(&bs, "kip848r", 4, 40, "a").await;
+    let mk = || {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &bs)
+            .set("group.id", "g-848r")
+            .set("group.protocol", "consumer")
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "100");
+        c.create::<BaseConsumer>().expect("consumer")
+    };
+    let (c1, c2) = (mk(), mk());
+    c1.subscribe(&["kip848r"]).unwrap();
+    c2.subscribe(&["kip848r"]).unwrap();
+    poll_until(&[&c1, &c2], Duration::from_secs(40), |cs| {
+        let (a, b) = (assigned(cs[0]), assigned(cs[1]));
+        a.len() == 2 && b.len() == 2 && a.is_disjoint(&b)
+    });
+    type Seen = (i32, i32, Vec<(String, i32, usize)>);
+    let seen = |b: &odradek::Broker| -> Option<Seen> {
+        b.state().groups.view(|g| {
+            g.consumer.groups.get("g-848r").map(|g| {
+                let members = g
+                    .members
+                    .values()
+                    .map(|m| (m.member_id.clone(), m.member_epoch, m.assigned.values().map(|p| p.len()).sum()))
+                    .collect();
+                (g.group_epoch, g.assignment_epoch, members)
+            })
+        })
+    };
+    // Stable: both members at the assignment epoch with two partitions each.
+    let before = seen(&b).expect("group");
+    assert_eq!(before.2.len(), 2, "{before:?}");
+    assert!(before.2.iter().all(|(_, e, n)| *e == before.1 && *n == 2), "{before:?}");
+    b.shutdown().await.unwrap();
+
+    let mut builder = odradek::Broker::builder().data_dir(dir.path()).listen(addr.clone());
+    for (k, v) in sets {
+        builder = builder.set(k, v);
+    }
+    let b2 = builder.start().await.expect("restart");
+    assert_eq!(seen(&b2).as_ref(), Some(&before), "loaded from __consumer_offsets before any heartbeat");
+    // The members heartbeat on (every 500 ms) with their epochs and keep their partitions.
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        for c in [&c1, &c2] {
+            // The restart's transient errors (AllBrokersDown while it was away) are expected.
+            let _ = c.poll(Duration::from_millis(50));
+        }
+    }
+    let after = seen(&b2).expect("group");
+    assert_eq!(after, before, "no rejoin: same members, epochs and assignments");
+    let beat = b2.state().groups.view(|g| {
+        g.consumer.groups["g-848r"].members.values().map(|m| m.last_heartbeat_ms).min().unwrap()
+    });
+    assert!(odradek::clock::now_ms() - beat < 2_000, "the members heartbeat to the restarted broker");
+    assert_eq!(assigned(&c1).len() + assigned(&c2).len(), 4);
+}

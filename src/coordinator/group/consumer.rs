@@ -10,12 +10,18 @@
 //! the target epoch once it has given up the partitions it must revoke; partitions it should get
 //! are handed over only when their previous owner no longer holds them.
 //!
-//! Persistence: membership is kept in memory only. After a broker restart members get
-//! UNKNOWN_MEMBER_ID on their next heartbeat and rejoin with epoch 0 (the protocol's normal
-//! recovery path); committed offsets are persisted like any other (see `records.rs`).
+//! Persistence: the shell snapshots a group before a heartbeat, and [`records_between`] turns
+//! the change into Kafka's ConsumerGroup* records (`consumer_records.rs`), which the shell writes
+//! before it answers; if the write fails it puts the snapshot back (Kafka's coordinator runtime
+//! reverts its in-memory state the same way). At start [`ConsumerGroups::replay`] rebuilds every
+//! group and [`ConsumerGroups::loaded`] restarts the members' session timers, so members keep
+//! heartbeating with their ids and epochs across a broker restart.
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use uuid::Uuid;
+
+use super::consumer_records::{ConsumerRecord, StoredAssignment, StoredConsumerMember};
+use super::records::GroupRecord;
 
 /// Topic name -> (topic id, partition count): the metadata the assignors need.
 pub type TopicsView = BTreeMap<String, (Uuid, i32)>;
@@ -297,7 +303,218 @@ pub struct ConsumerGroups {
     pub max_size: usize,
 }
 
+impl ConsumerMember {
+    fn blank(member_id: &str) -> ConsumerMember {
+        ConsumerMember {
+            member_id: member_id.to_string(),
+            instance_id: None,
+            rack_id: None,
+            client_id: String::new(),
+            client_host: String::new(),
+            member_epoch: 0,
+            previous_epoch: -1,
+            rebalance_timeout_ms: -1,
+            subscribed_topic_names: vec![],
+            subscribed_topic_regex: None,
+            server_assignor: None,
+            assigned: Assignment::new(),
+            revoking: Assignment::new(),
+            revoking_epoch: -1,
+            last_sent: None,
+            last_heartbeat_ms: 0,
+            revoke_deadline_ms: None,
+        }
+    }
+
+    fn stored(&self) -> StoredConsumerMember {
+        StoredConsumerMember {
+            instance_id: self.instance_id.clone(),
+            rack_id: self.rack_id.clone(),
+            client_id: self.client_id.clone(),
+            client_host: self.client_host.clone(),
+            subscribed_topic_names: self.subscribed_topic_names.clone(),
+            subscribed_topic_regex: self.subscribed_topic_regex.clone(),
+            rebalance_timeout_ms: self.rebalance_timeout_ms,
+            server_assignor: self.server_assignor.clone(),
+        }
+    }
+
+    /// Kafka's MemberState: 1 while partitions wait to be revoked, 0 when the member holds its
+    /// whole target, 2 while some of it is still held by others.
+    fn current(&self, target: Option<&Assignment>) -> StoredAssignment {
+        let state = if !self.revoking.is_empty() {
+            1
+        } else if target.is_none_or(|t| {
+            t.iter()
+                .filter(|(_, ps)| !ps.is_empty())
+                .eq(self.assigned.iter().filter(|(_, ps)| !ps.is_empty()))
+        }) {
+            0
+        } else {
+            2
+        };
+        StoredAssignment {
+            member_epoch: self.member_epoch,
+            previous_member_epoch: self.previous_epoch,
+            state,
+            assigned: self.assigned.clone(),
+            revoking: self.revoking.clone(),
+        }
+    }
+}
+
+/// The records that take a group from `before` to `after` (either absent: created or deleted),
+/// in Kafka's order: departed members' tombstones, member metadata and the group epoch, the
+/// target assignment and its epoch, then current assignments.
+pub fn records_between(
+    group_id: &str,
+    before: Option<&ConsumerGroup>,
+    after: Option<&ConsumerGroup>,
+) -> Vec<GroupRecord> {
+    let g = group_id.to_string();
+    let mut out = Vec::new();
+    let mut push = |r: ConsumerRecord| out.push(GroupRecord::Consumer(r));
+    let gone = |m: &String| after.is_none_or(|a| !a.members.contains_key(m));
+    for m in before.iter().flat_map(|b| b.members.keys()).filter(|m| gone(m)) {
+        push(ConsumerRecord::Current { group: g.clone(), member: m.clone(), value: None });
+        push(ConsumerRecord::Target { group: g.clone(), member: m.clone(), value: None });
+        push(ConsumerRecord::Member { group: g.clone(), member: m.clone(), value: None });
+    }
+    let Some(a) = after else {
+        if before.is_some() {
+            push(ConsumerRecord::TargetEpoch { group: g.clone(), epoch: None });
+            push(ConsumerRecord::GroupEpoch { group: g, epoch: None });
+        }
+        return out;
+    };
+    let old = |m: &str| before.and_then(|b| b.members.get(m));
+    for (id, m) in &a.members {
+        let stored = m.stored();
+        if old(id).map(|o| o.stored()) != Some(stored.clone()) {
+            push(ConsumerRecord::Member { group: g.clone(), member: id.clone(), value: Some(stored) });
+        }
+    }
+    if before.is_none_or(|b| b.group_epoch != a.group_epoch) {
+        push(ConsumerRecord::GroupEpoch { group: g.clone(), epoch: Some(a.group_epoch) });
+    }
+    for id in a.members.keys() {
+        let t = a.target.get(id);
+        if t.is_some() && before.and_then(|b| b.target.get(id)) != t {
+            push(ConsumerRecord::Target { group: g.clone(), member: id.clone(), value: t.cloned() });
+        }
+    }
+    if before.is_none_or(|b| b.assignment_epoch != a.assignment_epoch) {
+        push(ConsumerRecord::TargetEpoch { group: g.clone(), epoch: Some(a.assignment_epoch) });
+    }
+    for (id, m) in &a.members {
+        let now = m.current(a.target.get(id));
+        let was = old(id).map(|o| o.current(before.and_then(|b| b.target.get(id))));
+        if was.as_ref() != Some(&now) {
+            push(ConsumerRecord::Current { group: g.clone(), member: id.clone(), value: Some(now) });
+        }
+    }
+    out
+}
+
 impl ConsumerGroups {
+    /// Rebuilds groups from their records at start (in log order).
+    pub fn replay(&mut self, r: &ConsumerRecord) {
+        fn group<'a>(gs: &'a mut HashMap<String, ConsumerGroup>, g: &str) -> &'a mut ConsumerGroup {
+            gs.entry(g.to_string()).or_insert_with(|| ConsumerGroup {
+                group_id: g.to_string(),
+                assignor: "uniform".into(),
+                ..Default::default()
+            })
+        }
+        match r {
+            ConsumerRecord::GroupEpoch { group: g, epoch: None } => {
+                self.groups.remove(g);
+            }
+            ConsumerRecord::GroupEpoch { group: g, epoch: Some(e) } => {
+                group(&mut self.groups, g).group_epoch = *e;
+            }
+            ConsumerRecord::TargetEpoch { group: g, epoch } => {
+                if let (Some(e), Some(x)) = (epoch, self.groups.get_mut(g)) {
+                    x.assignment_epoch = *e;
+                }
+            }
+            ConsumerRecord::Member { group: g, member, value } => match value {
+                None => {
+                    if let Some(x) = self.groups.get_mut(g) {
+                        x.members.remove(member);
+                        x.target.remove(member);
+                    }
+                }
+                Some(s) => {
+                    let x = group(&mut self.groups, g);
+                    let m = x.members.entry(member.clone()).or_insert_with(|| ConsumerMember::blank(member));
+                    m.instance_id = s.instance_id.clone();
+                    m.rack_id = s.rack_id.clone();
+                    m.client_id = s.client_id.clone();
+                    m.client_host = s.client_host.clone();
+                    m.subscribed_topic_names = s.subscribed_topic_names.clone();
+                    m.subscribed_topic_regex = s.subscribed_topic_regex.clone();
+                    m.rebalance_timeout_ms = s.rebalance_timeout_ms;
+                    m.server_assignor = s.server_assignor.clone();
+                }
+            },
+            ConsumerRecord::Target { group: g, member, value } => {
+                if let Some(x) = self.groups.get_mut(g) {
+                    match value {
+                        Some(a) => x.target.insert(member.clone(), a.clone()),
+                        None => x.target.remove(member),
+                    };
+                }
+            }
+            ConsumerRecord::Current { group: g, member, value: Some(c) } => {
+                if let Some(m) = self.groups.get_mut(g).and_then(|x| x.members.get_mut(member)) {
+                    m.member_epoch = c.member_epoch;
+                    m.previous_epoch = c.previous_member_epoch;
+                    m.assigned = c.assigned.clone();
+                    m.revoking = c.revoking.clone();
+                }
+            }
+            ConsumerRecord::Current { value: None, .. } => {}
+        }
+    }
+
+    /// After the replay: every member's session starts now (as Kafka reschedules them on load),
+    /// pending revocations get a fresh deadline, and the subscribed topics' metadata is taken
+    /// from the live topics. Returns the number of members loaded.
+    pub fn loaded(&mut self, topics: &TopicsView, now: i64) -> usize {
+        let mut n = 0;
+        for g in self.groups.values_mut() {
+            let members: BTreeSet<String> = g.members.keys().cloned().collect();
+            g.target.retain(|m, _| members.contains(m));
+            let epoch = g.assignment_epoch;
+            for m in g.members.values_mut() {
+                m.last_heartbeat_ms = now;
+                m.last_sent = None;
+                m.revoking_epoch = epoch;
+                m.revoke_deadline_ms =
+                    (!m.revoking.is_empty()).then(|| now + m.rebalance_timeout_ms.max(0) as i64);
+                n += 1;
+            }
+            if let Some(a) = g.members.values().filter_map(|m| m.server_assignor.clone()).next() {
+                g.assignor = a;
+            }
+            g.subscribed_metadata = g.subscribed(topics);
+        }
+        n
+    }
+
+    /// Puts a group back as it was before a change whose records could not be written.
+    pub fn restore(&mut self, group_id: &str, before: Option<ConsumerGroup>) {
+        match before {
+            Some(g) => {
+                self.groups.insert(group_id.to_string(), g);
+            }
+            None => {
+                self.groups.remove(group_id);
+            }
+        }
+    }
+
     pub fn new(session_timeout_ms: i64, max_size: usize) -> ConsumerGroups {
         ConsumerGroups { groups: HashMap::new(), session_timeout_ms, max_size }
     }
@@ -492,9 +709,11 @@ impl ConsumerGroups {
         Ok(HeartbeatResult { member_id, member_epoch: m.member_epoch, assignment })
     }
 
-    /// Session expiry and revocation deadlines. Returns the members removed.
-    pub fn tick(&mut self, topics: &TopicsView, now: i64) -> Vec<(String, String)> {
+    /// Session expiry and revocation deadlines. Returns the members removed and the records
+    /// that say so.
+    pub fn tick(&mut self, topics: &TopicsView, now: i64) -> (Vec<(String, String)>, Vec<GroupRecord>) {
         let mut removed = Vec::new();
+        let mut records = Vec::new();
         let session = self.session_timeout_ms;
         for g in self.groups.values_mut() {
             let dead: Vec<String> = g
@@ -508,6 +727,7 @@ impl ConsumerGroups {
             if dead.is_empty() {
                 continue;
             }
+            let before = g.clone();
             for id in dead {
                 g.members.remove(&id);
                 g.target.remove(&id);
@@ -515,8 +735,9 @@ impl ConsumerGroups {
             }
             g.group_epoch += 1;
             g.assign(topics);
+            records.extend(records_between(&g.group_id, Some(&before), Some(g)));
         }
-        removed
+        (removed, records)
     }
 
     /// OffsetCommit / OffsetFetch validation for a member of a consumer group.
@@ -638,8 +859,10 @@ mod tests {
         cg.heartbeat(hb("b", 0, Some(&["orders"]), Some(Assignment::new())), &t, 0).unwrap();
         // b goes silent; a keeps heartbeating.
         cg.heartbeat(hb("a", a.member_epoch, None, a.assignment.clone()), &t, 40_000).unwrap();
-        let removed = cg.tick(&t, 45_001);
+        let (removed, recs) = cg.tick(&t, 45_001);
         assert_eq!(removed, vec![("cg".to_string(), "b".to_string())]);
+        let tombstone = |r: &GroupRecord| matches!(r, GroupRecord::Consumer(ConsumerRecord::Member { member, value: None, .. }) if member == "b");
+        assert!(recs.iter().any(tombstone), "{recs:?}");
         let a2 = cg.heartbeat(hb("a", a.member_epoch, None, a.assignment.clone()), &t, 45_002);
         let a2 = a2.unwrap();
         assert!(a2.assignment.is_some(), "the assignment changed, so it is sent");
@@ -674,5 +897,72 @@ mod tests {
         let r2 = cg.heartbeat(hb("a", r.member_epoch, None, r.assignment.clone()), &t, 1).unwrap();
         assert_eq!(r2.member_epoch, r.member_epoch + 1);
         assert_eq!(count(r2.assignment.as_ref().unwrap()), 5);
+    }
+
+    /// What the records say of a group, and what the live group says: the same after a reload.
+    fn persisted(g: &ConsumerGroups) -> Vec<String> {
+        let mut out: Vec<String> = g
+            .groups
+            .values()
+            .map(|x| {
+                let members: Vec<_> =
+                    x.members.values().map(|m| (m.stored(), m.current(x.target.get(&m.member_id)))).collect();
+                let mut target: Vec<_> = x.target.iter().collect();
+                target.sort();
+                format!("{} {} {} {members:?} {target:?}", x.group_id, x.group_epoch, x.assignment_epoch)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn the_records_rebuild_every_group_after_a_restart() {
+        let t = topics();
+        let mut live = ConsumerGroups::new(45_000, 100);
+        let mut log: Vec<GroupRecord> = Vec::new();
+        let mut epochs: HashMap<String, (i32, Option<Assignment>)> = HashMap::new();
+        let mut seed = 7u64;
+        for step in 0..400i64 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let who = format!("m{}", (seed >> 33) % 4);
+            let group = if (seed >> 40) % 3 == 0 { "cg2" } else { "cg" };
+            let (epoch, owned) = epochs.get(&who).cloned().unwrap_or((0, Some(Assignment::new())));
+            let mut input = hb(&who, epoch, Some(&["orders", "payments"]), owned);
+            input.group_id = group.into();
+            if (seed >> 50) % 17 == 0 {
+                input.member_epoch = -1;
+            }
+            let before = live.groups.get(group).cloned();
+            match live.heartbeat(input, &t, step * 100) {
+                Ok(r) => {
+                    log.extend(records_between(group, before.as_ref(), live.groups.get(group)));
+                    if r.member_epoch < 0 {
+                        epochs.remove(&who);
+                    } else {
+                        let owned = r.assignment.or(epochs.get(&who).and_then(|e| e.1.clone()));
+                        epochs.insert(who.clone(), (r.member_epoch, owned));
+                    }
+                }
+                Err(_) => {
+                    live.restore(group, before);
+                    epochs.remove(&who);
+                }
+            }
+            if step % 50 == 49 {
+                let mut reloaded = ConsumerGroups::new(45_000, 100);
+                for r in &log {
+                    let GroupRecord::Consumer(c) = r else { panic!("{r:?}") };
+                    // Through the bytes, as a restart reads them.
+                    let (k, v) = r.encode();
+                    assert_eq!(GroupRecord::decode(&k, v.as_deref()).as_ref(), Some(r));
+                    reloaded.replay(c);
+                }
+                let n = reloaded.loaded(&t, step * 100);
+                assert_eq!(n, live.groups.values().map(|g| g.members.len()).sum::<usize>());
+                assert!(!persisted(&live).is_empty());
+                assert_eq!(persisted(&reloaded), persisted(&live), "after step {step}");
+            }
+        }
     }
 }

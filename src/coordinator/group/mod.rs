@@ -7,6 +7,7 @@
 //! offset is durable when OffsetCommit returns), replays them, and only then delivers the replies.
 //! At start it replays `__consumer_offsets` to rebuild every group.
 pub mod consumer;
+pub mod consumer_records;
 pub mod records;
 pub mod state;
 
@@ -100,9 +101,12 @@ impl GroupCoordinator {
                     n += 1;
                 }
             })?;
+            let members = groups.consumer.loaded(&Self::topics_view(logs), now);
             tracing::info!(
                 records = n,
                 groups = groups.groups().count(),
+                consumer_groups = groups.consumer.groups.len(),
+                consumer_members = members,
                 "loaded consumer groups from __consumer_offsets"
             );
         }
@@ -254,12 +258,34 @@ impl GroupCoordinator {
         input: consumer::HeartbeatInput,
     ) -> Result<(consumer::HeartbeatResult, i32), ConsumerHeartbeatError> {
         let view = Self::topics_view(&self.logs);
-        let mut st = self.state.lock();
-        if st.is_active_classic(&input.group_id) {
-            return Err(ConsumerGroupError::GroupIdNotFound.into());
+        let group = input.group_id.clone();
+        let (hb, interval, before, recs) = {
+            let mut st = self.state.lock();
+            if st.is_active_classic(&input.group_id) {
+                return Err(ConsumerGroupError::GroupIdNotFound.into());
+            }
+            let interval = st.config.consumer_heartbeat_interval_ms;
+            let before = st.consumer.groups.get(&group).cloned();
+            match st.consumer.heartbeat(input, &view, crate::clock::now_ms()) {
+                Ok(hb) => {
+                    let recs =
+                        consumer::records_between(&group, before.as_ref(), st.consumer.groups.get(&group));
+                    (hb, interval, before, recs)
+                }
+                Err(e) => {
+                    st.consumer.restore(&group, before);
+                    return Err(e.into());
+                }
+            }
+        };
+        // The answer waits for the records: a member's epoch and assignment are durable before
+        // it acts on them. A failed write puts the group back as it was.
+        if !recs.is_empty() {
+            if let Err(e) = self.persist(&recs).await {
+                self.state.lock().consumer.restore(&group, before);
+                return Err(e.into());
+            }
         }
-        let interval = st.config.consumer_heartbeat_interval_ms;
-        let hb = st.consumer.heartbeat(input, &view, crate::clock::now_ms())?;
         Ok((hb, interval))
     }
 
@@ -335,6 +361,9 @@ impl GroupCoordinator {
     }
 
     async fn persist(&self, recs: &[GroupRecord]) -> Result<(), StorageError> {
+        if recs.is_empty() {
+            return Ok(());
+        }
         let topic = self.offsets_topic()?;
         let now = crate::clock::now_ms();
         // Group the records by their partition (group id hash), one batch per partition.
@@ -402,8 +431,12 @@ impl GroupCoordinator {
         let has_consumer_groups = !self.state.lock().consumer.groups.is_empty();
         if has_consumer_groups {
             let view = Self::topics_view(&self.logs);
-            for (g, m) in self.state.lock().consumer.tick(&view, now) {
+            let (expired, recs) = self.state.lock().consumer.tick(&view, now);
+            for (g, m) in expired {
                 tracing::info!(group = %g, member = %m, "consumer-protocol member expired");
+            }
+            if let Err(e) = self.persist(&recs).await {
+                tracing::warn!(error = %e, "expired consumer-protocol members could not be written");
             }
         }
         let out = self.state.lock().tick(now);

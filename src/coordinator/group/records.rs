@@ -17,9 +17,13 @@
 //!                        string, client_id string, client_host string, rebalance_timeout i32,
 //!                        session_timeout i32, subscription bytes, assignment bytes }
 //! ```
+//! KIP-848 consumer groups use key types 3 and 5 to 8 (see `consumer_records.rs`).
 //! string = i16 length + UTF-8 (-1 = null); bytes = i32 length + bytes. A null value is a
 //! tombstone (offset deleted, group deleted). The records are compacted by key.
 use bytes::{BufMut, Bytes, BytesMut};
+
+pub use super::consumer_records::ConsumerRecord;
+use super::consumer_records::Cursor;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommittedOffset {
@@ -54,20 +58,32 @@ pub struct StoredGroup {
 /// One record of `__consumer_offsets`, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GroupRecord {
-    Offset { group: String, topic: String, partition: i32, value: Option<CommittedOffset> },
-    Group { group: String, value: Option<StoredGroup> },
+    Offset {
+        group: String,
+        topic: String,
+        partition: i32,
+        value: Option<CommittedOffset>,
+    },
+    Group {
+        group: String,
+        value: Option<StoredGroup>,
+    },
+    /// A KIP-848 consumer group's epoch, members and assignments (`consumer_records.rs`).
+    Consumer(ConsumerRecord),
 }
 
 impl GroupRecord {
     pub fn group(&self) -> &str {
         match self {
             GroupRecord::Offset { group, .. } | GroupRecord::Group { group, .. } => group,
+            GroupRecord::Consumer(c) => c.group(),
         }
     }
 
     pub fn encode(&self) -> (Bytes, Option<Bytes>) {
         let mut k = BytesMut::new();
         match self {
+            GroupRecord::Consumer(c) => c.encode(),
             GroupRecord::Offset { group, topic, partition, value } => {
                 k.put_i16(1);
                 put_str(&mut k, group);
@@ -120,6 +136,7 @@ impl GroupRecord {
     pub fn decode(key: &[u8], value: Option<&[u8]>) -> Option<GroupRecord> {
         let mut k = Cursor { b: key, at: 0 };
         match k.i16()? {
+            t @ (3 | 5 | 6 | 7 | 8) => ConsumerRecord::decode(t, &mut k, value).map(GroupRecord::Consumer),
             0 | 1 => {
                 let group = k.str()?;
                 let topic = k.str()?;
@@ -192,44 +209,6 @@ fn put_nstr(b: &mut BytesMut, s: Option<&str>) {
     match s {
         Some(s) => put_str(b, s),
         None => b.put_i16(-1),
-    }
-}
-
-struct Cursor<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-impl Cursor<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(s)
-    }
-    fn i16(&mut self) -> Option<i16> {
-        Some(i16::from_be_bytes(self.take(2)?.try_into().ok()?))
-    }
-    fn i32(&mut self) -> Option<i32> {
-        Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn i64(&mut self) -> Option<i64> {
-        Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
-    }
-    fn nstr(&mut self) -> Option<Option<String>> {
-        let n = self.i16()?;
-        if n < 0 {
-            return Some(None);
-        }
-        Some(Some(String::from_utf8(self.take(n as usize)?.to_vec()).ok()?))
-    }
-    fn str(&mut self) -> Option<String> {
-        self.nstr()?.or(Some(String::new()))
-    }
-    fn bytes(&mut self) -> Option<Bytes> {
-        let n = self.i32()?;
-        if n < 0 {
-            return Some(Bytes::new());
-        }
-        Some(Bytes::copy_from_slice(self.take(n as usize)?))
     }
 }
 

@@ -1046,9 +1046,14 @@ impl Groups {
         if self.consumer.has_members(group_id) {
             return Err(GroupError::NonEmptyGroup);
         }
-        let known_consumer = self.consumer.groups.remove(group_id).is_some();
+        let removed = self.consumer.groups.remove(group_id);
+        let known_consumer = removed.is_some();
+        let mut out = Outcome {
+            records: super::consumer::records_between(group_id, removed.as_ref(), None),
+            ..Default::default()
+        };
         let Some(g) = self.groups.get(group_id) else {
-            return if known_consumer { Ok(Outcome::default()) } else { Err(GroupError::GroupIdNotFound) };
+            return if known_consumer { Ok(out) } else { Err(GroupError::GroupIdNotFound) };
         };
         if g.state == GroupState::Dead {
             return Err(GroupError::GroupIdNotFound);
@@ -1056,7 +1061,6 @@ impl Groups {
         if !g.members.is_empty() || g.state != GroupState::Empty {
             return Err(GroupError::NonEmptyGroup);
         }
-        let mut out = Outcome::default();
         for (t, p) in g.offsets.keys() {
             out.records.push(GroupRecord::Offset {
                 group: group_id.to_string(),
@@ -1104,6 +1108,13 @@ impl Groups {
     /// records restore membership only when `loading` (in normal operation memory is ahead of them).
     pub fn replay(&mut self, r: &GroupRecord, loading: bool, now: i64) {
         match r {
+            // KIP-848 groups change in memory before their records are written (see
+            // `consumer.rs`): only loading replays them.
+            GroupRecord::Consumer(c) => {
+                if loading {
+                    self.consumer.replay(c);
+                }
+            }
             GroupRecord::Offset { group, topic, partition, value } => match value {
                 Some(c) => {
                     let g = self.groups.entry(group.clone()).or_insert_with(|| Group::new(group, now));
