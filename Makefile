@@ -3,15 +3,15 @@ CARGO ?= cargo
 # Two cores: keep test parallelism modest (each integration test runs a broker and real clients).
 TEST_THREADS ?= 2
 
-.PHONY: run test build unit compat bench bench-micro bench-broker bench-rtt bench-security fmt clippy clean
+.PHONY: run test build unit compat check bench bench-micro bench-broker bench-rtt bench-security fmt clippy clean
 
 ## Run a broker on 127.0.0.1:9092 with data in ./data (release build).
 run:
 	$(CARGO) run --release --bin odradek -- --data-dir ./data --listen 127.0.0.1:9092
 
-## Everything: unit, property and integration tests (librdkafka), then the stock-client
+## Everything: the format and lint gate (make check), unit, property and integration tests (librdkafka), then the stock-client
 ## compatibility suite (Java kafka-clients 4.3, kcat, kafka-python), installing what it needs.
-test: build unit compat
+test: check build unit compat
 
 build:
 	$(CARGO) build --bins
@@ -44,6 +44,11 @@ bench-rtt:
 
 fmt:
 	$(CARGO) fmt
+
+## The habits CI holds: the tree formatted (rustfmt.toml) and clippy clean, warnings denied.
+check:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
 
 clippy:
 	$(CARGO) clippy --all-targets

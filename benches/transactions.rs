@@ -46,13 +46,9 @@ fn main() {
             let t0 = Instant::now();
             p.begin_transaction().unwrap();
             for r in 0..10 {
-                p.send(
-                    BaseRecord::<(), [u8]>::to(&topic)
-                        .partition(((i * 10 + r) % parts) as i32)
-                        .payload(&payload),
-                )
-                .map_err(|(e, _)| e)
-                .unwrap();
+                p.send(BaseRecord::<(), [u8]>::to(&topic).partition((i * 10 + r) % parts).payload(&payload))
+                    .map_err(|(e, _)| e)
+                    .unwrap();
             }
             p.flush(Duration::from_secs(10)).unwrap();
             let t1 = Instant::now();

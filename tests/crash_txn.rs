@@ -70,9 +70,7 @@ fn sigkill_mid_transaction_keeps_commits_whole() {
         let mut ok = true;
         for i in 0..10 {
             let v = format!("{txn}:{i}");
-            if p.send(BaseRecord::to("crash-tx-topic").partition((i % 2) as i32).key("k").payload(&v))
-                .is_err()
-            {
+            if p.send(BaseRecord::to("crash-tx-topic").partition(i % 2).key("k").payload(&v)).is_err() {
                 ok = false;
                 break;
             }

@@ -264,7 +264,9 @@ async fn kip848_members_survive_a_broker_restart_without_rejoining() {
                 let members = g
                     .members
                     .values()
-                    .map(|m| (m.member_id.clone(), m.member_epoch, m.assigned.values().map(|p| p.len()).sum()))
+                    .map(|m| {
+                        (m.member_id.clone(), m.member_epoch, m.assigned.values().map(|p| p.len()).sum())
+                    })
                     .collect();
                 (g.group_epoch, g.assignment_epoch, members)
             })
@@ -292,9 +294,10 @@ async fn kip848_members_survive_a_broker_restart_without_rejoining() {
     }
     let after = seen(&b2).expect("group");
     assert_eq!(after, before, "no rejoin: same members, epochs and assignments");
-    let beat = b2.state().groups.view(|g| {
-        g.consumer.groups["g-848r"].members.values().map(|m| m.last_heartbeat_ms).min().unwrap()
-    });
+    let beat = b2
+        .state()
+        .groups
+        .view(|g| g.consumer.groups["g-848r"].members.values().map(|m| m.last_heartbeat_ms).min().unwrap());
     assert!(odradek::clock::now_ms() - beat < 2_000, "the members heartbeat to the restarted broker");
     assert_eq!(assigned(&c1).len() + assigned(&c2).len(), 4);
 }

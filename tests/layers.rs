@@ -70,7 +70,7 @@ fn crate_paths(code: &str) -> BTreeSet<String> {
         } else if !name.is_empty() {
             out.insert(name);
         }
-        rest = &after[..];
+        rest = after;
     }
     out
 }

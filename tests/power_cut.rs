@@ -366,7 +366,7 @@ async fn acknowledged_records_survive_power_cuts() {
             }
             let _ = one.send_result(FutureRecord::to(TOPIC).key(&key).payload("acks1"));
             i += 1;
-            if i % 64 == 0 {
+            if i.is_multiple_of(64) {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }

@@ -59,9 +59,7 @@ pub async fn add_partitions_to_txn(
     let mut denied: Vec<(String, i32)> = Vec::new();
     for t in &req.v3_and_below_topics {
         for p in &t.partitions {
-            if id_denied {
-                denied.push((t.name.0.to_string(), *p));
-            } else if !who.may(acl::op::WRITE, acl::resource::TOPIC, &t.name.0) {
+            if id_denied || !who.may(acl::op::WRITE, acl::resource::TOPIC, &t.name.0) {
                 denied.push((t.name.0.to_string(), *p));
             } else if state.logs.topic(&t.name.0).is_some_and(|x| x.partition(*p).is_some()) {
                 parts.push((t.name.0.to_string(), *p));

@@ -270,6 +270,11 @@ impl LogFile {
         &self.path
     }
 
+    /// Whether the file has no bytes (its size, as `len`, asks the disk).
+    pub fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
     pub fn len(&self) -> io::Result<u64> {
         match &self.inner {
             Inner::Os(f) => Ok(f.metadata()?.len()),

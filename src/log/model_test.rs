@@ -73,11 +73,9 @@ proptest! {
                         *b <= offset && offset <= h.last_offset()
                     }).unwrap();
                     let mut it = BatchIter::new(&r.records);
-                    let mut i = start;
                     let mut n = 0;
-                    for (pos, h) in it.by_ref() {
+                    for (i, (pos, h)) in (start..).zip(it.by_ref()) {
                         prop_assert_eq!(&r.records[pos..pos + h.total_len()], &model[i].1[..]);
-                        i += 1;
                         n += 1;
                     }
                     prop_assert!(n >= 1, "at least the batch holding the offset");

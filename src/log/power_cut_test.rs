@@ -321,6 +321,7 @@ impl World {
         Ok(out)
     }
 
+    #[allow(clippy::needless_range_loop)] // `topic` indexes the model and names the partition
     fn check(&mut self) -> Result<(), String> {
         for topic in 0..2 {
             let p = self.partition(topic);

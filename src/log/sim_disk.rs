@@ -356,14 +356,14 @@ impl SimDisk {
                             }
                         }
                         Cut::RandomPages(_) => {
-                            let new_len = if f.len_dirty && next_rand(&mut seed) % 2 == 0 {
+                            let new_len = if f.len_dirty && next_rand(&mut seed).is_multiple_of(2) {
                                 f.data.len()
                             } else {
                                 f.durable.len()
                             };
                             kept.resize(new_len, 0);
                             for &p in &f.dirty {
-                                if next_rand(&mut seed) % 2 == 0 {
+                                if next_rand(&mut seed).is_multiple_of(2) {
                                     let s = p * PAGE;
                                     let e = (s + PAGE).min(new_len).min(f.data.len());
                                     if s < e {

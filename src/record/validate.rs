@@ -251,8 +251,7 @@ fn field<S: Src>(s: &mut S, i: u32) -> Result<i64, Invalid> {
 fn walk<S: Src>(s: &mut S, h: &BatchHeader, rules: &Rules) -> Result<Summary, Invalid> {
     let count = h.records_count as u32;
     let mut i: u32 = 0;
-    loop {
-        let Some(len) = varint(s)? else { break };
+    while let Some(len) = varint(s)? {
         if i >= count {
             return Err(record(
                 None,

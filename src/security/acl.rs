@@ -199,7 +199,7 @@ impl Authorizer {
         name: &str,
     ) -> bool {
         let who = principal.to_string();
-        if self.super_users.iter().any(|u| *u == who) {
+        if self.super_users.contains(&who) {
             return true;
         }
         let host = host.to_string();
@@ -229,7 +229,7 @@ impl Authorizer {
     /// authorizeByResourceType, used for idempotent producers).
     pub fn authorize_any(&self, principal: &Principal, host: IpAddr, operation: i8, rtype: i8) -> bool {
         let who = principal.to_string();
-        if self.super_users.iter().any(|u| *u == who) {
+        if self.super_users.contains(&who) {
             return true;
         }
         let host = host.to_string();

@@ -214,9 +214,9 @@ impl CredentialStore {
         let mut next = users.clone();
         for (u, m) in deletions {
             if next.remove(&(u.clone(), m)).is_none() {
-                return Err(CredentialError::NotFound(format!(
-                    "Attempt to delete a user credential that does not exist"
-                )));
+                return Err(CredentialError::NotFound(
+                    "Attempt to delete a user credential that does not exist".to_string(),
+                ));
             }
         }
         for (u, m, c) in upserts {

@@ -926,11 +926,11 @@ mod tests {
         for step in 0..400i64 {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let who = format!("m{}", (seed >> 33) % 4);
-            let group = if (seed >> 40) % 3 == 0 { "cg2" } else { "cg" };
+            let group = if (seed >> 40).is_multiple_of(3) { "cg2" } else { "cg" };
             let (epoch, owned) = epochs.get(&who).cloned().unwrap_or((0, Some(Assignment::new())));
             let mut input = hb(&who, epoch, Some(&["orders", "payments"]), owned);
             input.group_id = group.into();
-            if (seed >> 50) % 17 == 0 {
+            if (seed >> 50).is_multiple_of(17) {
                 input.member_epoch = -1;
             }
             let before = live.groups.get(group).cloned();
