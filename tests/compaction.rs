@@ -105,3 +105,48 @@ async fn compacted_topic_keeps_the_latest_value_per_key() {
     let part = b.state().logs.topic("table").unwrap().partition(0).unwrap();
     assert_eq!(part.cleaner_offset(), cleaned_to);
 }
+
+/// Tried as a new user would: a librdkafka producer sends 100 records, 10 of them without a key,
+/// to a compacted topic. As Kafka answers, the broker names the 10 in `record_errors`: the client
+/// fails those with INVALID_RECORD and the others of their batch as collateral
+/// (`InvalidDifferentRecord`), not all 100 with INVALID_RECORD; nothing of that batch is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyless_records_are_named_and_the_rest_fail_as_collateral() {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+    let b = broker().await;
+    let bs = b.bootstrap();
+    let admin = create_topic_admin(&bs);
+    let topic = NewTopic::new("table100", 1, TopicReplication::Fixed(1)).set("cleanup.policy", "compact");
+    assert!(admin.create_topics(&[topic], &AdminOptions::new()).await.unwrap()[0].is_ok());
+    // One batch: a long linger, and every send queued before any is awaited.
+    let p = producer(&bs, &[("linger.ms", "300"), ("batch.num.messages", "1000")]);
+    let keys: Vec<Option<String>> = (0..100).map(|i| (i % 10 != 0).then(|| format!("k{i}"))).collect();
+    let sends: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            let mut r = FutureRecord::<str, str>::to("table100").payload("v").partition(0);
+            if let Some(k) = k {
+                r = r.key(k.as_str());
+            }
+            p.send_result(r).map_err(|(e, _)| e).expect("queued")
+        })
+        .collect();
+    let mut named = 0;
+    let mut collateral = 0;
+    let mut stored = 0;
+    for (k, f) in keys.iter().zip(sends) {
+        match (k, f.await.expect("delivery report")) {
+            (None, Err((KafkaError::MessageProduction(RDKafkaErrorCode::InvalidRecord), _))) => named += 1,
+            (Some(_), Err((KafkaError::MessageProduction(RDKafkaErrorCode::InvalidDifferentRecord), _))) => {
+                collateral += 1
+            }
+            (Some(_), Ok(_)) => stored += 1,
+            (k, other) => panic!("key {k:?}: {other:?}"),
+        }
+    }
+    assert_eq!(named, 10, "every keyless record fails with INVALID_RECORD");
+    assert!(collateral > 0, "records batched with a keyless one fail as collateral, not as INVALID_RECORD");
+    assert_eq!(named + collateral + stored, 100);
+    let hw = b.state().logs.topic("table100").unwrap().partition(0).unwrap().high_watermark();
+    assert_eq!(hw, stored as i64, "only batches without a keyless record are stored");
+}

@@ -28,13 +28,9 @@ fn request(api: ApiKey, v: i16, c: &Ctx) -> RequestKind {
     match api {
         ApiKey::Produce => {
             let mut td = produce_request::TopicProduceData::default().with_partition_data(vec![
-                produce_request::PartitionProduceData::default().with_index(0).with_records(Some(raw::batch(
-                    &["every-version"],
-                    -1,
-                    -1,
-                    -1,
-                    odradek::clock::now_ms(),
-                ))),
+                produce_request::PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(raw::batch(&["every-version"], -1, -1, -1, odradek::clock::now_ms()))),
             ]);
             if v >= 13 {
                 td.topic_id = c.topic_id;
@@ -63,7 +59,9 @@ fn request(api: ApiKey, v: i16, c: &Ctx) -> RequestKind {
             .with_replica_id(BrokerId(-1))
             .with_topics(vec![list_offsets_request::ListOffsetsTopic::default()
                 .with_name(topic())
-                .with_partitions(vec![list_offsets_request::ListOffsetsPartition::default().with_timestamp(-1)])])
+                .with_partitions(vec![
+                    list_offsets_request::ListOffsetsPartition::default().with_timestamp(-1)
+                ])])
             .into(),
         ApiKey::Metadata => MetadataRequest::default().with_topics(None).into(),
         ApiKey::OffsetForLeaderEpoch => OffsetForLeaderEpochRequest::default()
@@ -103,7 +101,9 @@ fn request(api: ApiKey, v: i16, c: &Ctx) -> RequestKind {
             .with_timeout_ms(5000)
             .with_topics(vec![delete_records_request::DeleteRecordsTopic::default()
                 .with_name(topic())
-                .with_partitions(vec![delete_records_request::DeleteRecordsPartition::default().with_offset(0)])])
+                .with_partitions(vec![
+                    delete_records_request::DeleteRecordsPartition::default().with_offset(0)
+                ])])
             .into(),
         ApiKey::DescribeConfigs => DescribeConfigsRequest::default()
             .with_resources(vec![describe_configs_request::DescribeConfigsResource::default()
@@ -179,8 +179,9 @@ fn request(api: ApiKey, v: i16, c: &Ctx) -> RequestKind {
             .with_generation_id_or_member_epoch(-1)
             .with_topics(vec![offset_commit_request::OffsetCommitRequestTopic::default()
                 .with_name(topic())
-                .with_partitions(vec![offset_commit_request::OffsetCommitRequestPartition::default()
-                    .with_committed_offset(1)])])
+                .with_partitions(vec![
+                    offset_commit_request::OffsetCommitRequestPartition::default().with_committed_offset(1)
+                ])])
             .into(),
         ApiKey::OffsetFetch => {
             let mut r = OffsetFetchRequest::default();
@@ -198,9 +199,9 @@ fn request(api: ApiKey, v: i16, c: &Ctx) -> RequestKind {
         ApiKey::DescribeGroups => DescribeGroupsRequest::default()
             .with_groups(vec![GroupId(s(&c.group)), GroupId(s("no-such-group"))])
             .into(),
-        ApiKey::DeleteGroups => DeleteGroupsRequest::default()
-            .with_groups_names(vec![GroupId(s("no-such-group"))])
-            .into(),
+        ApiKey::DeleteGroups => {
+            DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("no-such-group"))]).into()
+        }
         ApiKey::OffsetDelete => OffsetDeleteRequest::default()
             .with_group_id(GroupId(s("no-such-group")))
             .with_topics(vec![offset_delete_request::OffsetDeleteRequestTopic::default()
@@ -215,9 +216,9 @@ fn request(api: ApiKey, v: i16, c: &Ctx) -> RequestKind {
             .with_subscribed_topic_names(Some(vec![topic()]))
             .with_topic_partitions(Some(vec![]))
             .into(),
-        ApiKey::ConsumerGroupDescribe => ConsumerGroupDescribeRequest::default()
-            .with_group_ids(vec![GroupId(s(&c.group))])
-            .into(),
+        ApiKey::ConsumerGroupDescribe => {
+            ConsumerGroupDescribeRequest::default().with_group_ids(vec![GroupId(s(&c.group))]).into()
+        }
         ApiKey::SaslHandshake => SaslHandshakeRequest::default().with_mechanism(s("PLAIN")).into(),
         ApiKey::SaslAuthenticate => SaslAuthenticateRequest::default().into(),
         ApiKey::DescribeUserScramCredentials => DescribeUserScramCredentialsRequest::default().into(),
@@ -250,10 +251,17 @@ fn check(api: ApiKey, v: i16, r: &ResponseKind, c: &Ctx) -> Result<(), String> {
             let p = l.topics.first().and_then(|t| t.partitions.first());
             ok(p.is_some_and(|p| p.error_code == 0 && (v == 0 || p.offset > 0)), "the end offset")
         }
-        ResponseKind::Metadata(m) => ok(m.topics.iter().any(|t| t.name.as_ref().is_some_and(|n| n.0.as_str() == c.topic)), "the topic is listed"),
+        ResponseKind::Metadata(m) => ok(
+            m.topics.iter().any(|t| t.name.as_ref().is_some_and(|n| n.0.as_str() == c.topic)),
+            "the topic is listed",
+        ),
         ResponseKind::OffsetFetch(o) => {
             let offset = if v >= 8 {
-                o.groups.first().and_then(|g| g.topics.first()).and_then(|t| t.partitions.first()).map(|p| p.committed_offset)
+                o.groups
+                    .first()
+                    .and_then(|g| g.topics.first())
+                    .and_then(|t| t.partitions.first())
+                    .map(|p| p.committed_offset)
             } else if v >= 2 {
                 o.topics.first().and_then(|t| t.partitions.first()).map(|p| p.committed_offset)
             } else {
@@ -261,22 +269,34 @@ fn check(api: ApiKey, v: i16, r: &ResponseKind, c: &Ctx) -> Result<(), String> {
             };
             ok(offset == Some(3), "the committed offset")
         }
-        ResponseKind::DescribeGroups(d) => ok(d.groups.len() == 2 && d.groups[0].error_code == 0, "both groups answered"),
-        ResponseKind::ListGroups(l) => ok(l.groups.iter().any(|g| g.group_id.0.as_str() == c.group), "the group is listed"),
-        ResponseKind::DescribeConfigs(d) => {
-            ok(d.results.first().is_some_and(|r| r.error_code == 0 && !r.configs.is_empty()), "the topic's configs")
+        ResponseKind::DescribeGroups(d) => {
+            ok(d.groups.len() == 2 && d.groups[0].error_code == 0, "both groups answered")
         }
-        ResponseKind::DescribeLogDirs(d) => ok(d.results.first().is_some_and(|r| !r.topics.is_empty()), "the log dir's topics"),
+        ResponseKind::ListGroups(l) => {
+            ok(l.groups.iter().any(|g| g.group_id.0.as_str() == c.group), "the group is listed")
+        }
+        ResponseKind::DescribeConfigs(d) => ok(
+            d.results.first().is_some_and(|r| r.error_code == 0 && !r.configs.is_empty()),
+            "the topic's configs",
+        ),
+        ResponseKind::DescribeLogDirs(d) => {
+            ok(d.results.first().is_some_and(|r| !r.topics.is_empty()), "the log dir's topics")
+        }
         ResponseKind::FindCoordinator(f) => {
             let e = if v >= 4 { f.coordinators.first().map(|x| x.error_code) } else { Some(f.error_code) };
             ok(e == Some(0), "the coordinator is found")
         }
-        ResponseKind::CreateTopics(t) => ok(t.topics.first().is_some_and(|x| x.error_code == 0), "the topic is made"),
-        ResponseKind::ConsumerGroupHeartbeat(h) => ok(h.error_code == 0 && h.member_epoch > 0, "the member joins"),
-        ResponseKind::ApiVersions(a) => ok(a.error_code == 0 && !a.api_keys.is_empty(), "the table"),
-        ResponseKind::DescribeProducers(d) => {
-            ok(d.topics.first().and_then(|t| t.partitions.first()).is_some_and(|p| p.error_code == 0), "the partition")
+        ResponseKind::CreateTopics(t) => {
+            ok(t.topics.first().is_some_and(|x| x.error_code == 0), "the topic is made")
         }
+        ResponseKind::ConsumerGroupHeartbeat(h) => {
+            ok(h.error_code == 0 && h.member_epoch > 0, "the member joins")
+        }
+        ResponseKind::ApiVersions(a) => ok(a.error_code == 0 && !a.api_keys.is_empty(), "the table"),
+        ResponseKind::DescribeProducers(d) => ok(
+            d.topics.first().and_then(|t| t.partitions.first()).is_some_and(|p| p.error_code == 0),
+            "the partition",
+        ),
         _ => {
             let _ = api;
             Ok(())
@@ -347,7 +367,8 @@ async fn every_advertised_version_answers_and_its_answer_decodes() {
             }
         }
     }
-    let advertised: i32 = odradek::protocol::versions::SERVED.iter().map(|(_, (a, b))| (b - a + 1) as i32).sum();
+    let advertised: i32 =
+        odradek::protocol::versions::SERVED.iter().map(|(_, (a, b))| (b - a + 1) as i32).sum();
     assert!(failures.is_empty(), "{} of {advertised}:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(answered, advertised);
 }

@@ -215,18 +215,24 @@ pub fn append(
                     }
                     let mut r = failed(idx, append_error(&e), Some(e.to_string()), v);
                     if v >= 8 {
-                        // Which record of the batch was refused, as Kafka reports it.
-                        let index = match &e {
-                            AppendError::Invalid(
-                                Invalid::Record { index: Some(i), .. } | Invalid::Timestamp { index: i, .. },
-                            ) => Some(*i),
-                            _ => None,
+                        // Which records of the batch were refused, as Kafka reports them: the
+                        // client fails those and the rest of the batch as collateral.
+                        r.record_errors = match &e {
+                            AppendError::Invalid(Invalid::Rejected { errors, .. }) => errors
+                                .iter()
+                                .map(|x| {
+                                    BatchIndexAndErrorMessage::default()
+                                        .with_batch_index(x.index as i32)
+                                        .with_batch_index_error_message(Some(s(x.message.clone())))
+                                })
+                                .collect(),
+                            AppendError::Invalid(Invalid::Record { index: Some(i), .. }) => {
+                                vec![BatchIndexAndErrorMessage::default()
+                                    .with_batch_index(*i as i32)
+                                    .with_batch_index_error_message(Some(s(e.to_string())))]
+                            }
+                            _ => Vec::new(),
                         };
-                        if let Some(i) = index {
-                            r.record_errors = vec![BatchIndexAndErrorMessage::default()
-                                .with_batch_index(i as i32)
-                                .with_batch_index_error_message(Some(s(e.to_string())))];
-                        }
                     }
                     parts_out.push(r);
                 }

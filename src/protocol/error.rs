@@ -110,7 +110,8 @@ pub fn append_error(e: &AppendError) -> i16 {
         AppendError::Invalid(i) => match i {
             Invalid::Malformed(_) => code::INVALID_RECORD,
             Invalid::Record { .. } => code::INVALID_RECORD,
-            Invalid::Timestamp { .. } => code::INVALID_TIMESTAMP,
+            Invalid::Rejected { timestamps: true, .. } => code::INVALID_TIMESTAMP,
+            Invalid::Rejected { timestamps: false, .. } => code::INVALID_RECORD,
         },
         AppendError::InvalidTimestamp { .. } => code::INVALID_TIMESTAMP,
         AppendError::Sequence(s) => sequence_error(s),

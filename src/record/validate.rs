@@ -46,9 +46,36 @@ pub enum Invalid {
     /// position in the batch when one record is to blame.
     #[error("{msg}")]
     Record { index: Option<u32>, msg: String },
-    /// A record's timestamp is out of range: INVALID_TIMESTAMP.
-    #[error("timestamp {timestamp} of record {index} is out of range [{min}, {max}]")]
-    Timestamp { index: u32, timestamp: i64, min: i64, max: i64 },
+    /// Records that are well formed but break a topic's rule (a keyless record on a compacted
+    /// topic, a timestamp out of range): every one is named, as Kafka collects them all, and the
+    /// batch is refused whole. INVALID_TIMESTAMP when any timestamp is to blame, else
+    /// INVALID_RECORD; the message is Kafka's.
+    #[error("{}", rejected_message(.errors, *.timestamps))]
+    Rejected { errors: Vec<RecordError>, timestamps: bool },
+}
+
+/// One refused record: its position in the batch (Kafka's `batch_index`) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    pub index: u32,
+    pub message: String,
+}
+
+/// Kafka's partition-level message for refused records (`LogValidator.processRecordErrors`).
+fn rejected_message(errors: &[RecordError], timestamps: bool) -> String {
+    if timestamps {
+        return "One or more records have been rejected due to invalid timestamp".to_string();
+    }
+    let shown: Vec<String> = errors
+        .iter()
+        .take(3)
+        .map(|e| format!("RecordError(batchIndex={}, message='{}')", e.index, e.message))
+        .collect();
+    format!(
+        "One or more records have been rejected due to {} record errors in total, and only showing the first three errors at most: [{}]",
+        errors.len(),
+        shown.join(", ")
+    )
 }
 
 fn record(index: Option<u32>, msg: impl Into<String>) -> Invalid {
@@ -251,6 +278,10 @@ fn field<S: Src>(s: &mut S, i: u32) -> Result<i64, Invalid> {
 fn walk<S: Src>(s: &mut S, h: &BatchHeader, rules: &Rules) -> Result<Summary, Invalid> {
     let count = h.records_count as u32;
     let mut i: u32 = 0;
+    // Rule breaks are collected (nothing is allocated unless a record breaks one); a record
+    // that cannot be read stops the walk at once.
+    let mut rejected: Vec<RecordError> = Vec::new();
+    let mut bad_timestamp = false;
     while let Some(len) = varint(s)? {
         if i >= count {
             return Err(record(
@@ -270,19 +301,28 @@ fn walk<S: Src>(s: &mut S, h: &BatchHeader, rules: &Rules) -> Result<Summary, In
         if offset_delta != i as i64 {
             return Err(record(Some(i), format!("record {i} has offset delta {offset_delta}; the offsets in a batch must be consecutive from 0")));
         }
-        if let Some((min, max)) = rules.timestamps {
-            let ts = h.base_timestamp.saturating_add(ts_delta);
-            // -1 is "no timestamp", which Kafka lets through.
-            if ts != -1 && (ts < min || ts > max) {
-                return Err(Invalid::Timestamp { index: i, timestamp: ts, min, max });
-            }
-        }
+        let ts = h.base_timestamp.saturating_add(ts_delta);
+        // -1 is "no timestamp", which Kafka lets through.
+        let ts_window = rules.timestamps.filter(|(min, max)| ts != -1 && (ts < *min || ts > *max));
         let key_len = field(s, i)?;
         if key_len < -1 {
             return Err(record(Some(i), format!("record {i} has key length {key_len}")));
         }
+        // One error per record, the first check that fails in Kafka's order (the key, then
+        // the timestamp).
         if key_len < 0 && rules.need_key {
-            return Err(record(Some(i), "Compacted topic cannot accept message without key."));
+            rejected.push(RecordError {
+                index: i,
+                message: "Compacted topic cannot accept message without key.".to_string(),
+            });
+        } else if let Some((min, max)) = ts_window {
+            bad_timestamp = true;
+            rejected.push(RecordError {
+                index: i,
+                message: format!(
+                    "Timestamp {ts} of message with offset {i} is out of range. The timestamp should be within [{min}, {max}]"
+                ),
+            });
         }
         s.skip(key_len.max(0) as u64)?;
         let value_len = field(s, i)?;
@@ -320,6 +360,9 @@ fn walk<S: Src>(s: &mut S, h: &BatchHeader, rules: &Rules) -> Result<Summary, In
     }
     if i != count {
         return Err(record(None, format!("the batch holds {i} records, its header says {count}")));
+    }
+    if !rejected.is_empty() {
+        return Err(Invalid::Rejected { errors: rejected, timestamps: bad_timestamp });
     }
     Ok(Summary { records: i, decompressed_bytes: s.consumed() })
 }
@@ -500,13 +543,33 @@ mod tests {
     fn keys_timestamps_and_sizes() {
         let b = encode(3, 10, false, Compression::Snappy);
         let compact = Rules { need_key: true, ..OPEN };
-        assert!(matches!(check(&b, &compact), Err(Invalid::Record { index: Some(0), .. })));
+        match check(&b, &compact) {
+            Err(Invalid::Rejected { errors, timestamps: false }) => {
+                assert_eq!(
+                    errors.iter().map(|e| e.index).collect::<Vec<_>>(),
+                    [0, 1, 2],
+                    "every keyless record"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         let b = encode(3, 10, true, Compression::None);
         let window = Rules { timestamps: Some((1_000, 1_001)), ..OPEN };
-        assert_eq!(
-            check(&b, &window),
-            Err(Invalid::Timestamp { index: 2, timestamp: 1_002, min: 1_000, max: 1_001 })
-        );
+        match check(&b, &window) {
+            Err(e @ Invalid::Rejected { .. }) => {
+                assert_eq!(e.to_string(), "One or more records have been rejected due to invalid timestamp");
+                let Invalid::Rejected { errors, timestamps } = e else { unreachable!() };
+                assert!(timestamps);
+                assert_eq!(errors.len(), 1);
+                assert_eq!(errors[0].index, 2);
+                assert!(
+                    errors[0].message.starts_with("Timestamp 1002 of message with offset 2 is out of range"),
+                    "{}",
+                    errors[0].message
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         // 1000 records of 10 KiB of one byte: zstd makes it tiny, the ceiling stops it inflating.
         let b = encode(1_000, 10 * 1024, true, Compression::Zstd);
         assert!(b.len() < 200 * 1024, "{}", b.len());
