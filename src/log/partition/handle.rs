@@ -1,0 +1,211 @@
+//! `Partition`: the shared handle the rest of the broker holds: atomics readable without a lock
+//! (high watermark, log start, last stable offset, recovery point) and the `PartitionLog` under
+//! a short lock, plus the parked fetches to wake.
+use super::*;
+
+/// A partition as the rest of the broker sees it.
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    pub dir: PathBuf,
+    log: Mutex<PartitionLog>,
+    high_watermark: AtomicI64,
+    log_start_offset: AtomicI64,
+    last_stable_offset: AtomicI64,
+    durability: Arc<Durability>,
+    /// The recovery point as last written to the checkpoint file: the compactor rewrites only
+    /// segments below it. Unlimited for a log without a checkpoint file (standalone), where the
+    /// recovery point itself is the limit.
+    compaction_limit: AtomicI64,
+    /// Where the compactor's dirty section starts (the cleaner checkpoint).
+    cleaner_offset: AtomicI64,
+    /// When the first tombstone kept by the compactor may be removed (i64::MAX: none kept).
+    tombstone_expiry: AtomicI64,
+    waiters: Mutex<Vec<Arc<Notify>>>,
+}
+
+impl Partition {
+    pub fn new(topic: String, index: i32, log: PartitionLog) -> Partition {
+        let (leo, lso) = (log.log_end_offset(), log.log_start_offset());
+        let stable = log.last_stable_offset();
+        Partition {
+            topic,
+            index,
+            dir: log.dir().to_path_buf(),
+            durability: log.durability().clone(),
+            log: Mutex::new(log),
+            high_watermark: AtomicI64::new(leo),
+            log_start_offset: AtomicI64::new(lso),
+            last_stable_offset: AtomicI64::new(stable),
+            compaction_limit: AtomicI64::new(i64::MAX),
+            cleaner_offset: AtomicI64::new(0),
+            tombstone_expiry: AtomicI64::new(i64::MAX),
+            waiters: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// On one node every appended record is committed: the high watermark is the log end offset.
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Acquire)
+    }
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset.load(Ordering::Acquire)
+    }
+    /// The last stable offset: read_committed consumers see records below it only.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.last_stable_offset.load(Ordering::Acquire)
+    }
+    /// Every offset below it is on disk (see durability.rs).
+    pub fn recovery_point(&self) -> i64 {
+        self.durability.recovery_point()
+    }
+    pub fn durability(&self) -> &Arc<Durability> {
+        &self.durability
+    }
+    /// A ticket for everything appended so far.
+    pub fn ticket(&self) -> SyncTicket {
+        self.durability.ticket(self.high_watermark())
+    }
+    /// Below what the compactor may rewrite: the checkpointed recovery point (a log without a
+    /// checkpoint file: its recovery point).
+    pub fn compaction_limit(&self) -> i64 {
+        self.compaction_limit.load(Ordering::Acquire).min(self.recovery_point())
+    }
+    /// Whether the checkpoint file lags the recovery point (a compaction pass then writes it first).
+    pub fn checkpoint_behind(&self) -> bool {
+        self.compaction_limit.load(Ordering::Acquire) < self.recovery_point()
+    }
+    /// The recovery point just written to the checkpoint file.
+    pub fn set_compaction_limit(&self, offset: i64) {
+        self.compaction_limit.store(offset, Ordering::Release);
+    }
+    pub fn cleaner_offset(&self) -> i64 {
+        self.cleaner_offset.load(Ordering::Acquire)
+    }
+    pub fn set_cleaner_offset(&self, offset: i64) {
+        self.cleaner_offset.store(offset, Ordering::Release);
+    }
+    pub fn tombstone_expiry(&self) -> i64 {
+        self.tombstone_expiry.load(Ordering::Acquire)
+    }
+    pub fn set_tombstone_expiry(&self, at_ms: i64) {
+        self.tombstone_expiry.store(at_ms, Ordering::Release);
+    }
+    /// Runs `f` on the locked log (short, bounded work only).
+    pub fn with_log<R>(&self, f: impl FnOnce(&mut PartitionLog) -> R) -> R {
+        let mut log = self.log.lock();
+        let r = f(&mut log);
+        self.high_watermark.store(log.log_end_offset(), Ordering::Release);
+        self.log_start_offset.store(log.log_start_offset(), Ordering::Release);
+        self.last_stable_offset.store(log.last_stable_offset(), Ordering::Release);
+        r
+    }
+
+    /// Appends a producer's batches: every record is validated first, without the lock (Kafka's
+    /// produce-time checks: see `record::validate`), then the batches are appended under it.
+    pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        let rules = self.log.lock().validation_rules(now_ms);
+        for (pos, h) in BatchIter::new(records) {
+            let batch = &records[pos..pos + h.total_len()];
+            check_crc(batch, &h)?;
+            crate::record::validate::validate(batch, &h, &rules)?;
+        }
+        // A malformed tail (or no batch at all) is reported by the append itself.
+        let r = self.with_log(|l| l.append_checked(records, now_ms, true));
+        if matches!(r, Ok(AppendInfo { duplicate: false, .. })) {
+            self.wake_waiters();
+        }
+        r
+    }
+
+    /// Reads from `offset`, at most `max_bytes` (but at least one whole batch when `min_one`).
+    pub fn read(&self, offset: i64, max_bytes: u32, min_one: bool) -> Result<ReadInfo, ReadError> {
+        self.read_until(offset, max_bytes, min_one, i64::MAX, false)
+    }
+
+    /// Like [`Partition::read`], stopping before the batch holding `upper` (read_committed reads
+    /// stop at the last stable offset).
+    pub fn read_until(
+        &self,
+        offset: i64,
+        max_bytes: u32,
+        min_one: bool,
+        upper: i64,
+        with_aborted: bool,
+    ) -> Result<ReadInfo, ReadError> {
+        let (plan, want, hw, lso, aborted) =
+            self.plan_read_until(offset, max_bytes, min_one, upper, with_aborted)?;
+        let records = match plan {
+            Some(p) if want > 0 => {
+                // Allocated for what is there to read, never for what was asked.
+                let mut buf = bytes::BytesMut::zeroed(want as usize);
+                let n = p.file.read_at(&mut buf, p.position as u64)?;
+                buf.truncate(n);
+                buf.freeze()
+            }
+            _ => Bytes::new(),
+        };
+        Ok(ReadInfo { records, high_watermark: hw, log_start_offset: lso, aborted })
+    }
+
+    /// How many bytes [`Partition::read_until`] would return now, without reading them (a parked
+    /// fetch counts what has arrived this way and reads once, when it answers).
+    pub fn readable_bytes(
+        &self,
+        offset: i64,
+        max_bytes: u32,
+        min_one: bool,
+        upper: i64,
+    ) -> Result<u32, ReadError> {
+        Ok(self.plan_read_until(offset, max_bytes, min_one, upper, false)?.1)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn plan_read_until(
+        &self,
+        offset: i64,
+        max_bytes: u32,
+        min_one: bool,
+        upper: i64,
+        with_aborted: bool,
+    ) -> Result<(Option<ReadPlan>, u32, i64, i64, Vec<(i64, i64)>), ReadError> {
+        let log = self.log.lock();
+        let mut plan = log.plan_read(offset, max_bytes)?;
+        if upper <= offset {
+            plan = None;
+        } else if let Some(p) = plan.as_mut() {
+            if let Some(end) = log.position_of(upper, &p.file)? {
+                p.end = p.end.min(end);
+                if p.end <= p.position {
+                    plan = None;
+                }
+            }
+        }
+        // Under the same lock as the plan: the compactor may remove an aborted transaction's
+        // entry (once its data and marker are gone) right after this.
+        let aborted =
+            if with_aborted && plan.is_some() { log.aborted_between(offset, upper) } else { Vec::new() };
+        let want = match &plan {
+            Some(p) if min_one || p.first_len <= max_bytes => {
+                max_bytes.max(if min_one { p.first_len } else { 0 }).min(p.end.saturating_sub(p.position))
+            }
+            _ => 0,
+        };
+        Ok((plan, want, log.log_end_offset(), log.log_start_offset(), aborted))
+    }
+
+    /// Registers a waiter woken by the next append.
+    pub fn add_waiter(&self, n: Arc<Notify>) {
+        let mut ws = self.waiters.lock();
+        // Drop waiters whose fetch already returned (only this list still holds them).
+        ws.retain(|w| Arc::strong_count(w) > 1);
+        ws.push(n);
+    }
+
+    fn wake_waiters(&self) {
+        let ws = std::mem::take(&mut *self.waiters.lock());
+        for w in ws {
+            w.notify_one();
+        }
+    }
+}
