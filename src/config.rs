@@ -736,3 +736,89 @@ mod tests {
         assert_eq!(p["c"], "3");
     }
 }
+
+/// Why an IncrementalAlterConfigs change cannot be applied (`protocol/error.rs` picks the code).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IncrementalError {
+    #[error("Null value not supported for : {0}")]
+    NullValue(String),
+    #[error("Config value {verb} is not allowed for config key: {key}")]
+    NotAList { verb: &'static str, key: String },
+    #[error("Unknown config operation {0}")]
+    UnknownOperation(i8),
+}
+
+/// Applies one IncrementalAlterConfigs change (Kafka's `AlterConfigOp.OpType`: 0 SET, 1 DELETE,
+/// 2 APPEND, 3 SUBTRACT) to `values`, the overrides of one resource. APPEND and SUBTRACT work on
+/// list keys only, starting from `current` (the key's effective value); APPEND adds the items not
+/// already there, in order, as Kafka does. The one copy of these rules, for topics and brokers.
+pub fn apply_incremental(
+    values: &mut BTreeMap<String, String>,
+    key: &str,
+    op: i8,
+    value: Option<&str>,
+    is_list: bool,
+    current: impl FnOnce(&BTreeMap<String, String>) -> Option<String>,
+) -> Result<(), IncrementalError> {
+    let items = |s: &str| -> Vec<String> {
+        s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()
+    };
+    match op {
+        0 => {
+            let v = value.ok_or_else(|| IncrementalError::NullValue(key.to_string()))?;
+            values.insert(key.to_string(), v.to_string());
+        }
+        1 => {
+            values.remove(key);
+        }
+        2 | 3 => {
+            if !is_list {
+                let verb = if op == 2 { "append" } else { "subtract" };
+                return Err(IncrementalError::NotAList { verb, key: key.to_string() });
+            }
+            let mut list = items(&current(values).unwrap_or_default());
+            let given = items(value.unwrap_or_default());
+            if op == 2 {
+                for g in given {
+                    if !list.contains(&g) {
+                        list.push(g);
+                    }
+                }
+            } else {
+                list.retain(|i| !given.contains(i));
+            }
+            values.insert(key.to_string(), list.join(","));
+        }
+        other => return Err(IncrementalError::UnknownOperation(other)),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod incremental_tests {
+    use super::*;
+
+    #[test]
+    fn set_delete_append_subtract() {
+        let mut v = BTreeMap::new();
+        let cur = |m: &BTreeMap<String, String>| m.get("k").cloned().or(Some("a,b".to_string()));
+        apply_incremental(&mut v, "k", 2, Some("b,c, d"), true, cur).unwrap();
+        assert_eq!(v["k"], "a,b,c,d", "appends what is not there yet");
+        apply_incremental(&mut v, "k", 3, Some("a,d"), true, cur).unwrap();
+        assert_eq!(v["k"], "b,c");
+        assert_eq!(
+            apply_incremental(&mut v, "x", 2, Some("1"), false, cur),
+            Err(IncrementalError::NotAList { verb: "append", key: "x".into() })
+        );
+        assert_eq!(
+            apply_incremental(&mut v, "k", 0, None, true, cur),
+            Err(IncrementalError::NullValue("k".into()))
+        );
+        apply_incremental(&mut v, "k", 1, None, true, cur).unwrap();
+        assert!(!v.contains_key("k"));
+        assert_eq!(
+            apply_incremental(&mut v, "k", 9, None, true, cur),
+            Err(IncrementalError::UnknownOperation(9))
+        );
+    }
+}

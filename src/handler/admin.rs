@@ -1,5 +1,5 @@
 //! Topic administration: CreateTopics, DeleteTopics, CreatePartitions, DeleteRecords,
-//! DescribeCluster.
+//! DescribeCluster, DescribeLogDirs.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -371,4 +371,77 @@ pub async fn describe_cluster(
         r.endpoint_type = if req.endpoint_type == 2 { 2 } else { 1 };
     }
     r
+}
+
+/// DescribeLogDirs: the one data directory with real partition sizes and the disk's totals.
+pub async fn describe_log_dirs(
+    state: &Arc<BrokerState>,
+    req: kafka_protocol::messages::DescribeLogDirsRequest,
+    v: i16,
+    who: &super::Who<'_>,
+) -> kafka_protocol::messages::DescribeLogDirsResponse {
+    use kafka_protocol::messages::describe_log_dirs_response::{
+        DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
+    };
+    use kafka_protocol::messages::TopicName;
+    if !who.may_cluster(acl::op::DESCRIBE) {
+        // v3+ carry the error; older versions get no directories, as Kafka answers.
+        let mut r = kafka_protocol::messages::DescribeLogDirsResponse::default();
+        if v >= 3 {
+            r.error_code = code::CLUSTER_AUTHORIZATION_FAILED;
+        }
+        return r;
+    }
+    let wanted: Option<std::collections::HashMap<String, Vec<i32>>> = req
+        .topics
+        .as_ref()
+        .map(|ts| ts.iter().map(|t| (t.topic.0.to_string(), t.partitions.clone())).collect());
+    let mut topics = Vec::new();
+    for t in state.logs.topics() {
+        let parts: Vec<i32> = match &wanted {
+            None => (0..t.partition_count()).collect(),
+            Some(w) => match w.get(&t.name) {
+                Some(ps) => ps.iter().copied().filter(|p| *p >= 0 && *p < t.partition_count()).collect(),
+                None => continue,
+            },
+        };
+        let partitions = parts
+            .into_iter()
+            .filter_map(|p| t.partition(p))
+            .map(|p| {
+                DescribeLogDirsPartition::default()
+                    .with_partition_index(p.index)
+                    .with_partition_size(p.with_log(|l| l.size_bytes()) as i64)
+            })
+            .collect();
+        topics.push(
+            DescribeLogDirsTopic::default()
+                .with_name(TopicName(s(t.name.clone())))
+                .with_partitions(partitions),
+        );
+    }
+    let mut result = DescribeLogDirsResult::default()
+        .with_log_dir(s(state.logs.data_dir().display().to_string()))
+        .with_topics(topics);
+    if v >= 4 {
+        let (total, usable) = disk_space(state.logs.data_dir());
+        result.total_bytes = total;
+        result.usable_bytes = usable;
+    }
+    kafka_protocol::messages::DescribeLogDirsResponse::default().with_results(vec![result])
+}
+
+/// (total, available) bytes of the file system holding `dir`; -1 if unknown.
+fn disk_space(dir: &std::path::Path) -> (i64, i64) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return (-1, -1) };
+    // SAFETY: statvfs writes into the zeroed struct we own; the path is a valid C string.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c.as_ptr(), &mut st) != 0 {
+            return (-1, -1);
+        }
+        let f = st.f_frsize as i64;
+        (st.f_blocks as i64 * f, st.f_bavail as i64 * f)
+    }
 }

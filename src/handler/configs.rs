@@ -1,5 +1,6 @@
 //! DescribeConfigs for topics and the broker: every known config with its value, source,
-//! read-only flag, type, documentation and synonyms, as Kafka reports them.
+//! read-only flag, type, documentation and synonyms, as Kafka reports them; AlterConfigs and
+//! IncrementalAlterConfigs (the change rules are `config::apply_incremental`).
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::s;
 use crate::config::{BROKER_KEYS, TOPIC_KEYS};
-use crate::protocol::error::code;
+use crate::protocol::error::{code, incremental_config_error};
 use crate::security::acl;
 use crate::state::BrokerState;
 
@@ -205,11 +206,6 @@ fn config_authz(who: &super::Who<'_>, rtype: i8, name: &str, op: i8) -> Option<(
     }
 }
 
-const OP_SET: i8 = 0;
-const OP_DELETE: i8 = 1;
-const OP_APPEND: i8 = 2;
-const OP_SUBTRACT: i8 = 3;
-
 /// The outcome for one resource: (error code, message).
 type AlterOutcome = (i16, Option<String>);
 
@@ -294,44 +290,11 @@ fn incremental_broker(
         }
     };
     for (k, op, v) in changes {
-        match *op {
-            OP_SET => match v {
-                Some(v) => {
-                    values.insert(k.clone(), v.clone());
-                }
-                None => return (code::INVALID_REQUEST, Some(format!("Null value not supported for : {k}"))),
-            },
-            OP_DELETE => {
-                values.remove(k);
-            }
-            OP_APPEND | OP_SUBTRACT => {
-                let is_list =
-                    crate::config::broker_key(k).is_some_and(|d| d.ty == crate::config::ConfigType::List);
-                if !is_list {
-                    let verb = if *op == OP_APPEND { "append" } else { "subtract" };
-                    return (
-                        code::INVALID_CONFIG,
-                        Some(format!("Config value {verb} is not allowed for config key: {k}")),
-                    );
-                }
-                let current = values.get(k).cloned().or_else(|| state.config.get(k)).unwrap_or_default();
-                let mut items: Vec<String> =
-                    current.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
-                let given: Vec<String> = v
-                    .clone()
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(|x| x.trim().to_string())
-                    .filter(|x| !x.is_empty())
-                    .collect();
-                if *op == OP_APPEND {
-                    items.extend(given.into_iter().filter(|g| !current.split(',').any(|c| c.trim() == g)));
-                } else {
-                    items.retain(|i| !given.contains(i));
-                }
-                values.insert(k.clone(), items.join(","));
-            }
-            other => return (code::INVALID_REQUEST, Some(format!("Unknown config operation {other}"))),
+        let is_list = crate::config::broker_key(k).is_some_and(|d| d.ty == crate::config::ConfigType::List);
+        let current = |vals: &BTreeMap<String, String>| vals.get(k).cloned().or_else(|| state.config.get(k));
+        if let Err(e) = crate::config::apply_incremental(&mut values, k, *op, v.as_deref(), is_list, current)
+        {
+            return (incremental_config_error(&e), Some(e.to_string()));
         }
     }
     apply_broker(state, per_broker, values, validate_only)
@@ -356,48 +319,12 @@ fn incremental_topic(
         let Some((def, _)) = crate::config::topic_key(name) else {
             return (code::INVALID_CONFIG, Some(format!("Unknown topic config name: {name}")));
         };
-        match *op {
-            OP_SET => match value {
-                Some(v) => {
-                    overrides.insert(name.clone(), v.clone());
-                }
-                None => {
-                    return (code::INVALID_REQUEST, Some(format!("Null value not supported for : {name}")))
-                }
-            },
-            OP_DELETE => {
-                overrides.remove(name);
-            }
-            OP_APPEND | OP_SUBTRACT => {
-                if def.ty != crate::config::ConfigType::List {
-                    let verb = if *op == OP_APPEND { "append" } else { "subtract" };
-                    return (
-                        code::INVALID_CONFIG,
-                        Some(format!("Config value {verb} is not allowed for config key: {name}")),
-                    );
-                }
-                let current = state.config.topic_value(&overrides, name).unwrap_or_default();
-                let mut items: Vec<String> =
-                    current.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
-                let given: Vec<String> = value
-                    .clone()
-                    .unwrap_or_default()
-                    .split(',')
-                    .map(|x| x.trim().to_string())
-                    .filter(|x| !x.is_empty())
-                    .collect();
-                if *op == OP_APPEND {
-                    for g in given {
-                        if !items.contains(&g) {
-                            items.push(g);
-                        }
-                    }
-                } else {
-                    items.retain(|i| !given.contains(i));
-                }
-                overrides.insert(name.clone(), items.join(","));
-            }
-            other => return (code::INVALID_REQUEST, Some(format!("Unknown config operation {other}"))),
+        let is_list = def.ty == crate::config::ConfigType::List;
+        let current = |vals: &BTreeMap<String, String>| state.config.topic_value(vals, name);
+        if let Err(e) =
+            crate::config::apply_incremental(&mut overrides, name, *op, value.as_deref(), is_list, current)
+        {
+            return (incremental_config_error(&e), Some(e.to_string()));
         }
     }
     match state.logs.alter_topic_configs(topic, overrides, validate_only) {
@@ -510,77 +437,4 @@ pub async fn alter_configs(
         );
     }
     kafka_protocol::messages::AlterConfigsResponse::default().with_responses(out)
-}
-
-/// DescribeLogDirs: the one data directory with real partition sizes and the disk's totals.
-pub async fn describe_log_dirs(
-    state: &Arc<BrokerState>,
-    req: kafka_protocol::messages::DescribeLogDirsRequest,
-    v: i16,
-    who: &super::Who<'_>,
-) -> kafka_protocol::messages::DescribeLogDirsResponse {
-    use kafka_protocol::messages::describe_log_dirs_response::{
-        DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
-    };
-    use kafka_protocol::messages::TopicName;
-    if !who.may_cluster(acl::op::DESCRIBE) {
-        // v3+ carry the error; older versions get no directories, as Kafka answers.
-        let mut r = kafka_protocol::messages::DescribeLogDirsResponse::default();
-        if v >= 3 {
-            r.error_code = code::CLUSTER_AUTHORIZATION_FAILED;
-        }
-        return r;
-    }
-    let wanted: Option<std::collections::HashMap<String, Vec<i32>>> = req
-        .topics
-        .as_ref()
-        .map(|ts| ts.iter().map(|t| (t.topic.0.to_string(), t.partitions.clone())).collect());
-    let mut topics = Vec::new();
-    for t in state.logs.topics() {
-        let parts: Vec<i32> = match &wanted {
-            None => (0..t.partition_count()).collect(),
-            Some(w) => match w.get(&t.name) {
-                Some(ps) => ps.iter().copied().filter(|p| *p >= 0 && *p < t.partition_count()).collect(),
-                None => continue,
-            },
-        };
-        let partitions = parts
-            .into_iter()
-            .filter_map(|p| t.partition(p))
-            .map(|p| {
-                DescribeLogDirsPartition::default()
-                    .with_partition_index(p.index)
-                    .with_partition_size(p.with_log(|l| l.size_bytes()) as i64)
-            })
-            .collect();
-        topics.push(
-            DescribeLogDirsTopic::default()
-                .with_name(TopicName(s(t.name.clone())))
-                .with_partitions(partitions),
-        );
-    }
-    let mut result = DescribeLogDirsResult::default()
-        .with_log_dir(s(state.logs.data_dir().display().to_string()))
-        .with_topics(topics);
-    if v >= 4 {
-        let (total, usable) = disk_space(state.logs.data_dir());
-        result.total_bytes = total;
-        result.usable_bytes = usable;
-    }
-    kafka_protocol::messages::DescribeLogDirsResponse::default().with_results(vec![result])
-}
-
-/// (total, available) bytes of the file system holding `dir`; -1 if unknown.
-fn disk_space(dir: &std::path::Path) -> (i64, i64) {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return (-1, -1) };
-    // SAFETY: statvfs writes into the zeroed struct we own; the path is a valid C string.
-    unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        if libc::statvfs(c.as_ptr(), &mut st) != 0 {
-            return (-1, -1);
-        }
-        let f = st.f_frsize as i64;
-        (st.f_blocks as i64 * f, st.f_bavail as i64 * f)
-    }
 }

@@ -190,7 +190,7 @@ pub async fn handle(
             call!(IncrementalAlterConfigsRequest, configs::incremental_alter_configs)
         }
         ApiKey::AlterConfigs => call!(AlterConfigsRequest, configs::alter_configs),
-        ApiKey::DescribeLogDirs => call!(DescribeLogDirsRequest, configs::describe_log_dirs),
+        ApiKey::DescribeLogDirs => call!(DescribeLogDirsRequest, admin::describe_log_dirs),
         ApiKey::FindCoordinator => {
             let req: FindCoordinatorRequest = decode_body(&mut body, v)?;
             let resp = group::find_coordinator(state, req, v, &ctx.listener.advertised, &who).await;

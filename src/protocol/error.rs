@@ -1,6 +1,6 @@
 //! The ONLY place a domain error becomes a Kafka error code. Every match is exhaustive (no `_ =>`),
 //! so a new error variant does not compile until someone picks its code.
-use crate::config::ConfigError;
+use crate::config::{ConfigError, IncrementalError};
 use crate::coordinator::group::consumer::ConsumerGroupError;
 use crate::coordinator::group::state::GroupError;
 use crate::coordinator::group::DeleteGroupError;
@@ -273,5 +273,15 @@ pub fn delete_group_error(e: &DeleteGroupError) -> i16 {
     match e {
         DeleteGroupError::Group(g) => group_error(g),
         DeleteGroupError::Storage(s) => storage_error(s),
+    }
+}
+
+/// IncrementalAlterConfigs, per resource: a malformed change is the request's fault; a list
+/// operation on a key that is not a list is a bad config.
+pub fn incremental_config_error(e: &IncrementalError) -> i16 {
+    match e {
+        IncrementalError::NullValue(_) => code::INVALID_REQUEST,
+        IncrementalError::NotAList { .. } => code::INVALID_CONFIG,
+        IncrementalError::UnknownOperation(_) => code::INVALID_REQUEST,
     }
 }
