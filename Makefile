@@ -3,7 +3,7 @@ CARGO ?= cargo
 # Two cores: keep test parallelism modest (each integration test runs a broker and real clients).
 TEST_THREADS ?= 2
 
-.PHONY: run test build unit compat check bench bench-micro bench-broker bench-rtt bench-security fmt clippy clean
+.PHONY: run test build unit compat check bench bench-matrix bench-micro bench-broker bench-rtt bench-security fmt clippy clean
 
 ## Run a broker on 127.0.0.1:9092 with data in ./data (release build).
 run:
@@ -30,6 +30,11 @@ bench-micro:
 BROKER ?= 127.0.0.1:9092
 bench-broker:
 	$(CARGO) bench --bench loadgen -- --bootstrap $(BROKER)
+
+## librdkafka's rdkafka_performance matrix (produce, consume, latency) against any broker, the
+## figures in README's Performance section: make bench-matrix BROKER=127.0.0.1:9092
+bench-matrix:
+	benches/matrix/bench-broker.sh $(BROKER) odradek
 
 ## What TLS, SASL and ACLs cost on produce and fetch (embedded broker, raw protocol).
 bench-security:
