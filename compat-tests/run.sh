@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
 # Entry point of the client-compatibility suite (`make test` calls this).
 #
-# Installs the clients (setup.sh), then for each client starts a fresh broker on a free
-# port with an empty data dir, runs that client's run.sh against it and stops the broker
-# (the `restart`, `security` and `connect-debezium` clients manage their own brokers). Ends with one line
-# "N passed, N failed" (scenarios) and exits non-zero if any failed.
+# A client is any folder here with an executable run.sh. Installs the clients (setup.sh), then
+# for each client starts a fresh broker on a free port with an empty data dir, runs that
+# client's run.sh against it and stops the broker. A folder may hold `broker-args` (extra broker
+# flags), `own-broker` (the client starts its own brokers) and `timeout` (seconds, default 240).
+# Ends with one line "N passed, N failed" (scenarios) and exits non-zero if any failed.
 #
 # env: ODRADEK_BIN     broker binary (default: <repo>/target/debug/odradek)
 #      ODRADEK_CACHE   where setup.sh installs things (default: $HOME/.cache/odradek)
-#      COMPAT_CLIENTS  space-separated subset of: java java-txn-v1 kcat kafka-python confluent-kafka
-#                      kafkajs restart security connect-debezium connect-debezium-secure (default: all)
+#      COMPAT_CLIENTS  space-separated subset of the client folders (default: all of them)
 #      COMPAT_DEBUG=1  verbose client protocol logs; also RUST_LOG=debug for the broker
 #      COMPAT_KEEP=1   keep broker data dirs and logs (paths are printed)
-#      COMPAT_CLIENT_TIMEOUT  seconds one client's run.sh may take (default 240; connect-debezium,
-#                             which starts PostgreSQL and six Connect workers, 600)
+#      COMPAT_CLIENT_TIMEOUT  seconds one client's run.sh may take (default: its `timeout` file, or 240)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 BIN="${ODRADEK_BIN:-$REPO/target/debug/odradek}"
 export ODRADEK_BIN="$BIN"
-read -r -a CLIENTS <<<"${COMPAT_CLIENTS:-java java-txn-v1 kcat kafka-python confluent-kafka kafkajs restart security connect-debezium connect-debezium-secure}"
+discovered=()
+for d in "$HERE"/*/; do
+  [ -x "$d/run.sh" ] && discovered+=("$(basename "$d")")
+done
+read -r -a CLIENTS <<<"${COMPAT_CLIENTS:-${discovered[*]}}"
 export ODRADEK_CACHE="${ODRADEK_CACHE:-${HOME:-/tmp}/.cache/odradek}"
 
 if ! "$HERE/setup.sh"; then
@@ -32,22 +35,12 @@ fi
 # shellcheck source=broker.sh
 . "$HERE/broker.sh"
 
-# Extra broker flags per client. Every broker gets group.initial.rebalance.delay.ms=0
-# (Kafka's default 3000 ms would delay the first rebalance of each new group); kcat cannot
-# create topics, so its broker makes auto-created topics with 3 partitions. The Java
-# scenarios Retention and Compaction need the retention check and the cleaner to run often
-# (defaults 300 s and 15 s), and GroupConsumerProtocol/GroupConsumerRegex (KIP-848) a short
-# heartbeat interval handed to consumer-protocol members (default 5 s: every assignment
-# change would take up to 5 s to be noticed).
+# Every broker gets group.initial.rebalance.delay.ms=0 (Kafka's default 3000 ms would delay the
+# first rebalance of each new group), then the client's own `broker-args` (comments skipped).
 broker_args_for() {
-  local common="--set group.initial.rebalance.delay.ms=0"
-  case "$1" in
-    kcat) echo "$common --set num.partitions=3" ;;
-    java) echo "$common --set log.retention.check.interval.ms=200 --set log.cleaner.backoff.ms=200" \
-               "--set group.consumer.heartbeat.interval.ms=500" ;;
-    java-txn-v1) echo "$common --set transaction.version=1" ;;
-    *) echo "$common" ;;
-  esac
+  echo "--set group.initial.rebalance.delay.ms=0"
+  [ -f "$HERE/$1/broker-args" ] && grep -v '^#' "$HERE/$1/broker-args" | tr '\n' ' '
+  return 0
 }
 
 RESULTS="$(mktemp)"
@@ -76,9 +69,10 @@ for client in "${CLIENTS[@]}"; do
   fi
   before=$(wc -l <"$RESULTS")
   rc=0
-  limit="${COMPAT_CLIENT_TIMEOUT:-240}"
-  if [ "$client" = restart ] || [ "$client" = security ] || [[ "$client" = connect-debezium* ]]; then
-    [[ "$client" = connect-debezium* ]] && limit="${COMPAT_CLIENT_TIMEOUT:-600}"
+  own_limit=240
+  [ -f "$HERE/$client/timeout" ] && own_limit=$(grep -v '^#' "$HERE/$client/timeout" | tr -d ' \n')
+  limit="${COMPAT_CLIENT_TIMEOUT:-$own_limit}"
+  if [ -f "$HERE/$client/own-broker" ]; then
     COMPAT_RESULTS="$RESULTS" timeout --kill-after=5 "$limit" "$HERE/$client/run.sh" || rc=$?
     log=""
   else
