@@ -4,7 +4,8 @@
 //! with `protocol` beside `server`/`handler` (its `error.rs` maps the domain's errors, so it may
 //! name them) and the leaves (`config`, `clock`, `memory`, `alloc`) usable from anywhere. Every
 //! `crate::<module>` path in a module's non-test code must name a module its layer may use.
-//! Test code (`*_test.rs`, `*_tests.rs`, and a trailing `#[cfg(test)] mod`) may reach anything.
+//! Test code (`*_test.rs`, `*_tests.rs`, `tests.rs`, and a trailing `#[cfg(test)] mod`) may reach
+//! anything. The other Architecture Invariants a text scan can check are checked here too.
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -35,7 +36,7 @@ fn allowed(module: &str) -> Option<&'static [&'static str]> {
 
 fn non_test_code(path: &Path, text: &str) -> String {
     let name = path.file_name().unwrap().to_string_lossy();
-    if name.ends_with("_test.rs") || name.ends_with("_tests.rs") {
+    if name.ends_with("_test.rs") || name.ends_with("_tests.rs") || name == "tests.rs" {
         return String::new();
     }
     let lines: Vec<&str> = text.lines().collect();
@@ -125,4 +126,64 @@ fn the_scanner_sees_what_it_must() {
     let with_tests = "use crate::log::A;\n#[cfg(test)]\nmod tests {\n use crate::broker::B;\n}\n";
     let code = non_test_code(Path::new("x.rs"), with_tests);
     assert_eq!(crate_paths(&code).into_iter().collect::<Vec<_>>(), ["log"]);
+}
+
+/// The non-test code of every file under `src/<dir>`.
+fn code_under(dir: &str) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    let p = root.join(dir);
+    if p.is_dir() {
+        files(&p, &mut all);
+    } else if p.is_file() {
+        all.push(p);
+    } else {
+        all.push(root.join(format!("{dir}.rs")));
+    }
+    all.into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            (f.strip_prefix(&root).unwrap().display().to_string(), non_test_code(&f, &text))
+        })
+        .collect()
+}
+
+fn offenders(dirs: &[&str], bad: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for d in dirs {
+        for (file, code) in code_under(d) {
+            for line in code.lines().filter(|l| bad(l)) {
+                out.push(format!("src/{file}: {}", line.trim()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn server_never_matches_on_an_api_key() {
+    let found = offenders(&["server"], |l| l.contains("ApiKey"));
+    assert!(found.is_empty(), "only handler/ looks at API keys:\n{}", found.join("\n"));
+}
+
+#[test]
+fn storage_never_sees_protocol_messages() {
+    let found = offenders(&["log", "record", "cleaner"], |l| l.contains("kafka_protocol::messages"));
+    assert!(found.is_empty(), "log/, record/ and cleaner/ speak domain types:\n{}", found.join("\n"));
+}
+
+#[test]
+fn error_mapping_has_no_catch_all() {
+    let found = offenders(&["protocol/error.rs"], |l| l.trim_start().starts_with("_ =>"));
+    assert!(found.is_empty(), "every match in protocol/error.rs names its variants:\n{}", found.join("\n"));
+    // And it is the one mapping: no other module names a coordinator storage error's code.
+    let elsewhere = offenders(&["handler", "server"], |l| l.contains("Storage(_) => code::"));
+    assert!(elsewhere.is_empty(), "map errors in protocol/error.rs:\n{}", elsewhere.join("\n"));
+}
+
+#[test]
+fn no_unwrap_on_the_request_path() {
+    let found =
+        offenders(&["server", "handler", "protocol"], |l| l.contains(".unwrap()") || l.contains(".expect("));
+    assert!(found.is_empty(), "request input must not reach a panic:\n{}", found.join("\n"));
 }
