@@ -150,3 +150,45 @@ async fn keyless_records_are_named_and_the_rest_fail_as_collateral() {
     let hw = b.state().logs.topic("table100").unwrap().partition(0).unwrap().high_watermark();
     assert_eq!(hw, stored as i64, "only batches without a keyless record are stored");
 }
+
+/// When compaction removes every record of a producer's last batch, the batch stays as an empty
+/// batch (Kafka's RETAIN_EMPTY: its header keeps the producer's epoch and last sequence), and a
+/// stock consumer reads past it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producers_last_batch_stays_empty_and_consumers_read_past_it() {
+    let b = broker().await;
+    let bs = b.bootstrap();
+    let admin = create_topic_admin(&bs);
+    let topic = NewTopic::new("emptied", 1, TopicReplication::Fixed(1))
+        .set("cleanup.policy", "compact")
+        .set("segment.bytes", "1024")
+        .set("min.cleanable.dirty.ratio", "0.01");
+    assert!(admin.create_topics(&[topic], &AdminOptions::new()).await.unwrap()[0].is_ok());
+    // Producer A (idempotent) writes k once; producer B overwrites it, then fills segments.
+    let a = producer(&bs, &[("enable.idempotence", "true")]);
+    send(&a, "emptied", Some(0), b"k", b"from-a").await;
+    let pb = producer(&bs, &[("enable.idempotence", "true")]);
+    send(&pb, "emptied", Some(0), b"k", b"from-b").await;
+    for i in 0..40 {
+        send(&pb, "emptied", Some(0), format!("f{i}").as_bytes(), "x".repeat(100).as_bytes()).await;
+    }
+    let logs = b.state().logs.clone();
+    let cleaned = tokio::task::spawn_blocking(move || {
+        odradek::cleaner::compaction_pass(&logs, odradek::clock::now_ms() + 60_000, 1 << 20)
+    })
+    .await
+    .unwrap();
+    assert!(cleaned > 0, "a pass ran");
+    let part = b.state().logs.topic("emptied").unwrap().partition(0).unwrap();
+    let first = part.read(0, 1 << 20, true).unwrap();
+    let h = odradek::record::BatchHeader::parse(&first.records).unwrap();
+    assert_eq!((h.base_offset, h.records_count, h.base_sequence), (0, 0, 0), "A's batch, emptied");
+    assert!(h.producer_id >= 0);
+    let c = consumer(&bs, &[]);
+    let got = read(&c, "emptied", &[0], rdkafka::Offset::Beginning, 41, Duration::from_secs(20));
+    assert_eq!(got[0].offset, 1, "the first record read is B's, past the empty batch");
+    assert_eq!(got[0].value.as_deref(), Some(&b"from-b"[..]));
+    assert!(got
+        .iter()
+        .all(|g| g.key.as_deref() != Some(&b"k"[..]) || g.value.as_deref() == Some(&b"from-b"[..])));
+}

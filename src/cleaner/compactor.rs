@@ -40,7 +40,9 @@ use crate::log::file::LogFile;
 use crate::log::partition::{Partition, SegmentInfo};
 use crate::log::segment::{file_stem, OpenMode, Segment};
 use crate::record::batch::{BatchHeader, HEADER_LEN};
-use crate::record::records::{decompressed_records, marker_is_commit, parse_records, rebuild_batch};
+use crate::record::records::{
+    decompressed_records, empty_batch, marker_is_commit, parse_records, rebuild_batch,
+};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CleanStats {
@@ -178,6 +180,8 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
     // batch: (snapshot floor, last batch per producer), read at the first marker met, so a
     // topic without transactions pays nothing for it.
     let mut placement: Option<(i64, HashMap<i64, i64>)> = None;
+    // The offset of each producer's last batch, read when a batch of one loses every record.
+    let mut last_batches: Option<HashMap<i64, i64>> = None;
     for seg in segs.iter().filter(|s| s.base_offset < end) {
         let cleaned_path = dir.join(format!("{}.log.cleaned", file_stem(seg.base_offset)));
         let _ = disk.remove_if_exists(&cleaned_path);
@@ -219,8 +223,27 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
             if h.is_transactional() {
                 txns.entry(h.producer_id).or_default().on_disk = true;
             }
+            // A producer's last batch in the log is kept, emptied if need be, as Kafka's cleaner
+            // keeps it (RETAIN_EMPTY): its header carries the producer's epoch and last sequence.
+            let mut last_of_producer = || -> io::Result<bool> {
+                if !h.has_producer_id() {
+                    return Ok(false);
+                }
+                if last_batches.is_none() {
+                    last_batches = Some(last_batch_per_producer(&segs)?);
+                }
+                Ok(last_batches.as_ref().and_then(|m| m.get(&h.producer_id)) == Some(&h.base_offset))
+            };
             if h.is_transactional() && p.with_log(|l| l.is_aborted(h.producer_id, h.base_offset)) {
                 // Aborted transactional data is removed once cleaned.
+                if last_of_producer()? {
+                    if h.records_count == 0 {
+                        return out.append(&[b]); // already emptied by an earlier pass
+                    }
+                    changed = true;
+                    stats.records_removed += h.records_count as u64;
+                    return out.append(&[&empty_batch(b)]);
+                }
                 changed = true;
                 stats.records_removed += h.records_count.max(0) as u64;
                 return Ok(());
@@ -256,6 +279,9 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
             } else {
                 changed = true;
                 if kept.is_empty() {
+                    if last_of_producer()? {
+                        return out.append(&[&empty_batch(b)]);
+                    }
                     return Ok(());
                 }
                 let nb = rebuild_batch(b, h, &kept).map_err(io::Error::other)?;

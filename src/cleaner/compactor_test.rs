@@ -378,3 +378,47 @@ fn markers_go_once_their_transaction_has_no_data_left_and_the_delete_horizon_pas
     assert_eq!(markers(&p), vec![(5, 9), (7, 10), (11, 7), (13, 8)]);
     assert_eq!(p.last_stable_offset(), p.high_watermark());
 }
+
+#[test]
+fn a_producers_last_batch_is_kept_empty_when_compaction_removes_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig { segment_bytes: 150, ..compacted_config() };
+    let (log, _) = PartitionLog::open_standalone(dir.path(), cfg.clone(), true, 0, None).unwrap();
+    let p = Partition::new("c".into(), 0, log);
+    // Producer 5 (idempotent) writes k at offset 0, sequence 0; someone else overwrites k.
+    let mut idem = txn_record(5, 0, "k", "old");
+    {
+        // the same batch, not transactional: attributes bit 4 off, CRC again
+        let attrs = i16::from_be_bytes([idem[21], idem[22]]) & !0x10;
+        idem[21..23].copy_from_slice(&attrs.to_be_bytes());
+        let crc = crate::record::batch::compute_crc(&idem);
+        idem[17..21].copy_from_slice(&crc.to_be_bytes());
+    }
+    p.append(&idem, 0).unwrap();
+    p.append(&batch(&[("k".into(), Some("new".into()), 100)], Compression::None), 0).unwrap();
+    for i in 0..6 {
+        p.append(
+            &batch(&[(format!("f{i}"), Some("filler-filler-filler".into()), 100)], Compression::None),
+            0,
+        )
+        .unwrap();
+    }
+    let s = compact_durable(&p, 10_000, 1 << 20, true).unwrap().expect("a pass ran");
+    assert!(s.records_removed >= 1, "{s:?}");
+    let r = p.read(0, 1 << 20, true).unwrap();
+    let h = crate::record::BatchHeader::parse(&r.records).unwrap();
+    assert_eq!(
+        (h.base_offset, h.records_count, h.producer_id, h.base_sequence, h.total_len()),
+        (0, 0, 5, 0, crate::record::batch::HEADER_LEN),
+        "producer 5's batch stays, without records"
+    );
+    assert!(crate::record::batch::check_crc(&r.records[..h.total_len()], &h).is_ok());
+    let kv: Vec<(i64, String, Option<String>)> =
+        read_all(&p).into_iter().filter(|(_, k, _)| k == "k").collect();
+    assert_eq!(kv, vec![(1, "k".to_string(), Some("new".to_string()))]);
+    // A second pass keeps the empty batch as it is.
+    compact_durable(&p, 20_000, 1 << 20, true).unwrap();
+    let r = p.read(0, 1 << 20, true).unwrap();
+    let h = crate::record::BatchHeader::parse(&r.records).unwrap();
+    assert_eq!((h.base_offset, h.records_count, h.producer_id), (0, 0, 5));
+}

@@ -96,6 +96,22 @@ pub fn decompressed_records(batch: &[u8], h: &BatchHeader) -> Result<Bytes, Stri
     }
 }
 
+/// The batch reduced to its header, as Kafka's cleaner keeps a producer's last batch when
+/// compaction removes all its records (`writeEmptyHeader`): same base offset, last offset delta,
+/// producer id, epoch and base sequence (so the producer's state can still be rebuilt from the
+/// log), no records, no compression, no first timestamp, the max timestamp kept, CRC recomputed.
+pub fn empty_batch(original: &[u8]) -> Vec<u8> {
+    let mut b = original[..HEADER_LEN].to_vec();
+    b[8..12].copy_from_slice(&((HEADER_LEN - 12) as i32).to_be_bytes());
+    let attributes = i16::from_be_bytes([b[21], b[22]]) & !0x07;
+    b[21..23].copy_from_slice(&attributes.to_be_bytes());
+    b[27..35].copy_from_slice(&(-1i64).to_be_bytes());
+    b[57..61].copy_from_slice(&0i32.to_be_bytes());
+    let crc = compute_crc(&b);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
 /// Rebuilds a batch keeping only `kept` records (raw slices of the same batch), with the original
 /// header (base offset, last offset delta, timestamps, producer fields), the same codec, a new
 /// count, length and CRC. Offsets of kept records are unchanged: gaps are fine.
