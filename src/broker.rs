@@ -1,9 +1,12 @@
-//! The broker: owns the LogManager, the producer id allocator and the listener; start and stop
-//! order live here.
+//! The broker: owns the [`BrokerState`] (storage, coordinators, listeners, security) and the
+//! tasks that serve it (accept loops, the coordinators' timer, the cleaner, periodic work); start
+//! and stop order live here.
 //!
-//! Start: open the data dir (recovery if the last run crashed) -> bind -> serve. Stop: stop
+//! Start: bind every listener -> open the data dir (recovery if the last run crashed) -> open the
+//! coordinators (replaying their topics) -> finish half-ended transactions -> serve. Stop: stop
 //! accepting and close connections -> fsync every log, write indexes, snapshots, checkpoints ->
-//! write the clean-shutdown marker. Dropping a running [`Broker`] performs the same stop.
+//! write the clean-shutdown marker. Dropping a running [`Broker`] performs the same stop, but
+//! aborts the tasks instead of waiting for them.
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -134,8 +137,7 @@ impl Broker {
             .map_err(|e| StartError::Io(std::io::Error::other(e)))??;
         let logs = Arc::new(logs);
         let producer_ids = Arc::new(ProducerIdManager::open(logs.disk().clone(), logs.data_dir())?);
-        let offsets_partitions =
-            config.get("offsets.topic.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
+        let offsets_partitions = config.setting("offsets.topic.num.partitions");
         let groups = GroupCoordinator::open(
             &logs,
             crate::coordinator::group::state::GroupConfig::from_broker(&config),
@@ -143,10 +145,8 @@ impl Broker {
         )
         .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
         let groups = Arc::new(groups);
-        let max_txn_timeout =
-            config.get("transaction.max.timeout.ms").and_then(|v| v.parse().ok()).unwrap_or(900_000);
-        let txn_partitions =
-            config.get("transaction.state.log.num.partitions").and_then(|v| v.parse().ok()).unwrap_or(50);
+        let max_txn_timeout = config.setting("transaction.max.timeout.ms");
+        let txn_partitions = config.setting("transaction.state.log.num.partitions");
         let txns = TxnCoordinator::open(&logs, &groups, &producer_ids, max_txn_timeout, txn_partitions)
             .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
         let txns = Arc::new(txns);
@@ -206,20 +206,9 @@ impl Broker {
             )));
         }
         let timers = tokio::spawn(group_timer(state.clone(), shutdown_rx.clone()));
-        let retention_every = config
-            .get("log.retention.check.interval.ms")
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(300_000)
-            .max(10);
-        let compact_every = config
-            .get("log.cleaner.backoff.ms")
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(15_000)
-            .max(10);
-        let map_bytes = config
-            .get("log.cleaner.dedupe.buffer.size")
-            .and_then(|v| v.parse::<usize>().ok())
-            .unwrap_or(128 << 20);
+        let retention_every = config.setting::<u64>("log.retention.check.interval.ms").max(10);
+        let compact_every = config.setting::<u64>("log.cleaner.backoff.ms").max(10);
+        let map_bytes: usize = config.setting("log.cleaner.dedupe.buffer.size");
         let cleaner = tokio::spawn(crate::cleaner::run(
             state.logs.clone(),
             Duration::from_millis(retention_every),
@@ -320,12 +309,7 @@ async fn group_timer(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool
 
 /// Periodic work: recovery-point checkpoints and the time-based flush policy (flush.ms).
 async fn background(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
-    let checkpoint_every = state
-        .config
-        .get("log.flush.offset.checkpoint.interval.ms")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(60_000)
-        .max(100);
+    let checkpoint_every = state.config.setting::<u64>("log.flush.offset.checkpoint.interval.ms").max(100);
     let mut tick = tokio::time::interval(Duration::from_millis(1000));
     let mut last_checkpoint = tokio::time::Instant::now();
     loop {

@@ -1,6 +1,7 @@
 //! Wall-clock time in milliseconds, the unit of every Kafka timestamp.
 //!
-//! Only async shells and the log's append path read it; state machines take `now_ms` as input.
+//! Read by async shells (coordinator services, background tasks, a few handlers and the security
+//! checks); the log and the state machines take `now_ms` as input.
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn now_ms() -> i64 {

@@ -2,7 +2,9 @@
 //!
 //! Owns: the one table of every config key Odradek understands ([`BROKER_KEYS`], [`TOPIC_KEYS`]),
 //! parsing of `server.properties` and `--set key=value`, and resolving a topic's effective settings
-//! (topic override > static broker synonym > default) into a [`LogConfig`].
+//! (topic override > dynamic per-broker > dynamic cluster default > static broker synonym >
+//! default) into a [`LogConfig`]; [`BrokerConfig::setting`] reads a numeric key with the table's
+//! default, the one default each key has.
 //! Must not: touch files other than the properties file it is asked to read.
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -451,9 +453,18 @@ impl BrokerConfig {
         broker_key(k).and_then(|d| d.default.map(str::to_string))
     }
 
-    /// A numeric key's value, or `fallback` when unset or unparsable.
-    pub fn num<T: std::str::FromStr>(&self, k: &str, fallback: T) -> T {
-        self.get(k).and_then(|v| v.trim().parse().ok()).unwrap_or(fallback)
+    /// A numeric key's effective value: set (dynamically or at start) or else the table's
+    /// default, the one default each key has. Values were validated at start; the table's default
+    /// stands in for one that does not parse. A key missing from the table, or without a numeric
+    /// default, is a bug (every broker start reads them all, so any test finds it).
+    pub fn setting<T: std::str::FromStr>(&self, k: &str) -> T {
+        if let Some(v) = self.get(k).and_then(|v| v.trim().parse().ok()) {
+            return v;
+        }
+        broker_key(k)
+            .and_then(|d| d.default)
+            .and_then(|d| d.trim().parse().ok())
+            .unwrap_or_else(|| panic!("config key {k} has no numeric default in the table"))
     }
     fn flag(&self, k: &str) -> bool {
         self.get(k).is_some_and(|v| v.eq_ignore_ascii_case("true"))
@@ -467,16 +478,16 @@ impl BrokerConfig {
             .unwrap_or(1)
     }
     pub fn num_partitions(&self) -> i32 {
-        self.num("num.partitions", 1)
+        self.setting("num.partitions")
     }
     pub fn auto_create_topics_enable(&self) -> bool {
         self.flag("auto.create.topics.enable")
     }
     pub fn default_replication_factor(&self) -> i16 {
-        self.num("default.replication.factor", 1)
+        self.setting("default.replication.factor")
     }
     pub fn socket_request_max_bytes(&self) -> usize {
-        self.num("socket.request.max.bytes", 104_857_600usize)
+        self.setting("socket.request.max.bytes")
     }
     /// The connection and memory bounds of the network layer, checked at start: a bound that
     /// cannot be honoured stops the broker instead of being ignored.
@@ -486,7 +497,7 @@ impl BrokerConfig {
             value,
             reason,
         };
-        let queued: i64 = self.num("queued.max.request.bytes", 268_435_456);
+        let queued: i64 = self.setting("queued.max.request.bytes");
         let frame = self.socket_request_max_bytes();
         let queued_bytes = if queued < 0 { None } else { Some(queued as usize) };
         if let Some(q) = queued_bytes {
@@ -518,16 +529,16 @@ impl BrokerConfig {
                 }
             }
         }
-        let idle: i64 = self.num("connections.max.idle.ms", 600_000);
+        let idle: i64 = self.setting("connections.max.idle.ms");
         Ok(NetLimits {
-            max_connections: self.num::<i64>("max.connections", i32::MAX as i64).max(0) as usize,
-            per_ip: self.num::<i64>("max.connections.per.ip", i32::MAX as i64).max(0) as usize,
+            max_connections: self.setting::<i64>("max.connections").max(0) as usize,
+            per_ip: self.setting::<i64>("max.connections.per.ip").max(0) as usize,
             per_ip_overrides,
             idle: (idle >= 0).then(|| std::time::Duration::from_millis(idle as u64)),
             read_timeout: std::time::Duration::from_millis(
-                self.num::<u64>("socket.request.read.timeout.ms", 30_000).max(1),
+                self.setting::<u64>("socket.request.read.timeout.ms").max(1),
             ),
-            backlog: self.num::<u32>("socket.listen.backlog.size", 50).max(1),
+            backlog: self.setting::<u32>("socket.listen.backlog.size").max(1),
             queued_bytes,
         })
     }
@@ -536,10 +547,10 @@ impl BrokerConfig {
         self.get("max.broker.partitions").and_then(|v| v.trim().parse::<usize>().ok())
     }
     pub fn max_partitions_per_request(&self) -> usize {
-        self.num("max.partitions.per.request", 100_000usize)
+        self.setting("max.partitions.per.request")
     }
     pub fn fetch_max_bytes(&self) -> i32 {
-        self.num("fetch.max.bytes", 57_671_680)
+        self.setting("fetch.max.bytes")
     }
     pub fn delete_topic_enable(&self) -> bool {
         self.flag("delete.topic.enable")
@@ -551,18 +562,18 @@ impl BrokerConfig {
         if let Some(v) = self.explicit("log.retention.minutes").and_then(|v| v.0.parse::<i64>().ok()) {
             return v * 60_000;
         }
-        self.num::<i64>("log.retention.hours", 168) * 3_600_000
+        self.setting::<i64>("log.retention.hours") * 3_600_000
     }
     pub fn roll_ms(&self) -> i64 {
         if let Some(v) = self.explicit("log.roll.ms").and_then(|v| v.0.parse().ok()) {
             return v;
         }
-        self.num::<i64>("log.roll.hours", 168) * 3_600_000
+        self.setting::<i64>("log.roll.hours") * 3_600_000
     }
     pub fn flush_ms(&self) -> i64 {
         self.explicit("log.flush.interval.ms")
             .and_then(|v| v.0.parse().ok())
-            .unwrap_or_else(|| self.num("log.flush.scheduler.interval.ms", i64::MAX))
+            .unwrap_or_else(|| self.setting("log.flush.scheduler.interval.ms"))
     }
 
     /// The group coordinator's settings.

@@ -1,7 +1,8 @@
 //! Odradek: a Kafka-compatible event broker. See ARCHITECTURE.md for the map.
 //!
-//! Calls go down, never up: `main -> broker -> server -> handler -> coordinator -> log -> record`,
-//! with `protocol` beside `server`/`handler`.
+//! Calls go down, never up: `main -> broker -> server -> handler -> state -> {coordinator, cleaner,
+//! security} -> log -> record`, with `protocol` beside `server`/`handler` and the leaves `config`,
+//! `clock`, `memory`, `alloc` usable from anywhere (checked by `tests/layers.rs`).
 pub mod alloc;
 pub mod broker;
 pub mod cleaner;

@@ -4,7 +4,7 @@
 //! `log.cleaner.dedupe.buffer.size` and never grown: when it is 90% full the compactor stops
 //! extending the dirty section at a segment boundary and cleans what it has. Keys are hashed to
 //! 128 bits (two SipHash-1-3 rounds with different prefixes), so a collision that would drop the
-//! wrong record needs a 2^-128 coincidence, like Kafka's MD5-based map.
+//! wrong record needs a 2^-127 coincidence (one bit is spent marking a slot used), like Kafka's MD5-based map.
 use std::hash::{DefaultHasher, Hasher};
 
 pub const SLOT_BYTES: usize = 24;

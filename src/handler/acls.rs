@@ -10,7 +10,7 @@ use kafka_protocol::messages::describe_acls_response::{AclDescription, DescribeA
 use kafka_protocol::messages::*;
 
 use super::{s, Who};
-use crate::protocol::error::code;
+use crate::protocol::error::{acl_error, code};
 use crate::security::acl::{op, pattern, AclError, Binding, Filter};
 use crate::state::BrokerState;
 
@@ -81,12 +81,11 @@ pub async fn create_acls(
         };
         results.push(match acl.create(vec![b]) {
             Ok(()) => AclCreationResult::default(),
-            Err(AclError::Invalid(m)) => AclCreationResult::default()
-                .with_error_code(code::INVALID_REQUEST)
-                .with_error_message(Some(s(m))),
-            Err(AclError::Storage(m)) => AclCreationResult::default()
-                .with_error_code(code::KAFKA_STORAGE_ERROR)
-                .with_error_message(Some(s(m))),
+            Err(e) => {
+                let c = acl_error(&e);
+                let (AclError::Invalid(m) | AclError::Storage(m)) = e;
+                AclCreationResult::default().with_error_code(c).with_error_message(Some(s(m)))
+            }
         });
     }
     CreateAclsResponse::default().with_results(results)
@@ -181,7 +180,11 @@ pub async fn delete_acls(
     let valid: Vec<Filter> = filters.iter().filter(|f| bad_filter(f).is_none()).cloned().collect();
     let removed = match acl.delete(&valid) {
         Ok(r) => r,
-        Err(AclError::Storage(m)) | Err(AclError::Invalid(m)) => return all(code::KAFKA_STORAGE_ERROR, &m),
+        Err(e) => {
+            let c = acl_error(&e);
+            let (AclError::Invalid(m) | AclError::Storage(m)) = e;
+            return all(c, &m);
+        }
     };
     let mut removed = removed.into_iter();
     let results = filters

@@ -322,7 +322,7 @@ pub async fn delete_records(
                                 r.low_watermark = lw;
                                 moved = true;
                             }
-                            Err(_) => r.error_code = code::KAFKA_STORAGE_ERROR,
+                            Err(e) => r.error_code = crate::protocol::error::storage_io_error(&e),
                         }
                     }
                 }

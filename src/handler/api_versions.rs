@@ -1,4 +1,5 @@
-//! ApiVersions: the table from `protocol::versions`, nothing else.
+//! ApiVersions: the table from `protocol::versions` and the finalized `transaction.version`
+//! feature.
 use std::sync::Arc;
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;

@@ -1,5 +1,6 @@
-//! Consumer group APIs (classic protocol): FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
-//! LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete.
+//! Consumer group APIs: FindCoordinator; the classic protocol's JoinGroup, SyncGroup, Heartbeat,
+//! LeaveGroup; OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete;
+//! KIP-848's ConsumerGroupHeartbeat and ConsumerGroupDescribe.
 //! Translates protocol types to the coordinator's domain inputs and back.
 use std::sync::Arc;
 

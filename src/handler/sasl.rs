@@ -252,9 +252,13 @@ pub async fn alter_user_scram_credentials(
                 .await;
                 match done {
                     Ok(Ok(())) => Ok(()),
-                    Ok(Err(CredentialError::NotFound(m))) => Err((code::RESOURCE_NOT_FOUND, m)),
-                    Ok(Err(CredentialError::Unacceptable(m))) => Err((code::UNACCEPTABLE_CREDENTIAL, m)),
-                    Ok(Err(CredentialError::Storage(m))) => Err((code::KAFKA_STORAGE_ERROR, m)),
+                    Ok(Err(e)) => {
+                        let c = crate::protocol::error::credential_error(&e);
+                        let (CredentialError::NotFound(m)
+                        | CredentialError::Unacceptable(m)
+                        | CredentialError::Storage(m)) = e;
+                        Err((c, m))
+                    }
                     Err(e) => Err((code::UNKNOWN_SERVER_ERROR, e.to_string())),
                 }
             }

@@ -1,5 +1,7 @@
-//! Transactions (version 1): InitProducerId with a transactional id, AddPartitionsToTxn,
-//! AddOffsetsToTxn, EndTxn, TxnOffsetCommit.
+//! Transactions, versions 1 and 2 (KIP-890): InitProducerId with a transactional id,
+//! AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit, Produce's enrolment and
+//! verification of transactional batches; the transaction admin APIs ListTransactions,
+//! DescribeTransactions, DescribeProducers; WriteTxnMarkers.
 use std::sync::Arc;
 
 use kafka_protocol::messages::add_partitions_to_txn_response::{

@@ -3,7 +3,7 @@
 //! Owns: the data directory layout (below), topic metadata (id, partition count, config overrides),
 //! the clean-shutdown marker, the recovery-point and log-start-offset checkpoints, and the fsync
 //! thread. Must not: see protocol types. Concurrency: the topic map is behind a `parking_lot`
-//! `RwLock` taken briefly; each partition has its own lock (see partition.rs), so produce and fetch
+//! `RwLock` taken briefly; each partition has its own lock (see partition/), so produce and fetch
 //! on different partitions never contend on a global lock.
 //!
 //! Layout of the data dir:
@@ -15,7 +15,7 @@
 //! cleaner-offset-checkpoint           same format: where each compacted log's dirty section starts
 //! topic-metadata/<topic>.properties   topic.id, partitions, config.<key>=<value>
 //! broker-dynamic-config.properties    broker.<key>=<value> and default.<key>=<value> (dynamic broker configs)
-//! <topic>-<partition>/                the partition log (partition.rs, segment.rs)
+//! <topic>-<partition>/                the partition log (partition/, segment.rs)
 //! ```
 pub mod durability;
 pub mod file;

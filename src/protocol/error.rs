@@ -11,6 +11,8 @@ use crate::log::producer_state::SequenceError;
 use crate::log::{AppendError, ReadError, TopicError};
 use crate::record::validate::Invalid;
 use crate::record::BatchError;
+use crate::security::acl::AclError;
+use crate::security::scram::CredentialError;
 
 /// Kafka error codes used by Odradek (names as in Kafka's `Errors` enum).
 pub mod code {
@@ -284,4 +286,28 @@ pub fn incremental_config_error(e: &IncrementalError) -> i16 {
         IncrementalError::NotAList { .. } => code::INVALID_CONFIG,
         IncrementalError::UnknownOperation(_) => code::INVALID_REQUEST,
     }
+}
+
+/// CreateAcls and DeleteAcls: a binding Kafka would refuse is the request's fault; the ACL file
+/// could not be written: storage.
+pub fn acl_error(e: &AclError) -> i16 {
+    match e {
+        AclError::Invalid(_) => code::INVALID_REQUEST,
+        AclError::Storage(_) => code::KAFKA_STORAGE_ERROR,
+    }
+}
+
+/// AlterUserScramCredentials, per user.
+pub fn credential_error(e: &CredentialError) -> i16 {
+    match e {
+        CredentialError::NotFound(_) => code::RESOURCE_NOT_FOUND,
+        CredentialError::Unacceptable(_) => code::UNACCEPTABLE_CREDENTIAL,
+        CredentialError::Storage(_) => code::KAFKA_STORAGE_ERROR,
+    }
+}
+
+/// A log operation outside append and read (DeleteRecords) failed on disk: the one policy for
+/// storage I/O, as `read_error` and `append_error` answer it.
+pub fn storage_io_error(_e: &std::io::Error) -> i16 {
+    code::KAFKA_STORAGE_ERROR
 }

@@ -40,8 +40,8 @@ pub const SERVED: &[(ApiKey, (i16, i16))] = &[
     (ApiKey::ListTransactions, (0, 2)),
     (ApiKey::DescribeTransactions, (0, 0)),
     (ApiKey::DescribeProducers, (0, 0)),
-    // Topic configs change live and persist; broker configs are static (INVALID_CONFIG, as Kafka
-    // answers for keys that are not dynamically updatable).
+    // Topic configs and the dynamically updatable broker keys change live and persist; other
+    // broker keys answer INVALID_CONFIG, as Kafka answers for keys that are not dynamic.
     (ApiKey::IncrementalAlterConfigs, (0, 1)),
     (ApiKey::AlterConfigs, (0, 2)),
     // One log dir; v4 adds total and usable bytes.

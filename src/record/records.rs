@@ -1,5 +1,5 @@
-//! Walking the individual records inside a v2 batch, for the two places allowed to look at them:
-//! compaction and the key check of compacted topics. Works on raw (decompressed) record bytes and
+//! Walking the individual records inside a v2 batch, for compaction; building control batches
+//! (markers) and empty batches; reading a marker's type. Works on raw (decompressed) record bytes and
 //! hands out each record's exact byte range, so kept records are copied, never re-encoded.
 //!
 //! Record layout (varints are zig-zag, as Kafka's):

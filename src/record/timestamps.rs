@@ -1,8 +1,8 @@
 //! Record-level timestamp lookups inside one batch, for ListOffsets by time (off the hot path).
 //!
 //! The batch header only knows the first and largest timestamps, so answering "first record with
-//! timestamp >= T" exactly, as Kafka does, means reading records. This is the one place outside
-//! compaction that decodes them (decompressing if needed).
+//! timestamp >= T" exactly, as Kafka does, means reading records. Of user data, this and
+//! compaction are the only places that decode them (decompressing if needed).
 use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
 

@@ -1,5 +1,6 @@
-//! Security: listeners and their protocols (TLS in `tls.rs`, SASL in `sasl.rs` and `scram.rs`),
-//! who a connection is (`principal.rs`), and the rule that a security setting Odradek does not
+//! Security: listeners and their protocols (`listeners.rs`; TLS in `tls.rs`, SASL in `sasl.rs`,
+//! `scram.rs` and `oauth.rs`), who a connection is (`principal.rs`), ACLs (`acl.rs`), `--dev
+//! --secure` (`devmode.rs`, `devcerts.rs`), and the rule that a security setting Odradek does not
 //! honour stops the broker at start (fail closed) instead of being ignored.
 pub mod acl;
 pub mod devcerts;

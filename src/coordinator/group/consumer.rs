@@ -374,19 +374,28 @@ pub fn records_between(
     let g = group_id.to_string();
     let mut out = Vec::new();
     let mut push = |r: ConsumerRecord| out.push(GroupRecord::Consumer(r));
-    let gone = |m: &String| after.is_none_or(|a| !a.members.contains_key(m));
-    for m in before.iter().flat_map(|b| b.members.keys()).filter(|m| gone(m)) {
-        push(ConsumerRecord::Current { group: g.clone(), member: m.clone(), value: None });
-        push(ConsumerRecord::Target { group: g.clone(), member: m.clone(), value: None });
-        push(ConsumerRecord::Member { group: g.clone(), member: m.clone(), value: None });
-    }
     let Some(a) = after else {
-        if before.is_some() {
+        // The group is deleted: Kafka's order.
+        if let Some(b) = before {
+            for m in b.members.keys() {
+                push(ConsumerRecord::Current { group: g.clone(), member: m.clone(), value: None });
+            }
+            for m in b.members.keys() {
+                push(ConsumerRecord::Target { group: g.clone(), member: m.clone(), value: None });
+            }
             push(ConsumerRecord::TargetEpoch { group: g.clone(), epoch: None });
+            for m in b.members.keys() {
+                push(ConsumerRecord::Member { group: g.clone(), member: m.clone(), value: None });
+            }
             push(ConsumerRecord::GroupEpoch { group: g, epoch: None });
         }
         return out;
     };
+    for m in before.iter().flat_map(|b| b.members.keys()).filter(|m| !a.members.contains_key(*m)) {
+        push(ConsumerRecord::Current { group: g.clone(), member: m.clone(), value: None });
+        push(ConsumerRecord::Target { group: g.clone(), member: m.clone(), value: None });
+        push(ConsumerRecord::Member { group: g.clone(), member: m.clone(), value: None });
+    }
     let old = |m: &str| before.and_then(|b| b.members.get(m));
     for (id, m) in &a.members {
         let stored = m.stored();

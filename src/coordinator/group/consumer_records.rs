@@ -15,8 +15,8 @@
 //! ```text
 //! 3 epoch i32
 //! 5 instance_id ?str, rack_id ?str, client_id str, client_host str, subscribed_topic_names [str],
-//!   subscribed_topic_regex ?str, rebalance_timeout_ms i32, server_assignor ?str,
-//!   classic_member_metadata ?struct (always null here)
+//!   subscribed_topic_regex ?str, rebalance_timeout_ms i32, server_assignor ?str
+//!   (classic_member_metadata is tagged field 0, null here, so not written)
 //! 6 assignment_epoch i32
 //! 7 topic_partitions [ {topic_id uuid, partitions [i32]} ]
 //! 8 member_epoch i32, previous_member_epoch i32, state i8, assigned_partitions [..],
@@ -25,8 +25,10 @@
 //! Kafka's `ConsumerGroupPartitionMetadata` (key 4) is not written: the subscribed topics'
 //! metadata is taken from the live topics when the group is loaded.
 //! A null value is a tombstone. A member leaving writes tombstones for its current assignment,
-//! its target and its metadata, then the new group epoch; a deleted group, tombstones for its
-//! target epoch and its epoch, in Kafka's order.
+//! its target and its metadata, then the new group epoch; a deleted group, every member's current
+//! assignment, every target, the target epoch, every member's metadata, then the group epoch, in
+//! Kafka's order. Tagged fields newer Kafka versions add (MetadataHash, AssignmentTimestamp,
+//! AssignmentEpochs) are skipped on read and not written.
 use bytes::{BufMut, Bytes, BytesMut};
 use uuid::Uuid;
 
@@ -106,7 +108,7 @@ impl ConsumerRecord {
                         put_cnstr(v, m.subscribed_topic_regex.as_deref());
                         v.put_i32(m.rebalance_timeout_ms);
                         put_cnstr(v, m.server_assignor.as_deref());
-                        v.put_u8(0); // classic_member_metadata: null
+                        // classic_member_metadata is a tagged field (tag 0), null: not written.
                     })
                 })
             }

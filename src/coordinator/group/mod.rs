@@ -5,7 +5,9 @@
 //! the records go to. Every call runs the state machine under a short `parking_lot` lock (never
 //! held across an `.await`), appends the records it returns (waiting for the fsync, so a committed
 //! offset is durable when OffsetCommit returns), replays them, and only then delivers the replies.
-//! At start it replays `__consumer_offsets` to rebuild every group.
+//! At start it replays `__consumer_offsets` to rebuild every group. KIP-848 groups are the one
+//! exception to "replay first": a heartbeat changes the group in memory, its records are written
+//! before the answer, and a failed write puts the snapshot taken before it back.
 pub mod consumer;
 pub mod consumer_records;
 pub mod records;

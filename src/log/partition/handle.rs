@@ -1,5 +1,6 @@
 //! `Partition`: the shared handle the rest of the broker holds: atomics readable without a lock
-//! (high watermark, log start, last stable offset, recovery point) and the `PartitionLog` under
+//! (high watermark, log start, last stable offset; the recovery point is in `Durability`) and
+//! the `PartitionLog` under
 //! a short lock, plus the parked fetches to wake.
 use super::*;
 

@@ -36,14 +36,14 @@ impl GroupConfig {
     /// Resolved once at start from the broker's `group.*` and `offset*` keys.
     pub fn from_broker(c: &crate::config::BrokerConfig) -> GroupConfig {
         GroupConfig {
-            min_session_timeout_ms: c.num("group.min.session.timeout.ms", 6_000),
-            max_session_timeout_ms: c.num("group.max.session.timeout.ms", 1_800_000),
-            initial_rebalance_delay_ms: c.num("group.initial.rebalance.delay.ms", 3_000),
-            max_size: c.num("group.max.size", i32::MAX as usize),
-            offset_metadata_max_bytes: c.num("offset.metadata.max.bytes", 4096),
-            offsets_retention_ms: c.num::<i64>("offsets.retention.minutes", 10_080) * 60_000,
-            consumer_session_timeout_ms: c.num("group.consumer.session.timeout.ms", 45_000),
-            consumer_heartbeat_interval_ms: c.num("group.consumer.heartbeat.interval.ms", 5_000),
+            min_session_timeout_ms: c.setting("group.min.session.timeout.ms"),
+            max_session_timeout_ms: c.setting("group.max.session.timeout.ms"),
+            initial_rebalance_delay_ms: c.setting("group.initial.rebalance.delay.ms"),
+            max_size: c.setting("group.max.size"),
+            offset_metadata_max_bytes: c.setting("offset.metadata.max.bytes"),
+            offsets_retention_ms: c.setting::<i64>("offsets.retention.minutes") * 60_000,
+            consumer_session_timeout_ms: c.setting("group.consumer.session.timeout.ms"),
+            consumer_heartbeat_interval_ms: c.setting("group.consumer.heartbeat.interval.ms"),
         }
     }
 }
