@@ -118,7 +118,12 @@ pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io:
         return Ok(None);
     }
     let start = p.cleaner_offset();
-    let lag_edge = now_ms.saturating_sub(cfg.min_compaction_lag_ms);
+    // As Kafka's cleaner: the lag applies only when set; with 0 a segment is dirty whatever its
+    // timestamps say (records stamped ahead of the broker's clock included).
+    let lag_edge = match cfg.min_compaction_lag_ms {
+        0 => i64::MAX,
+        lag => now_ms.saturating_sub(lag),
+    };
     let dirty: Vec<&SegmentInfo> =
         segs.iter().filter(|s| s.next_offset > start).take_while(|s| s.max_timestamp <= lag_edge).collect();
     // Tombstones kept by an earlier pass expire by time alone: clean again once the first of them
