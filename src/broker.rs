@@ -34,6 +34,14 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
+/// What a broker is given from outside besides its config: the clock it runs on and the fault
+/// rules a test may set. They outlive a restart of the broker (the control API keeps them).
+#[derive(Clone, Default)]
+pub struct Controls {
+    pub clock: crate::clock::Clock,
+    pub faults: Arc<crate::faults::Faults>,
+}
+
 pub struct Broker {
     state: Arc<BrokerState>,
     addr: SocketAddr,
@@ -113,8 +121,13 @@ impl Broker {
         BrokerBuilder { temp: true, ..Default::default() }
     }
 
-    /// Opens storage, binds the listener and starts serving.
-    pub async fn start(mut config: BrokerConfig) -> Result<Broker, StartError> {
+    /// Opens storage, binds the listener and starts serving, on the wall clock.
+    pub async fn start(config: BrokerConfig) -> Result<Broker, StartError> {
+        Broker::start_with(config, Controls::default()).await
+    }
+
+    /// [`Broker::start`] with a given clock and fault rules.
+    pub async fn start_with(mut config: BrokerConfig, controls: Controls) -> Result<Broker, StartError> {
         let net = config.net_limits()?;
         let specs = crate::security::listeners::resolve(&config)?;
         crate::security::check_supported(&config, &specs)?;
@@ -132,7 +145,8 @@ impl Broker {
         config.listen = addr.to_string();
         let config = Arc::new(config);
         let c2 = config.clone();
-        let logs = tokio::task::spawn_blocking(move || LogManager::open(c2, LogOptions::default()))
+        let options = LogOptions { clock: controls.clock.clone(), ..Default::default() };
+        let logs = tokio::task::spawn_blocking(move || LogManager::open(c2, options))
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e)))??;
         let logs = Arc::new(logs);
@@ -190,6 +204,7 @@ impl Broker {
             listeners,
             scram,
             acl,
+            faults: controls.faults.clone(),
         });
         // Transactions a crash left half-ended get their markers before anyone is served.
         state.txns.recover().await;
@@ -237,6 +252,7 @@ impl Broker {
             listeners = %shown.join(", "),
             data_dir = %config.data_dir.display(),
             recovered_cleanly = state.logs.recovered_cleanly,
+            manual_clock = state.clock().is_manual(),
             "odradek started"
         );
         tasks.extend([timers, cleaner, background]);
@@ -272,6 +288,20 @@ impl Broker {
         self.stopped = true;
         let st = self.state.clone();
         tokio::task::spawn_blocking(move || st.logs.shutdown()).await.map_err(std::io::Error::other)?
+    }
+
+    /// Stops as a `kill -9` would: connections dropped, nothing more written, no final sync, no
+    /// checkpoints, no clean-shutdown marker; what was written so far stays in the page cache.
+    /// The next start on this data dir runs recovery. For tests (`POST /v1/crash`).
+    pub async fn crash(mut self) {
+        self.stop_tasks();
+        for t in self.tasks.drain(..) {
+            t.abort();
+            let _ = t.await;
+        }
+        self.stopped = true;
+        let st = self.state.clone();
+        let _ = tokio::task::spawn_blocking(move || st.logs.halt()).await;
     }
 
     fn stop_tasks(&self) {

@@ -1,14 +1,16 @@
 //! Odradek: a Kafka-compatible event broker. See ARCHITECTURE.md for the map.
 //!
-//! Calls go down, never up: `main -> broker -> server -> handler -> state -> {coordinator, cleaner,
+//! Calls go down, never up: `main -> control -> broker -> server -> handler -> state -> {coordinator, cleaner,
 //! security} -> log -> record`, with `protocol` beside `server`/`handler` and the leaves `config`,
-//! `clock`, `memory`, `alloc` usable from anywhere (checked by `tests/layers.rs`).
+//! `clock`, `faults`, `memory`, `alloc` usable from anywhere (checked by `tests/layers.rs`).
 pub mod alloc;
 pub mod broker;
 pub mod cleaner;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod coordinator;
+pub mod faults;
 pub mod fuzz;
 pub mod handler;
 pub mod log;

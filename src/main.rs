@@ -1,11 +1,47 @@
-//! `odradek`: clap -> BrokerConfig -> Broker::start -> wait for a signal -> Broker::shutdown.
+//! `odradek`: clap -> BrokerConfig -> Broker::start (held by the control plane, which serves the
+//! control API when asked) -> wait for a signal -> shut every cluster down. `odradek ctl ...`
+//! talks to a running broker's control API instead.
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Drive a running broker's control API (clock, maintenance, waits, faults, clusters); see
+    /// docs/testing.md. `odradek ctl clock`, `odradek ctl advance 45000`, `odradek ctl compact t`...
+    Ctl {
+        /// The control API's HOST:PORT (default: $ODRADEK_CONTROL).
+        #[arg(long)]
+        url: Option<String>,
+        /// Bearer token (default: $ODRADEK_CONTROL_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+        /// Act on this cluster instead of `default`.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// The command and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        words: Vec<String>,
+    },
+}
 
 #[derive(Parser, Debug)]
 #[command(name = "odradek", version, about = "A Kafka-compatible event broker")]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// `system` (default) or `manual`: a virtual clock for tests that moves only through the
+    /// control API (`POST /v1/clock/advance`); group, transaction, retention and compaction
+    /// timers follow it, client-facing waits stay on wall time.
+    #[arg(long, default_value = "system")]
+    clock: odradek::clock::ClockMode,
+    /// Serve the control API (HTTP + JSON, /v1/...) on HOST:PORT. On by default in --dev, on a
+    /// free loopback port printed at start. A non-loopback address needs --control-token.
+    #[arg(long)]
+    control_listen: Option<String>,
+    /// Bearer token the control API requires.
+    #[arg(long)]
+    control_token: Option<String>,
     /// Directory holding the partition logs and metadata.
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -50,6 +86,9 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
+    if let Some(Command::Ctl { url, token, cluster, words }) = args.command {
+        std::process::exit(odradek::control::ctl::run(url, token, cluster, words));
+    }
     // --dev without --data-dir: a temporary directory that lives as long as the process.
     let temp = if args.dev && args.data_dir.is_none() {
         Some(tempfile::Builder::new().prefix("odradek-dev-").tempdir()?)
@@ -121,8 +160,23 @@ fn main() -> anyhow::Result<()> {
         );
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("odradek").build()?;
+    let control_addr = args.control_listen.clone().or_else(|| args.dev.then(|| "127.0.0.1:0".to_string()));
+    let token = args.control_token.clone().filter(|t| !t.is_empty());
     rt.block_on(async move {
-        let broker = odradek::Broker::start(config).await?;
+        // Bound before the broker opens its data: a control address that is refused stops the start.
+        let control_listener = match &control_addr {
+            Some(a) => Some(
+                odradek::control::http::bind(a, token.as_deref())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("--control-listen {a}: {e}"))?,
+            ),
+            None => None,
+        };
+        let controls = odradek::broker::Controls {
+            clock: odradek::clock::Clock::new(args.clock),
+            ..Default::default()
+        };
+        let broker = odradek::Broker::start_with(config.clone(), controls.clone()).await?;
         tracing::info!(startup_ms = started.elapsed().as_secs_f64() * 1000.0, bootstrap = %broker.bootstrap(), "accepting connections");
         if let Some(dir) = &secure_dir {
             let (sasl, ssl) = (broker.bootstrap_for("SASL_SSL").unwrap_or_default(), broker.bootstrap_for("SSL").unwrap_or_default());
@@ -132,13 +186,31 @@ fn main() -> anyhow::Result<()> {
                 println!("client config: {}", f.display());
             }
         }
+        let control = odradek::control::Control::new(broker, config, controls, token.clone())?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let server = match control_listener {
+            Some(l) => {
+                let at = l.local_addr()?;
+                tracing::info!(control = %format!("http://{at}/v1/"), "control API listening");
+                println!("control API: http://{at}/v1/ (odradek ctl --url {at} ...)");
+                let mut rx = stop_rx.clone();
+                Some(tokio::spawn(odradek::control::http::serve(l, control.clone(), async move {
+                    let _ = rx.changed().await;
+                })))
+            }
+            None => None,
+        };
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
         tracing::info!("shutting down");
-        broker.shutdown().await?;
+        let _ = stop_tx.send(true);
+        if let Some(s) = server {
+            let _ = s.await;
+        }
+        control.shutdown().await?;
         tracing::info!("stopped cleanly");
         anyhow::Ok(())
     })?;

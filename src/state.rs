@@ -27,9 +27,15 @@ pub struct BrokerState {
     pub scram: crate::security::scram::CredentialStore,
     /// ACLs, when `authorizer.class.name` switches them on.
     pub acl: Option<crate::security::acl::Authorizer>,
+    /// Fault rules a test set through the control API (none in normal operation).
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 impl BrokerState {
+    /// The domain clock (`crate::clock`): wall time, or manual under `--clock=manual`.
+    pub fn clock(&self) -> &crate::clock::Clock {
+        self.logs.clock()
+    }
     pub fn node_id(&self) -> i32 {
         self.logs.node_id
     }

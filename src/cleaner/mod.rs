@@ -12,12 +12,63 @@ use std::sync::Arc;
 
 use crate::log::LogManager;
 
+/// What an on-demand pass did (the control API answers with it).
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Report {
+    /// Partitions the pass looked at.
+    pub partitions: usize,
+    pub segments_rolled: usize,
+    pub segments_deleted: usize,
+    /// Partitions compaction rewrote something in.
+    pub partitions_cleaned: usize,
+    pub segments_rewritten: usize,
+    pub records_removed: u64,
+    pub markers_removed: u64,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+}
+
+/// The topics a pass covers: one by name, or all of them.
+fn chosen(logs: &LogManager, only: Option<&str>) -> Vec<Arc<crate::log::Topic>> {
+    logs.topics().into_iter().filter(|t| only.is_none_or(|n| n == t.name)).collect()
+}
+
 /// One retention pass over every partition. Returns the number of segments deleted.
 pub fn retention_pass(logs: &LogManager, now_ms: i64) -> usize {
+    retention_of(logs, now_ms, None).segments_deleted
+}
+
+/// Rolls the active segment of every partition of `only` (or all) that has data, and returns
+/// once the sealed segments are synced and the recovery points past them.
+pub fn roll_now(logs: &LogManager, only: Option<&str>) -> Report {
+    let mut r = Report::default();
+    let now = logs.now_ms();
+    for t in chosen(logs, only) {
+        for p in t.partitions.read().iter() {
+            r.partitions += 1;
+            let rolled = p.with_log(|l| {
+                let before = l.segment_count();
+                l.roll(now).map(|_| l.segment_count() > before)
+            });
+            match rolled {
+                Ok(true) => r.segments_rolled += 1,
+                Ok(false) => {}
+                Err(e) => tracing::error!(topic = %t.name, partition = p.index, error = %e, "roll failed"),
+            }
+        }
+    }
+    logs.settle();
+    r
+}
+
+/// A retention pass over the partitions of `only` (or all), now.
+pub fn retention_of(logs: &LogManager, now_ms: i64, only: Option<&str>) -> Report {
+    let mut report = Report::default();
     let mut deleted = 0;
     let mut moved = false;
-    for t in logs.topics() {
+    for t in chosen(logs, only) {
         for p in t.partitions.read().iter() {
+            report.partitions += 1;
             // Time and size retention apply to `delete` logs; segments below the log start offset
             // (DeleteRecords) go on every log.
             let r = p.with_log(|l| l.apply_retention(now_ms));
@@ -41,28 +92,49 @@ pub fn retention_pass(logs: &LogManager, now_ms: i64) -> usize {
             tracing::warn!(error = %e, "writing checkpoints after retention failed");
         }
     }
-    deleted
+    report.segments_deleted = deleted;
+    report
 }
 
 /// One compaction pass over every compacted partition. Returns the partitions cleaned.
 pub fn compaction_pass(logs: &LogManager, now_ms: i64, map_bytes: usize) -> usize {
+    compaction_of(logs, now_ms, map_bytes, None, false).partitions_cleaned
+}
+
+/// Compaction of the compacted partitions of `only` (or all), now. `force` cleans whatever is
+/// dirty regardless of `min.cleanable.dirty.ratio` (the time rules, `min.compaction.lag.ms` and
+/// the delete horizon, still hold: they follow the broker's clock).
+pub fn compaction_of(
+    logs: &LogManager,
+    now_ms: i64,
+    map_bytes: usize,
+    only: Option<&str>,
+    force: bool,
+) -> Report {
+    let mut report = Report::default();
     let mut cleaned = 0;
     // Only segments below the checkpointed recovery point are compacted: bring the checkpoint up
     // to date first when a compacted log has durable data past it.
-    let behind = logs.topics().iter().any(|t| {
+    let behind = chosen(logs, only).iter().any(|t| {
         t.partitions.read().iter().any(|p| p.checkpoint_behind() && p.with_log(|l| l.config().compact))
     });
     if behind {
         if let Err(e) = logs.write_checkpoints() {
             tracing::warn!(error = %e, "writing checkpoints before compaction failed");
-            return 0;
+            return report;
         }
     }
-    for t in logs.topics() {
+    for t in chosen(logs, only) {
         for p in t.partitions.read().iter() {
-            match compactor::compact(p, now_ms, map_bytes, false) {
+            report.partitions += 1;
+            match compactor::compact(p, now_ms, map_bytes, force) {
                 Ok(Some(s)) => {
                     cleaned += 1;
+                    report.segments_rewritten += s.segments_rewritten;
+                    report.records_removed += s.records_removed;
+                    report.markers_removed += s.markers_removed;
+                    report.bytes_before += s.bytes_before;
+                    report.bytes_after += s.bytes_after;
                     if s.segments_rewritten > 0 {
                         tracing::info!(topic = %t.name, partition = p.index, segments = s.segments_rewritten, bytes_before = s.bytes_before, bytes_after = s.bytes_after, records_removed = s.records_removed, markers_removed = s.markers_removed, "compacted");
                     } else {
@@ -81,7 +153,8 @@ pub fn compaction_pass(logs: &LogManager, now_ms: i64, map_bytes: usize) -> usiz
             tracing::warn!(error = %e, "writing checkpoints after compaction failed");
         }
     }
-    cleaned
+    report.partitions_cleaned = cleaned;
+    report
 }
 
 /// The background task: retention every `retention_every`, compaction every `compact_every`.
@@ -104,7 +177,7 @@ pub async fn run(
         };
         let logs = logs.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            let now = crate::clock::now_ms();
+            let now = logs.now_ms();
             if compact {
                 compaction_pass(&logs, now, map_bytes);
             } else {

@@ -7,6 +7,7 @@ pub mod acls;
 pub mod admin;
 pub mod api_versions;
 pub mod configs;
+pub mod faults;
 pub mod fetch;
 pub mod group;
 pub mod list_offsets;
@@ -97,8 +98,73 @@ impl Who<'_> {
     }
 }
 
-/// Handles one decoded request header + body.
+/// Handles one decoded request header + body: the SASL gate, then the fault rules (only while a
+/// test has set some, see `crate::faults`), then the API's handler.
 pub async fn handle(
+    state: &Arc<BrokerState>,
+    header: &Header,
+    body: Bytes,
+    ctx: &mut RequestCtx,
+) -> Result<Reply, FrameError> {
+    if ctx.listener.sasl.is_some() {
+        let api = header.api_key;
+        let gate = ctx.session.gate(
+            &api,
+            api == ApiKey::ApiVersions,
+            api == ApiKey::SaslHandshake,
+            api == ApiKey::SaslAuthenticate,
+        );
+        if let crate::security::sasl::Gate::Close(why) = gate {
+            return Err(FrameError::Refused(why));
+        }
+    }
+    if !state.faults.active() {
+        return dispatch(state, header, body, ctx).await;
+    }
+    use crate::faults::Action;
+    let principal = ctx.principal.to_string();
+    let decided = state.faults.decide(&faults::request_of(state, header, &body, &principal));
+    let Some((rule, action)) = decided else {
+        return dispatch(state, header, body, ctx).await;
+    };
+    match action {
+        Action::CloseBefore => {
+            Err(FrameError::Refused(format!("fault rule {rule}: closing before the request is applied")))
+        }
+        Action::Error { code } => match faults::error_answer(header, body.clone(), code)? {
+            Some(b) => Ok(Reply::Now(b)),
+            // Rules are checked against ERROR_APIS when added; an API without an error answer
+            // here is handled as if the rule had not matched.
+            None => dispatch(state, header, body, ctx).await,
+        },
+        Action::Delay { ms } => {
+            let reply = dispatch(state, header, body, ctx).await?;
+            Ok(Reply::Later(Box::pin(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                match reply {
+                    Reply::Later(f) => f.await,
+                    Reply::Now(b) => Ok(b),
+                    Reply::None => Ok(Bytes::new()),
+                }
+            })))
+        }
+        Action::CloseAfter => {
+            // Applied and durable (an acks=all answer waits for its fsync), then not answered.
+            if let Reply::Later(f) = dispatch(state, header, body, ctx).await? {
+                f.await?;
+            }
+            Err(FrameError::Refused(format!("fault rule {rule}: closing after the request was applied")))
+        }
+        Action::DropAnswer => {
+            if let Reply::Later(f) = dispatch(state, header, body, ctx).await? {
+                f.await?;
+            }
+            Ok(Reply::None)
+        }
+    }
+}
+
+async fn dispatch(
     state: &Arc<BrokerState>,
     header: &Header,
     mut body: Bytes,
@@ -116,18 +182,6 @@ pub async fn handle(
             let resp = $f(state, req, v, &who).await;
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }};
-    }
-    if ctx.listener.sasl.is_some() {
-        let api = header.api_key;
-        let gate = ctx.session.gate(
-            &api,
-            api == ApiKey::ApiVersions,
-            api == ApiKey::SaslHandshake,
-            api == ApiKey::SaslAuthenticate,
-        );
-        if let crate::security::sasl::Gate::Close(why) = gate {
-            return Err(FrameError::Refused(why));
-        }
     }
     match header.api_key {
         ApiKey::SaslHandshake => {

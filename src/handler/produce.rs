@@ -140,7 +140,7 @@ pub fn append(
     v: i16,
     refused: &std::collections::HashMap<(String, i32), i16>,
 ) -> Pending {
-    let now = crate::clock::now_ms();
+    let now = state.logs.now_ms();
     let acks = req.acks;
     let mut topics_out = Vec::with_capacity(req.topic_data.len());
     // (topic slot, partition slot, ticket) for acks=all.

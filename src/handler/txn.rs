@@ -489,7 +489,7 @@ pub async fn list_transactions(
         }
         None => None,
     };
-    let now = crate::clock::now_ms();
+    let now = state.logs.now_ms();
     let mut rows: Vec<TransactionState> = state.txns.view(|t| {
         t.all()
             .filter(|m| {

@@ -126,6 +126,8 @@ pub struct LogOptions {
     pub disk: Disk,
     /// None: start the fsync and seal threads.
     pub background: Option<Arc<Background>>,
+    /// The broker's domain clock (wall time by default; `--clock=manual`).
+    pub clock: crate::clock::Clock,
 }
 
 pub struct LogManager {
@@ -143,6 +145,7 @@ pub struct LogManager {
     pub node_id: i32,
     /// Whether the previous run shut down cleanly (recovery skipped).
     pub recovered_cleanly: bool,
+    clock: crate::clock::Clock,
 }
 
 /// The process's open-file limit (soft).
@@ -158,10 +161,6 @@ fn file_limit() -> u64 {
 /// Descriptors this process has open now (Linux), if it can tell.
 fn open_files() -> Option<u64> {
     std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count() as u64)
-}
-
-fn now_ms() -> i64 {
-    crate::clock::now_ms()
 }
 
 /// Reads a checkpoint file (Kafka's format). A missing file is empty; one that does not parse
@@ -200,7 +199,7 @@ fn read_checkpoint(disk: &Disk, path: &Path) -> Result<HashMap<(String, i32), i6
 }
 
 /// A Kafka-style cluster id: 16 random bytes, URL-safe base64 without padding (22 chars).
-fn new_cluster_id() -> String {
+pub fn new_cluster_id() -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let b = Uuid::new_v4().into_bytes();
     let mut out = String::with_capacity(22);
@@ -275,6 +274,7 @@ impl LogManager {
             cluster_id,
             node_id,
             recovered_cleanly: clean,
+            clock: options.clock.clone(),
         };
         let recovery = read_checkpoint(&disk, &dir.join(RECOVERY_CHECKPOINT))?;
         let starts = read_checkpoint(&disk, &dir.join(START_CHECKPOINT))?;
@@ -338,7 +338,7 @@ impl LogManager {
         rec: Recovery,
     ) -> Result<Partition, TopicError> {
         let dir = self.data_dir.join(format!("{topic}-{p}"));
-        let (log, rep) = PartitionLog::open(&dir, lc, rec, now_ms(), &self.env)?;
+        let (log, rep) = PartitionLog::open(&dir, lc, rec, self.now_ms(), &self.env)?;
         if rep.truncated_bytes > 0 || rep.discarded_segments > 0 {
             tracing::warn!(
                 topic,
@@ -448,6 +448,13 @@ impl LogManager {
     }
     pub fn disk(&self) -> &Disk {
         &self.env.disk
+    }
+    /// The broker's domain clock: every time-based rule reads it (see `clock.rs`).
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.clock
+    }
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
     pub fn storage_failed(&self) -> bool {
         self.env.health.failed()
@@ -713,6 +720,24 @@ impl LogManager {
     /// Clean shutdown: let the seal and fsync threads finish, then for every partition its index
     /// files, txnindex, a producer snapshot and a sync of everything; then the checkpoints, then
     /// the marker.
+    /// Stops every append and waits out the background work, writing nothing else: the state a
+    /// `kill -9` leaves (what was written is in the page cache; no sync, checkpoint or
+    /// clean-shutdown marker). The data dir can then be opened again, with recovery.
+    /// Waits until the background work queued so far (seal jobs of rolled segments, pending
+    /// fsyncs) is done.
+    pub fn settle(&self) {
+        self.env.background.drain();
+    }
+
+    pub fn halt(&self) {
+        for t in self.topics() {
+            for p in t.partitions.read().iter() {
+                p.with_log(|l| l.stop_appends());
+            }
+        }
+        self.env.background.drain();
+    }
+
     pub fn shutdown(&self) -> io::Result<()> {
         // No more appends (so no more rolls and seal jobs), then the background work, then close.
         for t in self.topics() {
@@ -763,7 +788,11 @@ mod tests {
         let config = Arc::new(BrokerConfig { data_dir: dir.path().into(), ..Default::default() });
         let logs = LogManager::open(
             config,
-            LogOptions { disk: Disk::os(), background: Some(super::flusher::Background::manual()) },
+            LogOptions {
+                disk: Disk::os(),
+                background: Some(super::flusher::Background::manual()),
+                ..Default::default()
+            },
         )
         .unwrap();
         // A plain file where partition 7's directory goes: the create fails there, after seven
@@ -789,7 +818,11 @@ mod tests {
         let open = || {
             LogManager::open(
                 config.clone(),
-                LogOptions { disk: Disk::os(), background: Some(super::flusher::Background::inline()) },
+                LogOptions {
+                    disk: Disk::os(),
+                    background: Some(super::flusher::Background::inline()),
+                    ..Default::default()
+                },
             )
             .unwrap()
         };
@@ -836,7 +869,11 @@ mod tests {
         config.set_key("max.broker.partitions", "30").unwrap();
         let logs = LogManager::open(
             Arc::new(config),
-            LogOptions { disk: Disk::os(), background: Some(super::flusher::Background::manual()) },
+            LogOptions {
+                disk: Disk::os(),
+                background: Some(super::flusher::Background::manual()),
+                ..Default::default()
+            },
         )
         .unwrap();
         logs.create_topic("a", 20, BTreeMap::new(), false).unwrap();

@@ -164,8 +164,11 @@ impl World {
 
     fn open(&mut self) -> Result<(), TopicError> {
         self.background = Background::manual();
-        let opts =
-            LogOptions { disk: Disk::sim(self.sim.clone()), background: Some(self.background.clone()) };
+        let opts = LogOptions {
+            disk: Disk::sim(self.sim.clone()),
+            background: Some(self.background.clone()),
+            ..Default::default()
+        };
         self.logs = Some(LogManager::open(self.config.clone(), opts)?);
         Ok(())
     }

@@ -79,7 +79,7 @@ impl GroupCoordinator {
         partitions: i32,
     ) -> Result<GroupCoordinator, StorageError> {
         let mut groups = Groups::new(config);
-        let now = crate::clock::now_ms();
+        let now = logs.now_ms();
         let topic = logs.topic(OFFSETS_TOPIC);
         if let Some(t) = &topic {
             let mut n = 0usize;
@@ -149,14 +149,14 @@ impl GroupCoordinator {
     /// JoinGroup: parks until the group's rebalance completes (or answers at once).
     pub async fn join(&self, input: JoinInput) -> Option<Reply> {
         let (id, rx) = self.new_waiter();
-        let out = self.state.lock().join(input, crate::clock::now_ms(), id);
+        let out = self.state.lock().join(input, self.logs.now_ms(), id);
         self.apply_and_wait(out, id, rx).await
     }
 
     /// SyncGroup: parks until the leader's assignment arrives (or answers at once).
     pub async fn sync(&self, input: SyncInput) -> Option<Reply> {
         let (id, rx) = self.new_waiter();
-        let out = self.state.lock().sync(input, crate::clock::now_ms(), id);
+        let out = self.state.lock().sync(input, self.logs.now_ms(), id);
         self.apply_and_wait(out, id, rx).await
     }
 
@@ -167,7 +167,7 @@ impl GroupCoordinator {
         instance: Option<&str>,
         generation: i32,
     ) -> Result<(), GroupError> {
-        self.state.lock().heartbeat(group, member, instance, generation, crate::clock::now_ms())
+        self.state.lock().heartbeat(group, member, instance, generation, self.logs.now_ms())
     }
 
     /// LeaveGroup: the top-level error and one result per (member id, instance id).
@@ -177,7 +177,7 @@ impl GroupCoordinator {
         group: &str,
         members: &[(String, Option<String>)],
     ) -> (Option<GroupError>, Vec<(String, Option<String>, Option<GroupError>)>) {
-        let (top, results, out) = self.state.lock().leave(group, members, crate::clock::now_ms());
+        let (top, results, out) = self.state.lock().leave(group, members, self.logs.now_ms());
         if let Err(e) = self.apply(out).await {
             tracing::warn!(group, error = %e, "group coordinator write failed");
         }
@@ -199,7 +199,7 @@ impl GroupCoordinator {
             member,
             instance,
             offsets,
-            crate::clock::now_ms(),
+            self.logs.now_ms(),
         );
         Written { value, write: self.apply(out).await }
     }
@@ -268,7 +268,7 @@ impl GroupCoordinator {
             }
             let interval = st.config.consumer_heartbeat_interval_ms;
             let before = st.consumer.groups.get(&group).cloned();
-            match st.consumer.heartbeat(input, &view, crate::clock::now_ms()) {
+            match st.consumer.heartbeat(input, &view, self.logs.now_ms()) {
                 Ok(hb) => {
                     let recs =
                         consumer::records_between(&group, before.as_ref(), st.consumer.groups.get(&group));
@@ -310,7 +310,7 @@ impl GroupCoordinator {
             member,
             instance,
             offsets,
-            crate::clock::now_ms(),
+            self.logs.now_ms(),
         );
         Written { value, write: self.persist_txn_offsets(pid, epoch, out.records).await }
     }
@@ -346,7 +346,7 @@ impl GroupCoordinator {
         if !out.records.is_empty() {
             result = self.persist(&out.records).await;
             if result.is_ok() {
-                let now = crate::clock::now_ms();
+                let now = self.logs.now_ms();
                 let mut st = self.state.lock();
                 for r in &out.records {
                     st.replay(r, false, now);
@@ -367,7 +367,7 @@ impl GroupCoordinator {
             return Ok(());
         }
         let topic = self.offsets_topic()?;
-        let now = crate::clock::now_ms();
+        let now = self.logs.now_ms();
         // Group the records by their partition (group id hash), one batch per partition.
         let mut by_partition: HashMap<i32, Vec<&GroupRecord>> = HashMap::new();
         for r in recs {
@@ -387,7 +387,7 @@ impl GroupCoordinator {
 
     /// A transaction marker for `pid` was written to `__consumer_offsets`.
     pub fn complete_txn(&self, pid: i64, commit: bool) {
-        self.state.lock().complete_txn(pid, commit, crate::clock::now_ms());
+        self.state.lock().complete_txn(pid, commit, self.logs.now_ms());
     }
 
     /// Appends offsets committed in producer `pid`'s transaction (a transactional batch, fsynced);
@@ -402,7 +402,7 @@ impl GroupCoordinator {
             return Ok(());
         }
         let topic = self.offsets_topic()?;
-        let now = crate::clock::now_ms();
+        let now = self.logs.now_ms();
         let mut by_partition: HashMap<i32, Vec<&GroupRecord>> = HashMap::new();
         for r in &recs {
             by_partition
@@ -429,7 +429,7 @@ impl GroupCoordinator {
 
     /// Timer: session expiry, rebalance deadlines, retention.
     pub async fn tick(&self) {
-        let now = crate::clock::now_ms();
+        let now = self.logs.now_ms();
         let has_consumer_groups = !self.state.lock().consumer.groups.is_empty();
         if has_consumer_groups {
             let view = Self::topics_view(&self.logs);

@@ -134,7 +134,7 @@ impl TxnCoordinator {
             crate::coordinator::group::records::partition_for(&r.transactional_id, topic.partition_count());
         let part = super::partition_of(&topic, pidx)?;
         let (k, v) = records::encode(r);
-        let now = crate::clock::now_ms();
+        let now = self.logs.now_ms();
         let rec = Record {
             transactional: false,
             control: false,
@@ -173,7 +173,7 @@ impl TxnCoordinator {
         parts: &[(String, i32)],
         refuse_stale: bool,
     ) -> Vec<Result<(), MarkerError>> {
-        let now = crate::clock::now_ms();
+        let now = self.logs.now_ms();
         let mut results: Vec<Result<(), MarkerError>> = Vec::with_capacity(parts.len());
         let mut tickets = Vec::new();
         for (t, p) in parts {
@@ -237,7 +237,7 @@ impl TxnCoordinator {
                 Err(MarkerError::StaleProducerEpoch) => return Err(TxnError::InvalidProducerEpoch.into()),
             }
         }
-        let done = self.state.lock().complete(&job.transactional_id, crate::clock::now_ms());
+        let done = self.state.lock().complete(&job.transactional_id, self.logs.now_ms());
         if let Some(done) = done {
             self.persist(&done).await?;
         }
@@ -267,7 +267,7 @@ impl TxnCoordinator {
         self.txn_topic()?;
         let _g = self.serial.lock().await;
         loop {
-            let now = crate::clock::now_ms();
+            let now = self.logs.now_ms();
             let mut alloc_error = None;
             let out = {
                 let mut alloc = || match self.ids.next() {
@@ -305,7 +305,7 @@ impl TxnCoordinator {
         parts: &[(String, i32)],
     ) -> Result<(), TxnShellError> {
         let _g = self.serial.lock().await;
-        let r = self.state.lock().add_partitions(id, pid, epoch, parts, crate::clock::now_ms())?;
+        let r = self.state.lock().add_partitions(id, pid, epoch, parts, self.logs.now_ms())?;
         if let Some(r) = r {
             self.persist(&r).await?;
         }
@@ -322,7 +322,7 @@ impl TxnCoordinator {
         v2: bool,
     ) -> Result<(i64, i16), TxnShellError> {
         let _g = self.serial.lock().await;
-        let r = self.state.lock().end_txn(id, pid, epoch, commit, crate::clock::now_ms(), v2)?;
+        let r = self.state.lock().end_txn(id, pid, epoch, commit, self.logs.now_ms(), v2)?;
         if let Some((prep, job)) = r {
             self.persist(&prep).await?;
             self.finish(&job).await?;
@@ -334,7 +334,7 @@ impl TxnCoordinator {
 
     /// Timer: aborts transactions open past their timeout.
     pub async fn tick(&self) {
-        let expired = self.state.lock().expired(crate::clock::now_ms());
+        let expired = self.state.lock().expired(self.logs.now_ms());
         if expired.is_empty() {
             return;
         }
