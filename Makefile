@@ -3,7 +3,7 @@ CARGO ?= cargo
 # Two cores: keep test parallelism modest (each integration test runs a broker and real clients).
 TEST_THREADS ?= 2
 
-.PHONY: run test build unit compat check bench bench-matrix bench-micro bench-broker bench-rtt bench-security fmt clippy clean
+.PHONY: run test build unit compat check bench bench-matrix bench-micro bench-broker bench-rtt bench-security bench-clusters fmt clippy clean
 
 ## Run a broker on 127.0.0.1:9092 with data in ./data (release build).
 run:
@@ -39,6 +39,10 @@ bench-matrix:
 ## What TLS, SASL and ACLs cost on produce and fetch (embedded broker, raw protocol).
 bench-security:
 	$(CARGO) bench --bench security
+
+## What an isolated cluster (POST /v1/clusters) costs: create/delete time, idle RSS, threads, CPU.
+bench-clusters:
+	$(CARGO) bench --bench clusters
 
 ## The broker's own produce round trip and end-to-end latency at a fixed rate, with raw
 ## requests (no client library): make bench-rtt BROKER=127.0.0.1:9092 [RATE=10000]

@@ -45,6 +45,7 @@ broker_args_for() {
 
 RESULTS="$(mktemp)"
 TMPDIRS=()
+TIMINGS=()
 cleanup() {
   broker_stop KILL >/dev/null 2>&1 || true
   if [ "${COMPAT_KEEP:-0}" != 1 ]; then
@@ -68,6 +69,7 @@ for client in "${CLIENTS[@]}"; do
     continue
   fi
   before=$(wc -l <"$RESULTS")
+  client_start=$(date +%s)
   rc=0
   own_limit=240
   [ -f "$HERE/$client/timeout" ] && own_limit=$(grep -v '^#' "$HERE/$client/timeout" | tr -d ' \n')
@@ -97,6 +99,8 @@ for client in "${CLIENTS[@]}"; do
   elif [ "$rc" -ne 0 ] && ! tail -n $((after - before)) "$RESULTS" | grep -q '^FAIL'; then
     echo "FAIL $client/run (exit $rc although every scenario passed)" >>"$RESULTS"
   fi
+  echo "[compat] $client took $(( $(date +%s) - client_start ))s"
+  TIMINGS+=("$client $(( $(date +%s) - client_start ))s")
   if [ -n "$log" ]; then
     if ! broker_stop TERM; then
       echo "FAIL $client/broker-crashed" >>"$RESULTS"
@@ -108,7 +112,7 @@ for client in "${CLIENTS[@]}"; do
 done
 
 echo
-echo "================ summary ($(( $(date +%s) - suite_start ))s)"
+echo "================ summary ($(( $(date +%s) - suite_start ))s: ${TIMINGS[*]})"
 grep '^FAIL' "$RESULTS" | sed 's/^/  /' || true
 passed=$(grep -c '^PASS' "$RESULTS" || true)
 failed=$(grep -c '^FAIL' "$RESULTS" || true)
