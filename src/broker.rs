@@ -47,6 +47,7 @@ pub struct Broker {
     addr: SocketAddr,
     shutdown_tx: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    admission: Arc<crate::server::Admission>,
     stopped: bool,
     _temp: Option<tempfile::TempDir>,
 }
@@ -256,7 +257,7 @@ impl Broker {
             "odradek started"
         );
         tasks.extend([timers, cleaner, background]);
-        Ok(Broker { state, addr, shutdown_tx, tasks, stopped: false, _temp: None })
+        Ok(Broker { state, addr, shutdown_tx, tasks, admission, stopped: false, _temp: None })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -285,6 +286,7 @@ impl Broker {
         for t in self.tasks.drain(..) {
             let _ = t.await;
         }
+        self.wait_for_connections().await;
         self.stopped = true;
         let st = self.state.clone();
         tokio::task::spawn_blocking(move || st.logs.shutdown()).await.map_err(std::io::Error::other)?
@@ -300,8 +302,20 @@ impl Broker {
             let _ = t.await;
         }
         self.stopped = true;
+        // Halt first (no more writes, a cleaner pass in flight waited out), then let the
+        // connection tasks see the stop.
         let st = self.state.clone();
         let _ = tokio::task::spawn_blocking(move || st.logs.halt()).await;
+        self.wait_for_connections().await;
+    }
+
+    async fn wait_for_connections(&self) {
+        if !self.admission.drained(Duration::from_secs(10)).await {
+            tracing::warn!(
+                open = self.admission.open_connections(),
+                "connections still open 10 s after the stop"
+            );
+        }
     }
 
     fn stop_tasks(&self) {
@@ -347,7 +361,7 @@ async fn background(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>
             _ = shutdown.changed() => return,
             _ = tick.tick() => {}
         }
-        state.logs.flush_due_partitions(crate::clock::now_ms());
+        state.logs.flush_due_partitions();
         crate::server::trim_after_closes();
         for l in &state.listeners {
             if let Some(t) = &l.tls {

@@ -75,7 +75,9 @@ impl Clock {
     pub fn advance(&self, ms: i64) -> Option<i64> {
         let t = self.manual.as_ref()?;
         let ms = ms.max(0);
-        Some(t.fetch_add(ms, Ordering::AcqRel).saturating_add(ms))
+        // Saturating, never wrapping: a time past i64::MAX would read as the distant past.
+        let before = t.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| Some(v.saturating_add(ms)));
+        Some(before.unwrap_or_else(|v| v).saturating_add(ms))
     }
 }
 
@@ -93,6 +95,8 @@ mod tests {
         assert_eq!(c.advance(45_000), Some(t0 + 45_000));
         assert_eq!(other.now_ms(), t0 + 45_000);
         assert_eq!(c.advance(-10), Some(t0 + 45_000), "a clock never goes back");
+        assert_eq!(c.advance(i64::MAX), Some(i64::MAX), "saturates");
+        assert_eq!(c.now_ms(), i64::MAX);
         assert_eq!(Clock::system().advance(1), None);
         assert!("manual".parse::<ClockMode>().is_ok() && "lunar".parse::<ClockMode>().is_err());
     }

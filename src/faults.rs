@@ -32,6 +32,9 @@ pub enum Action {
     CloseAfter,
     /// Apply the request and never answer it; the connection stays open.
     DropAnswer,
+    /// Apply the request, answer with `throttle_time_ms` = `ms` and handle nothing more from the
+    /// connection for that long, as a broker enforcing a quota does (KIP-219).
+    Throttle { ms: u64 },
 }
 
 /// What a rule matches. Every field given must match; an empty rule matches every request.
@@ -91,10 +94,16 @@ impl RuleSpec {
                 return Err(format!("min_version {a} is above max_version {b}"));
             }
         }
-        if let Action::Delay { ms } = self.action {
+        if let Action::Delay { ms } | Action::Throttle { ms } = self.action {
             if ms > 600_000 {
-                return Err(format!("a delay of {ms} ms is over the 600000 ms this broker allows"));
+                return Err(format!("{ms} ms is over the 600000 ms a delay or throttle may take"));
             }
+        }
+        if let Action::Error { code: 0 } = self.action {
+            return Err(
+                "error code 0 is success: an error rule would answer success for a request never applied"
+                    .into(),
+            );
         }
         if self.matches.partition.is_some() && self.matches.topic.is_none() {
             return Err("a partition matches only together with a topic".into());
@@ -112,8 +121,11 @@ pub struct Request<'a> {
     pub principal: &'a str,
     /// (topic, partitions named for it; empty when the request names a whole topic).
     pub topics: Vec<(String, Vec<i32>)>,
-    pub group: Option<String>,
-    pub transactional_id: Option<String>,
+    /// Every group the request names (several in a batched FindCoordinator or OffsetFetch).
+    pub groups: Vec<String>,
+    /// Every transactional id it names (several in a batched FindCoordinator or
+    /// AddPartitionsToTxn v4+).
+    pub transactional_ids: Vec<String>,
 }
 
 impl Match {
@@ -124,8 +136,8 @@ impl Match {
             && self.max_version.is_none_or(|v| r.version <= v)
             && eq(&self.client_id, r.client_id)
             && self.principal.as_deref().is_none_or(|p| p == r.principal)
-            && eq(&self.group, r.group.as_deref())
-            && eq(&self.transactional_id, r.transactional_id.as_deref())
+            && self.group.as_deref().is_none_or(|g| r.groups.iter().any(|x| x == g))
+            && self.transactional_id.as_deref().is_none_or(|t| r.transactional_ids.iter().any(|x| x == t))
             && self.topic.as_deref().is_none_or(|t| {
                 r.topics.iter().any(|(name, parts)| {
                     name == t && self.partition.is_none_or(|p| parts.is_empty() || parts.contains(&p))
@@ -305,6 +317,19 @@ mod tests {
     }
 
     #[test]
+    fn a_batched_request_matches_through_any_of_its_keys() {
+        let f = Faults::default();
+        let spec: RuleSpec =
+            serde_json::from_str(r#"{"match":{"group":"g2"},"action":{"type":"close_before"}}"#).unwrap();
+        f.add(spec).unwrap();
+        let mut r = req(10, "t", 0);
+        r.groups = vec!["g1".into(), "g2".into()];
+        assert!(f.decide(&r).is_some());
+        r.groups = vec!["g1".into()];
+        assert!(f.decide(&r).is_none());
+    }
+
+    #[test]
     fn a_seeded_probability_fires_the_same_way_each_run() {
         let run = || {
             let f = Faults::default();
@@ -331,6 +356,8 @@ mod tests {
             serde_json::from_str(r#"{"action":{"type":"error","code":6},"probability":1.5}"#).unwrap();
         assert!(bad.check().is_err());
         assert!(serde_json::from_str::<RuleSpec>(r#"{"action":{"type":"explode"}}"#).is_err());
+        let zero: RuleSpec = serde_json::from_str(r#"{"action":{"type":"error","code":0}}"#).unwrap();
+        assert!(zero.check().is_err(), "code 0 would fake success");
         assert!(serde_json::from_str::<RuleSpec>(r#"{"action":{"type":"close_after"},"mtach":{}}"#).is_err());
         let ok: RuleSpec = serde_json::from_str(
             r#"{"match":{"api_key":26,"transactional_id":"tx"},"action":{"type":"close_after"},"times":1}"#,

@@ -8,6 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kafka_protocol::messages::describe_producers_request::TopicRequest;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, DescribeProducersRequest, DescribeProducersResponse,
+    FetchRequest, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
 use odradek::broker::Controls;
 use odradek::clock::Clock;
 use odradek::control::{http, Control};
@@ -138,6 +145,35 @@ async fn the_openapi_document_matches_the_served_routes() {
     assert!(v["error"].as_str().unwrap().starts_with("no such route"));
 }
 
+/// docs/testing.md's API reference lists exactly the routes of the OpenAPI file.
+#[test]
+fn the_testing_guide_lists_every_route_of_the_openapi_document() {
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string("docs/control-api.json").unwrap()).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (m, _) in ops.as_object().unwrap() {
+            documented.insert(format!("{} {path}", m.to_uppercase()));
+        }
+    }
+    let guide = std::fs::read_to_string("docs/testing.md").unwrap();
+    let start = guide.find("<!-- api-reference:start").expect("the reference's start marker");
+    let end = guide.find("<!-- api-reference:end -->").expect("the reference's end marker");
+    let mut listed = BTreeSet::new();
+    for line in guide[start..end].lines().filter(|l| l.starts_with("| `")) {
+        let cell = line.split(" | ").next().unwrap();
+        for route in cell.split('`').skip(1).step_by(2) {
+            listed.insert(route.to_string());
+        }
+    }
+    let missing: Vec<_> = documented.difference(&listed).collect();
+    let extra: Vec<_> = listed.difference(&documented).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "not in docs/testing.md: {missing:?}; not in the OpenAPI file: {extra:?}"
+    );
+}
+
 impl Plane {
     async fn create_cluster_for_routes(&self) -> (u16, Value) {
         self.call("POST", "/v1/clusters", json!({"id": "scratch", "clock": "manual"})).await
@@ -175,6 +211,10 @@ async fn advancing_the_manual_clock_expires_members_and_aborts_transactions() {
         .await;
     assert_eq!(w["ok"], true, "{w}");
 
+    for huge in [json!({"ms": i64::MAX}), json!({"ms": -1}), json!({"ms": 4_000_000_000_000_i64})] {
+        let (s, v) = p.call("POST", "/v1/clock/advance", huge.clone()).await;
+        assert_eq!(s, 400, "{huge} -> {v}");
+    }
     let wall = Instant::now();
     let a = p.ok("POST", "/v1/clock/advance", json!({"ms": 31_000})).await;
     assert_eq!(a["now_ms"].as_i64().unwrap(), clock0["now_ms"].as_i64().unwrap() + 31_000);
@@ -273,6 +313,23 @@ async fn maintenance_runs_on_demand_and_retention_follows_the_clock() {
     assert_eq!(a["fired"]["retention"]["segments_deleted"], 1, "{a}");
     assert_eq!(watermarks(&p.bootstrap, "events"), (10, 10));
 
+    // An idempotent producer's state expires after producer.id.expiration.ms (a day) of idle
+    // time on the clock.
+    let idem = producer(&p.bootstrap, &[("enable.idempotence", "true")]);
+    send(&idem, "events", "k", "from-an-idempotent-producer").await;
+    let producers = || async {
+        let mut raw = common::raw::Raw::connect(&p.bootstrap).await;
+        let req = DescribeProducersRequest::default().with_topics(vec![TopicRequest::default()
+            .with_name(TopicName(StrBytes::from_static_str("events")))
+            .with_partition_indexes(vec![0])]);
+        let r: DescribeProducersResponse = raw.request(ApiKey::DescribeProducers, 0, &req).await.unwrap();
+        r.topics[0].partitions[0].active_producers.len()
+    };
+    assert_eq!(producers().await, 1);
+    let a = p.ok("POST", "/v1/clock/advance", json!({"ms": 86_400_000})).await;
+    assert!(a["fired"]["retention"]["producers_expired"].as_u64() >= Some(1), "{a}");
+    assert_eq!(producers().await, 0);
+
     let (s, v) = p.call("POST", "/v1/maintenance/compaction", json!({"topic": "nope"})).await;
     assert_eq!(s, 404, "{v}");
     let (s, _) = p.call("POST", "/v1/maintenance/defragment", json!({})).await;
@@ -337,6 +394,56 @@ async fn faults_fire_deterministically_and_the_idempotent_producer_survives_them
     pr.flush(Duration::from_secs(5)).unwrap();
     assert_eq!(p.ok("DELETE", "/v1/faults", Value::Null).await["removed"], 1);
 
+    // Throttled: the answer carries throttle_time_ms and the connection's next request waits
+    // it out (KIP-219).
+    p.ok(
+        "POST",
+        "/v1/faults",
+        json!({"match": {"api_key": 18}, "action": {"type": "throttle", "ms": 300}, "times": 1}),
+    )
+    .await;
+    let mut raw = common::raw::Raw::connect(&p.bootstrap).await;
+    let r: ApiVersionsResponse =
+        raw.request(ApiKey::ApiVersions, 2, &ApiVersionsRequest::default()).await.unwrap();
+    assert_eq!(r.throttle_time_ms, 300);
+    assert!(!r.api_keys.is_empty(), "the answer is otherwise the broker's own");
+    let t = Instant::now();
+    let r: ApiVersionsResponse =
+        raw.request(ApiKey::ApiVersions, 2, &ApiVersionsRequest::default()).await.unwrap();
+    assert_eq!(r.throttle_time_ms, 0);
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "the muted connection answered after {:?}",
+        t.elapsed()
+    );
+    assert_eq!(p.ok("DELETE", "/v1/faults", Value::Null).await["removed"], 1);
+
+    // A dropped fetch answer leaves the connection open: the next request is answered.
+    p.ok(
+        "POST",
+        "/v1/faults",
+        json!({"match": {"api_key": 1, "topic": "f"}, "action": {"type": "drop_answer"}, "times": 1}),
+    )
+    .await;
+    let fetch =
+        FetchRequest::default().with_max_wait_ms(0).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(
+            vec![FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_static_str("f")))
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(0)
+                    .with_partition_max_bytes(1 << 20)])],
+        );
+    raw.send_request(ApiKey::Fetch, 12, &fetch).await.unwrap();
+    let r: Option<ApiVersionsResponse> = tokio::time::timeout(
+        Duration::from_secs(5),
+        raw.request(ApiKey::ApiVersions, 2, &ApiVersionsRequest::default()),
+    )
+    .await
+    .unwrap();
+    assert!(r.is_some_and(|r| r.error_code == 0), "the connection still answers after a dropped fetch");
+    assert_eq!(p.ok("DELETE", "/v1/faults", Value::Null).await["removed"], 1);
+
     // Nonsense rules are refused with the reason.
     for bad in [
         json!({"match": {"api_key": 18}, "action": {"type": "error", "code": 35}}),
@@ -344,6 +451,9 @@ async fn faults_fire_deterministically_and_the_idempotent_producer_survives_them
         json!({"action": {"type": "drop_answer"}, "probability": 1.5}),
         json!({"action": {"type": "delay", "ms": 999_999_999}}),
         json!({"match": {"partition": 0}, "action": {"type": "close_before"}}),
+        json!({"match": {"api_key": 19}, "action": {"type": "throttle", "ms": 700_000}}),
+        json!({"match": {"api_key": 0}, "action": {"type": "error", "code": 0}}),
+        json!({"match": {"api_key": 32}, "action": {"type": "throttle", "ms": 10}}),
     ] {
         let (s, v) = p.call("POST", "/v1/faults", bad.clone()).await;
         assert_eq!(s, 400, "{bad} -> {v}");

@@ -102,6 +102,8 @@ fn last_batch_per_producer(segs: &[SegmentInfo]) -> io::Result<HashMap<i64, i64>
 
 /// One compaction pass over `p`. `force` ignores the dirty ratio (tests, benchmarks).
 pub fn compact(p: &Partition, now_ms: i64, map_bytes: usize, force: bool) -> io::Result<Option<CleanStats>> {
+    // One pass per partition at a time (the background cleaner and on-demand passes).
+    let Some(_cleaning) = p.begin_cleaning() else { return Ok(None) };
     let limit = p.compaction_limit();
     let (segs, cfg, dir, disk, stable) = p.with_log(|l| {
         (

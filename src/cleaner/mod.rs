@@ -19,6 +19,8 @@ pub struct Report {
     pub partitions: usize,
     pub segments_rolled: usize,
     pub segments_deleted: usize,
+    /// Idle producers forgotten (`producer.id.expiration.ms`), by retention passes.
+    pub producers_expired: usize,
     /// Partitions compaction rewrote something in.
     pub partitions_cleaned: usize,
     pub segments_rewritten: usize,
@@ -64,13 +66,20 @@ pub fn roll_now(logs: &LogManager, only: Option<&str>) -> Report {
 /// A retention pass over the partitions of `only` (or all), now.
 pub fn retention_of(logs: &LogManager, now_ms: i64, only: Option<&str>) -> Report {
     let mut report = Report::default();
+    let expiration_ms: i64 = logs.config().setting("producer.id.expiration.ms");
     let mut deleted = 0;
     let mut moved = false;
     for t in chosen(logs, only) {
         for p in t.partitions.read().iter() {
             report.partitions += 1;
+            let Some(_cleaning) = p.begin_cleaning() else { continue };
             // Time and size retention apply to `delete` logs; segments below the log start offset
             // (DeleteRecords) go on every log.
+            let expired = p.with_log(|l| l.expire_producers(now_ms, expiration_ms));
+            if expired > 0 {
+                tracing::debug!(topic = %t.name, partition = p.index, producers = expired, "idle producers expired");
+                report.producers_expired += expired;
+            }
             let r = p.with_log(|l| l.apply_retention(now_ms));
             match r {
                 Ok(n) => {

@@ -127,6 +127,20 @@ async fn add_fault(State(c): State<Shared>, p: Params, Json(spec): Json<RuleSpec
             }
         }
     }
+    if let crate::faults::Action::Throttle { .. } = spec.action {
+        let api = spec.matches.api_key.and_then(|k| kafka_protocol::messages::ApiKey::try_from(k).ok());
+        if !api.is_some_and(|a| crate::handler::faults::THROTTLE_APIS.iter().any(|(t, _)| *t == a)) {
+            let names: Vec<String> = crate::handler::faults::THROTTLE_APIS
+                .iter()
+                .map(|(a, min)| format!("{a:?}={} (v{min}+)", *a as i16))
+                .collect();
+            return ControlError::BadRequest(format!(
+                "a throttle action needs match.api_key, one of {}",
+                names.join(", ")
+            ))
+            .into_response();
+        }
+    }
     match cl.faults().add(spec) {
         Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
         Err(e) => ControlError::BadRequest(e).into_response(),

@@ -58,6 +58,8 @@ pub struct Cluster {
     config: BrokerConfig,
     controls: Controls,
     broker: tokio::sync::RwLock<Option<Broker>>,
+    /// Why the last start failed, while the cluster has no broker.
+    start_error: parking_lot::Mutex<Option<String>>,
     /// The temporary directory of a cluster made through the API (removed with it).
     _temp: Option<tempfile::TempDir>,
     pub created_ms: i64,
@@ -132,6 +134,7 @@ impl Control {
             config,
             controls,
             broker: tokio::sync::RwLock::new(Some(broker)),
+            start_error: parking_lot::Mutex::new(None),
             _temp: None,
             created_ms: crate::clock::now_ms(),
         });
@@ -237,6 +240,7 @@ impl Control {
             config,
             controls,
             broker: tokio::sync::RwLock::new(Some(broker)),
+            start_error: parking_lot::Mutex::new(None),
             _temp: Some(temp),
             created_ms: crate::clock::now_ms(),
         });
@@ -588,10 +592,44 @@ pub struct WaitOutcome {
 impl Cluster {
     /// The running broker's state (an error while it restarts).
     pub async fn state(&self) -> Result<Arc<BrokerState>, ControlError> {
+        Ok(self.running().await?.1)
+    }
+
+    /// The running broker, held: a crash, reset, snapshot or restore waits until the guard is
+    /// dropped, so work done on the state (advance, maintenance) never races a restart.
+    async fn running(
+        &self,
+    ) -> Result<(tokio::sync::RwLockReadGuard<'_, Option<Broker>>, Arc<BrokerState>), ControlError> {
         let b = self.broker.read().await;
-        b.as_ref()
-            .map(|b| b.state().clone())
-            .ok_or_else(|| ControlError::Conflict(format!("cluster {:?} is restarting", self.id)))
+        match b.as_ref().map(|b| b.state().clone()) {
+            Some(st) => Ok((b, st)),
+            None => Err(self.not_running()),
+        }
+    }
+
+    fn not_running(&self) -> ControlError {
+        match self.start_error.lock().clone() {
+            Some(e) => ControlError::Failed(format!(
+                "cluster {:?} has no broker: its last start failed ({e}); crash, reset or restore start it again",
+                self.id
+            )),
+            None => ControlError::Conflict(format!("cluster {:?} is restarting", self.id)),
+        }
+    }
+
+    /// Starts the broker into an empty slot, remembering why if it fails.
+    async fn start_into(&self, slot: &mut Option<Broker>) -> Result<(), ControlError> {
+        match Broker::start_with(fresh(&self.config), self.controls.clone()).await {
+            Ok(b) => {
+                *slot = Some(b);
+                *self.start_error.lock() = None;
+                Ok(())
+            }
+            Err(e) => {
+                *self.start_error.lock() = Some(e.to_string());
+                Err(e.into())
+            }
+        }
     }
 
     pub fn clock(&self) -> &Clock {
@@ -605,7 +643,7 @@ impl Cluster {
     pub async fn describe(&self) -> Result<Value, ControlError> {
         let b = self.broker.read().await;
         let Some(b) = b.as_ref() else {
-            return Err(ControlError::Conflict(format!("cluster {:?} is restarting", self.id)));
+            return Err(self.not_running());
         };
         let st = b.state();
         Ok(json!({
@@ -625,10 +663,17 @@ impl Cluster {
     /// KIP-848 session and rebalance deadlines, transaction timeouts, offsets retention, log
     /// retention, compaction's time rules) and returns once what they wrote is durable.
     pub async fn advance(&self, ms: i64) -> Result<Value, ControlError> {
-        if ms < 0 {
-            return Err(ControlError::BadRequest(format!("ms must not be negative, got {ms}")));
+        // A hundred years at most: every deadline is now + a timeout, and must not overflow.
+        const MAX_ADVANCE_MS: i64 = 100 * 365 * 24 * 3_600_000;
+        if !(0..=MAX_ADVANCE_MS).contains(&ms) {
+            return Err(ControlError::BadRequest(format!(
+                "ms must be within 0 and {MAX_ADVANCE_MS}, got {ms}"
+            )));
         }
-        let st = self.state().await?;
+        if self.clock().now_ms().checked_add(ms).is_none_or(|t| t > i64::MAX / 2) {
+            return Err(ControlError::BadRequest(format!("advancing by {ms} ms would overflow the clock")));
+        }
+        let (_running, st) = self.running().await?;
         let Some(now) = self.clock().advance(ms) else {
             return Err(ControlError::Conflict(
                 "this cluster runs on the system clock; start it with --clock=manual".into(),
@@ -667,7 +712,7 @@ impl Cluster {
         topic: Option<String>,
         roll: bool,
     ) -> Result<Value, ControlError> {
-        let st = self.state().await?;
+        let (_running, st) = self.running().await?;
         if let Some(t) = &topic {
             if st.logs.topic(t).is_none() {
                 return Err(ControlError::NotFound(format!("no topic {t:?}")));
@@ -717,14 +762,13 @@ impl Cluster {
     /// Stops the broker as `kill -9` would and starts it again from its data dir (recovery runs).
     pub async fn crash(&self) -> Result<Value, ControlError> {
         let mut slot = self.broker.write().await;
-        let Some(b) = slot.take() else {
-            return Err(ControlError::Conflict(format!("cluster {:?} is restarting", self.id)));
-        };
         let started = std::time::Instant::now();
-        b.crash().await;
-        let b = Broker::start_with(fresh(&self.config), self.controls.clone()).await?;
-        let recovered_cleanly = b.state().logs.recovered_cleanly;
-        *slot = Some(b);
+        // No broker (a failed start): the crash is a start.
+        if let Some(b) = slot.take() {
+            b.crash().await;
+        }
+        self.start_into(&mut slot).await?;
+        let recovered_cleanly = slot.as_ref().is_some_and(|b| b.state().logs.recovered_cleanly);
         tracing::warn!(cluster = %self.id, "crashed and restarted on request");
         Ok(
             json!({"restarted": true, "recovered_cleanly": recovered_cleanly, "took_ms": started.elapsed().as_secs_f64() * 1000.0}),
@@ -754,14 +798,12 @@ impl Cluster {
         f: impl FnOnce() -> std::io::Result<()> + Send + 'static,
     ) -> Result<(), ControlError> {
         let mut slot = self.broker.write().await;
-        let Some(b) = slot.take() else {
-            return Err(ControlError::Conflict(format!("cluster {:?} is restarting", self.id)));
-        };
-        b.shutdown().await?;
+        if let Some(b) = slot.take() {
+            b.shutdown().await?;
+        }
         let done = tokio::task::spawn_blocking(f).await.map_err(|e| ControlError::Failed(e.to_string()))?;
         // Start again even when `f` failed: the cluster must not be left without a broker.
-        let b = Broker::start_with(fresh(&self.config), self.controls.clone()).await?;
-        *slot = Some(b);
+        self.start_into(&mut slot).await?;
         done.map_err(ControlError::from)
     }
 }

@@ -90,7 +90,7 @@ pub fn request_of<'a>(state: &BrokerState, h: &'a Header, body: &Bytes, principa
     match h.api_key {
         ApiKey::Produce => {
             let q = dec!(ProduceRequest);
-            r.transactional_id = q.transactional_id.as_ref().map(|t| s(&t.0));
+            r.transactional_ids = q.transactional_id.iter().map(|t| s(&t.0)).collect();
             r.topics = q
                 .topic_data
                 .iter()
@@ -125,7 +125,7 @@ pub fn request_of<'a>(state: &BrokerState, h: &'a Header, body: &Bytes, principa
         }
         ApiKey::OffsetCommit => {
             let q = dec!(OffsetCommitRequest);
-            r.group = Some(s(&q.group_id.0));
+            r.groups = vec![s(&q.group_id.0)];
             r.topics = q
                 .topics
                 .iter()
@@ -139,49 +139,55 @@ pub fn request_of<'a>(state: &BrokerState, h: &'a Header, body: &Bytes, principa
         }
         ApiKey::OffsetFetch => {
             let q = dec!(OffsetFetchRequest);
-            r.group = match q.groups.first() {
-                Some(g) => Some(s(&g.group_id.0)),
-                None => Some(s(&q.group_id.0)),
+            r.groups = match q.groups.is_empty() {
+                false => q.groups.iter().map(|g| s(&g.group_id.0)).collect(),
+                true => vec![s(&q.group_id.0)],
             };
         }
         ApiKey::FindCoordinator => {
             let q = dec!(FindCoordinatorRequest);
-            let key = q.coordinator_keys.first().map(s).unwrap_or_else(|| s(&q.key));
+            let keys: Vec<String> = match q.coordinator_keys.is_empty() {
+                false => q.coordinator_keys.iter().map(s).collect(),
+                true => vec![s(&q.key)],
+            };
             if q.key_type == 1 {
-                r.transactional_id = Some(key);
+                r.transactional_ids = keys;
             } else {
-                r.group = Some(key);
+                r.groups = keys;
             }
         }
-        ApiKey::JoinGroup => r.group = Some(s(&dec!(JoinGroupRequest).group_id.0)),
-        ApiKey::SyncGroup => r.group = Some(s(&dec!(SyncGroupRequest).group_id.0)),
-        ApiKey::Heartbeat => r.group = Some(s(&dec!(HeartbeatRequest).group_id.0)),
-        ApiKey::LeaveGroup => r.group = Some(s(&dec!(LeaveGroupRequest).group_id.0)),
-        ApiKey::ConsumerGroupHeartbeat => r.group = Some(s(&dec!(ConsumerGroupHeartbeatRequest).group_id.0)),
+        ApiKey::JoinGroup => r.groups = vec![s(&dec!(JoinGroupRequest).group_id.0)],
+        ApiKey::SyncGroup => r.groups = vec![s(&dec!(SyncGroupRequest).group_id.0)],
+        ApiKey::Heartbeat => r.groups = vec![s(&dec!(HeartbeatRequest).group_id.0)],
+        ApiKey::LeaveGroup => r.groups = vec![s(&dec!(LeaveGroupRequest).group_id.0)],
+        ApiKey::ConsumerGroupHeartbeat => r.groups = vec![s(&dec!(ConsumerGroupHeartbeatRequest).group_id.0)],
         ApiKey::InitProducerId => {
-            r.transactional_id = dec!(InitProducerIdRequest).transactional_id.map(|t| s(&t.0))
+            r.transactional_ids =
+                dec!(InitProducerIdRequest).transactional_id.iter().map(|t| s(&t.0)).collect()
         }
         ApiKey::AddPartitionsToTxn => {
             let q = dec!(AddPartitionsToTxnRequest);
-            if let Some(t) = q.transactions.first() {
-                r.transactional_id = Some(s(&t.transactional_id.0));
-                r.topics = t.topics.iter().map(|t| (s(&t.name.0), t.partitions.clone())).collect();
+            if !q.transactions.is_empty() {
+                for t in &q.transactions {
+                    r.transactional_ids.push(s(&t.transactional_id.0));
+                    r.topics.extend(t.topics.iter().map(|t| (s(&t.name.0), t.partitions.clone())));
+                }
             } else {
-                r.transactional_id = Some(s(&q.v3_and_below_transactional_id.0));
+                r.transactional_ids = vec![s(&q.v3_and_below_transactional_id.0)];
                 r.topics =
                     q.v3_and_below_topics.iter().map(|t| (s(&t.name.0), t.partitions.clone())).collect();
             }
         }
         ApiKey::AddOffsetsToTxn => {
             let q = dec!(AddOffsetsToTxnRequest);
-            r.transactional_id = Some(s(&q.transactional_id.0));
-            r.group = Some(s(&q.group_id.0));
+            r.transactional_ids = vec![s(&q.transactional_id.0)];
+            r.groups = vec![s(&q.group_id.0)];
         }
-        ApiKey::EndTxn => r.transactional_id = Some(s(&dec!(EndTxnRequest).transactional_id.0)),
+        ApiKey::EndTxn => r.transactional_ids = vec![s(&dec!(EndTxnRequest).transactional_id.0)],
         ApiKey::TxnOffsetCommit => {
             let q = dec!(TxnOffsetCommitRequest);
-            r.transactional_id = Some(s(&q.transactional_id.0));
-            r.group = Some(s(&q.group_id.0));
+            r.transactional_ids = vec![s(&q.transactional_id.0)];
+            r.groups = vec![s(&q.group_id.0)];
             r.topics = q
                 .topics
                 .iter()
@@ -201,6 +207,73 @@ pub fn request_of<'a>(state: &BrokerState, h: &'a Header, body: &Bytes, principa
     r
 }
 
+/// APIs a `throttle` rule can answer, with the first version whose response carries
+/// `throttle_time_ms`.
+pub const THROTTLE_APIS: &[(ApiKey, i16)] = &[
+    (ApiKey::Produce, 1),
+    (ApiKey::Fetch, 1),
+    (ApiKey::ListOffsets, 2),
+    (ApiKey::Metadata, 3),
+    (ApiKey::OffsetCommit, 3),
+    (ApiKey::OffsetFetch, 3),
+    (ApiKey::FindCoordinator, 1),
+    (ApiKey::JoinGroup, 2),
+    (ApiKey::Heartbeat, 1),
+    (ApiKey::LeaveGroup, 1),
+    (ApiKey::SyncGroup, 1),
+    (ApiKey::ApiVersions, 1),
+    (ApiKey::CreateTopics, 2),
+    (ApiKey::InitProducerId, 0),
+    (ApiKey::AddPartitionsToTxn, 0),
+    (ApiKey::AddOffsetsToTxn, 0),
+    (ApiKey::EndTxn, 0),
+    (ApiKey::TxnOffsetCommit, 0),
+    (ApiKey::ConsumerGroupHeartbeat, 0),
+];
+
+/// `answer` (a whole response frame) with `throttle_time_ms` set to `ms`; unchanged for an API or
+/// version whose response has no such field.
+pub fn throttled(h: &Header, answer: Bytes, ms: i32) -> Result<Bytes, FrameError> {
+    use kafka_protocol::protocol::Decodable;
+    let v = h.api_version;
+    if !THROTTLE_APIS.iter().any(|(a, min)| *a == h.api_key && v >= *min) || answer.len() < 4 {
+        return Ok(answer);
+    }
+    let hv = h.api_key.response_header_version(v);
+    let bad = |e: anyhow::Error| FrameError::Malformed("response", e.to_string());
+    let mut b = answer.slice(4..);
+    ResponseHeader::decode(&mut b, hv).map_err(bad)?;
+    macro_rules! set {
+        ($t:ty) => {{
+            let mut r = <$t>::decode(&mut b, v).map_err(bad)?;
+            r.throttle_time_ms = ms;
+            encode_response(h.correlation_id, hv, v, &r)
+        }};
+    }
+    match h.api_key {
+        ApiKey::Produce => set!(ProduceResponse),
+        ApiKey::Fetch => set!(FetchResponse),
+        ApiKey::ListOffsets => set!(ListOffsetsResponse),
+        ApiKey::Metadata => set!(MetadataResponse),
+        ApiKey::OffsetCommit => set!(OffsetCommitResponse),
+        ApiKey::OffsetFetch => set!(OffsetFetchResponse),
+        ApiKey::FindCoordinator => set!(FindCoordinatorResponse),
+        ApiKey::JoinGroup => set!(JoinGroupResponse),
+        ApiKey::Heartbeat => set!(HeartbeatResponse),
+        ApiKey::LeaveGroup => set!(LeaveGroupResponse),
+        ApiKey::SyncGroup => set!(SyncGroupResponse),
+        ApiKey::ApiVersions => set!(ApiVersionsResponse),
+        ApiKey::CreateTopics => set!(CreateTopicsResponse),
+        ApiKey::InitProducerId => set!(InitProducerIdResponse),
+        ApiKey::AddPartitionsToTxn => set!(AddPartitionsToTxnResponse),
+        ApiKey::AddOffsetsToTxn => set!(AddOffsetsToTxnResponse),
+        ApiKey::EndTxn => set!(EndTxnResponse),
+        ApiKey::TxnOffsetCommit => set!(TxnOffsetCommitResponse),
+        ApiKey::ConsumerGroupHeartbeat => set!(ConsumerGroupHeartbeatResponse),
+        _ => Ok(answer),
+    }
+}
+
 /// The answer an `error` rule sends for this request: `code` wherever the response carries an
 /// error, nothing applied. `None` for an API without one here ([`ERROR_APIS`]).
 pub fn error_answer(h: &Header, body: Bytes, code: i16) -> Result<Option<Bytes>, FrameError> {
@@ -215,6 +288,12 @@ pub fn error_answer(h: &Header, body: Bytes, code: i16) -> Result<Option<Bytes>,
     match h.api_key {
         ApiKey::Produce => {
             let q: ProduceRequest = decode_body(&mut b, v)?;
+            if q.acks == 0 {
+                // No answer is expected: a failed acks=0 produce closes the connection, as on Kafka.
+                return Err(FrameError::Refused(
+                    "fault rule: error on an acks=0 produce; closing the connection".into(),
+                ));
+            }
             let responses = q
                 .topic_data
                 .into_iter()

@@ -52,6 +52,9 @@ pub struct RequestCtx {
     pub session: crate::security::sasl::Session,
     /// Who the client is: `ANONYMOUS`, its certificate's mapped subject, or its SASL user.
     pub principal: Arc<crate::security::principal::Principal>,
+    /// Handle nothing more from this connection for this long once the answer is queued (a
+    /// throttling fault rule).
+    pub mute_for: Option<std::time::Duration>,
 }
 
 impl RequestCtx {
@@ -155,10 +158,21 @@ pub async fn handle(
             }
             Err(FrameError::Refused(format!("fault rule {rule}: closing after the request was applied")))
         }
+        Action::Throttle { ms } => {
+            let answer = match dispatch(state, header, body, ctx).await? {
+                Reply::Now(b) => b,
+                Reply::Later(f) => f.await?,
+                Reply::None => return Ok(Reply::None),
+            };
+            ctx.mute_for = Some(std::time::Duration::from_millis(ms));
+            Ok(Reply::Now(faults::throttled(header, answer, ms.min(i32::MAX as u64) as i32)?))
+        }
         Action::DropAnswer => {
             if let Reply::Later(f) = dispatch(state, header, body, ctx).await? {
                 f.await?;
             }
+            // Nothing is written, so nothing waits for the answer's memory to be returned.
+            ctx.lease.take();
             Ok(Reply::None)
         }
     }

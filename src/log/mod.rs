@@ -146,6 +146,8 @@ pub struct LogManager {
     /// Whether the previous run shut down cleanly (recovery skipped).
     pub recovered_cleanly: bool,
     clock: crate::clock::Clock,
+    /// Set by `halt`: nothing more is written (checkpoints, topic metadata, cleaner passes).
+    halted: std::sync::atomic::AtomicBool,
 }
 
 /// The process's open-file limit (soft).
@@ -275,6 +277,7 @@ impl LogManager {
             node_id,
             recovered_cleanly: clean,
             clock: options.clock.clone(),
+            halted: std::sync::atomic::AtomicBool::new(false),
         };
         let recovery = read_checkpoint(&disk, &dir.join(RECOVERY_CHECKPOINT))?;
         let starts = read_checkpoint(&disk, &dir.join(START_CHECKPOINT))?;
@@ -466,10 +469,10 @@ impl LogManager {
 
     /// The time-based flush policy (`flush.ms`): queues a background sync for every partition
     /// whose policy says it is due. Called periodically by the broker.
-    pub fn flush_due_partitions(&self, now_ms: i64) {
+    pub fn flush_due_partitions(&self) {
         for t in self.topics() {
             for p in t.partitions.read().iter() {
-                if let Some(ticket) = p.with_log(|l| l.flush_due(now_ms).then(|| l.ticket())) {
+                if let Some(ticket) = p.with_log(|l| l.flush_due().then(|| l.ticket())) {
                     ticket.submit_in_background();
                 }
             }
@@ -518,6 +521,7 @@ impl LogManager {
         }
         crate::config::validate_topic_configs(&configs)?;
         let _admin = self.admin_lock.lock();
+        self.refuse_if_halted()?;
         {
             // Creators and deleters are serialized by the admin lock, so the name stays free
             // while the partitions are made without holding the topics lock (which every
@@ -559,6 +563,7 @@ impl LogManager {
     /// Deletes a topic: metadata first (so a crash never resurrects half a topic), then files.
     pub fn delete_topic(&self, name: &str) -> Result<Uuid, TopicError> {
         let _admin = self.admin_lock.lock();
+        self.refuse_if_halted()?;
         let t = self
             .topics
             .write()
@@ -602,6 +607,7 @@ impl LogManager {
             return Ok(());
         }
         let _admin = self.admin_lock.lock();
+        self.refuse_if_halted()?;
         if t.partition_count() != current {
             return Err(TopicError::InvalidPartitions(format!(
                 "Topic {name} changed while its partitions were being added; retry."
@@ -688,6 +694,10 @@ impl LogManager {
     /// durably). The recovery points written are what the partitions' tickets made durable.
     pub fn write_checkpoints(&self) -> io::Result<()> {
         let _one_writer = self.checkpoint_lock.lock();
+        if self.halted.load(std::sync::atomic::Ordering::Acquire) {
+            // Halted (a simulated crash): another broker may own the data dir now.
+            return Ok(());
+        }
         let topics = self.topics();
         let mut rp = Vec::new();
         let mut ls = Vec::new();
@@ -723,6 +733,13 @@ impl LogManager {
     /// Stops every append and waits out the background work, writing nothing else: the state a
     /// `kill -9` leaves (what was written is in the page cache; no sync, checkpoint or
     /// clean-shutdown marker). The data dir can then be opened again, with recovery.
+    fn refuse_if_halted(&self) -> Result<(), TopicError> {
+        if self.halted.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(TopicError::Storage(io::Error::other("the broker is stopping (halted)")));
+        }
+        Ok(())
+    }
+
     /// Waits until the background work queued so far (seal jobs of rolled segments, pending
     /// fsyncs) is done.
     pub fn settle(&self) {
@@ -730,9 +747,11 @@ impl LogManager {
     }
 
     pub fn halt(&self) {
+        self.halted.store(true, std::sync::atomic::Ordering::Release);
         for t in self.topics() {
             for p in t.partitions.read().iter() {
                 p.with_log(|l| l.stop_appends());
+                p.halt_cleaning();
             }
         }
         self.env.background.drain();

@@ -188,6 +188,21 @@ impl ProducerStateManager {
         }
     }
 
+    /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`), as Kafka does:
+    /// no open transaction and `now_ms - last_timestamp >= expiration_ms`, the timestamp being
+    /// the last batch's (a record's CreateTime or its append time). An entry that only a marker
+    /// made (no batch seen, no timestamp) is kept. Returns how many were removed.
+    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        let before = self.producers.len();
+        let open = &self.open_txns;
+        self.producers.retain(|id, e| {
+            open.contains_key(id)
+                || e.last_timestamp <= 0
+                || now_ms.saturating_sub(e.last_timestamp) < expiration_ms
+        });
+        before - self.producers.len()
+    }
+
     /// Forgets batches at or after `offset` (used when the log is truncated).
     pub fn truncate_to(&mut self, offset: i64) {
         for e in self.producers.values_mut() {
@@ -306,6 +321,20 @@ mod tests {
 
     fn h(base: i64, count: i32, pid: i64, epoch: i16, seq: i32) -> BatchHeader {
         BatchHeader::parse(&make_batch_with_producer(base, count, 0, 0, pid, epoch, seq)).unwrap()
+    }
+
+    #[test]
+    fn idle_producers_expire_unless_a_transaction_is_open() {
+        let mut m = ProducerStateManager::default();
+        m.record(&h(0, 1, 7, 0, 0));
+        m.record(&h(1, 1, 8, 0, 0));
+        for e in m.producers.values_mut() {
+            e.last_timestamp = 1_000;
+        }
+        m.open_txns.insert(8, 1);
+        assert_eq!(m.expire(1_000 + 86_399_999, 86_400_000), 0);
+        assert_eq!(m.expire(1_000 + 86_400_000, 86_400_000), 1);
+        assert!(m.get(7).is_none() && m.get(8).is_some(), "the producer with an open transaction stays");
     }
 
     #[test]

@@ -179,7 +179,8 @@ impl PartitionLog {
             producers: ProducerStateManager::default(),
             aborted: Vec::new(),
             unflushed_messages: 0,
-            last_flush_ms: now_ms,
+            // flush.ms runs on wall time (see flush_due).
+            last_flush_ms: crate::clock::now_ms(),
             env: env.clone(),
             durability,
             closed: false,

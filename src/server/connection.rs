@@ -244,6 +244,7 @@ async fn serve_split<R, W>(
         lease: None,
         session: Default::default(),
         principal: Arc::new(principal),
+        mute_for: None,
     };
     serve_requests(&state, ctx, frames_rx, shutdown, tx).await;
     reader.abort();
@@ -401,7 +402,13 @@ async fn serve_requests(
                 // One line per request at trace level (`RUST_LOG=odradek::server=trace`): which
                 // client uses which API at which version, as collected in compat-tests/*/FINDINGS.md.
                 tracing::trace!(%peer, api = ?header.api_key, version = header.api_version, client = ?header.client_id, "request");
-                match handler::handle(state, &header, frame, &mut ctx).await {
+                // A stop ends a request in flight too (a parked JoinGroup, a fetch waiting):
+                // a broker stopped to be restarted in this process leaves no handler behind.
+                let handled = tokio::select! {
+                    r = handler::handle(state, &header, frame, &mut ctx) => r,
+                    _ = shutdown.changed() => return,
+                };
+                match handled {
                     Ok(r) => r,
                     Err(e) => {
                         tracing::warn!(%peer, api = ?header.api_key, version = header.api_version, client = ?header.client_id, error = %e, "closing connection");
@@ -432,6 +439,12 @@ async fn serve_requests(
         });
         if tx.send((reply, ctx.lease.take(), written)).await.is_err() {
             return;
+        }
+        if let Some(d) = ctx.mute_for.take() {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(d) => {}
+            }
         }
     }
 }

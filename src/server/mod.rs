@@ -122,14 +122,31 @@ impl RateLimitedLog {
 pub struct Admission {
     slots: Arc<Semaphore>,
     per_ip: Arc<PerIp>,
+    max: usize,
 }
 
 impl Admission {
     pub fn new(net: &crate::config::NetLimits) -> Admission {
-        Admission {
-            slots: Arc::new(Semaphore::new(net.max_connections.min(Semaphore::MAX_PERMITS))),
-            per_ip: Arc::new(PerIp::default()),
+        let max = net.max_connections.min(Semaphore::MAX_PERMITS);
+        Admission { slots: Arc::new(Semaphore::new(max)), per_ip: Arc::new(PerIp::default()), max }
+    }
+
+    /// Connections open now (each holds a slot until its task ends).
+    pub fn open_connections(&self) -> usize {
+        self.max.saturating_sub(self.slots.available_permits())
+    }
+
+    /// Waits (up to `limit`) until every connection task has ended: after a stop, so a broker
+    /// restarted on the same data dir in this process never shares it with old handlers.
+    pub async fn drained(&self, limit: Duration) -> bool {
+        let until = tokio::time::Instant::now() + limit;
+        while self.open_connections() > 0 {
+            if tokio::time::Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        true
     }
 }
 

@@ -69,6 +69,7 @@ pub struct GroupCoordinator {
     next_waiter: AtomicU64,
     topic: Mutex<Option<Arc<Topic>>>,
     partitions: i32,
+    ticking: tokio::sync::Mutex<()>,
 }
 
 impl GroupCoordinator {
@@ -119,6 +120,7 @@ impl GroupCoordinator {
             next_waiter: AtomicU64::new(1),
             topic: Mutex::new(topic),
             partitions,
+            ticking: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -429,6 +431,9 @@ impl GroupCoordinator {
 
     /// Timer: session expiry, rebalance deadlines, retention.
     pub async fn tick(&self) {
+        // One tick at a time (the broker's timer and the control API's advance): a tick that
+        // finds nothing due returns only after one already running has persisted what it found.
+        let _one = self.ticking.lock().await;
         let now = self.logs.now_ms();
         let has_consumer_groups = !self.state.lock().consumer.groups.is_empty();
         if has_consumer_groups {

@@ -334,11 +334,13 @@ impl TxnCoordinator {
 
     /// Timer: aborts transactions open past their timeout.
     pub async fn tick(&self) {
-        let expired = self.state.lock().expired(self.logs.now_ms());
-        if expired.is_empty() {
+        if self.state.lock().expired(self.logs.now_ms()).is_empty() {
             return;
         }
+        // Decided under the lock: a tick running beside this one (the broker's timer and the
+        // control API's advance) has aborted them by then, and this one waits for it.
         let _g = self.serial.lock().await;
+        let expired = self.state.lock().expired(self.logs.now_ms());
         for (prep, job) in expired {
             tracing::info!(transactional_id = %job.transactional_id, "transaction timed out; aborting");
             if let Err(e) = async {

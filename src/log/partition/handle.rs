@@ -23,9 +23,28 @@ pub struct Partition {
     /// When the first tombstone kept by the compactor may be removed (i64::MAX: none kept).
     tombstone_expiry: AtomicI64,
     waiters: Mutex<Vec<Arc<Notify>>>,
+    /// Held by a cleaner pass (retention or compaction) for its whole run: the background
+    /// cleaner and the control API's passes never work on one partition at once (they share the
+    /// compactor's temporary file names), and a halt waits for a pass in flight.
+    cleaning: Mutex<()>,
+    /// Set by `LogManager::halt`: no cleaner pass starts on this partition any more.
+    halted: std::sync::atomic::AtomicBool,
 }
 
 impl Partition {
+    /// Takes the partition's cleaner lock for a pass; `None` once the log manager has halted.
+    /// Blocking: call it on the blocking pool, never under another of the partition's locks.
+    pub fn begin_cleaning(&self) -> Option<parking_lot::MutexGuard<'_, ()>> {
+        let g = self.cleaning.lock();
+        (!self.halted.load(Ordering::Acquire)).then_some(g)
+    }
+
+    /// Waits out a pass in flight and refuses later ones.
+    pub fn halt_cleaning(&self) {
+        let _g = self.cleaning.lock();
+        self.halted.store(true, Ordering::Release);
+    }
+
     pub fn new(topic: String, index: i32, log: PartitionLog) -> Partition {
         let (leo, lso) = (log.log_end_offset(), log.log_start_offset());
         let stable = log.last_stable_offset();
@@ -42,6 +61,8 @@ impl Partition {
             cleaner_offset: AtomicI64::new(0),
             tombstone_expiry: AtomicI64::new(i64::MAX),
             waiters: Mutex::new(Vec::new()),
+            cleaning: Mutex::new(()),
+            halted: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -435,7 +435,7 @@ impl PartitionLog {
         }
         self.unflushed_messages += count;
         let durable = self.durability.ticket(self.log_end_offset);
-        if self.flush_due(now_ms) {
+        if self.flush_due() {
             // flush.messages / flush.ms: a sync in the background, whatever the producer's acks.
             durable.clone().submit_in_background();
         }
@@ -540,8 +540,15 @@ impl PartitionLog {
         list_snapshots(&self.env.disk, &self.dir).ok()?.into_iter().min()
     }
 
-    /// Whether the flush policy (flush.messages / flush.ms) asks for an fsync now.
-    pub fn flush_due(&mut self, now_ms: i64) -> bool {
+    /// Drops idle producers' state (`producer.id.expiration.ms`); returns how many.
+    pub fn expire_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.producers.expire(now_ms, expiration_ms)
+    }
+
+    /// Whether the flush policy (flush.messages / flush.ms) asks for an fsync now. flush.ms is a
+    /// durability policy on wall time, whatever the broker's domain clock says.
+    pub fn flush_due(&mut self) -> bool {
+        let now_ms = crate::clock::now_ms();
         let due = self.unflushed_messages >= self.config.flush_messages
             || (self.unflushed_messages > 0
                 && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms);
