@@ -144,6 +144,19 @@ else
   log "Connect classpath already in $CONNECT_LIB"
 fi
 
+# --- JUnit's console launcher (one jar, Maven Central through mvn): control/junit ----------
+JUNIT_VERSION="${JUNIT_VERSION:-6.1.3}"
+JUNIT_JAR="$CACHE/junit/junit-platform-console-standalone-$JUNIT_VERSION.jar"
+if [ -f "$JUNIT_JAR" ]; then
+  log "junit-platform-console-standalone $JUNIT_VERSION already in $CACHE/junit"
+elif command -v mvn >/dev/null 2>&1; then
+  log "mvn dependency:copy junit-platform-console-standalone:$JUNIT_VERSION"
+  mvn -q -B dependency:copy "-Dartifact=org.junit.platform:junit-platform-console-standalone:$JUNIT_VERSION" \
+    "-DoutputDirectory=$CACHE/junit" >/dev/null 2>&1 || log "WARNING: could not fetch the JUnit launcher"
+else
+  log "WARNING: mvn not found; control/junit cannot run"
+fi
+
 # --- KafkaJS (npm, into $CACHE/node) ---------------------------------------------
 # Needs node + npm (node 20 on CI). Skipped with a warning when they are absent; the
 # kafkajs client then fails its own run with a clear message.

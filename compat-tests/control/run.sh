@@ -57,6 +57,32 @@ for s in ControlClock ControlEndTxnRetry; do
   if java_scenario "$s"; then record PASS "control/java/$s"; else record FAIL "control/java/$s"; fi
 done
 
+# --- Java: JUnit (console launcher), test methods concurrent, a cluster each --------------
+JUNIT_JAR="$(ls "$CACHE"/junit/junit-platform-console-standalone-*.jar 2>/dev/null | tail -1 || true)"
+if [ -n "$JUNIT_JAR" ]; then
+  JC="$WORK/junit-classes"
+  mkdir -p "$JC"
+  set +e
+  javac --release 17 -nowarn -XDsuppressNotes -cp "$CP:$CLASSES:$JUNIT_JAR" -d "$JC" "$HERE"/junit/*.java \
+    && timeout --kill-after=5 120 java -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="$LOGCFG" -jar "$JUNIT_JAR" execute \
+      --disable-banner --disable-ansi-colors --details=tree --class-path "$CP:$CLASSES:$JC" \
+      --select-class compat.ClusterPerTestTest --config junit.jupiter.execution.parallel.enabled=true \
+      --config junit.jupiter.execution.parallel.config.executor-service=FORK_JOIN_POOL \
+      >"$WORK/junit.txt" 2>&1
+  rc=$?
+  set -e
+  cat "$WORK/junit.txt" 2>/dev/null || true
+  n=0
+  while read -r name mark; do
+    n=$((n + 1))
+    record "$([ "$mark" = "✔" ] && echo PASS || echo FAIL)" "control/junit/${name%()}"
+  done < <(grep -oE '[A-Za-z0-9_]+\(\) (✔|✘)' "$WORK/junit.txt" 2>/dev/null || true)
+  [ "$n" -gt 0 ] || record FAIL "control/junit/run (exit $rc, no verdicts)"
+  [ "$rc" -eq 0 ] || [ "$n" -eq 0 ] || grep -q '✘' "$WORK/junit.txt" || record FAIL "control/junit/run (exit $rc)"
+else
+  record FAIL "control/junit/setup (no JUnit console launcher in $CACHE/junit; run compat-tests/setup.sh)"
+fi
+
 # --- Python: pytest, 3 workers ----------------------------------------------------
 PY="$CACHE/venv/bin/python"
 if "$PY" -c 'import pytest, xdist, kafka' 2>/dev/null; then
