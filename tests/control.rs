@@ -575,3 +575,77 @@ async fn isolated_clusters_reset_snapshot_restore_and_fork() {
         assert!((400..500).contains(&s), "{m} {path} {body} -> {s}");
     }
 }
+
+/// `--dev` serves the control API on a free loopback port and prints it; `odradek ctl` drives it;
+/// `--control-listen` on a non-loopback address without a token stops the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mode_prints_its_control_address_and_ctl_uses_it() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let bin = env!("CARGO_BIN_EXE_odradek");
+    let mut child = Command::new(bin)
+        .args(["--dev", "--clock=manual", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        lines.find_map(|l| l.ok().filter(|l| l.starts_with("control API: ")))
+    })
+    .await
+    .unwrap()
+    .expect("the control address is printed");
+    let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
+    let out = Command::new(bin).args(["ctl", "--url", &addr, "advance", "1500"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["advanced_ms"], 1500);
+    let out = Command::new(bin)
+        .args(["ctl", "--url", &addr, "wait", "{\"for\":\"topic\",\"topic\":\"x\",\"timeout_ms\":10}"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "a wait that times out exits 1");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["seen"]["exists"], false);
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+
+    let refused = Command::new(bin)
+        .args(["--dev", "--listen", "127.0.0.1:0", "--control-listen", "0.0.0.0:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not a loopback address"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// With a token, a request without `Authorization: Bearer <token>` is 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_token_is_required_when_set() {
+    assert!(http::bind("0.0.0.0:0", None).await.is_err(), "non-loopback without a token");
+    let dir = tempfile::tempdir().unwrap();
+    let config = BrokerConfig {
+        data_dir: dir.path().to_path_buf(),
+        listen: "127.0.0.1:0".into(),
+        ..Default::default()
+    };
+    let broker = Broker::start_with(config.clone(), Controls::default()).await.unwrap();
+    let control = Control::new(broker, config, Controls::default(), Some("s3cret".into())).unwrap();
+    let l = http::bind("0.0.0.0:0", Some("s3cret")).await.unwrap();
+    let addr = format!("127.0.0.1:{}", l.local_addr().unwrap().port());
+    tokio::spawn(http::serve(l, control, std::future::pending()));
+    let call = |token: Option<&'static str>| {
+        let addr = addr.clone();
+        async move { odradek::control::ctl::call(&addr, token, "GET", "/v1/clock", None).await.unwrap().0 }
+    };
+    assert_eq!(call(None).await, 401);
+    assert_eq!(call(Some("wrong")).await, 401);
+    assert_eq!(call(Some("s3cret")).await, 200);
+}
