@@ -302,8 +302,8 @@ impl Broker {
             let _ = t.await;
         }
         self.stopped = true;
-        // Halt first (no more writes, a cleaner pass in flight waited out), then let the
-        // connection tasks see the stop.
+        // The connections were told to stop above; halt (no more writes, a cleaner pass or
+        // topic change in flight waited out), then wait until their tasks are gone.
         let st = self.state.clone();
         let _ = tokio::task::spawn_blocking(move || st.logs.halt()).await;
         self.wait_for_connections().await;

@@ -110,36 +110,8 @@ async fn add_fault(State(c): State<Shared>, p: Params, Json(spec): Json<RuleSpec
         Ok(cl) => cl,
         Err(e) => return e.into_response(),
     };
-    if let crate::faults::Action::Error { .. } = spec.action {
-        let api = spec.matches.api_key.and_then(|k| kafka_protocol::messages::ApiKey::try_from(k).ok());
-        match api {
-            Some(a) if crate::handler::faults::ERROR_APIS.contains(&a) => {}
-            _ => {
-                let names: Vec<String> = crate::handler::faults::ERROR_APIS
-                    .iter()
-                    .map(|a| format!("{a:?}={}", *a as i16))
-                    .collect();
-                return ControlError::BadRequest(format!(
-                    "an error action needs match.api_key, one of {}",
-                    names.join(", ")
-                ))
-                .into_response();
-            }
-        }
-    }
-    if let crate::faults::Action::Throttle { .. } = spec.action {
-        let api = spec.matches.api_key.and_then(|k| kafka_protocol::messages::ApiKey::try_from(k).ok());
-        if !api.is_some_and(|a| crate::handler::faults::THROTTLE_APIS.iter().any(|(t, _)| *t == a)) {
-            let names: Vec<String> = crate::handler::faults::THROTTLE_APIS
-                .iter()
-                .map(|(a, min)| format!("{a:?}={} (v{min}+)", *a as i16))
-                .collect();
-            return ControlError::BadRequest(format!(
-                "a throttle action needs match.api_key, one of {}",
-                names.join(", ")
-            ))
-            .into_response();
-        }
+    if let Err(why) = crate::handler::faults::check_rule(&spec) {
+        return ControlError::BadRequest(why).into_response();
     }
     match cl.faults().add(spec) {
         Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),

@@ -129,15 +129,7 @@ impl Control {
     ) -> std::io::Result<Arc<Control>> {
         let manual = controls.clock.is_manual();
         let config = restart_config(&config, &broker);
-        let c = Arc::new(Cluster {
-            id: DEFAULT_CLUSTER.into(),
-            config,
-            controls,
-            broker: tokio::sync::RwLock::new(Some(broker)),
-            start_error: parking_lot::Mutex::new(None),
-            _temp: None,
-            created_ms: crate::clock::now_ms(),
-        });
+        let c = Cluster::running_as(DEFAULT_CLUSTER.into(), config, controls, broker, None);
         let root = tempfile::Builder::new().prefix("odradek-control-").tempdir()?;
         let mut clusters = BTreeMap::new();
         clusters.insert(c.id.clone(), c);
@@ -235,15 +227,7 @@ impl Control {
         let broker = Broker::start_with(config.clone(), controls.clone()).await?;
         let start_ms = started.elapsed().as_secs_f64() * 1000.0;
         let config = restart_config(&config, &broker);
-        let c = Arc::new(Cluster {
-            id: id.clone(),
-            config,
-            controls,
-            broker: tokio::sync::RwLock::new(Some(broker)),
-            start_error: parking_lot::Mutex::new(None),
-            _temp: Some(temp),
-            created_ms: crate::clock::now_ms(),
-        });
+        let c = Cluster::running_as(id.clone(), config, controls, broker, Some(temp));
         {
             let mut all = self.clusters.lock();
             if all.contains_key(&id) {
@@ -590,6 +574,24 @@ pub struct WaitOutcome {
 }
 
 impl Cluster {
+    fn running_as(
+        id: String,
+        config: BrokerConfig,
+        controls: Controls,
+        broker: Broker,
+        temp: Option<tempfile::TempDir>,
+    ) -> Arc<Cluster> {
+        Arc::new(Cluster {
+            id,
+            config,
+            controls,
+            broker: tokio::sync::RwLock::new(Some(broker)),
+            start_error: parking_lot::Mutex::new(None),
+            _temp: temp,
+            created_ms: crate::clock::now_ms(),
+        })
+    }
+
     /// The running broker's state (an error while it restarts).
     pub async fn state(&self) -> Result<Arc<BrokerState>, ControlError> {
         Ok(self.running().await?.1)
@@ -799,7 +801,10 @@ impl Cluster {
     ) -> Result<(), ControlError> {
         let mut slot = self.broker.write().await;
         if let Some(b) = slot.take() {
-            b.shutdown().await?;
+            if let Err(e) = b.shutdown().await {
+                *self.start_error.lock() = Some(format!("the stop before the restart failed: {e}"));
+                return Err(e.into());
+            }
         }
         let done = tokio::task::spawn_blocking(f).await.map_err(|e| ControlError::Failed(e.to_string()))?;
         // Start again even when `f` failed: the cluster must not be left without a broker.

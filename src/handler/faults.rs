@@ -54,6 +54,25 @@ pub const ERROR_APIS: &[ApiKey] = &[
     ApiKey::DeleteTopics,
 ];
 
+/// Whether a rule's action can be carried out on the API it matches: an `error` or `throttle`
+/// needs `match.api_key` among the APIs that have such an answer here.
+pub fn check_rule(spec: &crate::faults::RuleSpec) -> Result<(), String> {
+    use crate::faults::Action;
+    let api = spec.matches.api_key.and_then(|k| ApiKey::try_from(k).ok());
+    let (what, served): (&str, Vec<(ApiKey, String)>) = match spec.action {
+        Action::Error { .. } => ("an error", ERROR_APIS.iter().map(|a| (*a, String::new())).collect()),
+        Action::Throttle { .. } => {
+            ("a throttle", THROTTLE_APIS.iter().map(|(a, min)| (*a, format!(" (v{min}+)"))).collect())
+        }
+        _ => return Ok(()),
+    };
+    if api.is_some_and(|a| served.iter().any(|(s, _)| *s == a)) {
+        return Ok(());
+    }
+    let names: Vec<String> = served.iter().map(|(a, note)| format!("{a:?}={}{note}", *a as i16)).collect();
+    Err(format!("{what} action needs match.api_key, one of {}", names.join(", ")))
+}
+
 fn s(x: &StrBytes) -> String {
     x.to_string()
 }

@@ -148,6 +148,8 @@ pub struct LogManager {
     clock: crate::clock::Clock,
     /// Set by `halt`: nothing more is written (checkpoints, topic metadata, cleaner passes).
     halted: std::sync::atomic::AtomicBool,
+    /// Set by `shutdown`: no more topic changes.
+    closing: std::sync::atomic::AtomicBool,
 }
 
 /// The process's open-file limit (soft).
@@ -278,6 +280,7 @@ impl LogManager {
             recovered_cleanly: clean,
             clock: options.clock.clone(),
             halted: std::sync::atomic::AtomicBool::new(false),
+            closing: std::sync::atomic::AtomicBool::new(false),
         };
         let recovery = read_checkpoint(&disk, &dir.join(RECOVERY_CHECKPOINT))?;
         let starts = read_checkpoint(&disk, &dir.join(START_CHECKPOINT))?;
@@ -341,7 +344,10 @@ impl LogManager {
         rec: Recovery,
     ) -> Result<Partition, TopicError> {
         let dir = self.data_dir.join(format!("{topic}-{p}"));
-        let (log, rep) = PartitionLog::open(&dir, lc, rec, self.now_ms(), &self.env)?;
+        let (mut log, rep) = PartitionLog::open(&dir, lc, rec, self.now_ms(), &self.env)?;
+        // Producers idle past producer.id.expiration.ms stay expired across a restart (their
+        // state comes back from a snapshot otherwise), as Kafka filters them at load.
+        log.expire_producers(self.now_ms(), self.config.setting("producer.id.expiration.ms"));
         if rep.truncated_bytes > 0 || rep.discarded_segments > 0 {
             tracing::warn!(
                 topic,
@@ -727,15 +733,12 @@ impl LogManager {
         Ok(())
     }
 
-    /// Clean shutdown: let the seal and fsync threads finish, then for every partition its index
-    /// files, txnindex, a producer snapshot and a sync of everything; then the checkpoints, then
-    /// the marker.
-    /// Stops every append and waits out the background work, writing nothing else: the state a
-    /// `kill -9` leaves (what was written is in the page cache; no sync, checkpoint or
-    /// clean-shutdown marker). The data dir can then be opened again, with recovery.
+    /// Topic changes stop once the broker halts or closes: a CreateTopics still running on the
+    /// blocking pool must not write into a data dir being closed or reopened.
     fn refuse_if_halted(&self) -> Result<(), TopicError> {
-        if self.halted.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(TopicError::Storage(io::Error::other("the broker is stopping (halted)")));
+        let closing = self.closing.load(std::sync::atomic::Ordering::Acquire);
+        if closing || self.halted.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(TopicError::Storage(io::Error::other("the broker is stopping")));
         }
         Ok(())
     }
@@ -746,8 +749,14 @@ impl LogManager {
         self.env.background.drain();
     }
 
+    /// Stops every append and waits out the background work, writing nothing else: the state a
+    /// `kill -9` leaves (what was written is in the page cache; no sync, checkpoint or
+    /// clean-shutdown marker). A topic change or checkpoint write in flight is waited out; none
+    /// starts afterwards. The data dir can then be opened again, with recovery.
     pub fn halt(&self) {
         self.halted.store(true, std::sync::atomic::Ordering::Release);
+        drop(self.admin_lock.lock());
+        drop(self.checkpoint_lock.lock());
         for t in self.topics() {
             for p in t.partitions.read().iter() {
                 p.with_log(|l| l.stop_appends());
@@ -757,8 +766,14 @@ impl LogManager {
         self.env.background.drain();
     }
 
+    /// Clean shutdown: let the seal and fsync threads finish, then for every partition its index
+    /// files, txnindex, a producer snapshot and a sync of everything; then the checkpoints, then
+    /// the marker.
     pub fn shutdown(&self) -> io::Result<()> {
-        // No more appends (so no more rolls and seal jobs), then the background work, then close.
+        // No topic changes from here on (one in flight is waited out), no more appends (so no
+        // more rolls and seal jobs), then the background work, then close.
+        self.closing.store(true, std::sync::atomic::Ordering::Release);
+        drop(self.admin_lock.lock());
         for t in self.topics() {
             for p in t.partitions.read().iter() {
                 p.with_log(|l| l.stop_appends());

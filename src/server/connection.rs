@@ -246,10 +246,19 @@ async fn serve_split<R, W>(
         principal: Arc::new(principal),
         mute_for: None,
     };
-    serve_requests(&state, ctx, frames_rx, shutdown, tx).await;
+    serve_requests(&state, ctx, frames_rx, shutdown.clone(), tx).await;
     reader.abort();
-    // Let the writer flush answers already queued (the sender is dropped), then end.
-    let _ = writer.await;
+    // Let the writer flush answers already queued (the sender is dropped), then end; after a
+    // stop only briefly (a delayed answer or a client that stopped reading must not hold a
+    // stopped broker's connection open).
+    let mut writer = writer;
+    if *shutdown.borrow() {
+        if tokio::time::timeout(Duration::from_secs(1), &mut writer).await.is_err() {
+            writer.abort();
+        }
+    } else {
+        let _ = writer.await;
+    }
     drop(place);
 }
 
@@ -376,7 +385,11 @@ async fn serve_requests(
         let Some((mut frame, frame_lease)) = next else { return };
         if let Some(w) = previous_written.take() {
             // The last answer held leased memory: it is written before more is taken.
-            if w.await.is_err() {
+            let written = tokio::select! {
+                _ = shutdown.changed() => return,
+                w = w => w,
+            };
+            if written.is_err() {
                 return;
             }
         }
@@ -437,7 +450,11 @@ async fn serve_requests(
             previous_written = Some(r);
             w
         });
-        if tx.send((reply, ctx.lease.take(), written)).await.is_err() {
+        let sent = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = tx.send((reply, ctx.lease.take(), written)) => r,
+        };
+        if sent.is_err() {
             return;
         }
         if let Some(d) = ctx.mute_for.take() {
