@@ -10,7 +10,7 @@ run:
 	$(CARGO) run --release --bin odradek -- --data-dir ./data --listen 127.0.0.1:9092
 
 ## Everything: the format and lint gate (make check), unit, property and integration tests (librdkafka), then the stock-client
-## compatibility suite (Java kafka-clients 4.3, kcat, kafka-python), installing what it needs.
+## compatibility suite (Java kafka-clients 4.3 and JUnit, kcat, kafka-python and pytest, confluent-kafka, KafkaJS, Go, Connect + Debezium, the control API), installing what it needs.
 test: check build unit compat
 
 build:
