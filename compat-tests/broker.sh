@@ -6,6 +6,8 @@
 #   broker_stop [TERM|KILL]                     stop it (TERM waits up to 5 s, then KILL);
 #                                               returns 1 if it had already exited
 # Needs BIN (the broker binary).
+# With COMPAT_BROKER=kafka both start and stop Apache Kafka instead (reference/kafka.sh: the same
+# variables, the same --set flags as server properties), so any client's run.sh runs against either.
 
 BROKER_PID=""
 BROKER_PORT=""
@@ -18,7 +20,11 @@ port_open() {
   python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(0.5); sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
 }
 
+# shellcheck source=reference/kafka.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/reference/kafka.sh"
+
 broker_start() {
+  if [ "${COMPAT_BROKER:-odradek}" = kafka ]; then kafka_start "$@"; return; fi
   local data="$1" log="$2"
   shift 2
   BROKER_PORT="${BROKER_FIXED_PORT:-$(free_port)}"
@@ -39,6 +45,7 @@ broker_start() {
 }
 
 broker_stop() {
+  if [ "${COMPAT_BROKER:-odradek}" = kafka ]; then kafka_stop "$@"; return; fi
   local sig="${1:-TERM}" _
   [ -n "$BROKER_PID" ] || return 0
   if ! kill -0 "$BROKER_PID" 2>/dev/null; then
