@@ -207,6 +207,9 @@ fn read_all(
             };
             if s.error != code::NONE {
                 pd.error_code = s.error;
+                pd.high_watermark = -1;
+                pd.last_stable_offset = -1;
+                pd.log_start_offset = -1;
                 any_error = true;
                 t.partitions.push(pd);
                 continue;
@@ -251,10 +254,12 @@ fn read_all(
                     if let ReadError::Storage(io) = &e {
                         tracing::error!(topic = %p.topic, partition = s.index, error = %io, "fetch read failed");
                     }
+                    // As Kafka answers a partition it could not read: no offsets (-1), so a
+                    // client goes by its reset policy and ListOffsets, not by these.
                     pd.error_code = read_error(&e);
-                    pd.high_watermark = p.high_watermark();
-                    pd.last_stable_offset = p.last_stable_offset();
-                    pd.log_start_offset = p.log_start_offset();
+                    pd.high_watermark = -1;
+                    pd.last_stable_offset = -1;
+                    pd.log_start_offset = -1;
                     any_error = true;
                 }
             }

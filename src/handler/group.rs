@@ -680,17 +680,16 @@ pub async fn consumer_group_heartbeat(
 ) -> ConsumerGroupHeartbeatResponse {
     use crate::coordinator::group::consumer::{Assignment, ConsumerGroupError, HeartbeatInput};
     use crate::protocol::error::consumer_group_error;
+    // An error answer leaves member_epoch at its default (0), as Kafka's does.
     let fail = |e: ConsumerGroupError| {
         ConsumerGroupHeartbeatResponse::default()
             .with_error_code(consumer_group_error(&e))
             .with_error_message(Some(s(e.to_string())))
-            .with_member_epoch(-1)
     };
     if !who.may(acl::op::READ, acl::resource::GROUP, &req.group_id.0) {
         return ConsumerGroupHeartbeatResponse::default()
             .with_error_code(code::GROUP_AUTHORIZATION_FAILED)
-            .with_error_message(Some(s("Group authorization failed.")))
-            .with_member_epoch(-1);
+            .with_error_message(Some(s("Group authorization failed.")));
     }
     if v >= 1 && req.member_id.is_empty() {
         return fail(ConsumerGroupError::InvalidRequest("MemberId can't be empty."));
@@ -737,8 +736,7 @@ pub async fn consumer_group_heartbeat(
         Err(ConsumerHeartbeatError::Group(e)) => fail(e),
         Err(ConsumerHeartbeatError::Storage(e)) => ConsumerGroupHeartbeatResponse::default()
             .with_error_code(storage_error(&e))
-            .with_error_message(Some(s(e.to_string())))
-            .with_member_epoch(-1),
+            .with_error_message(Some(s(e.to_string()))),
         Ok((hb, interval)) => {
             let assignment = hb.assignment.map(|a| {
                 consumer_group_heartbeat_response::Assignment::default().with_topic_partitions(

@@ -552,6 +552,11 @@ impl ConsumerGroups {
                 return Err(ConsumerGroupError::InvalidRegularExpression);
             }
         }
+        // Only a join (epoch 0) makes a group; any other epoch names one that must exist (Kafka
+        // answers GROUP_ID_NOT_FOUND, not UNKNOWN_MEMBER_ID, when it does not).
+        if req.member_epoch != 0 && !self.groups.contains_key(&req.group_id) {
+            return Err(ConsumerGroupError::GroupIdNotFound);
+        }
         let max_size = self.max_size;
         let g = self.groups.entry(req.group_id.clone()).or_insert_with(|| ConsumerGroup {
             group_id: req.group_id.clone(),
