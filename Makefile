@@ -3,7 +3,7 @@ CARGO ?= cargo
 # Two cores: keep test parallelism modest (each integration test runs a broker and real clients).
 TEST_THREADS ?= 2
 
-.PHONY: run test build unit compat check bench bench-matrix bench-micro bench-broker bench-rtt bench-security bench-clusters fmt clippy clean
+.PHONY: run test build unit compat check bench bench-matrix bench-micro bench-broker bench-rtt bench-security bench-clusters bench-compare test-differential kafka-run fmt clippy clean
 
 ## Run a broker on 127.0.0.1:9092 with data in ./data (release build).
 run:
@@ -50,6 +50,21 @@ RATE ?= 10000
 bench-rtt:
 	$(CARGO) bench --bench rtt -- --bootstrap $(BROKER) --rate $(RATE) --acks 1
 	$(CARGO) bench --bench rtt -- --bootstrap $(BROKER) --rate $(RATE) --acks all
+
+## The same load against Odradek (release) and Apache Kafka 4.3 (its defaults, and with
+## log.flush.interval.messages=1), alternating, in one run: librdkafka's rdkafka_performance and
+## Kafka's own perf tests, startup time, RSS; prints both with ratios (benches/compare/compare.sh).
+bench-compare:
+	benches/compare/compare.sh
+
+## Differential conformance against Apache Kafka 4.3 in full: the raw-protocol differential test and
+## every client's scenarios run against Kafka (make test runs a short subset: compat-tests/differential).
+test-differential: build
+	DIFF_CLIENTS=all compat-tests/differential/run.sh
+
+## Apache Kafka 4.3 itself (from Maven Central) on 127.0.0.1:9092, the reference broker.
+kafka-run:
+	compat-tests/reference/kafka.sh run
 
 fmt:
 	$(CARGO) fmt
