@@ -11,17 +11,13 @@
 
 BROKER_PID=""
 BROKER_PORT=""
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+# free_port, stop_pid (and Kafka's own start and stop)
+# shellcheck source=reference/kafka.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/reference/kafka.sh"
 
 port_open() {
   python3 -c 'import socket,sys; s=socket.socket(); s.settimeout(0.5); sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
 }
-
-# shellcheck source=reference/kafka.sh
-. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/reference/kafka.sh"
 
 broker_start() {
   if [ "${COMPAT_BROKER:-odradek}" = kafka ]; then kafka_start "$@"; return; fi
@@ -46,25 +42,5 @@ broker_start() {
 
 broker_stop() {
   if [ "${COMPAT_BROKER:-odradek}" = kafka ]; then kafka_stop "$@"; return; fi
-  local sig="${1:-TERM}" _
-  [ -n "$BROKER_PID" ] || return 0
-  if ! kill -0 "$BROKER_PID" 2>/dev/null; then
-    { wait "$BROKER_PID"; } 2>/dev/null || true
-    echo "[compat] NOTE: broker $BROKER_PID had already exited"
-    BROKER_PID=""
-    return 1
-  fi
-  # bash reports "Killed" for a SIGKILLed background job on its own stderr when it reaps
-  # it (during the loop below or the wait): silence stderr until the job is gone
-  exec 3>&2 2>/dev/null
-  kill -"$sig" "$BROKER_PID" || true
-  for _ in $(seq 1 50); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$BROKER_PID" 2>/dev/null; then
-    echo "[compat] broker $BROKER_PID did not exit on SIG$sig within 5 s; killing it"
-    kill -KILL "$BROKER_PID" 2>/dev/null || true
-  fi
-  wait "$BROKER_PID" || true
-  exec 2>&3 3>&-
-  BROKER_PID=""
-  return 0
+  stop_pid compat 5 "$@"
 }

@@ -52,15 +52,12 @@ echo "broker,round,metric,value" >"$CSV"
 
 log() { echo "[compare $(date +%H:%M:%S)] $*" | tee -a "$OUT/compare.log" >&2; }
 fig() { echo "$1,$2,$3,$4" >>"$CSV"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 rss_kb() { awk -v k="$2" '$1==k":"{print $2}' "/proc/$1/status"; }
 
 PID=""
 stop_broker() {
-  [ -n "$PID" ] || return 0
-  kill -TERM "$PID" 2>/dev/null || true
-  for _ in $(seq 1 300); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$PID" 2>/dev/null || true
+  BROKER_PID="$PID"
+  stop_pid compare 30 TERM || true
   PID=""
 }
 trap stop_broker EXIT
@@ -77,11 +74,9 @@ start_broker() {
       [ "$name" = kafka-flush1 ] && extra=(--set log.flush.interval.messages=1)
       BROKER_FIXED_PORT="$port" kafka_format "$dir/data" "$dir/broker.log" "${extra[@]}" >/dev/null
       # the command kafka_launch runs, started by the probe so that the clock starts at the exec
-      # shellcheck disable=SC2086
+      kafka_cmd
       out="$("$HERE/probe.py" "127.0.0.1:$port" 90 "$dir/broker.log" -- \
-        java ${KAFKA_HEAP_OPTS:--Xmx1G -Xms1G} "${KAFKA_JVM_OPTS[@]}" \
-        "-Dlog4j2.configurationFile=$KAFKA_REF_DIR/log4j2.yaml" -Dkafka.log.level=INFO \
-        -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/data/server.properties")" ;;
+        "${KAFKA_CMD[@]}" kafka.Kafka "$dir/data/server.properties")" ;;
   esac
   PID="${out%% *}"
   fig "$name" "$round" startup_ms "${out##* }"

@@ -57,8 +57,36 @@ kafka_install() {
   echo "[kafka] $(ls "$KAFKA_LIBS"/*.jar | wc -l) jars in $KAFKA_LIBS"
 }
 
-_kafka_free_port() {
+# Shared with compat-tests/broker.sh (which sources this file) and benches/compare/compare.sh.
+free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# stop_pid LABEL SECONDS [SIG]: stop $BROKER_PID with SIG (TERM), KILL after SECONDS; returns 1 if it
+# had already exited. Clears BROKER_PID.
+stop_pid() {
+  local label="$1" secs="$2" sig="${3:-TERM}" _
+  [ -n "$BROKER_PID" ] || return 0
+  if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+    { wait "$BROKER_PID"; } 2>/dev/null || true
+    echo "[$label] NOTE: broker $BROKER_PID had already exited"
+    BROKER_PID=""
+    return 1
+  fi
+  # bash reports "Killed" for a SIGKILLed background job on its own stderr when it reaps
+  # it (during the loop below or the wait): silence stderr until the job is gone
+  exec 3>&2 2>/dev/null
+  kill -"$sig" "$BROKER_PID" || true
+  for _ in $(seq 1 $((secs * 10))); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$BROKER_PID" 2>/dev/null; then
+    echo "[$label] broker $BROKER_PID did not exit on SIG$sig within $secs s; killing it"
+    kill -KILL "$BROKER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
+  fi
+  wait "$BROKER_PID" 2>/dev/null || true
+  exec 2>&3 3>&-
+  BROKER_PID=""
+  return 0
 }
 
 # kafka_cmd: KAFKA_CMD=(the JVM with Kafka's classpath and a log4j2 config writing to stderr);
@@ -81,9 +109,9 @@ kafka_format() {
   local data="$1" log="$2"
   shift 2
   kafka_install >/dev/null || return 1
-  BROKER_PORT="${BROKER_FIXED_PORT:-$(_kafka_free_port)}"
+  BROKER_PORT="${BROKER_FIXED_PORT:-$(free_port)}"
   local cport props id
-  cport="$(_kafka_free_port)"
+  cport="$(free_port)"
   mkdir -p "$data"
   props="$data/server.properties"
   cat >"$props" <<EOF
@@ -158,25 +186,7 @@ kafka_start() {
 }
 
 kafka_stop() {
-  local sig="${1:-TERM}" _
-  [ -n "$BROKER_PID" ] || return 0
-  if ! kill -0 "$BROKER_PID" 2>/dev/null; then
-    { wait "$BROKER_PID"; } 2>/dev/null || true
-    echo "[kafka] NOTE: broker $BROKER_PID had already exited"
-    BROKER_PID=""
-    return 1
-  fi
-  exec 3>&2 2>/dev/null
-  kill -"$sig" "$BROKER_PID" || true
-  for _ in $(seq 1 200); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$BROKER_PID" 2>/dev/null; then
-    echo "[kafka] broker $BROKER_PID did not exit on SIG$sig within 20 s; killing it"
-    kill -KILL "$BROKER_PID" 2>/dev/null || true
-  fi
-  wait "$BROKER_PID" || true
-  exec 2>&3 3>&-
-  BROKER_PID=""
-  return 0
+  stop_pid kafka 20 "$@"
 }
 
 # The main class behind each of Kafka's bin/kafka-NAME.sh scripts (4.3).

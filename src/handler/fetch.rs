@@ -197,23 +197,12 @@ fn read_all(
             if read_committed {
                 pd.aborted_transactions = Some(vec![]);
             }
-            let Some(p) = &s.partition else {
-                pd.error_code = s.error;
-                pd.high_watermark = -1;
-                pd.last_stable_offset = -1;
+            let Some(p) = s.partition.as_ref().filter(|_| s.error == code::NONE) else {
+                unreadable(&mut pd, s.error);
                 any_error = true;
                 t.partitions.push(pd);
                 continue;
             };
-            if s.error != code::NONE {
-                pd.error_code = s.error;
-                pd.high_watermark = -1;
-                pd.last_stable_offset = -1;
-                pd.log_start_offset = -1;
-                any_error = true;
-                t.partitions.push(pd);
-                continue;
-            }
             let budget = (max_bytes as usize).saturating_sub(total).min(s.max_bytes.max(0) as usize) as u32;
             let min_one = total == 0;
             // read_committed stops at the last stable offset and lists the aborted transactions in
@@ -254,12 +243,7 @@ fn read_all(
                     if let ReadError::Storage(io) = &e {
                         tracing::error!(topic = %p.topic, partition = s.index, error = %io, "fetch read failed");
                     }
-                    // As Kafka answers a partition it could not read: no offsets (-1), so a
-                    // client goes by its reset policy and ListOffsets, not by these.
-                    pd.error_code = read_error(&e);
-                    pd.high_watermark = -1;
-                    pd.last_stable_offset = -1;
-                    pd.log_start_offset = -1;
+                    unreadable(&mut pd, read_error(&e));
                     any_error = true;
                 }
             }
@@ -272,4 +256,13 @@ fn read_all(
     }
     let _ = state;
     (FetchResponse::default().with_responses(out), total, any_error)
+}
+
+/// A partition answered with an error carries no offsets (-1), as Kafka answers one it could not
+/// read: the client goes by its reset policy and ListOffsets, not by these.
+fn unreadable(pd: &mut PartitionData, error: i16) {
+    pd.error_code = error;
+    pd.high_watermark = -1;
+    pd.last_stable_offset = -1;
+    pd.log_start_offset = -1;
 }
