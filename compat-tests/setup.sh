@@ -180,4 +180,11 @@ elif [ ! -f "$KJS_MARKER" ]; then
 else
   log "kafkajs $KAFKAJS_VERSION already in $NODE_PREFIX"
 fi
+# --- per-client installers: any compat-tests/<client>/install.sh (idempotent, same cache) -----
+for inst in "$(cd "$(dirname "$0")" && pwd)"/*/install.sh; do
+  [ -x "$inst" ] || continue
+  log "$(basename "$(dirname "$inst")")/install.sh"
+  # not fatal: that client then fails its own run with a clear message
+  ODRADEK_CACHE="$CACHE" "$inst" || log "WARNING: $inst failed"
+done
 log "done (cache: $CACHE)"
