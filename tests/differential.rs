@@ -861,6 +861,123 @@ async fn run_cases(addr: &str) -> BTreeMap<&'static str, String> {
         out.insert("transactions", rows.join("; "));
     }
 
+    // --- offsets in a transaction after the producer's epoch moved on -------------------------
+    // The second transaction commits offsets under a bumped epoch with nothing else written by it:
+    // the coordinator's own batch (no sequence) must be taken, as Kafka takes it.
+    {
+        find_coordinator(addr, "diff-txn-off", 1).await;
+        find_coordinator(addr, "diff-txn-off-group", 0).await;
+        let mut r = Raw::connect(addr).await;
+        let mut rows = Vec::new();
+        let mut last = None;
+        for (round, offset) in [(1, 5i64), (2, 7)] {
+            // Kafka answers CONCURRENT_TRANSACTIONS while the previous round's markers are written
+            let mut init = None;
+            for _ in 0..50 {
+                let x: InitProducerIdResponse = r
+                    .request(
+                        ApiKey::InitProducerId,
+                        4,
+                        &InitProducerIdRequest::default()
+                            .with_transactional_id(Some(TransactionalId(s("diff-txn-off"))))
+                            .with_transaction_timeout_ms(60_000)
+                            .with_producer_id(ProducerId(-1))
+                            .with_producer_epoch(-1),
+                    )
+                    .await
+                    .expect("answer");
+                if x.error_code == 0 {
+                    init = Some(x);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let init = init.unwrap_or_else(|| panic!("InitProducerId at {addr} keeps failing"));
+            let (pid, epoch) = (init.producer_id, init.producer_epoch);
+            if let Some(prev) = last {
+                rows.push(format!("round {round}: epoch bumped {}", epoch > prev));
+            }
+            last = Some(epoch);
+            let add: AddOffsetsToTxnResponse = r
+                .request(
+                    ApiKey::AddOffsetsToTxn,
+                    3,
+                    &AddOffsetsToTxnRequest::default()
+                        .with_transactional_id(TransactionalId(s("diff-txn-off")))
+                        .with_producer_id(pid)
+                        .with_producer_epoch(epoch)
+                        .with_group_id(GroupId(s("diff-txn-off-group"))),
+                )
+                .await
+                .expect("answer");
+            let commit: TxnOffsetCommitResponse = r
+                .request(
+                    ApiKey::TxnOffsetCommit,
+                    3,
+                    &TxnOffsetCommitRequest::default()
+                        .with_transactional_id(TransactionalId(s("diff-txn-off")))
+                        .with_group_id(GroupId(s("diff-txn-off-group")))
+                        .with_producer_id(pid)
+                        .with_producer_epoch(epoch)
+                        .with_generation_id(-1)
+                        .with_member_id(s(""))
+                        .with_topics(vec![txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                            .with_name(tn("diff-a"))
+                            .with_partitions(vec![
+                                txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                                    .with_partition_index(0)
+                                    .with_committed_offset(offset)
+                                    .with_committed_leader_epoch(-1),
+                            ])]),
+                )
+                .await
+                .expect("answer");
+            let end: EndTxnResponse = r
+                .request(
+                    ApiKey::EndTxn,
+                    3,
+                    &EndTxnRequest::default()
+                        .with_transactional_id(TransactionalId(s("diff-txn-off")))
+                        .with_producer_id(pid)
+                        .with_producer_epoch(epoch)
+                        .with_committed(true),
+                )
+                .await
+                .expect("answer");
+            rows.push(format!(
+                "round {round}: add offsets {}, txn offset commit {}, commit {}",
+                add.error_code,
+                codes(&commit),
+                end.error_code
+            ));
+        }
+        // the committed offset, once stable (Kafka completes the commit after answering EndTxn)
+        let mut got = String::new();
+        for _ in 0..50 {
+            let resp: OffsetFetchResponse = r
+                .request(
+                    ApiKey::OffsetFetch,
+                    7,
+                    &OffsetFetchRequest::default()
+                        .with_group_id(GroupId(s("diff-txn-off-group")))
+                        .with_topics(Some(vec![offset_fetch_request::OffsetFetchRequestTopic::default()
+                            .with_name(tn("diff-a"))
+                            .with_partition_indexes(vec![0])]))
+                        .with_require_stable(true),
+                )
+                .await
+                .expect("answer");
+            let p = &resp.topics[0].partitions[0];
+            got = format!("offset fetch: {} {} offset {}", resp.error_code, p.error_code, p.committed_offset);
+            if p.committed_offset == 7 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        rows.push(got);
+        out.insert("txn-offset-commit-after-epoch-bump", rows.join("; "));
+    }
+
     // --- security off ------------------------------------------------------------------------
     {
         let mut r = Raw::connect(addr).await;

@@ -58,6 +58,15 @@ pub enum SequenceCheck {
     Duplicate(BatchMeta),
 }
 
+/// Who wrote a batch. Kafka checks a client's sequence numbers; a coordinator's own writes (offsets
+/// a transaction commits, written by the group coordinator under the producer's id and epoch) carry
+/// no sequence and are checked for a stale epoch only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Client,
+    Coordinator,
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
@@ -85,7 +94,7 @@ impl ProducerStateManager {
     }
 
     /// Applies Kafka's rules to a batch from an idempotent producer, without changing state.
-    pub fn check(&self, h: &BatchHeader) -> Result<SequenceCheck, SequenceError> {
+    pub fn check(&self, h: &BatchHeader, origin: Origin) -> Result<SequenceCheck, SequenceError> {
         if !h.has_producer_id() {
             return Ok(SequenceCheck::Append);
         }
@@ -99,6 +108,9 @@ impl ProducerStateManager {
                 epoch: h.producer_epoch,
                 current: e.producer_epoch,
             });
+        }
+        if origin == Origin::Coordinator {
+            return Ok(SequenceCheck::Append);
         }
         if h.producer_epoch > e.producer_epoch {
             if h.base_sequence != 0 {
@@ -341,26 +353,40 @@ mod tests {
     fn in_order_duplicate_gap_and_fencing() {
         let mut m = ProducerStateManager::default();
         let b0 = h(0, 3, 7, 0, 0);
-        assert_eq!(m.check(&b0), Ok(SequenceCheck::Append));
+        assert_eq!(m.check(&b0, Origin::Client), Ok(SequenceCheck::Append));
         m.record(&b0);
         let b1 = h(3, 2, 7, 0, 3);
-        assert_eq!(m.check(&b1), Ok(SequenceCheck::Append));
+        assert_eq!(m.check(&b1, Origin::Client), Ok(SequenceCheck::Append));
         m.record(&b1);
         // A retry of b0 (client sends base offset 0 again) is a duplicate with its original offsets.
         assert!(matches!(
-            m.check(&h(0, 3, 7, 0, 0)),
+            m.check(&h(0, 3, 7, 0, 0), Origin::Client),
             Ok(SequenceCheck::Duplicate(BatchMeta { first_offset: 0, last_offset: 2, .. }))
         ));
         // A gap.
         assert!(matches!(
-            m.check(&h(0, 1, 7, 0, 9)),
+            m.check(&h(0, 1, 7, 0, 9), Origin::Client),
             Err(SequenceError::OutOfOrderSequenceNumber { expected: 5, got: 9, .. })
         ));
         // A stale epoch.
         m.record(&h(5, 1, 7, 1, 0));
-        assert!(matches!(m.check(&h(0, 1, 7, 0, 6)), Err(SequenceError::InvalidProducerEpoch { .. })));
+        assert!(matches!(
+            m.check(&h(0, 1, 7, 0, 6), Origin::Client),
+            Err(SequenceError::InvalidProducerEpoch { .. })
+        ));
         // A new epoch must start at 0.
-        assert!(matches!(m.check(&h(0, 1, 7, 2, 4)), Err(SequenceError::OutOfOrderSequenceNumber { .. })));
+        assert!(matches!(
+            m.check(&h(0, 1, 7, 2, 4), Origin::Client),
+            Err(SequenceError::OutOfOrderSequenceNumber { .. })
+        ));
+        // The group coordinator's offsets of a transaction carry no sequence (-1): a new epoch is
+        // fine, a stale one is fenced all the same.
+        assert_eq!(m.check(&h(0, 1, 7, 2, -1), Origin::Coordinator), Ok(SequenceCheck::Append));
+        assert_eq!(m.check(&h(0, 1, 7, 1, -1), Origin::Coordinator), Ok(SequenceCheck::Append));
+        assert!(matches!(
+            m.check(&h(0, 1, 7, 0, -1), Origin::Coordinator),
+            Err(SequenceError::InvalidProducerEpoch { .. })
+        ));
     }
 
     #[test]

@@ -417,7 +417,7 @@ impl GroupCoordinator {
             let part = super::partition_of(&topic, p)?;
             // One batch for the partition's offsets: stored whole or not at all.
             let batch = encode_txn_batch(&rs, pid, epoch, now).map_err(StorageError::Encode)?;
-            syncs.push(part.append(&batch, now)?.durable);
+            syncs.push(part.append_from_coordinator(&batch, now)?.durable);
         }
         super::wait_durable(syncs).await?;
         self.state.lock().add_pending(pid, recs);

@@ -126,6 +126,16 @@ impl Partition {
     /// Appends a producer's batches: every record is validated first, without the lock (Kafka's
     /// produce-time checks: see `record::validate`), then the batches are appended under it.
     pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        self.append_from(records, now_ms, Origin::Client)
+    }
+
+    /// [`Partition::append`] of a batch the broker's own coordinator wrote for a producer (the
+    /// offsets a transaction commits): its epoch is checked, it has no sequence to check.
+    pub fn append_from_coordinator(&self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
+        self.append_from(records, now_ms, Origin::Coordinator)
+    }
+
+    fn append_from(&self, records: &[u8], now_ms: i64, origin: Origin) -> Result<AppendInfo, AppendError> {
         let rules = self.log.lock().validation_rules(now_ms);
         for (pos, h) in BatchIter::new(records) {
             let batch = &records[pos..pos + h.total_len()];
@@ -133,7 +143,7 @@ impl Partition {
             crate::record::validate::validate(batch, &h, &rules)?;
         }
         // A malformed tail (or no batch at all) is reported by the append itself.
-        let r = self.with_log(|l| l.append_checked(records, now_ms, true));
+        let r = self.with_log(|l| l.append_checked(records, now_ms, true, origin));
         if matches!(r, Ok(AppendInfo { duplicate: false, .. })) {
             self.wake_waiters();
         }

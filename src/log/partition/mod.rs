@@ -29,7 +29,7 @@ use tokio::sync::Notify;
 
 use super::durability::{Durability, LogEnv, SyncTicket};
 use super::file::{Disk, FaultPlan, LogFile};
-use super::producer_state::{ProducerStateManager, SequenceCheck, SequenceError};
+use super::producer_state::{Origin, ProducerStateManager, SequenceCheck, SequenceError};
 use super::segment::{file_stem, Segment};
 pub use super::txn_index::AbortedTxn;
 use crate::config::LogConfig;
@@ -351,7 +351,7 @@ impl PartitionLog {
     }
 
     pub fn append(&mut self, records: &[u8], now_ms: i64) -> Result<AppendInfo, AppendError> {
-        self.append_checked(records, now_ms, false)
+        self.append_checked(records, now_ms, false, Origin::Client)
     }
 
     /// [`PartitionLog::append`]; `crc_checked` says the caller already verified every batch's CRC
@@ -361,6 +361,7 @@ impl PartitionLog {
         records: &[u8],
         now_ms: i64,
         crc_checked: bool,
+        origin: Origin,
     ) -> Result<AppendInfo, AppendError> {
         self.check_open()?;
         let mut batches: Vec<(usize, BatchHeader)> = Vec::with_capacity(1);
@@ -384,7 +385,7 @@ impl PartitionLog {
             ));
         }
         if let Some((_, h)) = batches.first() {
-            if let SequenceCheck::Duplicate(d) = self.producers.check(h)? {
+            if let SequenceCheck::Duplicate(d) = self.producers.check(h, origin)? {
                 return Ok(AppendInfo {
                     base_offset: d.first_offset,
                     last_offset: d.last_offset,
