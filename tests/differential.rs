@@ -260,7 +260,7 @@ async fn run_cases(addr: &str) -> BTreeMap<&'static str, String> {
 
     // --- framing and versions ---------------------------------------------------------------
     {
-        // ApiVersions at a version no broker knows: a v0 answer with UNSUPPORTED_VERSION and the table
+        // ApiVersions at a version no broker knows: a v0 answer with UNSUPPORTED_VERSION and the ApiVersions entry
         let mut f = BytesMut::new();
         f.put_i32(0);
         f.put_i16(18);
@@ -285,7 +285,18 @@ async fn run_cases(addr: &str) -> BTreeMap<&'static str, String> {
                     let corr = i32::from_be_bytes(b[0..4].try_into().unwrap());
                     let err = i16::from_be_bytes(b[4..6].try_into().unwrap());
                     let n = i32::from_be_bytes(b[6..10].try_into().unwrap());
-                    format!("corr {corr} error {err} table non-empty {}", n > 0)
+                    // the entries: api key, min, max (v0 layout); the ApiVersions one is what a
+                    // client retries with
+                    let keys: Vec<String> = b[10..]
+                        .chunks_exact(6)
+                        .take(n.clamp(0, 100) as usize)
+                        .map(|e| {
+                            let v = |i: usize| i16::from_be_bytes([e[i], e[i + 1]]);
+                            format!("{}:{}..{}", v(0), v(2), v(4))
+                        })
+                        .filter(|k| k.starts_with("18:"))
+                        .collect();
+                    format!("corr {corr} error {err} entries {n} api-versions {keys:?}")
                 }
             },
         );

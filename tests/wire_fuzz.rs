@@ -212,7 +212,7 @@ fn check_answer(request: &[u8], answer: &[u8]) -> Result<(), String> {
     }
     let (api, v) = match header {
         Ok(h) => (h.api_key, h.api_version),
-        // Only a too-new ApiVersions is answered without a decodable header: v0, with the table.
+        // Only a too-new ApiVersions is answered without a decodable header: v0, with its own entry.
         Err(_) if i16::from_be_bytes([request[0], request[1]]) == ApiKey::ApiVersions as i16 => {
             (ApiKey::ApiVersions, 0)
         }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
-use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
 
 use crate::protocol::error::code;
 use crate::protocol::versions::SERVED;
@@ -55,7 +55,9 @@ pub async fn handle(
 }
 
 /// The answer to an ApiVersions request at a version we do not serve: a v0 response carrying
-/// UNSUPPORTED_VERSION and our table, so the client retries with a version we list.
+/// UNSUPPORTED_VERSION and, as Kafka answers, only the ApiVersions entry of our table, so the
+/// client retries with a version it lists (and then gets the whole table).
 pub fn unsupported_version_response() -> ApiVersionsResponse {
-    ApiVersionsResponse::default().with_error_code(code::UNSUPPORTED_VERSION).with_api_keys(table())
+    let own = table().into_iter().filter(|k| k.api_key == ApiKey::ApiVersions as i16).collect();
+    ApiVersionsResponse::default().with_error_code(code::UNSUPPORTED_VERSION).with_api_keys(own)
 }
