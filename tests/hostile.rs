@@ -216,7 +216,7 @@ async fn parked_maximum_fetches_hold_no_data_and_go_away_with_their_connections(
     let value = "x".repeat(900);
     let values: Vec<&str> = (0..1000).map(|_| value.as_str()).collect();
     for _ in 0..9 {
-        let pr = produce(&mut r, "big", common::raw::batch(&values, -1, -1, -1, now())).await;
+        let pr = produce(&mut r, "big", common::raw::batch(&values, -1, -1, 0, now())).await;
         assert_eq!(pr.error_code, 0, "{:?}", pr.error_message);
     }
     let hw = b.state().logs.topic("big").unwrap().partition(0).unwrap().high_watermark();

@@ -282,29 +282,29 @@ fn spawn(dir: &Path, port: u16, log: &Path) -> Child {
 
 type Acked = Arc<Mutex<HashMap<(i32, i64), String>>>;
 
-/// acks=all produce requests of 3 batches for one partition, until `stop`; records the offsets
-/// of every answered request.
+/// acks=all produce requests of one 9-record batch of mixed sizes for one partition (a request
+/// carries one batch per partition, as Kafka requires), until `stop`; records the offsets of every
+/// answered request.
 async fn raw_multi_batch(bootstrap: String, cycle: usize, acked: Acked, stop: Arc<AtomicBool>) {
     let mut raw = Raw::connect(&bootstrap).await;
     let mut i = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let partition = (i % PARTITIONS as u64) as i32;
-        let mut records = Vec::new();
         let mut values = Vec::new();
         for b in 0..3 {
-            let vs: Vec<String> = (0..3)
-                .map(|r| format!("raw-c{cycle}-{i}-{b}-{r}-{}", "y".repeat((i as usize * 37 + b * 11) % 900)))
-                .collect();
-            let refs: Vec<&str> = vs.iter().map(|s| s.as_str()).collect();
-            records.extend_from_slice(&common::raw::batch(&refs, -1, -1, -1, odradek::clock::now_ms()));
-            values.extend(vs);
+            values.extend((0..3).map(|r| {
+                format!("raw-c{cycle}-{i}-{b}-{r}-{}", "y".repeat((i as usize * 37 + b * 11) % 900))
+            }));
         }
+        let refs: Vec<&str> = values.iter().map(|s| s.as_str()).collect();
+        // sequence 0 (no producer id): the encoder keeps all nine records in one batch
+        let records = common::raw::batch(&refs, -1, -1, 0, odradek::clock::now_ms());
         let req = ProduceRequest::default().with_acks(-1).with_timeout_ms(10_000).with_topic_data(vec![
             TopicProduceData::default()
                 .with_name(TopicName(StrBytes::from_static_str(TOPIC)))
                 .with_partition_data(vec![PartitionProduceData::default()
                     .with_index(partition)
-                    .with_records(Some(bytes::Bytes::from(records)))]),
+                    .with_records(Some(records))]),
         ]);
         let Some(resp) = raw.request::<_, ProduceResponse>(ApiKey::Produce, 9, &req).await else { return };
         let p = &resp.responses[0].partition_responses[0];

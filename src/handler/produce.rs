@@ -195,6 +195,13 @@ pub fn append(
                 parts_out.push(failed(idx, code::INVALID_RECORD, Some("no records".into()), v));
                 continue;
             };
+            // Produce v3+ carries exactly one batch per partition (Kafka refuses a second one before
+            // looking at any of them, CRCs included).
+            if crate::record::batch::BatchIter::new(&records).nth(1).is_some() {
+                let msg = "a produce request (v3 and later) carries exactly one record batch per partition";
+                parts_out.push(failed(idx, code::INVALID_RECORD, Some(msg.into()), v));
+                continue;
+            }
             match p.append(&records, now) {
                 Ok(info) => {
                     let mut r = PartitionProduceResponse::default()
