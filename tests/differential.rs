@@ -532,6 +532,46 @@ async fn run_cases(addr: &str) -> BTreeMap<&'static str, String> {
         out.insert("delete-records", rows.join("; "));
     }
     out.insert("fetch-below-log-start", fetch(addr, "diff-a", 0).await);
+    // ListOffsets by time after DeleteRecords: only records from the log start on are searched
+    {
+        create_topics(addr, vec![create("diff-times", 1, 1, &[])], false).await;
+        let mut rows = Vec::new();
+        for i in 0..10i64 {
+            // Kafka may not lead a partition it has just created yet: retry a few times
+            let mut got = String::new();
+            for _ in 0..50 {
+                got = produce(addr, "diff-times", 0, -1, batch(&["t"], -1, -1, 0, 1000 * (i + 1))).await;
+                if got.starts_with("error 0 ") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            rows.push(got);
+        }
+        let mut r = Raw::connect(addr).await;
+        let req = DeleteRecordsRequest::default().with_timeout_ms(10_000).with_topics(vec![
+            delete_records_request::DeleteRecordsTopic::default()
+                .with_name(tn("diff-times"))
+                .with_partitions(vec![delete_records_request::DeleteRecordsPartition::default()
+                    .with_partition_index(0)
+                    .with_offset(6)]),
+        ]);
+        let resp: DeleteRecordsResponse = r.request(ApiKey::DeleteRecords, 2, &req).await.expect("answer");
+        rows.push(format!("delete to 6: low {}", resp.topics[0].partitions[0].low_watermark));
+        for ts in [0i64, 2500, 6000, 7000, 8500, 10_001] {
+            let req = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
+                list_offsets_request::ListOffsetsTopic::default()
+                    .with_name(tn("diff-times"))
+                    .with_partitions(vec![list_offsets_request::ListOffsetsPartition::default()
+                        .with_partition_index(0)
+                        .with_timestamp(ts)]),
+            ]);
+            let resp: ListOffsetsResponse = r.request(ApiKey::ListOffsets, 7, &req).await.expect("answer");
+            let p = &resp.topics[0].partitions[0];
+            rows.push(format!("at {ts}: {} offset {} timestamp {}", p.error_code, p.offset, p.timestamp));
+        }
+        out.insert("list-offsets-by-time-after-delete-records", rows.join("; "));
+    }
 
     // --- configs -----------------------------------------------------------------------------
     let keys = [

@@ -360,21 +360,23 @@ impl Segment {
 
     /// The first record with timestamp >= `ts`: (offset, timestamp), looked up exactly inside the
     /// first batch whose max timestamp is >= `ts`.
-    pub fn find_by_timestamp(&self, ts: i64) -> io::Result<Option<(i64, i64)>> {
+    pub fn find_by_timestamp(&self, ts: i64, from: i64) -> io::Result<Option<(i64, i64)>> {
         if self.max_timestamp < ts {
             return Ok(None);
         }
         let start_rel = self.time_index.lookup(ts).map(|e| e.relative_offset).unwrap_or(0);
-        let start = self.base_offset + start_rel as i64;
+        let start = (self.base_offset + start_rel as i64).max(from);
         let mut pos = match self.find_batch(start)? {
             Some((p, _)) => p,
             None => return Ok(None),
         };
         while pos < self.size {
             let h = self.header_at(pos)?;
-            if h.max_timestamp >= ts {
+            if h.max_timestamp >= ts && h.last_offset() >= from {
                 let b = self.batch_bytes(pos, &h)?;
-                return Ok(Some(crate::record::timestamps::first_at_or_after(&b, &h, ts)));
+                if let Some(found) = crate::record::timestamps::first_at_or_after(&b, &h, ts, from) {
+                    return Ok(Some(found));
+                }
             }
             pos += h.total_len() as u32;
         }
@@ -482,7 +484,7 @@ mod tests {
         assert_eq!(h.base_offset, 106);
         assert_eq!(pos as usize, sizes[0] * 3);
         assert!(s.find_batch(120).unwrap().is_none());
-        let (off, _) = s.find_by_timestamp(1004).unwrap().unwrap();
+        let (off, _) = s.find_by_timestamp(1004, 0).unwrap().unwrap();
         assert_eq!(off, 108, "the test batches cannot be record-decoded, so the batch base offset is used");
         s.write_indexes(&disk).unwrap();
         drop(s);

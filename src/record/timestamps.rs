@@ -18,11 +18,12 @@ fn record_times(batch: &Bytes, h: &BatchHeader) -> Option<Vec<(i64, i64)>> {
     Some(set.records.iter().map(|r| (r.offset, r.timestamp)).collect())
 }
 
-/// The first record with timestamp >= `ts` in this batch.
-pub fn first_at_or_after(batch: &Bytes, h: &BatchHeader, ts: i64) -> (i64, i64) {
-    record_times(batch, h)
-        .and_then(|v| v.into_iter().find(|(_, t)| *t >= ts))
-        .unwrap_or((h.base_offset, h.max_timestamp))
+/// The first record at or after offset `from` with timestamp >= `ts` in this batch, if any.
+pub fn first_at_or_after(batch: &Bytes, h: &BatchHeader, ts: i64, from: i64) -> Option<(i64, i64)> {
+    match record_times(batch, h) {
+        Some(v) => v.into_iter().find(|(o, t)| *t >= ts && *o >= from),
+        None => Some((h.base_offset.max(from), h.max_timestamp)),
+    }
 }
 
 /// The record holding the batch's largest timestamp (the first one, if several).

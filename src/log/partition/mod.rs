@@ -598,14 +598,17 @@ impl PartitionLog {
         Ok(seg.find_batch(offset)?.map(|(pos, _)| pos))
     }
 
-    /// Offset of the first record with timestamp >= `ts`, with that batch's max timestamp.
+    /// The first record at or after the log start offset with timestamp >= `ts`: its offset and
+    /// timestamp (records below the log start, deleted by DeleteRecords but still in a segment,
+    /// are not looked at, as Kafka searches).
     pub fn offset_for_timestamp(&self, ts: i64) -> io::Result<Option<(i64, i64)>> {
+        let from = self.log_start_offset;
         for seg in self.segments.values() {
-            if seg.max_timestamp() < ts {
+            if seg.max_timestamp() < ts || seg.next_offset() <= from {
                 continue;
             }
-            if let Some((off, t)) = seg.find_by_timestamp(ts)? {
-                return Ok(Some((off.max(self.log_start_offset), t)));
+            if let Some(found) = seg.find_by_timestamp(ts, from)? {
+                return Ok(Some(found));
             }
         }
         Ok(None)
