@@ -155,14 +155,17 @@ impl ProducerStateManager {
     }
     /// A COMMIT/ABORT marker for `producer_id` at `producer_epoch` was appended: the producer's
     /// epoch moves up to the marker's (so a fenced producer's older epoch is refused from now on,
-    /// as Kafka does), and its open transaction closes. Returns where that transaction started.
+    /// as Kafka does), its last timestamp becomes the marker's (DescribeProducers shows it), and its
+    /// open transaction closes. Returns where that transaction started.
     pub fn close_txn(
         &mut self,
         producer_id: i64,
         producer_epoch: i16,
         coordinator_epoch: i32,
+        timestamp: i64,
     ) -> Option<i64> {
         let e = self.producers.entry(producer_id).or_default();
+        e.last_timestamp = timestamp;
         if producer_epoch > e.producer_epoch {
             e.producer_epoch = producer_epoch;
             e.batches.clear();
@@ -202,8 +205,8 @@ impl ProducerStateManager {
 
     /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`), as Kafka does:
     /// no open transaction and `now_ms - last_timestamp >= expiration_ms`, the timestamp being
-    /// the last batch's (a record's CreateTime or its append time). An entry that only a marker
-    /// made (no batch seen, no timestamp) is kept. Returns how many were removed.
+    /// the last batch's (a record's CreateTime or its append time) or the last marker's. An entry
+    /// with no timestamp is kept. Returns how many were removed.
     pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
         let open = &self.open_txns;
@@ -387,6 +390,18 @@ mod tests {
             m.check(&h(0, 1, 7, 0, -1), Origin::Coordinator),
             Err(SequenceError::InvalidProducerEpoch { .. })
         ));
+    }
+
+    #[test]
+    fn a_marker_sets_the_last_timestamp() {
+        let mut m = ProducerStateManager::default();
+        let mut b = h(0, 1, 7, 0, 0);
+        b.max_timestamp = 1_000;
+        m.record(&b);
+        assert_eq!(m.get(7).unwrap().last_timestamp, 1_000);
+        m.close_txn(7, 1, 0, 5_000);
+        let e = m.get(7).unwrap();
+        assert_eq!((e.last_timestamp, e.producer_epoch), (5_000, 1), "as Kafka: the marker's time and epoch");
     }
 
     #[test]

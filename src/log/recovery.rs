@@ -284,7 +284,8 @@ impl PartitionLog {
         for_each_batch_header(&self.segments, from, |h, seg, pos| {
             if h.is_control() && h.has_producer_id() {
                 let commit = marker_is_commit(seg, pos, h)?;
-                if let Some(first) = producers.close_txn(h.producer_id, h.producer_epoch, 0) {
+                if let Some(first) = producers.close_txn(h.producer_id, h.producer_epoch, 0, h.max_timestamp)
+                {
                     if !commit {
                         aborted.push(AbortedTxn {
                             producer_id: h.producer_id,

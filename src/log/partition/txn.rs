@@ -24,7 +24,8 @@ impl PartitionLog {
         );
         let h = BatchHeader::parse(&batch)?;
         let info = self.write_batches(&batch, &[(0, h)], now_ms)?;
-        if let Some(first) = self.producers.close_txn(producer_id, producer_epoch, coordinator_epoch) {
+        if let Some(first) = self.producers.close_txn(producer_id, producer_epoch, coordinator_epoch, now_ms)
+        {
             if !commit {
                 self.aborted.push(AbortedTxn {
                     producer_id,
