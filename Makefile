@@ -19,8 +19,10 @@ build:
 unit:
 	$(CARGO) test -- --test-threads=$(TEST_THREADS)
 
+## Two lanes: Connect + Debezium (compat-tests/*/lane2) beside the other clients; mostly waiting,
+## they fit on 2 cores. COMPAT_LANES=1 runs every client in turn.
 compat: build
-	compat-tests/run.sh
+	COMPAT_LANES=$${COMPAT_LANES:-2} compat-tests/run.sh
 
 ## Micro-benchmarks of the hot paths (criterion-free, see benches/).
 bench-micro:

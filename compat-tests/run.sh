@@ -13,6 +13,7 @@
 #      COMPAT_DEBUG=1  verbose client protocol logs; also RUST_LOG=debug for the broker
 #      COMPAT_KEEP=1   keep broker data dirs and logs (paths are printed)
 #      COMPAT_CLIENT_TIMEOUT  seconds one client's run.sh may take (default: its `timeout` file, or 240)
+#      COMPAT_LANES=2  clients with a `lane2` file run in a second lane beside the rest (make test)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -44,39 +45,39 @@ broker_args_for() {
 }
 
 RESULTS="$(mktemp)"
+TIMES="$(mktemp)"
 TMPDIRS=()
-TIMINGS=()
 cleanup() {
   broker_stop KILL >/dev/null 2>&1 || true
+  [ -n "${LANE_PID:-}" ] && kill -- "$LANE_PID" 2>/dev/null
   if [ "${COMPAT_KEEP:-0}" != 1 ]; then
     for d in "${TMPDIRS[@]}"; do rm -rf "$d"; done
   fi
-  rm -f "$RESULTS"
+  rm -f "$RESULTS" "$TIMES" "${LANE_LOG:-}"
 }
 trap cleanup EXIT
 
-suite_start=$(date +%s)
-for client in "${CLIENTS[@]}"; do
+# Runs one client against a fresh broker (or its own) and appends its verdicts to $RESULTS and
+# "client seconds" to $TIMES.
+run_client() {
+  local client="$1" out rc=0 own_limit=240 limit log="" work client_start
   echo
   echo "================ $client"
   if [ ! -x "$HERE/$client/run.sh" ]; then
     echo "FAIL $client/harness (no $HERE/$client/run.sh)" | tee -a "$RESULTS"
-    continue
+    return
   fi
   if [ ! -x "$BIN" ]; then
     echo "[compat] broker binary $BIN not found (build it, or set ODRADEK_BIN)"
     echo "FAIL $client/broker-start" >>"$RESULTS"
-    continue
+    return
   fi
-  before=$(wc -l <"$RESULTS")
+  out="$(mktemp)"   # this client's verdicts (another lane appends to $RESULTS meanwhile)
   client_start=$(date +%s)
-  rc=0
-  own_limit=240
   [ -f "$HERE/$client/timeout" ] && own_limit=$(grep -v '^#' "$HERE/$client/timeout" | tr -d ' \n')
   limit="${COMPAT_CLIENT_TIMEOUT:-$own_limit}"
   if [ -f "$HERE/$client/own-broker" ]; then
-    COMPAT_RESULTS="$RESULTS" timeout --kill-after=5 "$limit" "$HERE/$client/run.sh" || rc=$?
-    log=""
+    COMPAT_RESULTS="$out" timeout --kill-after=5 "$limit" "$HERE/$client/run.sh" || rc=$?
   else
     work="$(mktemp -d "${TMPDIR:-/tmp}/odradek-compat-$client.XXXXXX")"
     TMPDIRS+=("$work")
@@ -84,35 +85,61 @@ for client in "${CLIENTS[@]}"; do
     # shellcheck disable=SC2046
     if ! broker_start "$work/data" "$log" $(broker_args_for "$client"); then
       echo "FAIL $client/broker-start" >>"$RESULTS"
-      continue
+      rm -f "$out"
+      return
     fi
-    COMPAT_RESULTS="$RESULTS" timeout --kill-after=5 "$limit" \
+    COMPAT_RESULTS="$out" timeout --kill-after=5 "$limit" \
       "$HERE/$client/run.sh" "127.0.0.1:$BROKER_PORT" || rc=$?
   fi
   if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
     echo "[compat] $client/run.sh did not finish within ${limit}s"
-    echo "FAIL $client/timeout" >>"$RESULTS"
+    echo "FAIL $client/timeout" >>"$out"
   fi
-  after=$(wc -l <"$RESULTS")
-  if [ "$rc" -ne 0 ] && [ "$after" -eq "$before" ]; then
-    echo "FAIL $client/run (exit $rc, no scenario verdicts)" >>"$RESULTS"
-  elif [ "$rc" -ne 0 ] && ! tail -n $((after - before)) "$RESULTS" | grep -q '^FAIL'; then
-    echo "FAIL $client/run (exit $rc although every scenario passed)" >>"$RESULTS"
+  if [ "$rc" -ne 0 ] && [ ! -s "$out" ]; then
+    echo "FAIL $client/run (exit $rc, no scenario verdicts)" >>"$out"
+  elif [ "$rc" -ne 0 ] && ! grep -q '^FAIL' "$out"; then
+    echo "FAIL $client/run (exit $rc although every scenario passed)" >>"$out"
   fi
   echo "[compat] $client took $(( $(date +%s) - client_start ))s"
-  TIMINGS+=("$client $(( $(date +%s) - client_start ))s")
+  echo "$client $(( $(date +%s) - client_start ))s" >>"$TIMES"
   if [ -n "$log" ]; then
     if ! broker_stop TERM; then
-      echo "FAIL $client/broker-crashed" >>"$RESULTS"
+      echo "FAIL $client/broker-crashed" >>"$out"
       echo "[compat] broker log tail:"; tail -n 30 "$log" | sed 's/^/    /'
     elif [ "$rc" -ne 0 ]; then
       echo "[compat] broker log tail ($log):"; tail -n 15 "$log" | sed 's/^/    /'
     fi
   fi
+  cat "$out" >>"$RESULTS"
+  rm -f "$out"
+}
+
+# COMPAT_LANES=2: the clients whose folder holds a `lane2` file (long runs that mostly wait:
+# Connect + Debezium) run one after another in a second lane, beside the others; that lane's
+# output is printed when it ends. Default: one lane, every client in turn.
+lane1=() lane2=()
+for client in "${CLIENTS[@]}"; do
+  if [ "${COMPAT_LANES:-1}" = 2 ] && [ -f "$HERE/$client/lane2" ]; then lane2+=("$client"); else lane1+=("$client"); fi
 done
 
+suite_start=$(date +%s)
+if [ "${#lane2[@]}" -gt 0 ]; then
+  LANE_LOG="$(mktemp)"
+  echo "[compat] second lane: ${lane2[*]} (output at the end)"
+  (
+    trap 'broker_stop KILL >/dev/null 2>&1 || true' EXIT
+    for client in "${lane2[@]}"; do run_client "$client"; done
+  ) >"$LANE_LOG" 2>&1 &
+  LANE_PID=$!
+fi
+for client in "${lane1[@]}"; do run_client "$client"; done
+if [ -n "${LANE_PID:-}" ]; then
+  wait "$LANE_PID" || true
+  LANE_PID=""
+  cat "$LANE_LOG"
+fi
 echo
-echo "================ summary ($(( $(date +%s) - suite_start ))s: ${TIMINGS[*]})"
+echo "================ summary ($(( $(date +%s) - suite_start ))s: $(tr '\n' ' ' <"$TIMES"))"
 grep '^FAIL' "$RESULTS" | sed 's/^/  /' || true
 passed=$(grep -c '^PASS' "$RESULTS" || true)
 failed=$(grep -c '^FAIL' "$RESULTS" || true)
