@@ -65,8 +65,10 @@ if [ "$clients" = all ]; then
   clients=""
   for d in "$ROOT"/*/; do
     c="$(basename "$d")"
-    # a client that runs against the broker it is given (own-broker folders start Odradek themselves)
-    [ -x "$d/run.sh" ] && [ ! -f "$d/own-broker" ] && clients="$clients $c"
+    # a client that runs against the broker it is given, or an own-broker one whose brokers come
+    # from broker.sh (a `kafka-too` file: COMPAT_BROKER=kafka makes them Apache Kafka); the other
+    # own-broker folders start Odradek themselves
+    [ -x "$d/run.sh" ] && { [ ! -f "$d/own-broker" ] || [ -f "$d/kafka-too" ]; } && clients="$clients $c"
   done
 fi
 known_reason() { { grep -v '^#' "$HERE/known-differences.txt" | grep -F "$1:" | head -n1 | cut -d: -f2- | sed 's/^ *//'; } || true; }
@@ -75,17 +77,22 @@ for client in $clients; do
   [ -f "$ROOT/$client/broker-args" ] && read -r -a more <<<"$(grep -v '^#' "$ROOT/$client/broker-args" | tr '\n' ' ')" && args+=("${more[@]}")
   # settings Kafka needs beside the client's own (e.g. a lower bound for a value the client lowers)
   [ -f "$HERE/kafka-args/$client" ] && read -r -a more <<<"$(grep -v '^#' "$HERE/kafka-args/$client" | tr '\n' ' ')" && args+=("${more[@]}")
-  if ! broker_start "$WORK/$client/data" "$WORK/$client/kafka.log" "${args[@]}"; then
-    record FAIL "differential/kafka:$client/broker-start"
-    continue
-  fi
   verdicts="$WORK/$client.verdicts"
   : >"$verdicts"
   limit=240
   [ -f "$ROOT/$client/timeout" ] && limit=$(grep -v '^#' "$ROOT/$client/timeout" | tr -d ' \n')
-  COMPAT_RESULTS="$verdicts" timeout --kill-after=5 "$limit" "$ROOT/$client/run.sh" "127.0.0.1:$BROKER_PORT" \
-    >"$WORK/$client.out" 2>&1 || true
-  broker_stop TERM || true
+  if [ -f "$ROOT/$client/own-broker" ]; then
+    COMPAT_BROKER=kafka COMPAT_RESULTS="$verdicts" timeout --kill-after=5 "$limit" "$ROOT/$client/run.sh" \
+      >"$WORK/$client.out" 2>&1 || true
+  else
+    if ! broker_start "$WORK/$client/data" "$WORK/$client/kafka.log" "${args[@]}"; then
+      record FAIL "differential/kafka:$client/broker-start"
+      continue
+    fi
+    COMPAT_RESULTS="$verdicts" timeout --kill-after=5 "$limit" "$ROOT/$client/run.sh" "127.0.0.1:$BROKER_PORT" \
+      >"$WORK/$client.out" 2>&1 || true
+    broker_stop TERM || true
+  fi
   if [ ! -s "$verdicts" ]; then
     tail -n 20 "$WORK/$client.out" | sed 's/^/    /'
     record FAIL "differential/kafka:$client/no-verdicts"
