@@ -11,7 +11,7 @@ import time
 import uuid
 
 import confluent_kafka
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
                                    NewPartitions, NewTopic)
 
@@ -217,9 +217,27 @@ def scenario_admin():
     check_eq("86400000", cfg["retention.ms"].value, "retention.ms from create")
     p = Producer({"bootstrap.servers": BOOTSTRAP})
     produce_all(p, topic, [(0, b"k%d" % i, b"v", None) for i in range(10)])
-    dr = a.delete_records([TopicPartition(topic, 0, 4)])
-    got = list(dr.values())[0].result(20)
-    check_eq(4, got.low_watermark, "low watermark after delete_records")
+    # records of a compact-only topic cannot be deleted (Kafka: POLICY_VIOLATION)
+    try:
+        list(a.delete_records([TopicPartition(topic, 0, 4)]).values())[0].result(20)
+        raise AssertionError("delete_records on a compacted topic was accepted")
+    except KafkaException as e:
+        check_eq(KafkaError.POLICY_VIOLATION, e.args[0].code(), "delete_records on cleanup.policy=compact")
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic,
+                         incremental_configs=[ConfigEntry("cleanup.policy", "compact,delete",
+                                                          incremental_operation=AlterConfigOpType.SET)])
+    for f in a.incremental_alter_configs([res]).values():
+        f.result(20)
+    got = None
+    deadline = time.time() + 10   # Kafka applies a config change a moment after answering
+    while got is None:
+        try:
+            got = list(a.delete_records([TopicPartition(topic, 0, 4)]).values())[0].result(20)
+        except KafkaException as e:
+            if e.args[0].code() != KafkaError.POLICY_VIOLATION or time.time() > deadline:
+                raise
+            time.sleep(0.2)
+    check_eq(4, got.low_watermark, "low watermark after delete_records (cleanup.policy=compact,delete)")
     c = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": "ck-wm"})
     low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
     c.close()

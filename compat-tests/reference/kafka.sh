@@ -147,8 +147,9 @@ EOF
       *) echo "[kafka] ignoring Odradek flag $1 (no Kafka equivalent)" >&2; shift ;;
     esac
   done
+  # (an id may start with "-": passed as --cluster-id=ID so the tool never reads it as a flag)
   id="$(python3 -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
-  if ! kafka_java kafka.tools.StorageTool format --standalone -t "$id" -c "$props" "${features[@]}" >>"$log" 2>&1; then
+  if ! kafka_java kafka.tools.StorageTool format --standalone "--cluster-id=$id" -c "$props" "${features[@]}" >>"$log" 2>&1; then
     echo "[kafka] format failed; log $log" >&2
     tail -n 20 "$log" >&2
     return 1

@@ -311,6 +311,8 @@ pub async fn delete_records(
             match topic.as_ref().and_then(|x| x.partition(rp.partition_index)) {
                 _ if denied => r.error_code = code::TOPIC_AUTHORIZATION_FAILED,
                 None => r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
+                // As Kafka: records are deleted only where cleanup.policy includes "delete"
+                Some(p) if !p.with_log(|l| l.config().delete) => r.error_code = code::POLICY_VIOLATION,
                 Some(p) => {
                     let hw = p.high_watermark();
                     let target = if rp.offset == -1 { hw } else { rp.offset };
