@@ -91,6 +91,15 @@ async fn admin_client_round_trip() {
     }
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset("adm", 4, Offset::Offset(6)).unwrap();
+    // As Kafka: a topic whose cleanup.policy lacks "delete" keeps its records (POLICY_VIOLATION).
+    let res = admin.delete_records(&tpl, &opts).await.unwrap();
+    let refused = format!("{:?}", res.find_partition("adm", 4).unwrap().error());
+    assert!(refused.contains("PolicyViolation"), "{refused}");
+    let cfg = rdkafka::admin::AlterConfig::new(ResourceSpecifier::Topic("adm"))
+        .set("cleanup.policy", "compact,delete")
+        .set("retention.ms", "12345");
+    let r = admin.alter_configs(&[cfg], &opts).await.unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
     let res = admin.delete_records(&tpl, &opts).await.unwrap();
     assert_eq!(res.find_partition("adm", 4).unwrap().offset(), Offset::Offset(6));
     let c = consumer(&b.bootstrap(), &[]);
