@@ -3,11 +3,12 @@ CARGO ?= cargo
 # Two cores: keep test parallelism modest (each integration test runs a broker and real clients).
 TEST_THREADS ?= 2
 
-.PHONY: run test build unit compat check bench bench-matrix bench-micro bench-broker bench-rtt bench-security bench-clusters bench-compare test-differential kafka-run fmt clippy clean
+.PHONY: run test build unit compat check bench bench-matrix bench-micro bench-broker bench-rtt bench-security bench-clusters bench-compare bench-metrics test-differential kafka-run fmt clippy clean
 
-## Run a broker on 127.0.0.1:9092 with data in ./data (release build).
+## Run a broker on 127.0.0.1:9092 with data in ./data (release build); metrics, health and the
+## web console on http://127.0.0.1:9308/ (/metrics, /healthz, /readyz, /console/).
 run:
-	$(CARGO) run --release --bin odradek -- --data-dir ./data --listen 127.0.0.1:9092
+	$(CARGO) run --release --bin odradek -- --data-dir ./data --listen 127.0.0.1:9092 --metrics-listen 127.0.0.1:9308
 
 ## Everything: the format and lint gate (make check), unit, property and integration tests (librdkafka), then the stock-client
 ## compatibility suite (Java kafka-clients 4.3 and JUnit, kcat, kafka-python and pytest, confluent-kafka, KafkaJS, Go, Connect + Debezium, the control API), installing what it needs.
@@ -58,6 +59,11 @@ bench-rtt:
 ## Kafka's own perf tests, startup time, RSS; prints both with ratios (benches/compare/compare.sh).
 bench-compare:
 	benches/compare/compare.sh
+
+## What metrics cost: the rdkafka_performance matrix against Odradek with metrics on (and scraped
+## every 5 s) and with --no-metrics, alternating, in one run (benches/compare/compare.sh).
+bench-metrics:
+	BROKERS="odradek odradek-nometrics" DO_JAVA=0 ROUNDS=$${ROUNDS:-3} benches/compare/compare.sh
 
 ## Differential conformance against Apache Kafka 4.3 in full: the raw-protocol differential test and
 ## every client's scenarios run against Kafka (make test runs a short subset: compat-tests/differential).

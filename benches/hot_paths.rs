@@ -120,7 +120,7 @@ fn main() {
     // sealed segment runs there, not inside the append that rolled).
     let env = odradek::log::LogEnv {
         disk: odradek::log::file::Disk::os(),
-        background: odradek::log::flusher::Background::threaded().unwrap(),
+        background: odradek::log::flusher::Background::threaded(Default::default()).unwrap(),
         health: odradek::log::StorageHealth::new(dir.path()),
     };
     let (log, _) = PartitionLog::open(

@@ -40,6 +40,8 @@ pub enum StartError {
 pub struct Controls {
     pub clock: crate::clock::Clock,
     pub faults: Arc<crate::faults::Faults>,
+    /// The broker's counters: they go on counting across a restart by the control plane.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub struct Broker {
@@ -146,7 +148,11 @@ impl Broker {
         config.listen = addr.to_string();
         let config = Arc::new(config);
         let c2 = config.clone();
-        let options = LogOptions { clock: controls.clock.clone(), ..Default::default() };
+        let options = LogOptions {
+            clock: controls.clock.clone(),
+            metrics: controls.metrics.clone(),
+            ..Default::default()
+        };
         let logs = tokio::task::spawn_blocking(move || LogManager::open(c2, options))
             .await
             .map_err(|e| StartError::Io(std::io::Error::other(e)))??;
@@ -206,6 +212,7 @@ impl Broker {
             scram,
             acl,
             faults: controls.faults.clone(),
+            metrics: controls.metrics.clone(),
         });
         // Transactions a crash left half-ended get their markers before anyone is served.
         state.txns.recover().await;

@@ -2,7 +2,7 @@
 //!
 //! Calls go down, never up: `main -> control -> broker -> server -> handler -> state -> {coordinator, cleaner,
 //! security} -> log -> record`, with `protocol` beside `server`/`handler` and the leaves `config`,
-//! `clock`, `faults`, `memory`, `alloc` usable from anywhere (checked by `tests/layers.rs`).
+//! `clock`, `faults`, `memory`, `metrics`, `alloc` usable from anywhere (checked by `tests/layers.rs`).
 pub mod alloc;
 pub mod broker;
 pub mod cleaner;
@@ -15,6 +15,8 @@ pub mod fuzz;
 pub mod handler;
 pub mod log;
 pub mod memory;
+pub mod metrics;
+pub mod observe;
 pub mod protocol;
 pub mod record;
 pub mod security;

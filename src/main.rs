@@ -42,6 +42,14 @@ struct Args {
     /// Bearer token the control API requires.
     #[arg(long)]
     control_token: Option<String>,
+    /// Serve /metrics (Prometheus), /healthz, /readyz and the read-only web console (/console/)
+    /// on HOST:PORT. The control listener serves them too.
+    #[arg(long)]
+    metrics_listen: Option<String>,
+    /// Count nothing on the request paths (to measure what metrics cost; /metrics still answers,
+    /// with the state it reads at scrape time: offsets, sizes, groups, lag).
+    #[arg(long)]
+    no_metrics: bool,
     /// Directory holding the partition logs and metadata.
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -163,7 +171,7 @@ fn main() -> anyhow::Result<()> {
     let control_addr = args.control_listen.clone().or_else(|| args.dev.then(|| "127.0.0.1:0".to_string()));
     let token = args.control_token.clone().filter(|t| !t.is_empty());
     rt.block_on(async move {
-        // Bound before the broker opens its data: a control address that is refused stops the start.
+        // Bound before the broker opens its data: an address that is refused stops the start.
         let control_listener = match &control_addr {
             Some(a) => Some(
                 odradek::control::http::bind(a, token.as_deref())
@@ -172,8 +180,28 @@ fn main() -> anyhow::Result<()> {
             ),
             None => None,
         };
+        let metrics_listener = match &args.metrics_listen {
+            Some(a) => Some(
+                tokio::net::TcpListener::bind(a).await.map_err(|e| anyhow::anyhow!("--metrics-listen {a}: {e}"))?,
+            ),
+            None => None,
+        };
+        // Served from now on: /healthz answers, /readyz says 503 until the broker is up.
+        let site = odradek::control::site::Site::new();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut servers = Vec::new();
+        let mut addresses = Vec::new();
+        for (l, with_control) in [(control_listener, true), (metrics_listener, false)] {
+            let Some(l) = l else { continue };
+            addresses.push((l.local_addr()?, with_control));
+            let mut rx = stop_rx.clone();
+            servers.push(tokio::spawn(odradek::control::site::serve(l, site.clone(), with_control, async move {
+                let _ = rx.changed().await;
+            })));
+        }
         let controls = odradek::broker::Controls {
             clock: odradek::clock::Clock::new(args.clock),
+            metrics: std::sync::Arc::new(odradek::metrics::Metrics::new(!args.no_metrics)),
             ..Default::default()
         };
         let broker = odradek::Broker::start_with(config.clone(), controls.clone()).await?;
@@ -187,19 +215,17 @@ fn main() -> anyhow::Result<()> {
             }
         }
         let control = odradek::control::Control::new(broker, config, controls, token.clone())?;
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let server = match control_listener {
-            Some(l) => {
-                let at = l.local_addr()?;
+        site.ready(control.clone());
+        // Printed once they answer: a script that reads the address may use it at once.
+        for (at, with_control) in addresses {
+            if with_control {
                 tracing::info!(control = %format!("http://{at}/v1/"), "control API listening");
                 println!("control API: http://{at}/v1/ (odradek ctl --url {at} ...)");
-                let mut rx = stop_rx.clone();
-                Some(tokio::spawn(odradek::control::http::serve(l, control.clone(), async move {
-                    let _ = rx.changed().await;
-                })))
+            } else {
+                tracing::info!(metrics = %format!("http://{at}/metrics"), console = %format!("http://{at}/console/"), "metrics and console listening");
+                println!("metrics: http://{at}/metrics  console: http://{at}/console/");
             }
-            None => None,
-        };
+        }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
@@ -207,7 +233,7 @@ fn main() -> anyhow::Result<()> {
         }
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
-        if let Some(s) = server {
+        for s in servers {
             let _ = s.await;
         }
         control.shutdown().await?;

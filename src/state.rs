@@ -29,6 +29,8 @@ pub struct BrokerState {
     pub acl: Option<crate::security::acl::Authorizer>,
     /// Fault rules a test set through the control API (none in normal operation).
     pub faults: Arc<crate::faults::Faults>,
+    /// The broker's counters (`crate::metrics`; the same as `logs.metrics()`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl BrokerState {

@@ -9,12 +9,12 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-const LEAVES: &[&str] = &["config", "clock", "faults", "memory", "alloc"];
+const LEAVES: &[&str] = &["config", "clock", "faults", "memory", "metrics", "alloc"];
 
 /// What each top-level module may name besides itself and the leaves.
 fn allowed(module: &str) -> Option<&'static [&'static str]> {
     Some(match module {
-        "alloc" | "clock" | "memory" | "config" | "faults" => &[],
+        "alloc" | "clock" | "memory" | "config" | "faults" | "metrics" => &[],
         "record" => &[],
         "log" => &["record"],
         "coordinator" => &["log", "record"],
@@ -29,7 +29,10 @@ fn allowed(module: &str) -> Option<&'static [&'static str]> {
         "broker" => {
             &["state", "server", "handler", "protocol", "coordinator", "cleaner", "security", "log", "record"]
         }
+        // What a running broker shows (metrics, the console's JSON): reads the state, drives nothing.
+        "observe" => &["state", "protocol", "coordinator", "cleaner", "security", "log", "record"],
         "control" => &[
+            "observe",
             "broker",
             "state",
             "server",

@@ -21,7 +21,9 @@
 #
 # env: ROUNDS=2  MSGS=500000 (per rdkafka run)  PERF_MSGS=$MSGS (per Java perf-test run)
 #      SIZES="100 1000"  PARTS="1 16"  ACKS="1 -1"  LAT_RATE=10000  LAT_MSGS=100000
-#      BROKERS="odradek kafka kafka-flush1"  OUT=/tmp/bench-compare-<epoch>
+#      BROKERS="odradek kafka kafka-flush1"  OUT=/tmp/bench-compare-<epoch>  DO_JAVA=1 (Kafka's perf tests)
+#      (odradek runs with metrics on and scraped every 5 s; odradek-nometrics with --no-metrics:
+#      `make bench-metrics` compares the two)
 #      ODRADEK_BIN (default: cargo build --release, target/release/odradek)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -44,7 +46,11 @@ if [ -z "${ODRADEK_BIN:-}" ]; then
 fi
 # shellcheck source=../../compat-tests/reference/kafka.sh
 . "$REPO/compat-tests/reference/kafka.sh"
-kafka_install
+# Kafka's jars: for the Kafka brokers and for the Java perf tests (DO_JAVA=0 skips those).
+DO_JAVA="${DO_JAVA:-1}"
+if [ "$DO_JAVA" = 1 ] || [[ " $BROKERS " == *" kafka"* ]]; then
+  kafka_install
+fi
 BENCH_BIN="$("$REPO/benches/matrix/build-tools.sh" | tail -n1)"
 ADMIN="$BENCH_BIN/rdkafka_topic_admin"
 CSV="$OUT/figures.csv"
@@ -55,7 +61,10 @@ fig() { echo "$1,$2,$3,$4" >>"$CSV"; }
 rss_kb() { awk -v k="$2" '$1==k":"{print $2}' "/proc/$1/status"; }
 
 PID=""
+SCRAPER=""
 stop_broker() {
+  [ -n "$SCRAPER" ] && kill "$SCRAPER" 2>/dev/null
+  SCRAPER=""
   BROKER_PID="$PID"
   stop_pid compare 30 TERM || true
   PID=""
@@ -67,8 +76,16 @@ start_broker() {
   local name="$1" dir="$2" port="$3" out
   case "$name" in
     odradek)
+      # Metrics on (the default) and scraped every 5 s, as a Prometheus would.
+      local mport
+      mport="$(free_port)"
       out="$("$HERE/probe.py" "127.0.0.1:$port" 60 "$dir/broker.log" -- \
-        "$ODRADEK_BIN" --data-dir "$dir/data" --listen "127.0.0.1:$port")" ;;
+        "$ODRADEK_BIN" --data-dir "$dir/data" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$mport")"
+      (while sleep 5; do curl -sf "http://127.0.0.1:$mport/metrics" >/dev/null || exit 0; done) &
+      SCRAPER=$! ;;
+    odradek-nometrics)
+      out="$("$HERE/probe.py" "127.0.0.1:$port" 60 "$dir/broker.log" -- \
+        "$ODRADEK_BIN" --data-dir "$dir/data" --listen "127.0.0.1:$port" --no-metrics)" ;;
     kafka | kafka-flush1)
       local extra=()
       [ "$name" = kafka-flush1 ] && extra=(--set log.flush.interval.messages=1)
@@ -154,7 +171,7 @@ rdk_figures() {
 }
 
 log "out $OUT: ROUNDS=$ROUNDS MSGS=$MSGS PERF_MSGS=$PERF_MSGS SIZES='$SIZES' PARTS='$PARTS' ACKS='$ACKS' BROKERS='$BROKERS'"
-log "odradek $("$ODRADEK_BIN" --version 2>/dev/null || echo "$ODRADEK_BIN"), Apache Kafka $KAFKA_VERSION, $(java -version 2>&1 | head -n1)"
+log "odradek $("$ODRADEK_BIN" --version 2>/dev/null || echo "$ODRADEK_BIN"), Apache Kafka ${KAFKA_VERSION:-}, $(java -version 2>&1 | head -n1)"
 for round in $(seq 1 "$ROUNDS"); do
   for name in $BROKERS; do
     dir="$OUT/$name-r$round"
@@ -166,7 +183,7 @@ for round in $(seq 1 "$ROUNDS"); do
     BROKER_PID="$PID" REPS=1 LAT_REPS=1 LAT_PARTS=1 OUTDIR="$dir/matrix" TOPIC_PREFIX="rdk-$round" RDKPERF="$BENCH_BIN/rdkafka_performance" \
       ADMIN="$ADMIN" "$REPO/benches/matrix/bench-broker.sh" "127.0.0.1:$port" "$name" >"$dir/matrix.txt" 2>&1
     rdk_figures "$name" "$dir"
-    java_perf "$name" "127.0.0.1:$port"
+    [ "$DO_JAVA" = 1 ] && java_perf "$name" "127.0.0.1:$port"
     fig "$name" "$round" peak_rss_mb "$(( $(rss_kb "$PID" VmHWM) / 1024 ))"
     fig "$name" "$round" loaded_rss_mb "$(( $(rss_kb "$PID" VmRSS) / 1024 ))"
     stop_broker

@@ -145,6 +145,10 @@ pub fn compaction_of(
                     report.bytes_before += s.bytes_before;
                     report.bytes_after += s.bytes_after;
                     if s.segments_rewritten > 0 {
+                        let m = logs.metrics();
+                        m.cleaner_passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        m.cleaner_bytes_cleaned
+                            .fetch_add(s.bytes_before, std::sync::atomic::Ordering::Relaxed);
                         tracing::info!(topic = %t.name, partition = p.index, segments = s.segments_rewritten, bytes_before = s.bytes_before, bytes_after = s.bytes_after, records_removed = s.records_removed, markers_removed = s.markers_removed, "compacted");
                     } else {
                         tracing::debug!(topic = %t.name, partition = p.index, "compaction pass rewrote nothing");

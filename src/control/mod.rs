@@ -10,6 +10,7 @@
 //! the same port).
 pub mod ctl;
 pub mod http;
+pub mod site;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -222,6 +223,7 @@ impl Control {
         let controls = Controls {
             clock: if manual { Clock::manual() } else { Clock::system() },
             faults: Default::default(),
+            metrics: Default::default(),
         };
         let started = std::time::Instant::now();
         let broker = Broker::start_with(config.clone(), controls.clone()).await?;

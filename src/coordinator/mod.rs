@@ -50,7 +50,15 @@ pub(crate) async fn wait_durable(tickets: Vec<SyncTicket>) -> Result<(), Storage
 /// Calls `f` with every record of every partition of an internal topic, in offset order within
 /// each partition: how the coordinators rebuild their state at start.
 pub(crate) fn replay_topic(topic: &Topic, mut f: impl FnMut(Record)) -> Result<(), StorageError> {
-    for p in topic.partitions.read().iter() {
+    let parts = topic.partitions.read().clone();
+    let total: i64 = parts.iter().map(|p| p.high_watermark() - p.log_start_offset()).sum();
+    let what = if topic.name == "__consumer_offsets" {
+        "replaying __consumer_offsets"
+    } else {
+        "replaying __transaction_state"
+    };
+    let mut progress = crate::log::progress::Progress::new(what, "offsets", total.max(0) as u64);
+    for p in parts.iter() {
         let mut offset = p.log_start_offset();
         while offset < p.high_watermark() {
             let r = p.read(offset, 1 << 20, true)?;
@@ -68,9 +76,11 @@ pub(crate) fn replay_topic(topic: &Topic, mut f: impl FnMut(Record)) -> Result<(
                     break;
                 }
             }
+            progress.step((last + 1 - offset).max(0) as u64);
             offset = last + 1;
         }
     }
+    progress.finish();
     Ok(())
 }
 

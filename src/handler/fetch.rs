@@ -130,6 +130,7 @@ pub async fn handle(
         {
             break bytes;
         }
+        let _parked = Parked::new(&state.metrics);
         tokio::select! {
             r = tokio::time::timeout_at(deadline, notify.notified()) => {
                 if r.is_err() {
@@ -149,6 +150,22 @@ pub async fn handle(
     let budget = (lease.bytes() as i32).min(max_bytes);
     ctx.lease = Some(lease);
     read_all(state, &topics, budget, read_committed, v).0
+}
+
+/// Counts a fetch as parked (Kafka's fetch purgatory size) while it waits.
+struct Parked<'a>(&'a crate::metrics::Metrics);
+
+impl<'a> Parked<'a> {
+    fn new(m: &'a crate::metrics::Metrics) -> Parked<'a> {
+        m.fetch_waiters.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Parked(m)
+    }
+}
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_waiters.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// The bytes [`read_all`] would return now, and whether any partition has an error.
@@ -222,6 +239,9 @@ fn read_all(
             match result {
                 Ok(r) => {
                     total += r.records.len();
+                    if state.metrics.enabled() {
+                        p.traffic.fetched(&r.records);
+                    }
                     pd.high_watermark = r.high_watermark;
                     pd.last_stable_offset = stable;
                     pd.log_start_offset = r.log_start_offset;
@@ -254,7 +274,6 @@ fn read_all(
         }
         out.push(t);
     }
-    let _ = state;
     (FetchResponse::default().with_responses(out), total, any_error)
 }
 

@@ -7,6 +7,7 @@ pub mod acls;
 pub mod admin;
 pub mod api_versions;
 pub mod configs;
+pub mod errors;
 pub mod faults;
 pub mod fetch;
 pub mod group;
@@ -190,10 +191,12 @@ async fn dispatch(
     let cid = header.correlation_id;
     let principal = ctx.principal.clone();
     let who = Who { principal: &principal, host: ctx.peer.ip(), state };
+    let api = header.api_key;
     macro_rules! call {
         ($req:ty, $f:path) => {{
             let req: $req = decode_body(&mut body, v)?;
             let resp = $f(state, req, v, &who).await;
+            errors::count(&state.metrics, api, &resp);
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }};
     }
@@ -201,11 +204,13 @@ async fn dispatch(
         ApiKey::SaslHandshake => {
             let req: SaslHandshakeRequest = decode_body(&mut body, v)?;
             let resp = sasl::handshake(req, v, ctx);
+            errors::count(&state.metrics, api, &resp);
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::SaslAuthenticate => {
             let req: SaslAuthenticateRequest = decode_body(&mut body, v)?;
             let resp = sasl::authenticate(state, req, v, ctx);
+            errors::count(&state.metrics, api, &resp);
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::CreateAcls => call!(CreateAclsRequest, acls::create_acls),
@@ -225,12 +230,14 @@ async fn dispatch(
             let req: FetchRequest = decode_body(&mut body, v)?;
             drop(body);
             let resp = fetch::handle(state, req, v, ctx, &who).await;
+            errors::count(&state.metrics, api, &resp);
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::ListOffsets => call!(ListOffsetsRequest, list_offsets::handle),
         ApiKey::Metadata => {
             let req: MetadataRequest = decode_body(&mut body, v)?;
             let resp = metadata::handle(state, req, v, &ctx.listener.advertised, &who).await;
+            errors::count(&state.metrics, api, &resp);
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::OffsetForLeaderEpoch => call!(OffsetForLeaderEpochRequest, list_offsets::handle_leader_epoch),
@@ -243,6 +250,7 @@ async fn dispatch(
         ApiKey::DescribeCluster => {
             let req: DescribeClusterRequest = decode_body(&mut body, v)?;
             let resp = admin::describe_cluster(state, req, v, &ctx.listener.advertised, &who).await;
+            errors::count(&state.metrics, api, &resp);
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::DescribeConfigs => call!(DescribeConfigsRequest, configs::describe_configs),
@@ -262,12 +270,14 @@ async fn dispatch(
         ApiKey::FindCoordinator => {
             let req: FindCoordinatorRequest = decode_body(&mut body, v)?;
             let resp = group::find_coordinator(state, req, v, &ctx.listener.advertised, &who).await;
+            errors::count(&state.metrics, api, &resp);
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::JoinGroup => {
             let req: JoinGroupRequest = decode_body(&mut body, v)?;
             let client_id = header.client_id.clone().unwrap_or_default();
             let resp = group::join_group(state, req, v, &client_id, &format!("/{}", peer.ip()), &who).await;
+            errors::count(&state.metrics, api, &resp);
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::SyncGroup => call!(SyncGroupRequest, group::sync_group),
@@ -285,6 +295,7 @@ async fn dispatch(
             let resp =
                 group::consumer_group_heartbeat(state, req, v, &client_id, &format!("/{}", peer.ip()), &who)
                     .await;
+            errors::count(&state.metrics, api, &resp);
             Ok(Reply::Now(encode_response(cid, hv, v, &resp)?))
         }
         ApiKey::ConsumerGroupDescribe => call!(ConsumerGroupDescribeRequest, group::consumer_group_describe),

@@ -88,8 +88,11 @@ pub async fn handle(
         }
         return Ok(super::Reply::None);
     }
+    let metrics = state.metrics.clone();
     Ok(super::Reply::Later(Box::pin(async move {
-        encode_response(correlation_id, header_version, v, &pending.finish().await)
+        let resp = pending.finish().await;
+        super::errors::count(&metrics, kafka_protocol::messages::ApiKey::Produce, &resp);
+        encode_response(correlation_id, header_version, v, &resp)
     })))
 }
 

@@ -53,7 +53,7 @@ pub struct Background {
 }
 
 /// One group-commit round: every partition once, up to the largest end among its tickets.
-fn run_round(round: Vec<(SyncTicket, Reply)>) {
+fn run_round(round: Vec<(SyncTicket, Reply)>, metrics: Option<&crate::metrics::Metrics>) {
     // Tickets from before a truncation are answered on their own (with an error).
     let mut by_partition: HashMap<(*const Durability, u64), (Arc<Durability>, i64, Vec<Reply>)> =
         HashMap::new();
@@ -65,7 +65,12 @@ fn run_round(round: Vec<(SyncTicket, Reply)>) {
         e.2.push(reply);
     }
     for ((_, truncations), (d, end, replies)) in by_partition {
+        let started = std::time::Instant::now();
         let r = d.make_durable(end, truncations).map_err(|e| (e.kind(), e.to_string()));
+        if let Some(m) = metrics.filter(|m| m.enabled()) {
+            m.fsync.observe_duration(started.elapsed());
+            m.flush_batch.observe(replies.len() as f64);
+        }
         for reply in replies.into_iter().flatten() {
             let _ = reply.send(r.clone().map_err(|(k, m)| io::Error::new(k, m)));
         }
@@ -73,7 +78,8 @@ fn run_round(round: Vec<(SyncTicket, Reply)>) {
 }
 
 impl Background {
-    pub fn threaded() -> io::Result<Arc<Background>> {
+    /// The fsync and seal threads; the fsync thread records its latency and batch sizes in `metrics`.
+    pub fn threaded(metrics: Arc<crate::metrics::Metrics>) -> io::Result<Arc<Background>> {
         let (ftx, frx) = mpsc::channel::<FsyncRequest>();
         let (stx, srx) = mpsc::channel::<SealRequest>();
         let fsync = std::thread::Builder::new().name("odradek-fsync".into()).spawn(move || {
@@ -88,7 +94,7 @@ impl Background {
                 while let Ok(r) = frx.try_recv() {
                     take(r);
                 }
-                run_round(round);
+                run_round(round, Some(&metrics));
                 for b in barriers {
                     let _ = b.send(());
                 }
@@ -196,7 +202,7 @@ impl Background {
         let Mode::Manual { fsync, .. } = &self.mode else { return 0 };
         let round: Vec<(SyncTicket, Reply)> = fsync.lock().drain(..).collect();
         let n = round.len();
-        run_round(round);
+        run_round(round, None);
         n
     }
 

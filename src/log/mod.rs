@@ -27,6 +27,7 @@ pub mod partition;
 #[cfg(test)]
 mod power_cut_test;
 pub mod producer_state;
+pub mod progress;
 mod recovery;
 pub mod segment;
 pub mod sim_disk;
@@ -128,6 +129,8 @@ pub struct LogOptions {
     pub background: Option<Arc<Background>>,
     /// The broker's domain clock (wall time by default; `--clock=manual`).
     pub clock: crate::clock::Clock,
+    /// The broker's counters (fsync latency and group-commit sizes, the cleaner's work).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub struct LogManager {
@@ -146,6 +149,7 @@ pub struct LogManager {
     /// Whether the previous run shut down cleanly (recovery skipped).
     pub recovered_cleanly: bool,
     clock: crate::clock::Clock,
+    metrics: Arc<crate::metrics::Metrics>,
     /// Set by `halt`: nothing more is written (checkpoints, topic metadata, cleaner passes).
     halted: std::sync::atomic::AtomicBool,
     /// Set by `shutdown`: no more topic changes.
@@ -265,7 +269,7 @@ impl LogManager {
         let clean = disk.exists(&marker);
         let background = match options.background {
             Some(b) => b,
-            None => Background::threaded()?,
+            None => Background::threaded(options.metrics.clone())?,
         };
         let env = LogEnv { disk: disk.clone(), background, health: StorageHealth::new(&dir) };
         let mgr = LogManager {
@@ -279,6 +283,7 @@ impl LogManager {
             node_id,
             recovered_cleanly: clean,
             clock: options.clock.clone(),
+            metrics: options.metrics.clone(),
             halted: std::sync::atomic::AtomicBool::new(false),
             closing: std::sync::atomic::AtomicBool::new(false),
         };
@@ -294,10 +299,20 @@ impl LogManager {
         let mut metas: Vec<String> =
             disk.list_dir(&dir.join(TOPIC_META_DIR))?.into_iter().map(|(n, _)| n).collect();
         metas.sort();
+        let mut topic_props = Vec::with_capacity(metas.len());
         for file in metas {
             let Some(name) = file.strip_suffix(".properties").map(str::to_string) else { continue };
             let props =
                 crate::config::parse_properties(&disk.read_to_string(&dir.join(TOPIC_META_DIR).join(&file))?);
+            topic_props.push((name, props));
+        }
+        let partitions: u64 = topic_props
+            .iter()
+            .map(|(_, p)| p.get("partitions").and_then(|v| v.parse::<u64>().ok()).unwrap_or(1))
+            .sum();
+        let what = if clean { "opening partition logs" } else { "recovering partition logs after a crash" };
+        let mut progress = progress::Progress::new(what, "partitions", partitions);
+        for (name, props) in topic_props {
             let id = props.get("topic.id").and_then(|v| Uuid::parse_str(v).ok()).unwrap_or_else(Uuid::new_v4);
             let count: i32 = props.get("partitions").and_then(|v| v.parse().ok()).unwrap_or(1);
             let configs: BTreeMap<String, String> = props
@@ -319,12 +334,14 @@ impl LogManager {
                     part.set_tombstone_expiry(0);
                 }
                 parts.push(Arc::new(part));
+                progress.step(1);
             }
             mgr.topics.write().insert(
                 name.clone(),
                 Arc::new(Topic { name, id, partitions: RwLock::new(parts), configs: RwLock::new(configs) }),
             );
         }
+        progress.finish();
         // From here on, a crash is unclean until the next clean shutdown writes the marker; the
         // removal is durable before anything is written (or a power cut could bring it back and
         // make the next start trust a log it should validate).
@@ -461,6 +478,10 @@ impl LogManager {
     /// The broker's domain clock: every time-based rule reads it (see `clock.rs`).
     pub fn clock(&self) -> &crate::clock::Clock {
         &self.clock
+    }
+    /// The broker's counters.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()

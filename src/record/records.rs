@@ -78,6 +78,56 @@ pub fn parse_records(raw: &[u8]) -> Option<Vec<RecordView<'_>>> {
     Some(out)
 }
 
+/// One record whole, for people reading a log (the console's message browser); not for hot paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullRecord<'a> {
+    pub offset_delta: i32,
+    pub timestamp_delta: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: Vec<(&'a [u8], Option<&'a [u8]>)>,
+}
+
+fn bytes_field<'a>(b: &'a [u8], p: &mut usize) -> Option<Option<&'a [u8]>> {
+    let len = varint(b, p)?;
+    if len < 0 {
+        return Some(None);
+    }
+    let v = b.get(*p..p.checked_add(len as usize)?)?;
+    *p += len as usize;
+    Some(Some(v))
+}
+
+/// Parses every record of a raw (uncompressed) records section with its value and headers.
+/// `None` if malformed.
+pub fn parse_full(raw: &[u8]) -> Option<Vec<FullRecord<'_>>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < raw.len() {
+        let len = varint(raw, &mut at)?;
+        if len < 0 {
+            return None;
+        }
+        let end = at.checked_add(len as usize)?;
+        let body = raw.get(at..end)?;
+        let mut p = 1; // attributes
+        let timestamp_delta = varint(body, &mut p)?;
+        let offset_delta = i32::try_from(varint(body, &mut p)?).ok()?;
+        let key = bytes_field(body, &mut p)?;
+        let value = bytes_field(body, &mut p)?;
+        let count = varint(body, &mut p)?;
+        let mut headers = Vec::new();
+        for _ in 0..count.max(0) {
+            let k = bytes_field(body, &mut p)?.unwrap_or_default();
+            let v = bytes_field(body, &mut p)?;
+            headers.push((k, v));
+        }
+        out.push(FullRecord { offset_delta, timestamp_delta, key, value, headers });
+        at = end;
+    }
+    Some(out)
+}
+
 fn codec_err(e: anyhow::Error) -> String {
     e.to_string()
 }

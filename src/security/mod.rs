@@ -30,6 +30,9 @@ pub struct Listener {
     pub sasl: Option<sasl::SaslConfig>,
     /// `ssl.principal.mapping.rules` for client certificates.
     pub mapping: principal::MappingRules,
+    /// Connections open now, and accepted since start (the broker's metrics).
+    pub connections: std::sync::atomic::AtomicI64,
+    pub accepted: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Listener {
@@ -90,7 +93,16 @@ impl Listener {
             None => (bound.ip().to_string(), bound.port() as i32),
         };
         let mapping = principal::MappingRules::parse("DEFAULT").expect("DEFAULT parses");
-        Listener { spec, bound, advertised, tls: None, sasl: None, mapping }
+        Listener {
+            spec,
+            bound,
+            advertised,
+            tls: None,
+            sasl: None,
+            mapping,
+            connections: Default::default(),
+            accepted: Default::default(),
+        }
     }
     /// A listener for code that serves requests without a socket (fuzzing, tests).
     pub fn plaintext_for_tests() -> Listener {

@@ -52,6 +52,15 @@ pub struct SaslConfig {
     oauth: Option<super::oauth::OAuthConfig>,
 }
 
+impl SaslConfig {
+    /// Whether PLAIN on this listener accepts `user` with `password` (console logins).
+    pub fn plain_accepts(&self, user: &str, password: &str) -> bool {
+        let allowed = self.mechanisms.iter().any(|m| m.name() == "PLAIN");
+        allowed
+            && self.plain_users.get(user).is_some_and(|p| bool::from(p.as_bytes().ct_eq(password.as_bytes())))
+    }
+}
+
 /// A parsed JAAS line: `<LoginModule class> <flag> key="value" ...;`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Jaas {

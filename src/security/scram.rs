@@ -181,6 +181,20 @@ impl CredentialStore {
         self.users.read().get(&(user.to_string(), m)).cloned()
     }
 
+    /// Whether `password` is `user`'s, under any SCRAM mechanism it has a credential for (the
+    /// check a SCRAM login makes, for HTTP Basic logins to the console).
+    pub fn verify_password(&self, user: &str, password: &str) -> bool {
+        let mut ok = false;
+        for m in [Mechanism::Sha256, Mechanism::Sha512] {
+            if let Some(c) = self.get(user, m) {
+                let salted = m.salted_password(password.as_bytes(), &c.salt, c.iterations.max(1) as u32);
+                let stored = m.hash(&m.hmac(&salted, b"Client Key"));
+                ok |= bool::from(subtle::ConstantTimeEq::ct_eq(stored.as_slice(), c.stored_key.as_slice()));
+            }
+        }
+        ok
+    }
+
     /// Every (user, mechanism, iterations), by user.
     pub fn describe(&self) -> Vec<(String, Mechanism, i32)> {
         self.users.read().iter().map(|((u, m), c)| (u.clone(), *m, c.iterations)).collect()

@@ -103,8 +103,9 @@ impl Activity {
 /// this many requests, the handling loop waits for the writer.
 const REPLIES_IN_FLIGHT_MAX: usize = 64;
 
-/// One answer for the writer: the reply, the memory it holds, and who wants to know it was written.
-type Outgoing = (Reply, Option<Lease>, Option<oneshot::Sender<()>>);
+/// One answer for the writer: the reply, the memory it holds, who wants to know it was written,
+/// and the request's API key and arrival (its latency is recorded once the answer is written).
+type Outgoing = (Reply, Option<Lease>, Option<oneshot::Sender<()>>, Option<(i16, Instant)>);
 
 async fn write_replies<W: AsyncWrite + Unpin>(
     mut wr: W,
@@ -112,10 +113,16 @@ async fn write_replies<W: AsyncWrite + Unpin>(
     peer: SocketAddr,
     activity: Arc<Activity>,
     stall: Option<Duration>,
+    metrics: Arc<crate::metrics::Metrics>,
 ) {
-    while let Some((r, lease, written)) = rx.recv().await {
+    while let Some((r, lease, written, timing)) = rx.recv().await {
         let bytes = match r {
-            Reply::None => continue,
+            Reply::None => {
+                if let Some((api, at)) = timing {
+                    metrics.answered(api, at.elapsed());
+                }
+                continue;
+            }
             Reply::Now(b) => b,
             Reply::Later(f) => match f.await {
                 Ok(b) => b,
@@ -144,6 +151,9 @@ async fn write_replies<W: AsyncWrite + Unpin>(
             return;
         }
         activity.touch();
+        if let Some((api, at)) = timing {
+            metrics.answered(api, at.elapsed());
+        }
         drop(lease);
         if let Some(w) = written {
             let _ = w.send(());
@@ -231,7 +241,8 @@ async fn serve_split<R, W>(
 {
     let activity = Arc::new(Activity { epoch: Instant::now(), last_ms: AtomicU64::new(0) });
     let (tx, rx) = mpsc::channel(REPLIES_IN_FLIGHT_MAX);
-    let writer = tokio::spawn(write_replies(wr, rx, peer, activity.clone(), state.net.idle));
+    let writer =
+        tokio::spawn(write_replies(wr, rx, peer, activity.clone(), state.net.idle, state.metrics.clone()));
     // One frame read ahead of the handling, at most.
     let (frames_tx, frames_rx) = mpsc::channel(1);
     let (closed_tx, closed_rx) = watch::channel(false);
@@ -399,7 +410,7 @@ async fn serve_requests(
             drop(frame_lease);
             match (answer, ctx.session.close_after.take()) {
                 (Some(b), None) => {
-                    if tx.send((Reply::Now(b), None, None)).await.is_err() {
+                    if tx.send((Reply::Now(b), None, None, None)).await.is_err() {
                         return;
                     }
                 }
@@ -410,8 +421,12 @@ async fn serve_requests(
             }
             continue;
         }
+        let arrived = Instant::now();
+        let mut timing = None;
         let reply = match protocol::decode_header(&mut frame) {
             Ok(header) => {
+                state.metrics.request(header.api_key as i16, header.api_version);
+                timing = Some((header.api_key as i16, arrived));
                 // One line per request at trace level (`RUST_LOG=odradek::server=trace`): which
                 // client uses which API at which version, as collected in compat-tests/*/FINDINGS.md.
                 tracing::trace!(%peer, api = ?header.api_key, version = header.api_version, client = ?header.client_id, "request");
@@ -442,7 +457,7 @@ async fn serve_requests(
         if let Some(delay) = ctx.session.close_after.take() {
             // A failed login: the answer and the close both wait (connection.failed.authentication.delay.ms).
             tokio::time::sleep(delay).await;
-            let _ = tx.send((reply, None, None)).await;
+            let _ = tx.send((reply, None, None, timing)).await;
             return;
         }
         let written = ctx.lease.as_ref().filter(|l| l.bytes() > 0).map(|_| {
@@ -452,7 +467,7 @@ async fn serve_requests(
         });
         let sent = tokio::select! {
             _ = shutdown.changed() => return,
-            r = tx.send((reply, ctx.lease.take(), written)) => r,
+            r = tx.send((reply, ctx.lease.take(), written, timing)) => r,
         };
         if sent.is_err() {
             return;

@@ -99,6 +99,15 @@ impl Drop for Admitted {
     }
 }
 
+/// Counts a connection as open on its listener until the connection's task ends (or is dropped).
+struct OpenConnection(Arc<crate::security::Listener>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Logs a repeated condition at most once per interval, with how often it happened meanwhile.
 struct RateLimitedLog {
     last: Option<Instant>,
@@ -209,7 +218,13 @@ pub async fn accept_loop(
                 }
                 let place = Admitted { _slot: slot, _listener_slot: own_slot, ip, per_ip: per_ip.clone() };
                 let (st, sd, l) = (state.clone(), shutdown.clone(), info.clone());
-                tokio::spawn(async move { connection::serve(st, l, stream, peer, sd, place).await });
+                info.accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                info.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let open = OpenConnection(l.clone());
+                tokio::spawn(async move {
+                    connection::serve(st, l, stream, peer, sd, place).await;
+                    drop(open);
+                });
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning, and say so once per interval.

@@ -272,8 +272,14 @@ impl GroupCoordinator {
             let before = st.consumer.groups.get(&group).cloned();
             match st.consumer.heartbeat(input, &view, self.logs.now_ms()) {
                 Ok(hb) => {
-                    let recs =
-                        consumer::records_between(&group, before.as_ref(), st.consumer.groups.get(&group));
+                    let after = st.consumer.groups.get(&group);
+                    if after.map(|g| g.group_epoch) != before.as_ref().map(|g| g.group_epoch) {
+                        self.logs
+                            .metrics()
+                            .rebalances_consumer
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    let recs = consumer::records_between(&group, before.as_ref(), after);
                     (hb, interval, before, recs)
                 }
                 Err(e) => {
@@ -344,6 +350,12 @@ impl GroupCoordinator {
 
     /// Persists the outcome's records (fsynced), replays them, then delivers its replies.
     async fn apply(&self, out: Outcome) -> Result<(), StorageError> {
+        if out.rebalances > 0 {
+            self.logs
+                .metrics()
+                .rebalances_classic
+                .fetch_add(out.rebalances, std::sync::atomic::Ordering::Relaxed);
+        }
         let mut result = Ok(());
         if !out.records.is_empty() {
             result = self.persist(&out.records).await;
@@ -439,6 +451,11 @@ impl GroupCoordinator {
         if has_consumer_groups {
             let view = Self::topics_view(&self.logs);
             let (expired, recs) = self.state.lock().consumer.tick(&view, now);
+            let groups: std::collections::BTreeSet<&String> = expired.iter().map(|(g, _)| g).collect();
+            self.logs
+                .metrics()
+                .rebalances_consumer
+                .fetch_add(groups.len() as u64, std::sync::atomic::Ordering::Relaxed);
             for (g, m) in expired {
                 tracing::info!(group = %g, member = %m, "consumer-protocol member expired");
             }

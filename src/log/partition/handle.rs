@@ -29,6 +29,35 @@ pub struct Partition {
     cleaning: Mutex<()>,
     /// Set by `LogManager::halt`: no cleaner pass starts on this partition any more.
     halted: std::sync::atomic::AtomicBool,
+    /// What clients wrote and read here (the broker's topic metrics add these up).
+    pub traffic: Traffic,
+}
+
+/// Bytes and records appended by producers and returned by fetches, since the broker started.
+#[derive(Default)]
+pub struct Traffic {
+    pub bytes_in: AtomicU64,
+    pub messages_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub messages_out: AtomicU64,
+}
+
+impl Traffic {
+    /// A fetch returned these record batches (the last may be cut short; its records are counted
+    /// only when its header is whole).
+    pub fn fetched(&self, records: &[u8]) {
+        if records.is_empty() {
+            return;
+        }
+        let mut n = 0u64;
+        for (_, h) in BatchIter::new(records) {
+            if !h.is_control() {
+                n += h.records_count.max(0) as u64;
+            }
+        }
+        self.bytes_out.fetch_add(records.len() as u64, Ordering::Relaxed);
+        self.messages_out.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 impl Partition {
@@ -63,6 +92,7 @@ impl Partition {
             waiters: Mutex::new(Vec::new()),
             cleaning: Mutex::new(()),
             halted: std::sync::atomic::AtomicBool::new(false),
+            traffic: Traffic::default(),
         }
     }
 
@@ -144,7 +174,11 @@ impl Partition {
         }
         // A malformed tail (or no batch at all) is reported by the append itself.
         let r = self.with_log(|l| l.append_checked(records, now_ms, true, origin));
-        if matches!(r, Ok(AppendInfo { duplicate: false, .. })) {
+        if let Ok(AppendInfo { duplicate: false, base_offset, last_offset, .. }) = &r {
+            self.traffic.bytes_in.fetch_add(records.len() as u64, Ordering::Relaxed);
+            self.traffic
+                .messages_in
+                .fetch_add((last_offset - base_offset + 1).max(0) as u64, Ordering::Relaxed);
             self.wake_waiters();
         }
         r

@@ -333,6 +333,8 @@ pub enum Reply {
 pub struct Outcome {
     pub records: Vec<GroupRecord>,
     pub replies: Vec<(WaiterId, Reply)>,
+    /// Rebalances this step began (for the broker's metrics).
+    pub rebalances: u64,
 }
 
 /// One partition to commit: (topic, partition, offset, leader epoch, metadata).
@@ -612,6 +614,7 @@ impl Groups {
         }
         let initial = g.state == GroupState::Empty;
         g.set_state(GroupState::PreparingRebalance, now);
+        out.rebalances += 1;
         let timeout = g.members.iter().map(|m| m.rebalance_timeout_ms as i64).max().unwrap_or(0);
         g.rebalance_deadline_ms = now + timeout;
         g.initial_delay_until_ms = if initial && delay > 0 { now + delay.min(timeout) } else { 0 };
