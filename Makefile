@@ -3,7 +3,7 @@ CARGO ?= cargo
 # Two cores: keep test parallelism modest (each integration test runs a broker and real clients).
 TEST_THREADS ?= 2
 
-.PHONY: run test build unit compat check bench bench-matrix bench-micro bench-broker bench-rtt bench-security bench-clusters bench-compare bench-metrics test-differential kafka-run fmt clippy clean
+.PHONY: run test build unit compat check console bench bench-matrix bench-micro bench-broker bench-rtt bench-security bench-clusters bench-compare bench-metrics test-differential kafka-run fmt clippy clean
 
 ## Run a broker on 127.0.0.1:9092 with data in ./data (release build); metrics, health and the
 ## web console on http://127.0.0.1:9308/ (/metrics, /healthz, /readyz, /console/).
@@ -77,10 +77,16 @@ kafka-run:
 fmt:
 	$(CARGO) fmt
 
-## The habits CI holds: the tree formatted (rustfmt.toml) and clippy clean, warnings denied.
+## The habits CI holds: the tree formatted (rustfmt.toml) and clippy clean, warnings denied, and the
+## console's committed build (console/dist) what its sources build to.
 check:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	console/check.sh
+
+## Rebuild the web console (console/src, TypeScript) into console/dist, which the binary embeds.
+console:
+	console/build.sh
 
 clippy:
 	$(CARGO) clippy --all-targets

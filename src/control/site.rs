@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
@@ -201,6 +201,11 @@ async fn console_file(file: Param) -> Response {
     }
 }
 
+/// 302 Found to the console, as a plain redirect.
+async fn to_console() -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, "/console/")]).into_response()
+}
+
 async fn console_index() -> Response {
     console("")
 }
@@ -355,8 +360,8 @@ pub fn router(site: Shared, control: bool) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/", get(|| async { Redirect::to("/console/") }))
-        .route("/console", get(|| async { Redirect::to("/console/") }))
+        .route("/", get(to_console))
+        .route("/console", get(to_console))
         .route("/console/", get(console_index))
         .route("/console/{file}", get(console_file))
         .route("/api/overview", get(overview))

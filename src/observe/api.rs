@@ -411,7 +411,10 @@ pub fn configs(st: &BrokerState) -> Value {
         .iter()
         .map(|def| {
             let sensitive = def.ty == crate::config::ConfigType::Password;
+            // The data dir and listeners always come from the command line or the config file.
+            let from_start = ["log.dirs", "listeners", "advertised.listeners"].contains(&def.name);
             let source = match st.config.explicit(def.name).map(|(_, s)| s) {
+                None if from_start => "static",
                 None => "default",
                 Some(s) if s == crate::config::source::STATIC_BROKER_CONFIG => "static",
                 Some(_) => "dynamic",
