@@ -15,7 +15,8 @@
 #   - Kafka's own kafka-producer-perf-test (acks=all, the Java client's defaults otherwise:
 #     linger.ms=5, batch.size=16384, idempotence on) and kafka-consumer-perf-test, SIZES x PARTS,
 #     and producer-perf-test at LAT_RATE msg/s for its ack-latency percentiles
-# then reads its peak RSS (VmHWM) and stops it. Rounds alternate the brokers, so a slow minute of
+# then reads its peak RSS (VmHWM) and stops it. The broker's CPU time (user + system) over the
+# rdkafka matrix is a figure too. Rounds alternate the brokers, so a slow minute of
 # the machine hits each of them. summarize.py prints every figure per broker (mean over rounds),
 # with ratios.
 #
@@ -59,6 +60,9 @@ echo "broker,round,metric,value" >"$CSV"
 log() { echo "[compare $(date +%H:%M:%S)] $*" | tee -a "$OUT/compare.log" >&2; }
 fig() { echo "$1,$2,$3,$4" >>"$CSV"; }
 rss_kb() { awk -v k="$2" '$1==k":"{print $2}' "/proc/$1/status"; }
+# cpu_ticks PID: user + system CPU time of a process, in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the ")" that ends the command name, which may hold spaces)
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 
 PID=""
 SCRAPER=""
@@ -180,8 +184,12 @@ for round in $(seq 1 "$ROUNDS"); do
     start_broker "$name" "$dir" "$port"
     sleep 3
     fig "$name" "$round" idle_rss_mb "$(( $(rss_kb "$PID" VmRSS) / 1024 ))"
+    cpu0="$(cpu_ticks "$PID")"
     BROKER_PID="$PID" REPS=1 LAT_REPS=1 LAT_PARTS=1 OUTDIR="$dir/matrix" TOPIC_PREFIX="rdk-$round" RDKPERF="$BENCH_BIN/rdkafka_performance" \
       ADMIN="$ADMIN" "$REPO/benches/matrix/bench-broker.sh" "127.0.0.1:$port" "$name" >"$dir/matrix.txt" 2>&1
+    # the broker's CPU time over the matrix: the same work for every broker, and steadier than
+    # throughput on a small machine where client and broker share the cores
+    fig "$name" "$round" cpu_matrix_s "$(awk -v a="$cpu0" -v b="$(cpu_ticks "$PID")" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", (b-a)/hz}')"
     rdk_figures "$name" "$dir"
     [ "$DO_JAVA" = 1 ] && java_perf "$name" "127.0.0.1:$port"
     fig "$name" "$round" peak_rss_mb "$(( $(rss_kb "$PID" VmHWM) / 1024 ))"

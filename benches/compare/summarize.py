@@ -15,6 +15,7 @@ LABELS = [
     ("idle_rss_mb", "RSS idle after start (MB)"),
     ("peak_rss_mb", "RSS peak over the run, VmHWM (MB)"),
     ("loaded_rss_mb", "RSS after the load (MB)"),
+    ("cpu_matrix_s", "broker CPU time over the librdkafka matrix, user + system (s)"),
 ]
 
 

@@ -190,14 +190,14 @@ async fn metrics(State(site): State<Shared>) -> Response {
 /// A path parameter, or the 400 (as JSON, like every other error here) when it is not UTF-8.
 type Param = Result<Path<String>, axum::extract::rejection::PathRejection>;
 
-fn param(p: Param) -> Result<String, Response> {
-    p.map(|Path(v)| v).map_err(|e| api_error(ApiError(400, format!("bad path: {e}"))))
+fn param(p: Param) -> Result<String, ApiError> {
+    p.map(|Path(v)| v).map_err(|e| ApiError(400, format!("bad path: {e}")))
 }
 
 async fn console_file(file: Param) -> Response {
     match param(file) {
         Ok(f) => console(&f),
-        Err(r) => r,
+        Err(e) => api_error(e),
     }
 }
 
@@ -290,7 +290,7 @@ async fn topics(State(site): State<Shared>) -> Response {
 async fn topic(State(site): State<Shared>, name: Param) -> Response {
     let name = match param(name) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(e) => return api_error(e),
     };
     view(&site, move |st| crate::observe::api::topic(st, &name)).await
 }
@@ -298,7 +298,7 @@ async fn topic(State(site): State<Shared>, name: Param) -> Response {
 async fn messages(State(site): State<Shared>, name: Param, RawQuery(q): RawQuery) -> Response {
     let name = match param(name) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(e) => return api_error(e),
     };
     let q = match query(q) {
         Ok(q) => q,
@@ -314,7 +314,7 @@ async fn groups(State(site): State<Shared>) -> Response {
 async fn group(State(site): State<Shared>, id: Param) -> Response {
     let id = match param(id) {
         Ok(n) => n,
-        Err(r) => return r,
+        Err(e) => return api_error(e),
     };
     let history = site.history.lag_of(&id);
     view(&site, move |st| crate::observe::api::group(st, &id, history)).await
