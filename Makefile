@@ -3,7 +3,7 @@ CARGO ?= cargo
 # Two cores: keep test parallelism modest (each integration test runs a broker and real clients).
 TEST_THREADS ?= 2
 
-.PHONY: run test build unit compat check console bench bench-matrix bench-micro bench-broker bench-rtt bench-security bench-clusters bench-compare bench-metrics test-differential kafka-run fmt clippy clean
+.PHONY: run test build unit test-cluster compat check console bench bench-matrix bench-micro bench-broker bench-rtt bench-security bench-clusters bench-compare bench-metrics test-differential kafka-run fmt clippy clean
 
 ## Run a broker on 127.0.0.1:9092 with data in ./data (release build); metrics, health and the
 ## web console on http://127.0.0.1:9308/ (/metrics, /healthz, /readyz, /console/).
@@ -19,6 +19,14 @@ build:
 
 unit:
 	$(CARGO) test -- --test-threads=$(TEST_THREADS)
+	$(MAKE) test-cluster
+
+## Several brokers over etcd and an S3 server (feature `cluster`, docs/cluster.md): three broker
+## processes, etcd and moto on loopback, librdkafka clients; installs etcd, protoc and moto first.
+test-cluster:
+	tests/cluster/setup.sh >/dev/null
+	$(CARGO) test --features cluster --lib cluster::
+	$(CARGO) test --features cluster --test cluster -- --test-threads=1
 
 ## Two lanes: Connect + Debezium (compat-tests/*/lane2) beside the other clients; mostly waiting,
 ## they fit on 2 cores. COMPAT_LANES=1 runs every client in turn.
@@ -82,6 +90,8 @@ fmt:
 check:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	tests/cluster/setup.sh >/dev/null
+	$(CARGO) clippy --features cluster --lib --bins --test cluster -- -D warnings
 	console/check.sh
 
 ## Rebuild the web console (console/src, TypeScript) into console/dist, which the binary embeds.

@@ -213,7 +213,14 @@ impl Broker {
             acl,
             faults: controls.faults.clone(),
             metrics: controls.metrics.clone(),
+            peers: Default::default(),
         });
+        #[cfg(feature = "cluster")]
+        let cluster = if config.clustered() {
+            Some(crate::cluster::Node::join(state.clone()).await.map_err(StartError::Io)?)
+        } else {
+            None
+        };
         // Transactions a crash left half-ended get their markers before anyone is served.
         state.txns.recover().await;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -239,6 +246,8 @@ impl Broker {
             map_bytes,
             shutdown_rx.clone(),
         ));
+        #[cfg(feature = "cluster")]
+        let shutdown_rx2 = shutdown_rx.clone();
         let background = tokio::spawn(background(state.clone(), shutdown_rx));
         let shown: Vec<String> = state
             .listeners
@@ -264,6 +273,10 @@ impl Broker {
             "odradek started"
         );
         tasks.extend([timers, cleaner, background]);
+        #[cfg(feature = "cluster")]
+        if let Some(node) = cluster {
+            tasks.extend(node.spawn(shutdown_rx2));
+        }
         Ok(Broker { state, addr, shutdown_tx, tasks, admission, stopped: false, _temp: None })
     }
 

@@ -75,6 +75,18 @@ const CLEANUP_POLICIES: &[&str] = &["compact", "delete"];
 
 /// Broker keys, with Kafka 4.x defaults.
 pub const BROKER_KEYS: &[KeyDef] = &[
+    // Several brokers over etcd and an object store (feature `cluster`, docs/cluster.md). A broker
+    // built without the feature refuses to start when these are set.
+    ro(key("cluster.metadata.endpoints", List, None, None, "etcd client URLs (comma-separated): set, the broker joins a cluster.")),
+    ro(key("cluster.metadata.prefix", Str, Some("/odradek"), None, "The etcd key prefix of the cluster's metadata.")),
+    ro(key("cluster.storage.url", Str, None, None, "Where the cluster keeps its data: s3://bucket/prefix, file:///dir or memory://.")),
+    ro(key("cluster.storage.endpoint", Str, None, None, "The S3 endpoint URL (an S3-compatible server); unset: AWS.")),
+    ro(key("cluster.storage.region", Str, Some("us-east-1"), None, "The S3 region.")),
+    ro(key("cluster.storage.access.key.id", Str, None, None, "The S3 access key id (unset: the AWS environment).")),
+    ro(key("cluster.storage.secret.access.key", Password, None, None, "The S3 secret access key.")),
+    ro(key("cluster.storage.allow.http", Boolean, Some("false"), None, "Allow a plain-HTTP S3 endpoint.")),
+    ro(key("cluster.lease.ms", Long, Some("6000"), Some(1000.0), "A broker's lease in etcd: its partitions move once it has been silent this long.")),
+    ro(key("cluster.commit.linger.ms", Long, Some("2"), Some(0.0), "How long the uploader gathers appends before it writes a WAL object.")),
     ro(key("node.id", Int, Some("1"), Some(0.0), "The node id of this broker.")),
     ro(key("broker.id", Int, Some("1"), Some(0.0), "Synonym of node.id.")),
     ro(key("process.roles", List, Some("broker,controller"), None, "A single combined node.")),
@@ -476,6 +488,10 @@ impl BrokerConfig {
             .or_else(|| self.set.get("broker.id"))
             .and_then(|v| v.parse().ok())
             .unwrap_or(1)
+    }
+    /// This broker is one of a cluster (`cluster.metadata.endpoints` is set).
+    pub fn clustered(&self) -> bool {
+        self.set.get("cluster.metadata.endpoints").is_some_and(|v| !v.trim().is_empty())
     }
     pub fn num_partitions(&self) -> i32 {
         self.setting("num.partitions")

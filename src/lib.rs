@@ -1,12 +1,14 @@
 //! Odradek: a Kafka-compatible event broker. See ARCHITECTURE.md for the map.
 //!
-//! Calls go down, never up: `main -> control -> broker -> server -> handler -> state -> {coordinator, cleaner,
+//! Calls go down, never up: `main -> control -> broker -> cluster -> server -> handler -> state -> {coordinator, cleaner,
 //! security} -> log -> record`, with `protocol` beside `server`/`handler` and the leaves `config`,
 //! `clock`, `faults`, `memory`, `metrics`, `alloc` usable from anywhere (checked by `tests/layers.rs`).
 pub mod alloc;
 pub mod broker;
 pub mod cleaner;
 pub mod clock;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod config;
 pub mod control;
 pub mod coordinator;

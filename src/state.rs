@@ -31,6 +31,23 @@ pub struct BrokerState {
     pub faults: Arc<crate::faults::Faults>,
     /// The broker's counters (`crate::metrics`; the same as `logs.metrics()`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The other brokers of a cluster (feature `cluster`; empty on one node).
+    pub peers: Peers,
+}
+
+/// What a cluster's metadata store says about the brokers: who is alive, where, and the
+/// cluster's id. Filled by `crate::cluster`; on one node it stays empty and this broker is all.
+#[derive(Default)]
+pub struct Peers {
+    pub live: parking_lot::RwLock<Vec<Peer>>,
+    pub cluster_id: parking_lot::RwLock<Option<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub id: i32,
+    pub host: String,
+    pub port: i32,
 }
 
 impl BrokerState {
@@ -42,7 +59,7 @@ impl BrokerState {
         self.logs.node_id
     }
     pub fn cluster_id(&self) -> String {
-        self.logs.cluster_id.clone()
+        self.peers.cluster_id.read().clone().unwrap_or_else(|| self.logs.cluster_id.clone())
     }
     /// The first listener's advertised address (each connection answers with its own listener's).
     pub fn advertised(&self) -> (String, i32) {

@@ -78,8 +78,12 @@ pub async fn handle(
                     code::UNKNOWN_TOPIC_ID
                 } else if partition.is_none() {
                     code::UNKNOWN_TOPIC_OR_PARTITION
-                } else if fp.current_leader_epoch > crate::log::partition::LEADER_EPOCH {
-                    code::UNKNOWN_LEADER_EPOCH
+                } else if let Some(c) = partition
+                    .as_ref()
+                    .map(|p| p.check_leader(fp.current_leader_epoch))
+                    .filter(|c| *c != crate::log::partition::LeaderCheck::Ok)
+                {
+                    crate::protocol::error::leader_error(c)
                 } else if from_follower {
                     if fp.current_leader_epoch >= 0 {
                         code::UNKNOWN_LEADER_EPOCH

@@ -52,6 +52,13 @@ pub async fn find_coordinator(
             _ => {}
         }
         let ready = match key_type {
+            // A cluster (feature `cluster`, stage 1) does not move the group and transaction
+            // coordinators with their internal topics' partitions yet: answering with this broker
+            // would split a group over brokers, so no coordinator is offered (docs/cluster.md).
+            KEY_GROUP | KEY_TRANSACTION if state.config.clustered() => Err((
+                code::COORDINATOR_NOT_AVAILABLE,
+                "groups and transactions are not served by an Odradek cluster yet".to_string(),
+            )),
             KEY_GROUP => {
                 state.groups.offsets_topic().map(drop).map_err(|e| (storage_error(&e), e.to_string()))
             }

@@ -11,8 +11,9 @@ use kafka_protocol::messages::{
     ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
 };
 
-use crate::log::partition::LEADER_EPOCH;
+use crate::log::partition::LeaderCheck;
 use crate::protocol::error::code;
+use crate::protocol::error::leader_error;
 use crate::state::BrokerState;
 
 const LATEST: i64 = -1;
@@ -48,8 +49,9 @@ pub async fn handle(
                 );
                 continue;
             };
-            if rp.current_leader_epoch > LEADER_EPOCH {
-                parts.push(r.with_error_code(code::UNKNOWN_LEADER_EPOCH).with_offset(-1).with_timestamp(-1));
+            let lead = p.check_leader(rp.current_leader_epoch);
+            if lead != LeaderCheck::Ok {
+                parts.push(r.with_error_code(leader_error(lead)).with_offset(-1).with_timestamp(-1));
                 continue;
             }
             let found: std::io::Result<Option<(i64, i64)>> = match rp.timestamp {
@@ -71,7 +73,7 @@ pub async fn handle(
                     r.offset = offset;
                     r.timestamp = ts;
                     if v >= 4 {
-                        r.leader_epoch = LEADER_EPOCH;
+                        r.leader_epoch = p.lead().epoch;
                     }
                 }
                 Ok(None) => {
@@ -120,14 +122,14 @@ pub async fn handle_leader_epoch(
                         .with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION)
                         .with_leader_epoch(-1)
                         .with_end_offset(-1),
-                    Some(_) if rp.current_leader_epoch > LEADER_EPOCH => r
-                        .with_error_code(code::UNKNOWN_LEADER_EPOCH)
+                    Some(p) if p.check_leader(rp.current_leader_epoch) != LeaderCheck::Ok => r
+                        .with_error_code(leader_error(p.check_leader(rp.current_leader_epoch)))
                         .with_leader_epoch(-1)
                         .with_end_offset(-1),
-                    Some(_) if rp.leader_epoch < 0 || rp.leader_epoch > LEADER_EPOCH => {
-                        r.with_leader_epoch(-1).with_end_offset(-1)
-                    }
-                    Some(p) => r.with_leader_epoch(LEADER_EPOCH).with_end_offset(p.high_watermark()),
+                    Some(p) => match (rp.leader_epoch >= 0).then(|| p.epoch_end(rp.leader_epoch)).flatten() {
+                        Some((epoch, end)) => r.with_leader_epoch(epoch).with_end_offset(end),
+                        None => r.with_leader_epoch(-1).with_end_offset(-1),
+                    },
                 }
             })
             .collect();

@@ -49,15 +49,28 @@ pub(crate) fn allowed_ops(who: &super::Who<'_>, rtype: i8, name: &str, all: i32)
 }
 
 pub(crate) fn topic_entry(state: &BrokerState, t: &Topic, v: i16, with_ops: bool) -> MetadataResponseTopic {
-    let node = BrokerId(state.node_id());
-    let partitions = (0..t.partition_count())
+    let node = state.node_id();
+    let partitions = t
+        .partitions
+        .read()
+        .iter()
         .map(|p| {
+            // One node leads everything; a cluster's partition is led by its owner (or, between
+            // owners, by nobody: LEADER_NOT_AVAILABLE, and the client asks again).
+            let lead = p.lead();
+            let (leader, error) = match (lead.here, lead.leader) {
+                (true, _) => (node, code::NONE),
+                (false, Some(b)) => (b, code::NONE),
+                (false, None) => (-1, code::LEADER_NOT_AVAILABLE),
+            };
+            let nodes = if leader >= 0 { vec![BrokerId(leader)] } else { Vec::new() };
             MetadataResponsePartition::default()
-                .with_partition_index(p)
-                .with_leader_id(node)
-                .with_leader_epoch(if v >= 7 { crate::log::partition::LEADER_EPOCH } else { -1 })
-                .with_replica_nodes(vec![node])
-                .with_isr_nodes(vec![node])
+                .with_error_code(error)
+                .with_partition_index(p.index)
+                .with_leader_id(BrokerId(leader))
+                .with_leader_epoch(if v >= 7 { lead.epoch } else { -1 })
+                .with_replica_nodes(nodes.clone())
+                .with_isr_nodes(nodes)
         })
         .collect();
     let mut e = MetadataResponseTopic::default()
@@ -195,13 +208,28 @@ pub async fn handle(
         }
     }
     let (host, port) = advertised.clone();
-    let broker = MetadataResponseBroker::default()
-        .with_node_id(BrokerId(state.node_id()))
-        .with_host(s(host))
-        .with_port(port);
-    let mut resp = MetadataResponse::default().with_brokers(vec![broker]).with_topics(topics);
+    let peers = state.peers.live.read().clone();
+    let brokers = if peers.is_empty() {
+        vec![MetadataResponseBroker::default()
+            .with_node_id(BrokerId(state.node_id()))
+            .with_host(s(host))
+            .with_port(port)]
+    } else {
+        // A cluster: every live broker, as it registered itself (this one too).
+        peers
+            .iter()
+            .map(|p| {
+                MetadataResponseBroker::default()
+                    .with_node_id(BrokerId(p.id))
+                    .with_host(s(p.host.clone()))
+                    .with_port(p.port)
+            })
+            .collect()
+    };
+    let controller = peers.iter().map(|p| p.id).min().unwrap_or(state.node_id());
+    let mut resp = MetadataResponse::default().with_brokers(brokers).with_topics(topics);
     if v >= 1 {
-        resp.controller_id = BrokerId(state.node_id());
+        resp.controller_id = BrokerId(controller);
     }
     if v >= 2 {
         resp.cluster_id = Some(s(state.cluster_id()));

@@ -9,8 +9,9 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::s;
-use crate::log::{AppendError, Durable, SyncTicket};
-use crate::protocol::error::{append_error, code};
+use crate::log::partition::LeaderCheck;
+use crate::log::{AppendError, Durable, Partition, SyncTicket};
+use crate::protocol::error::{append_error, code, commit_error};
 use crate::protocol::{encode_response, FrameError};
 use crate::record::validate::Invalid;
 use crate::state::BrokerState;
@@ -37,7 +38,15 @@ fn failed(index: i32, err: i16, msg: Option<String>, v: i16) -> PartitionProduce
 pub struct Pending {
     v: i16,
     response: ProduceResponse,
-    waiting: Vec<(usize, usize, Durable)>,
+    waiting: Vec<(usize, usize, Wait)>,
+}
+
+/// What an acks=all answer waits for: the local fsync (one node), or the commit of a cluster's
+/// partition (its data in the object store, its offsets in the metadata store) in the epoch the
+/// batch was appended in.
+enum Wait {
+    Sync(Durable),
+    Commit(Arc<Partition>, i64, i32),
 }
 
 impl Pending {
@@ -48,13 +57,20 @@ impl Pending {
     /// Waits for the fsyncs (acks=all) and completes the response.
     pub async fn finish(self) -> ProduceResponse {
         let Pending { v, mut response, waiting } = self;
-        for (ti, pi, durable) in waiting {
-            match durable.wait().await {
-                Ok(()) => {}
-                Err(e) => {
-                    let idx = response.responses[ti].partition_responses[pi].index;
-                    response.responses[ti].partition_responses[pi] =
-                        failed(idx, code::KAFKA_STORAGE_ERROR, Some(format!("fsync failed: {e}")), v);
+        for (ti, pi, wait) in waiting {
+            let idx = response.responses[ti].partition_responses[pi].index;
+            match wait {
+                Wait::Sync(durable) => {
+                    if let Err(e) = durable.wait().await {
+                        response.responses[ti].partition_responses[pi] =
+                            failed(idx, code::KAFKA_STORAGE_ERROR, Some(format!("fsync failed: {e}")), v);
+                    }
+                }
+                Wait::Commit(p, offset, epoch) => {
+                    if let Err(e) = p.wait_committed(offset, epoch).await {
+                        response.responses[ti].partition_responses[pi] =
+                            failed(idx, commit_error(&e), Some(e.to_string()), v);
+                    }
                 }
             }
         }
@@ -146,8 +162,8 @@ pub fn append(
     let now = state.logs.now_ms();
     let acks = req.acks;
     let mut topics_out = Vec::with_capacity(req.topic_data.len());
-    // (topic slot, partition slot, ticket) for acks=all.
-    let mut waiting: Vec<(usize, usize, SyncTicket)> = Vec::new();
+    // (topic slot, partition slot, ticket or commit) for acks=all.
+    let mut waiting: Vec<(usize, usize, Result<SyncTicket, (Arc<Partition>, i64, i32)>)> = Vec::new();
     for td in req.topic_data {
         let topic = if v >= 13 { state.logs.topic_by_id(td.topic_id) } else { state.logs.topic(&td.name.0) };
         let unknown = if v >= 13 { code::UNKNOWN_TOPIC_ID } else { code::UNKNOWN_TOPIC_OR_PARTITION };
@@ -173,6 +189,11 @@ pub fn append(
                 ));
                 continue;
             };
+            let lead = p.check_leader(-1);
+            if lead != LeaderCheck::Ok {
+                parts_out.push(failed(idx, crate::protocol::error::leader_error(lead), None, v));
+                continue;
+            }
             if let Some(c) = refused.get(&(p.topic.clone(), idx)) {
                 let msg = (!is_authz(*c))
                     .then(|| "the partition could not join the producer's transaction".to_string());
@@ -205,6 +226,7 @@ pub fn append(
                 parts_out.push(failed(idx, code::INVALID_RECORD, Some(msg.into()), v));
                 continue;
             }
+            let epoch = p.lead().epoch;
             match p.append(&records, now) {
                 Ok(info) => {
                     let mut r = PartitionProduceResponse::default()
@@ -215,7 +237,12 @@ pub fn append(
                         r.log_start_offset = info.log_start_offset;
                     }
                     if acks == -1 {
-                        waiting.push((topics_out.len(), parts_out.len(), info.durable));
+                        let wait = if p.replicated() {
+                            Err((p.clone(), info.last_offset + 1, epoch))
+                        } else {
+                            Ok(info.durable)
+                        };
+                        waiting.push((topics_out.len(), parts_out.len(), wait));
                     }
                     parts_out.push(r);
                 }
@@ -257,6 +284,15 @@ pub fn append(
         topics_out.push(t);
     }
     // Queue every ticket now, so one fsync round serves all of them (group commit).
-    let waiting = waiting.into_iter().map(|(ti, pi, t)| (ti, pi, t.submit())).collect();
+    let waiting = waiting
+        .into_iter()
+        .map(|(ti, pi, w)| {
+            let w = match w {
+                Ok(t) => Wait::Sync(t.submit()),
+                Err((p, offset, epoch)) => Wait::Commit(p, offset, epoch),
+            };
+            (ti, pi, w)
+        })
+        .collect();
     Pending { v, response: ProduceResponse::default().with_responses(topics_out), waiting }
 }

@@ -46,7 +46,7 @@ pub use durability::{Durable, LogEnv, StorageHealth, SyncTicket};
 use file::Disk;
 use flusher::Background;
 pub use partition::{
-    AppendError, AppendInfo, OpenError, Partition, PartitionLog, ReadError, ReadInfo, Recovery,
+    AppendError, AppendInfo, Lead, OpenError, Partition, PartitionLog, ReadError, ReadInfo, Recovery,
 };
 
 const CLEAN_SHUTDOWN: &str = ".odradek_clean_shutdown";
@@ -227,11 +227,32 @@ pub fn new_cluster_id() -> String {
     out
 }
 
+/// Empties a cluster broker's data directory but for its identity (`meta.properties`): there
+/// the partition logs are a cache of the object store, rebuilt when the broker claims a partition,
+/// and what an earlier run left (possibly past what was committed) must not be served or trusted.
+pub fn clear_cache(disk: &Disk, dir: &Path) -> io::Result<()> {
+    if !disk.exists(dir) {
+        return Ok(());
+    }
+    for (name, is_dir) in disk.list_dir(dir)? {
+        let path = dir.join(&name);
+        if is_dir {
+            disk.remove_dir_all(&path)?;
+        } else if name != "meta.properties" {
+            disk.remove_file(&path)?;
+        }
+    }
+    disk.sync_dir(dir)
+}
+
 impl LogManager {
     /// Opens the data directory: meta.properties, every topic, recovery if the last run crashed.
     pub fn open(config: Arc<BrokerConfig>, options: LogOptions) -> Result<LogManager, TopicError> {
         let dir = config.data_dir.clone();
         let disk = options.disk.clone();
+        if config.clustered() {
+            clear_cache(&disk, &dir)?;
+        }
         // New directories are made durable in their parents before anything is written in them.
         for made in disk.create_dir_all(&dir.join(TOPIC_META_DIR))? {
             if let Some(parent) = made.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -385,7 +406,58 @@ impl LogManager {
                 "recovered partition log"
             );
         }
-        Ok(Partition::new(topic.to_string(), p, log))
+        let part = Partition::new(topic.to_string(), p, log);
+        if self.config.clustered() {
+            // A cluster's partition is led by its owner in the metadata store: until this broker
+            // claims it, it neither takes appends nor shows records.
+            part.set_lead(Lead { here: false, leader: None, epoch: -1, history: Vec::new() });
+            part.commit_to(0);
+        }
+        Ok(part)
+    }
+
+    /// Replaces partition `p` of `topic` by a log made of `batches` (whole v2 batches, contiguous,
+    /// the first at `base`), opened through recovery as after a crash: indexes, the producer
+    /// state and the aborted-transaction index come from the batches. A cluster's new owner
+    /// rebuilds a partition this way from the object store. The old handle stops leading and
+    /// writes nothing more; the new one starts as a follower (its caller sets the lead).
+    pub fn replace_partition(
+        &self,
+        topic: &str,
+        p: i32,
+        base: i64,
+        batches: &[u8],
+    ) -> Result<Arc<Partition>, TopicError> {
+        let _admin = self.admin_lock.lock();
+        self.refuse_if_halted()?;
+        let t = self.topic(topic).ok_or_else(|| TopicError::UnknownTopicOrPartition(topic.into()))?;
+        let old =
+            t.partition(p).ok_or_else(|| TopicError::UnknownTopicOrPartition(format!("{topic}-{p}")))?;
+        old.set_lead(Lead { here: false, ..old.lead() });
+        old.halt_cleaning();
+        {
+            let _files = old.durability().lock_files();
+            old.with_log(|l| l.mark_deleted());
+        }
+        let dir = self.data_dir.join(format!("{topic}-{p}"));
+        self.env.disk.remove_dir_all(&dir)?;
+        self.env.disk.create_dir_all(&dir)?;
+        if !batches.is_empty() {
+            self.env.disk.write_atomic(&dir.join(format!("{}.log", segment::file_stem(base))), batches)?;
+        }
+        self.env.disk.sync_dir(&self.data_dir)?;
+        let lc = self.config.log_config(&t.configs.read());
+        let part = Arc::new(self.open_partition(
+            topic,
+            p,
+            lc,
+            Recovery { clean: false, recovery_point: 0, log_start_offset: base },
+        )?);
+        part.set_compaction_limit(0);
+        if let Some(slot) = t.partitions.write().get_mut(p as usize) {
+            *slot = part.clone();
+        }
+        Ok(part)
     }
 
     /// Creates the directories of new partitions, their entries durable in the data dir. All or
@@ -537,6 +609,19 @@ impl LogManager {
         configs: BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<Option<Arc<Topic>>, TopicError> {
+        self.create_topic_as(name, partitions, configs, validate_only, None)
+    }
+
+    /// [`LogManager::create_topic`] with a given topic id (a cluster's brokers make the topic the
+    /// metadata store names, under its id).
+    pub fn create_topic_as(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+        id: Option<Uuid>,
+    ) -> Result<Option<Arc<Topic>>, TopicError> {
         validate_topic_name(name)?;
         if partitions < 1 {
             return Err(TopicError::InvalidPartitions("Number of partitions must be larger than 0.".into()));
@@ -573,7 +658,7 @@ impl LogManager {
         let parts = self.create_partitions_on_disk(name, 0..partitions, &lc)?;
         let t = Arc::new(Topic {
             name: name.to_string(),
-            id: Uuid::new_v4(),
+            id: id.unwrap_or_else(Uuid::new_v4),
             partitions: RwLock::new(parts),
             configs: RwLock::new(configs),
         });

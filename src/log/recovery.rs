@@ -185,6 +185,7 @@ impl PartitionLog {
             durability,
             closed: false,
             at_rest: None,
+            leader_epoch: super::partition::LEADER_EPOCH,
         };
         log.log_start_offset = log
             .segments

@@ -17,6 +17,7 @@ use crate::security::scram::CredentialError;
 /// Kafka error codes used by Odradek (names as in Kafka's `Errors` enum).
 pub mod code {
     pub const NONE: i16 = 0;
+    pub const LEADER_NOT_AVAILABLE: i16 = 5;
     pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
     pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
     pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
@@ -100,6 +101,25 @@ pub fn sequence_error(e: &SequenceError) -> i16 {
     match e {
         SequenceError::InvalidProducerEpoch { .. } => code::INVALID_PRODUCER_EPOCH,
         SequenceError::OutOfOrderSequenceNumber { .. } => code::OUT_OF_ORDER_SEQUENCE_NUMBER,
+    }
+}
+
+/// A request's leader epoch against the partition's leadership (KIP-320).
+pub fn leader_error(c: crate::log::partition::LeaderCheck) -> i16 {
+    use crate::log::partition::LeaderCheck;
+    match c {
+        LeaderCheck::Ok => code::NONE,
+        LeaderCheck::NotLeader => code::NOT_LEADER_OR_FOLLOWER,
+        LeaderCheck::Fenced => code::FENCED_LEADER_EPOCH,
+        LeaderCheck::Unknown => code::UNKNOWN_LEADER_EPOCH,
+    }
+}
+
+/// An acks=all append whose commit did not happen here: the partition moved to another owner,
+/// so the client retries there (its idempotent sequence keeps it from being written twice).
+pub fn commit_error(e: &crate::log::partition::CommitError) -> i16 {
+    match e {
+        crate::log::partition::CommitError::Moved => code::NOT_LEADER_OR_FOLLOWER,
     }
 }
 

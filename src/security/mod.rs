@@ -140,6 +140,13 @@ const CLASS_KEYS: &[&str] = &[
 /// an authorizer that is not implemented, or a plug-in class. Called with the resolved listeners.
 pub fn check_supported(config: &BrokerConfig, listeners: &[ListenerSpec]) -> Result<(), ConfigError> {
     let _ = listeners;
+    if cfg!(not(feature = "cluster")) && config.clustered() {
+        return Err(refuse(
+            "cluster.metadata.endpoints",
+            config.set.get("cluster.metadata.endpoints").map(String::as_str).unwrap_or(""),
+            "this broker was built without the `cluster` feature (cargo build --features cluster)",
+        ));
+    }
     if let Some(a) = config.set.get("authorizer.class.name").filter(|v| !v.trim().is_empty()) {
         if !acl::Authorizer::recognised(a) {
             return Err(refuse("authorizer.class.name", a, "Odradek implements org.apache.kafka.metadata.authorizer.StandardAuthorizer (or `acl`); it cannot load other authorizer classes"));

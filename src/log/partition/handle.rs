@@ -31,6 +31,53 @@ pub struct Partition {
     halted: std::sync::atomic::AtomicBool,
     /// What clients wrote and read here (the broker's topic metrics add these up).
     pub traffic: Traffic,
+    /// Who leads the partition, in which epoch (one node: this broker, LEADER_EPOCH, forever).
+    lead: parking_lot::RwLock<Lead>,
+    /// Below what records are committed and visible (i64::MAX on one node, where every appended
+    /// record is; a cluster's commit to the metadata store moves it). Waiters watch it.
+    committed: AtomicI64,
+    commits: tokio::sync::watch::Sender<(i64, i32, bool)>,
+}
+
+/// Leadership of a partition. On one node this broker leads at [`LEADER_EPOCH`] from offset 0;
+/// in a cluster (feature `cluster`) the owner in the metadata store leads, each new owner in a
+/// new epoch.
+#[derive(Clone, Debug)]
+pub struct Lead {
+    /// This broker leads: it takes appends and serves reads.
+    pub here: bool,
+    /// The leading broker when it is another one (None: this broker, or nobody is known).
+    pub leader: Option<i32>,
+    pub epoch: i32,
+    /// (epoch, first offset) of every epoch of the log, oldest first (empty: one epoch,
+    /// LEADER_EPOCH, from the log start).
+    pub history: Vec<(i32, i64)>,
+}
+
+impl Default for Lead {
+    fn default() -> Lead {
+        Lead { here: true, leader: None, epoch: LEADER_EPOCH, history: Vec::new() }
+    }
+}
+
+/// How a request's leader epoch compares with the partition's (KIP-320), as Kafka's leader
+/// checks it before serving.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaderCheck {
+    Ok,
+    /// Another broker leads (or nobody does yet).
+    NotLeader,
+    /// The request names an older epoch than the leader's.
+    Fenced,
+    /// The request names a newer epoch than this broker knows.
+    Unknown,
+}
+
+/// Why a wait for a commit ended without it.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("this broker no longer leads the partition (it moved to a new epoch before the commit)")]
+    Moved,
 }
 
 /// Bytes and records appended by producers and returned by fetches, since the broker started.
@@ -93,19 +140,105 @@ impl Partition {
             cleaning: Mutex::new(()),
             halted: std::sync::atomic::AtomicBool::new(false),
             traffic: Traffic::default(),
+            lead: parking_lot::RwLock::new(Lead::default()),
+            committed: AtomicI64::new(i64::MAX),
+            commits: tokio::sync::watch::Sender::new((i64::MAX, LEADER_EPOCH, true)),
         }
     }
 
-    /// On one node every appended record is committed: the high watermark is the log end offset.
+    /// The high watermark: the log end offset, or below it the committed offset (a cluster).
     pub fn high_watermark(&self) -> i64 {
-        self.high_watermark.load(Ordering::Acquire)
+        self.high_watermark.load(Ordering::Acquire).min(self.committed.load(Ordering::Acquire))
+    }
+
+    /// Whether appends wait for a commit beyond this log (a cluster's partition): acks=all then
+    /// waits for [`Partition::wait_committed`] instead of the local fsync.
+    pub fn replicated(&self) -> bool {
+        self.committed.load(Ordering::Acquire) != i64::MAX
+    }
+
+    pub fn lead(&self) -> Lead {
+        self.lead.read().clone()
+    }
+
+    /// Sets who leads; the log stamps `epoch` into later batches. Commit waiters of an older
+    /// epoch (or once this broker stops leading) fail.
+    pub fn set_lead(&self, lead: Lead) {
+        let (here, epoch) = (lead.here, lead.epoch);
+        self.with_log(|l| l.set_leader_epoch(epoch));
+        *self.lead.write() = lead;
+        let c = self.committed.load(Ordering::Acquire);
+        self.commits.send_replace((c, epoch, here));
+        self.wake_waiters();
+    }
+
+    /// A request's view of leadership: `current_epoch` is the epoch it names (-1: none).
+    pub fn check_leader(&self, current_epoch: i32) -> LeaderCheck {
+        let l = self.lead.read();
+        if !l.here {
+            LeaderCheck::NotLeader
+        } else if current_epoch >= 0 && current_epoch < l.epoch {
+            LeaderCheck::Fenced
+        } else if current_epoch > l.epoch {
+            LeaderCheck::Unknown
+        } else {
+            LeaderCheck::Ok
+        }
+    }
+
+    /// The last offset (exclusive) of `epoch` and the largest epoch at or below it that the log
+    /// has (OffsetForLeaderEpoch); None when the log has no epoch at or below it.
+    pub fn epoch_end(&self, epoch: i32) -> Option<(i32, i64)> {
+        let l = self.lead.read();
+        if l.history.is_empty() {
+            return (0..=l.epoch).contains(&epoch).then(|| (l.epoch, self.high_watermark()));
+        }
+        let i = l.history.iter().rposition(|(e, _)| *e <= epoch)?;
+        let end = l.history.get(i + 1).map(|(_, start)| *start).unwrap_or_else(|| self.high_watermark());
+        Some((l.history[i].0, end))
+    }
+
+    /// Records are committed below `offset` (a cluster's commit); parked fetches and acks=all
+    /// waiters see it.
+    pub fn commit_to(&self, offset: i64) {
+        self.committed.store(offset, Ordering::Release);
+        let l = self.lead.read();
+        self.commits.send_replace((offset, l.epoch, l.here));
+        drop(l);
+        self.wake_waiters();
+    }
+
+    /// Waits until everything below `offset` is committed in `epoch`, the epoch the append was
+    /// made in.
+    pub async fn wait_committed(&self, offset: i64, epoch: i32) -> Result<(), CommitError> {
+        let mut rx = self.commits.subscribe();
+        let r = rx.wait_for(|(c, e, here)| *c >= offset || *e != epoch || !*here).await;
+        match r {
+            Ok(v) if v.0 >= offset && v.1 == epoch && v.2 => Ok(()),
+            _ => Err(CommitError::Moved),
+        }
+    }
+
+    /// Bytes of whole batches from `offset`, committed or not, at most `max_bytes` (at least one
+    /// batch): what a cluster's uploader sends to the object store.
+    pub fn read_uncommitted(&self, offset: i64, max_bytes: u32) -> Result<Bytes, ReadError> {
+        let (plan, want, ..) = self.plan_read(offset, max_bytes, true, i64::MAX, false, false)?;
+        Ok(match plan {
+            Some(p) if want > 0 => {
+                let mut buf = bytes::BytesMut::zeroed(want as usize);
+                let n = p.file.read_at(&mut buf, p.position as u64)?;
+                buf.truncate(n);
+                buf.freeze()
+            }
+            _ => Bytes::new(),
+        })
     }
     pub fn log_start_offset(&self) -> i64 {
         self.log_start_offset.load(Ordering::Acquire)
     }
     /// The last stable offset: read_committed consumers see records below it only.
     pub fn last_stable_offset(&self) -> i64 {
-        self.last_stable_offset.load(Ordering::Acquire)
+        self.last_stable_offset.load(Ordering::Acquire).min(self.committed.load(Ordering::Acquire))
     }
     /// Every offset below it is on disk (see durability.rs).
     pub fn recovery_point(&self) -> i64 {
@@ -226,7 +359,6 @@ impl Partition {
         Ok(self.plan_read_until(offset, max_bytes, min_one, upper, false)?.1)
     }
 
-    #[allow(clippy::type_complexity)]
     fn plan_read_until(
         &self,
         offset: i64,
@@ -235,6 +367,23 @@ impl Partition {
         upper: i64,
         with_aborted: bool,
     ) -> Result<(Option<ReadPlan>, u32, i64, i64, Vec<(i64, i64)>), ReadError> {
+        self.plan_read(offset, max_bytes, min_one, upper, with_aborted, true)
+    }
+
+    /// Plans a read; `visible` stops it at the committed offset and reports the high watermark
+    /// below it (readers), else it reads what the log holds (the uploader).
+    #[allow(clippy::type_complexity)]
+    fn plan_read(
+        &self,
+        offset: i64,
+        max_bytes: u32,
+        min_one: bool,
+        upper: i64,
+        with_aborted: bool,
+        visible: bool,
+    ) -> Result<(Option<ReadPlan>, u32, i64, i64, Vec<(i64, i64)>), ReadError> {
+        let committed = if visible { self.committed.load(Ordering::Acquire) } else { i64::MAX };
+        let upper = upper.min(committed);
         let log = self.log.lock();
         let mut plan = log.plan_read(offset, max_bytes)?;
         if upper <= offset {
@@ -257,7 +406,7 @@ impl Partition {
             }
             _ => 0,
         };
-        Ok((plan, want, log.log_end_offset(), log.log_start_offset(), aborted))
+        Ok((plan, want, log.log_end_offset().min(committed), log.log_start_offset(), aborted))
     }
 
     /// Registers a waiter woken by the next append.

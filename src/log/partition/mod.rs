@@ -183,6 +183,9 @@ pub struct PartitionLog {
     /// What the log looked like when its files on disk were last complete (a clean open that
     /// changed nothing, or a close). A clean shutdown skips rewriting a log that still matches.
     pub(super) at_rest: Option<AtRest>,
+    /// The leader epoch stamped into appended batches (LEADER_EPOCH on one node; the partition's
+    /// epoch in a cluster, where each change of owner bumps it).
+    pub(super) leader_epoch: i32,
 }
 
 /// What opening a log found, for the startup log line.
@@ -295,6 +298,11 @@ impl PartitionLog {
             }),
             max_decompressed: max_decompressed(c.max_message_bytes),
         }
+    }
+
+    /// The epoch stamped into batches appended from now on.
+    pub fn set_leader_epoch(&mut self, epoch: i32) {
+        self.leader_epoch = epoch;
     }
 
     pub fn config(&self) -> &LogConfig {
@@ -416,7 +424,7 @@ impl PartitionLog {
             header.copy_from_slice(&records[*pos..pos + HEADER_LEN]);
             let offset = self.log_end_offset;
             set_base_offset(&mut header, offset);
-            set_partition_leader_epoch(&mut header, LEADER_EPOCH);
+            set_partition_leader_epoch(&mut header, self.leader_epoch);
             let body = &records[pos + HEADER_LEN..pos + total];
             if stamp >= 0 {
                 stamp_log_append_time(&mut header, body, stamp);
@@ -860,7 +868,7 @@ pub(super) fn for_each_batch_header(
 mod compaction;
 mod handle;
 mod txn;
-pub use handle::Partition;
+pub use handle::{CommitError, Lead, LeaderCheck, Partition};
 
 #[cfg(test)]
 mod tests;
