@@ -3,7 +3,7 @@ CARGO ?= cargo
 # Two cores: keep test parallelism modest (each integration test runs a broker and real clients).
 TEST_THREADS ?= 2
 
-.PHONY: run test build unit test-cluster compat check console bench bench-matrix bench-micro bench-broker bench-rtt bench-security bench-clusters bench-compare bench-metrics test-differential kafka-run fmt clippy clean
+.PHONY: run test build unit test-cluster test-cluster-run compat check console bench bench-matrix bench-micro bench-broker bench-rtt bench-security bench-clusters bench-compare bench-metrics test-differential kafka-run fmt clippy clean
 
 ## Run a broker on 127.0.0.1:9092 with data in ./data (release build); metrics, health and the
 ## web console on http://127.0.0.1:9308/ (/metrics, /healthz, /readyz, /console/).
@@ -21,12 +21,24 @@ unit:
 	$(CARGO) test -- --test-threads=$(TEST_THREADS)
 	$(MAKE) test-cluster
 
-## Several brokers over etcd and an S3 server (feature `cluster`, docs/cluster.md): three broker
-## processes, etcd and moto on loopback, librdkafka clients; installs etcd, protoc and moto first.
+## Several brokers over etcd and an S3 server (feature `cluster`, docs/cluster.md): builds the
+## cluster broker and its test into target/debug/odradek-cluster{,-test} and runs its unit tests;
+## compat-tests/cluster runs the three-broker tests (librdkafka and Java) in the compat suite's
+## second lane. Installs etcd, protoc and moto first.
 test-cluster:
 	tests/cluster/setup.sh >/dev/null
+	mkdir -p target
+	$(CARGO) test --features cluster --lib --test cluster --no-run 2>target/cluster-build.log \
+	  || { cat target/cluster-build.log; exit 1; }
 	$(CARGO) test --features cluster --lib cluster::
-	$(CARGO) test --features cluster --test cluster -- --test-threads=1
+	cp target/debug/odradek target/debug/odradek-cluster
+	cp "$$(sed -n 's/.*Executable tests\/cluster.rs (\(.*\))/\1/p' target/cluster-build.log)" target/debug/odradek-cluster-test
+	# target/debug/odradek is the default build again: the rest of the compat suite runs it.
+	$(CARGO) build --bins
+
+## The three-broker tests alone (they also run in make test, through compat-tests/cluster).
+test-cluster-run: test-cluster
+	COMPAT_CLIENTS=cluster compat-tests/run.sh
 
 ## Two lanes: Connect + Debezium (compat-tests/*/lane2) beside the other clients; mostly waiting,
 ## they fit on 2 cores. COMPAT_LANES=1 runs every client in turn.
@@ -89,9 +101,8 @@ fmt:
 ## console's committed build (console/dist) what its sources build to.
 check:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
 	tests/cluster/setup.sh >/dev/null
-	$(CARGO) clippy --features cluster --lib --bins --test cluster -- -D warnings
+	$(CARGO) clippy --all-targets --features cluster -- -D warnings
 	console/check.sh
 
 ## Rebuild the web console (console/src, TypeScript) into console/dist, which the binary embeds.

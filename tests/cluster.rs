@@ -5,8 +5,10 @@
 //! offset; an owner paused past its lease (SIGSTOP) cannot make anything visible once resumed;
 //! and etcd or the S3 server paused for 10 s loses no acknowledged record.
 //!
-//! `tests/cluster/setup.sh` installs etcd and moto (make test runs it); ODRADEK_MOTO_SERVER names
-//! moto_server (default: the venv that script makes in the cache).
+//! `tests/cluster/setup.sh` installs etcd and moto; ODRADEK_MOTO_SERVER names moto_server (default:
+//! the venv that script makes in the cache). `make test` builds this test (make test-cluster) and
+//! runs it in the compat suite's second lane (compat-tests/cluster), with ODRADEK_CLUSTER_BIN
+//! naming the cluster build of the broker.
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
@@ -117,7 +119,11 @@ impl Cluster {
             .append(true)
             .open(self.dir.path().join(format!("broker-{}.log", i + 1)))
             .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_odradek"))
+        // compat-tests/cluster runs this test's binary after target/debug/odradek went back to
+        // the default build: it names the cluster build here.
+        let bin = std::env::var("ODRADEK_CLUSTER_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_odradek").to_string());
+        let mut child = Command::new(bin)
             .args(["--data-dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
             .args(["--set", &format!("node.id={}", i + 1)])
             .args(["--set", &format!("cluster.metadata.endpoints={}", self.etcd_url)])

@@ -94,9 +94,12 @@ impl Node {
             .collect();
         let prefix = c.get("cluster.metadata.prefix").unwrap_or_else(|| "/odradek".into());
         let lease_ms: u64 = c.setting("cluster.lease.ms");
-        let meta = Meta::connect(&endpoints, &prefix, lease_ms).await.map_err(other)?;
+        let unreachable = |e: etcd_client::Error| {
+            other(format!("cannot reach etcd at {} (cluster.metadata.endpoints): {e}", endpoints.join(",")))
+        };
+        let meta = Meta::connect(&endpoints, &prefix, lease_ms).await.map_err(unreachable)?;
         let store = Store::open(&c).map_err(other)?;
-        let cluster_id = meta.cluster_id(&state.logs.cluster_id).await.map_err(other)?;
+        let cluster_id = meta.cluster_id(&state.logs.cluster_id).await.map_err(unreachable)?;
         *state.peers.cluster_id.write() = Some(cluster_id.clone());
         let (host, port) = state.advertised();
         meta.register(state.node_id(), &host, port).await.map_err(other)?;
