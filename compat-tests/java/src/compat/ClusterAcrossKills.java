@@ -65,7 +65,7 @@ public final class ClusterAcrossKills {
             for (int i = 0; i < N; i++) {
                 fs.add(p.send(new ProducerRecord<>(topic, i % PARTITIONS, utf8("k" + i), utf8("v" + i))));
                 if (i == 600) Files.writeString(marker, "go\n");
-                if (i % 40 == 39) Thread.sleep(10); // ~30 s of sending in all
+                if (i % 4 == 3) Thread.sleep(10); // ~30 s of sending in all
             }
             p.flush();
         }
