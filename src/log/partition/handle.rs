@@ -39,6 +39,20 @@ pub struct Partition {
     commits: tokio::sync::watch::Sender<(i64, i32, bool)>,
 }
 
+/// Reads `want` bytes of a planned read, after the partition lock is released. Allocated for what
+/// is there to read, never for what was asked.
+fn read_planned(plan: Option<ReadPlan>, want: u32) -> io::Result<Bytes> {
+    Ok(match plan {
+        Some(p) if want > 0 => {
+            let mut buf = bytes::BytesMut::zeroed(want as usize);
+            let n = p.file.read_at(&mut buf, p.position as u64)?;
+            buf.truncate(n);
+            buf.freeze()
+        }
+        _ => Bytes::new(),
+    })
+}
+
 /// Leadership of a partition. On one node this broker leads at [`LEADER_EPOCH`] from offset 0;
 /// in a cluster (feature `cluster`) the owner in the metadata store leads, each new owner in a
 /// new epoch.
@@ -223,15 +237,7 @@ impl Partition {
     /// batch): what a cluster's uploader sends to the object store.
     pub fn read_uncommitted(&self, offset: i64, max_bytes: u32) -> Result<Bytes, ReadError> {
         let (plan, want, ..) = self.plan_read(offset, max_bytes, true, i64::MAX, false, false)?;
-        Ok(match plan {
-            Some(p) if want > 0 => {
-                let mut buf = bytes::BytesMut::zeroed(want as usize);
-                let n = p.file.read_at(&mut buf, p.position as u64)?;
-                buf.truncate(n);
-                buf.freeze()
-            }
-            _ => Bytes::new(),
-        })
+        Ok(read_planned(plan, want)?)
     }
     pub fn log_start_offset(&self) -> i64 {
         self.log_start_offset.load(Ordering::Acquire)
@@ -334,16 +340,7 @@ impl Partition {
     ) -> Result<ReadInfo, ReadError> {
         let (plan, want, hw, lso, aborted) =
             self.plan_read_until(offset, max_bytes, min_one, upper, with_aborted)?;
-        let records = match plan {
-            Some(p) if want > 0 => {
-                // Allocated for what is there to read, never for what was asked.
-                let mut buf = bytes::BytesMut::zeroed(want as usize);
-                let n = p.file.read_at(&mut buf, p.position as u64)?;
-                buf.truncate(n);
-                buf.freeze()
-            }
-            _ => Bytes::new(),
-        };
+        let records = read_planned(plan, want)?;
         Ok(ReadInfo { records, high_watermark: hw, log_start_offset: lso, aborted })
     }
 
